@@ -1,0 +1,85 @@
+"""What an artist asks for, and its validation before any work starts."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from engine.errors import InvalidRequestError
+from engine.schedulers import SCHEDULERS
+
+MAX_SEED = 2**32 - 1
+MIN_SIZE, MAX_SIZE = 64, 2048
+MAX_STEPS = 150
+MAX_GUIDANCE = 30.0
+MAX_IMAGES = 16
+MAX_PROMPT_CHARS = 8000
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Every setting of one generation. `seed=None` means a random seed, reported back."""
+
+    prompt: str
+    negative_prompt: str = ""
+    seed: int | None = None
+    steps: int = 20
+    guidance_scale: float = 7.0
+    width: int = 512
+    height: int = 512
+    num_images: int = 1
+    scheduler: str = "Euler a"
+
+    def with_seed(self) -> GenerationRequest:
+        """This request with a concrete seed (drawn at random when none was given)."""
+        if self.seed is not None:
+            return self
+        return replace(self, seed=random.SystemRandom().randrange(MAX_SEED + 1))
+
+    def image_seeds(self) -> list[int]:
+        """One seed per image: seed, seed+1, ... as A1111 numbers a batch."""
+        if self.seed is None:
+            raise InvalidRequestError("Resolve the seed first with with_seed().")
+        return [(self.seed + k) % (MAX_SEED + 1) for k in range(self.num_images)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-safe settings."""
+        return asdict(self)
+
+
+def validate_request(request: GenerationRequest) -> None:
+    """Raise InvalidRequestError with one clear sentence for the first bad setting."""
+    for name in ("width", "height"):
+        value = getattr(request, name)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise InvalidRequestError(f"{name.capitalize()} must be a whole number of pixels.")
+        if value % 8:
+            raise InvalidRequestError(
+                f"{name.capitalize()} {value} is not a multiple of 8; try {value // 8 * 8 or 8}."
+            )
+        if not MIN_SIZE <= value <= MAX_SIZE:
+            raise InvalidRequestError(
+                f"{name.capitalize()} {value} is outside {MIN_SIZE}..{MAX_SIZE} pixels."
+            )
+    if not isinstance(request.steps, int) or not 1 <= request.steps <= MAX_STEPS:
+        raise InvalidRequestError(f"Steps must be a whole number from 1 to {MAX_STEPS}.")
+    if not 0.0 <= float(request.guidance_scale) <= MAX_GUIDANCE:
+        raise InvalidRequestError(f"Guidance scale must be between 0 and {MAX_GUIDANCE:g}.")
+    if not isinstance(request.num_images, int) or not 1 <= request.num_images <= MAX_IMAGES:
+        raise InvalidRequestError(f"Number of images must be from 1 to {MAX_IMAGES}.")
+    if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
+        raise InvalidRequestError(f"Seed must be between 0 and {MAX_SEED}.")
+    if request.scheduler not in SCHEDULERS:
+        raise InvalidRequestError(
+            f"Unknown scheduler {request.scheduler!r}; choose one of: {', '.join(SCHEDULERS)}."
+        )
+    for name in ("prompt", "negative_prompt"):
+        text = getattr(request, name)
+        if not isinstance(text, str):
+            raise InvalidRequestError(f"The {name.replace('_', ' ')} must be text.")
+        if len(text) > MAX_PROMPT_CHARS:
+            raise InvalidRequestError(
+                f"The {name.replace('_', ' ')} has {len(text)} characters; "
+                f"the limit is {MAX_PROMPT_CHARS}."
+            )
