@@ -1,0 +1,36 @@
+"""Telling hub ids, folders, checkpoint files and the demo apart, with clear errors."""
+
+import pytest
+
+from engine.errors import ModelLoadError
+from engine.model_ref import resolve_model_ref
+
+
+def test_demo_and_hub_ids():
+    assert resolve_model_ref("demo").source == "demo"
+    ref = resolve_model_ref("stabilityai/sd-turbo")
+    assert (ref.source, ref.location) == ("hub", "stabilityai/sd-turbo")
+
+
+def test_folder_needs_a_model_index(tmp_path):
+    with pytest.raises(ModelLoadError, match="model_index.json"):
+        resolve_model_ref(str(tmp_path))
+    (tmp_path / "model_index.json").write_text("{}")
+    assert resolve_model_ref(str(tmp_path)).source == "folder"
+
+
+def test_checkpoint_files_by_suffix(tmp_path):
+    checkpoint = tmp_path / "dreamy.safetensors"
+    checkpoint.write_bytes(b"x")
+    ref = resolve_model_ref(str(checkpoint))
+    assert (ref.source, ref.name) == ("single_file", "dreamy")
+    other = tmp_path / "notes.txt"
+    other.write_text("x")
+    with pytest.raises(ModelLoadError, match="not a .safetensors or .ckpt"):
+        resolve_model_ref(str(other))
+
+
+@pytest.mark.parametrize("text", ["", "./missing-folder", "/nowhere/model.safetensors", "not a model"])
+def test_unknown_references_say_so(text):
+    with pytest.raises(ModelLoadError):
+        resolve_model_ref(text)

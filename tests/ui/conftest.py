@@ -1,0 +1,29 @@
+"""A real Gradio server on a free local port, serving the app on the demo model."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(engine, tmp_path_factory):
+    """Launch the app in this process (non-blocking); yield its URL and the recorded results."""
+    from engine.default_model import choose_default_model
+    from ui.web import build_app
+
+    recorded = []
+    app = build_app(engine, choose_default_model(), on_result=recorded.append)
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/", recorded
+    finally:
+        app.close()

@@ -1,0 +1,54 @@
+"""`python app.py serve` (also the default): start the web app."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from ui.settings import resolve_data_dir
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `serve` sub-command."""
+    parser = sub.add_parser("serve", help="start the web app (the default without a sub-command)")
+    add_serve_flags(parser)
+    parser.set_defaults(handler=run)
+
+
+def add_serve_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of the web app."""
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--model", help="model to start with (default: sd-turbo when reachable, else the demo)")
+    parser.add_argument("--device", help="cuda, mps or cpu")
+    parser.add_argument("--dtype", choices=["fp32", "fp16", "bf16"])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the engine, the gallery and the page, then serve until interrupted."""
+    from engine.default_model import DefaultModelChoice, choose_default_model
+    from ui.runtime import build_engine
+    from ui.web import build_app
+
+    data_dir = resolve_data_dir(args.data_dir)
+    engine = build_engine(data_dir, getattr(args, "device", None), getattr(args, "dtype", None))
+    chosen = getattr(args, "model", None)
+    default = DefaultModelChoice(chosen, f"Using {chosen}.") if chosen else choose_default_model()
+    print(default.reason, flush=True)
+    on_result = None
+    try:
+        from gallery.store import GalleryStore
+        from ui.recording import record_result
+        from ui.settings import gallery_dir
+
+        store = GalleryStore.open(gallery_dir(data_dir))
+        on_result = lambda result: record_result(store, result)  # noqa: E731
+    except ImportError:
+        store = None
+    app = build_app(engine, default, on_result)
+    app.launch(
+        server_name=getattr(args, "host", "127.0.0.1"),
+        server_port=getattr(args, "port", 7860),
+        show_error=True,
+    )
+    return 0
