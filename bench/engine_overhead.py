@@ -20,11 +20,11 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch  # noqa: E402
+import torch
 
-from engine.generate import Engine  # noqa: E402
-from engine.loading import ModelManager  # noqa: E402
-from engine.request import GenerationRequest  # noqa: E402
+from engine.generate import Engine
+from engine.loading import ModelManager
+from engine.request import GenerationRequest
 
 
 def main() -> None:
@@ -40,8 +40,14 @@ def main() -> None:
     pipe = engine.models.get("demo").pipeline
     prompt, negative = "a lighthouse on a cliff at dusk, oil painting", "blurry, lowres"
     request = GenerationRequest(
-        prompt, negative, seed=1234, steps=args.steps, guidance_scale=7.0,
-        width=args.size, height=args.size, scheduler="Euler a",
+        prompt,
+        negative,
+        seed=1234,
+        steps=args.steps,
+        guidance_scale=7.0,
+        width=args.size,
+        height=args.size,
+        scheduler="Euler a",
     )
 
     def run_engine() -> float:
@@ -53,8 +59,12 @@ def main() -> None:
     def run_bare() -> float:
         started = time.perf_counter()
         pipe(
-            prompt=prompt, negative_prompt=negative, num_inference_steps=args.steps,
-            guidance_scale=7.0, width=args.size, height=args.size,
+            prompt=prompt,
+            negative_prompt=negative,
+            num_inference_steps=args.steps,
+            guidance_scale=7.0,
+            width=args.size,
+            height=args.size,
             generator=[torch.Generator("cpu").manual_seed(1234)],
         )
         return time.perf_counter() - started
@@ -66,8 +76,14 @@ def main() -> None:
         for run in order:
             (engine_times if run is run_engine else bare_times).append(run())
     engine_med, bare_med = statistics.median(engine_times), statistics.median(bare_times)
-    print(f"demo model, CPU, {args.size}x{args.size}, {args.steps} steps, Euler a, {args.reps} reps each, interleaved")
-    print(f"engine generate : median {engine_med * 1000:8.1f} ms  (min {min(engine_times) * 1000:.1f})")
+    print(
+        f"demo model, CPU, {args.size}x{args.size}, {args.steps} steps, Euler a, "
+        f"{args.reps} reps each, interleaved"
+    )
+    print(
+        f"engine generate : median {engine_med * 1000:8.1f} ms  "
+        f"(min {min(engine_times) * 1000:.1f})"
+    )
     print(f"bare diffusers  : median {bare_med * 1000:8.1f} ms  (min {min(bare_times) * 1000:.1f})")
     print(f"ratio: {engine_med / bare_med:.3f}")
 

@@ -56,7 +56,9 @@ def choose_default_model(
     HF_HUB_OFFLINE=1 skips the hub check (the local cache still counts).
     """
     if _in_local_cache(preferred):
-        return DefaultModelChoice(preferred, f"Using {preferred} from the local Hugging Face cache.")
+        return DefaultModelChoice(
+            preferred, f"Using {preferred} from the local Hugging Face cache."
+        )
     if os.environ.get("HF_HUB_OFFLINE", "").lower() not in ("1", "true", "yes"):
         if _hub_answers(preferred, timeout):
             return DefaultModelChoice(preferred, f"Using {preferred} from the Hugging Face hub.")

@@ -110,12 +110,17 @@ class Engine:
             prompts=prompts,
             negative_prompts=negatives,
             request=request,
-            provenance=self._provenance(loaded, request, notes, {
-                "load_s": round(loaded.load_seconds, 4),
-                "encode_s": round(encode_s, 4),
-                "denoise_decode_s": round(time.perf_counter() - denoise_started, 4),
-                "total_s": round(total_s, 4),
-            }),
+            provenance=self._provenance(
+                loaded,
+                request,
+                notes,
+                {
+                    "load_s": round(loaded.load_seconds, 4),
+                    "encode_s": round(encode_s, 4),
+                    "denoise_decode_s": round(time.perf_counter() - denoise_started, 4),
+                    "total_s": round(total_s, 4),
+                },
+            ),
         )
 
     def _text_inputs(
@@ -174,7 +179,9 @@ class Engine:
         scheduler = loaded.pipeline.scheduler
         return {
             "model_id": loaded.ref.name,
-            "model_location": loaded.ref.location if loaded.ref.source == "hub" else loaded.ref.name,
+            "model_location": loaded.ref.location
+            if loaded.ref.source == "hub"
+            else loaded.ref.name,
             "model_source": loaded.ref.source,
             "model_revision": loaded.ref.revision,
             "model_hash": loaded.model_hash,

@@ -42,7 +42,11 @@ def pipeline_kind(pipeline: DiffusionPipeline) -> PipelineKind:
     components = pipeline.components
     if "text_encoder_2" in components and "tokenizer_2" in components and "unet" in components:
         return "sdxl"
-    if {"text_encoder", "tokenizer", "unet"} <= components.keys() and "transformer" not in components:
+    if {
+        "text_encoder",
+        "tokenizer",
+        "unet",
+    } <= components.keys() and "transformer" not in components:
         return "sd1"
     return "other"
 
@@ -55,11 +59,12 @@ def _load(ref: ModelRef, models_dir: Path, dtype: torch.dtype, single_file_confi
     if ref.source == "folder":
         return AutoPipelineForText2Image.from_pretrained(ref.location, **common), None
     if ref.source == "single_file":
-        from engine.single_file import load_single_file_pipeline, short_hash
+        from engine.single_file import demo_checkpoint_path, load_single_file_pipeline, short_hash
 
-        pipe = load_single_file_pipeline(
-            Path(ref.location), Path(single_file_config) if single_file_config else None, dtype
-        )
+        config = Path(single_file_config) if single_file_config else None
+        if config is None and Path(ref.location) == demo_checkpoint_path(models_dir).resolve():
+            config = ensure_demo_model(models_dir)
+        pipe = load_single_file_pipeline(Path(ref.location), config, dtype)
         return pipe, short_hash(Path(ref.location))
     try:
         pipe = AutoPipelineForText2Image.from_pretrained(

@@ -39,13 +39,13 @@ def resolve_model_ref(text: str, revision: str | None = None) -> ModelRef:
     path = Path(text).expanduser()
     if path.is_dir():
         if not (path / "model_index.json").is_file():
-            raise ModelLoadError(f"The folder {text} has no model_index.json: not a diffusers model.")
+            raise ModelLoadError(
+                f"The folder {text} has no model_index.json: not a diffusers model."
+            )
         return ModelRef(path.name, "folder", str(path.resolve()))
     if path.is_file():
         if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
-            raise ModelLoadError(
-                f"{path.name} is not a .safetensors or .ckpt checkpoint."
-            )
+            raise ModelLoadError(f"{path.name} is not a .safetensors or .ckpt checkpoint.")
         return ModelRef(path.stem, "single_file", str(path.resolve()))
     looks_like_path = text.startswith((".", "/", "~")) or path.suffix.lower() in CHECKPOINT_SUFFIXES
     if looks_like_path or not _HUB_ID.match(text):

@@ -24,8 +24,10 @@ _SDXL_FACTORS = [
 _SDXL_BIAS = [0.1084, -0.0175, -0.0011]
 
 
-def latents_to_preview(latents: torch.Tensor, kind: str = "sd1", index: int = 0) -> Image.Image | None:
-    """An RGB preview of one latent of the batch, at latent resolution; None for non-4-channel latents."""
+def latents_to_preview(
+    latents: torch.Tensor, kind: str = "sd1", index: int = 0
+) -> Image.Image | None:
+    """RGB preview of one latent of the batch at latent resolution; None unless 4 channels."""
     if latents.ndim != 4 or latents.shape[1] != 4:
         return None
     factors = torch.tensor(_SDXL_FACTORS if kind == "sdxl" else _SD1_FACTORS, dtype=torch.float32)

@@ -47,7 +47,7 @@ def _token_chunks(tokenizer: Any, text: str) -> list[tuple[list[int], list[float
         padding = CHUNK_LENGTH - len(chunk)
         ids = [tokenizer.bos_token_id] + [t for t, _ in chunk] + [pad] * padding
         weights = [1.0] + [w for _, w in chunk] + [1.0] * padding
-        result.append((ids + [tokenizer.eos_token_id], weights + [1.0]))
+        result.append(([*ids, tokenizer.eos_token_id], [*weights, 1.0]))
     return result
 
 
@@ -78,7 +78,9 @@ class PromptEncoder:
         """Forget every cached embedding (call when the model changes)."""
         self._cache.clear()
 
-    def encode(self, pipeline: Any, kind: str, model_key: str, text: str, chunks: int = 0) -> PromptEmbedding:
+    def encode(
+        self, pipeline: Any, kind: str, model_key: str, text: str, chunks: int = 0
+    ) -> PromptEmbedding:
         """Embeddings for `text`, padded to at least `chunks` chunks."""
         key = (model_key, kind, text, chunks)
         if key in self._cache:

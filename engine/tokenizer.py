@@ -13,7 +13,9 @@ from pathlib import Path
 
 from transformers import CLIPTokenizer
 
-BPE_PATH = Path(__file__).resolve().parent.parent / "assets" / "clip_bpe" / "bpe_simple_vocab_16e6.txt.gz"
+BPE_PATH = (
+    Path(__file__).resolve().parent.parent / "assets" / "clip_bpe" / "bpe_simple_vocab_16e6.txt.gz"
+)
 VOCAB_SIZE = 49408
 MODEL_MAX_LENGTH = 77
 

@@ -73,7 +73,9 @@ def parse_weighted(text: str) -> list[WeightedSegment]:
             try:
                 factor = float(weight)
             except ValueError:
-                raise PromptSyntaxError(f"weight {weight!r} is not a number", match.start("weight")) from None
+                raise PromptSyntaxError(
+                    f"weight {weight!r} is not a number", match.start("weight")
+                ) from None
             scale(open_round.pop()[0], factor)
         elif token == ")":
             if not open_round:

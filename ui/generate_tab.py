@@ -52,40 +52,96 @@ def generate_images(
                 yield preview, gr.skip(), f"Step {update.step} of {update.total}"
             elif event.result is not None:
                 result = event.result
-                captions = [(image, f"seed {seed}") for image, seed in zip(result.images, result.seeds, strict=True)]
+                captions = [
+                    (image, f"seed {seed}")
+                    for image, seed in zip(result.images, result.seeds, strict=True)
+                ]
                 yield result.images[0], captions, describe_result(result)
     except EngineError as exc:
         raise gr.Error(str(exc)) from None
 
 
-def build_generate_tab(engine: Engine, default_model: str, on_result: Callable[[GenerationResult], Any] | None = None) -> None:
+def build_generate_tab(
+    engine: Engine, default_model: str, on_result: Callable[[GenerationResult], Any] | None = None
+) -> None:
     """Add the Generate tab's widgets and events to the current Blocks."""
     with gr.Row():
         with gr.Column(scale=3):
-            prompt = gr.Textbox(label="Prompt", lines=3, placeholder="a lighthouse at dusk, (oil painting:1.2)", elem_id="prompt")
+            prompt = gr.Textbox(
+                label="Prompt",
+                lines=3,
+                placeholder="a lighthouse at dusk, (oil painting:1.2)",
+                elem_id="prompt",
+            )
             negative = gr.Textbox(label="Negative prompt", lines=2, elem_id="negative")
             with gr.Row():
                 generate = gr.Button("Generate", variant="primary", elem_id="generate")
                 stop = gr.Button("Stop", variant="stop", elem_id="stop")
             with gr.Accordion("Settings", open=True):
-                model = gr.Textbox(label="Model (hub id, folder, checkpoint, or demo)", value=default_model, elem_id="model")
+                model = gr.Textbox(
+                    label="Model (hub id, folder, checkpoint, or demo)",
+                    value=default_model,
+                    elem_id="model",
+                )
                 with gr.Row():
-                    seed = gr.Number(label="Seed (-1 = random)", value=-1, precision=0, elem_id="seed")
+                    seed = gr.Number(
+                        label="Seed (-1 = random)", value=-1, precision=0, elem_id="seed"
+                    )
                     batch = gr.Slider(1, 8, value=1, step=1, label="Images")
                 with gr.Row():
                     steps = gr.Slider(1, 150, value=20, step=1, label="Steps", elem_id="steps")
                     guidance = gr.Slider(0, 30, value=7.0, step=0.5, label="CFG scale")
                 with gr.Row():
-                    width = gr.Slider(64, 2048, value=256 if default_model == "demo" else 512, step=8, label="Width", elem_id="width")
-                    height = gr.Slider(64, 2048, value=256 if default_model == "demo" else 512, step=8, label="Height", elem_id="height")
+                    width = gr.Slider(
+                        64,
+                        2048,
+                        value=256 if default_model == "demo" else 512,
+                        step=8,
+                        label="Width",
+                        elem_id="width",
+                    )
+                    height = gr.Slider(
+                        64,
+                        2048,
+                        value=256 if default_model == "demo" else 512,
+                        step=8,
+                        label="Height",
+                        elem_id="height",
+                    )
                 scheduler = gr.Dropdown(scheduler_names(), value="Euler a", label="Scheduler")
         with gr.Column(scale=4):
             preview = gr.Image(label="Preview", type="pil", interactive=False, elem_id="preview")
             images = gr.Gallery(label="Results", columns=4, height="auto", elem_id="results")
             info = gr.Markdown(elem_id="info")
 
-    def handler(model_v, prompt_v, negative_v, seed_v, steps_v, guidance_v, width_v, height_v, batch_v, scheduler_v, progress=gr.Progress()):  # noqa: B008
-        yield from generate_images(engine, model_v, prompt_v, negative_v, seed_v, steps_v, guidance_v, width_v, height_v, batch_v, scheduler_v, progress, on_result)
+    def handler(
+        model_v,
+        prompt_v,
+        negative_v,
+        seed_v,
+        steps_v,
+        guidance_v,
+        width_v,
+        height_v,
+        batch_v,
+        scheduler_v,
+        progress=gr.Progress(),  # noqa: B008 (Gradio injects progress through this default)
+    ):
+        yield from generate_images(
+            engine,
+            model_v,
+            prompt_v,
+            negative_v,
+            seed_v,
+            steps_v,
+            guidance_v,
+            width_v,
+            height_v,
+            batch_v,
+            scheduler_v,
+            progress,
+            on_result,
+        )
 
     run = gr.on(
         triggers=[generate.click, prompt.submit],

@@ -42,7 +42,12 @@ def stream_generation(
 
     def work() -> None:
         try:
-            result = engine.generate(request, model=model, on_progress=lambda u: events.put(("progress", u)), cancel=cancel)
+            result = engine.generate(
+                request,
+                model=model,
+                on_progress=lambda u: events.put(("progress", u)),
+                cancel=cancel,
+            )
             if on_result is not None:
                 on_result(result)
             events.put(("result", result))
@@ -73,7 +78,8 @@ def describe_result(result: GenerationResult) -> str:
     demo = " (demo model: random weights)" if p.get("is_demo") else ""
     lines = [
         f"**Seeds** {seeds} · **Model** {p['model_id']}{demo} · **Scheduler** {p['scheduler']}",
-        f"**Size** {result.request.width}x{result.request.height} · **Steps** {result.request.steps}"
+        f"**Size** {result.request.width}x{result.request.height}"
+        f" · **Steps** {result.request.steps}"
         f" · **CFG** {result.request.guidance_scale:g} · **Time** {p['timings']['total_s']:.2f}s"
         f" on {p['device']} ({p['dtype']})",
     ]
@@ -88,4 +94,10 @@ def upscale_preview(preview: Image.Image | None, size: tuple[int, int]) -> Image
     return preview.resize(size, Image.Resampling.NEAREST)
 
 
-__all__ = ["EngineError", "GenerationEvent", "describe_result", "stream_generation", "upscale_preview"]
+__all__ = [
+    "EngineError",
+    "GenerationEvent",
+    "describe_result",
+    "stream_generation",
+    "upscale_preview",
+]

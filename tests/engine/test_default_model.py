@@ -1,4 +1,4 @@
-"""The default model: a real one when cached (or the hub answers), otherwise the demo, said plainly."""
+"""The default model: a real one when cached (or the hub answers), else the demo, said plainly."""
 
 from engine.default_model import choose_default_model
 

@@ -73,7 +73,9 @@ def test_engine_output_equals_a_bare_diffusers_call(engine):
 def test_scheduler_swap_keeps_the_loaded_model(engine):
     engine.generate(GenerationRequest("a fox", seed=1, scheduler="Euler", **SMALL))
     pipeline = engine.models.current.pipeline
-    result = engine.generate(GenerationRequest("a fox", seed=1, scheduler="DPM++ 2M Karras", **SMALL))
+    result = engine.generate(
+        GenerationRequest("a fox", seed=1, scheduler="DPM++ 2M Karras", **SMALL)
+    )
     assert engine.models.current.pipeline is pipeline
     assert result.provenance["scheduler_class"] == "DPMSolverMultistepScheduler"
     assert result.provenance["scheduler_config"]["use_karras_sigmas"] is True
@@ -82,7 +84,18 @@ def test_scheduler_swap_keeps_the_loaded_model(engine):
 
 
 @pytest.mark.parametrize(
-    "name", ["Euler", "Euler a", "DPM++ 2M", "DPM++ 2M Karras", "DPM++ SDE Karras", "DDIM", "UniPC", "LCM", "Heun"]
+    "name",
+    [
+        "Euler",
+        "Euler a",
+        "DPM++ 2M",
+        "DPM++ 2M Karras",
+        "DPM++ SDE Karras",
+        "DDIM",
+        "UniPC",
+        "LCM",
+        "Heun",
+    ],
 )
 def test_every_scheduler_generates(engine, name):
     result = engine.generate(GenerationRequest("a fox", seed=5, scheduler=name, **SMALL))
@@ -186,3 +199,16 @@ def test_an_unknown_model_is_a_clear_error_and_the_engine_survives(engine):
     with pytest.raises(ModelLoadError, match="No model folder"):
         engine.generate(GenerationRequest("a fox", seed=1, **SMALL), model="./no/such/folder")
     assert engine.generate(GenerationRequest("a fox", seed=1, **SMALL)).images
+
+
+def test_the_demo_as_a_single_file_checkpoint_generates_the_same_pixels(engine, models_dir):
+    from engine.single_file import ensure_demo_checkpoint
+
+    checkpoint = ensure_demo_checkpoint(models_dir)
+    request = GenerationRequest("a red fox", seed=21, **SMALL)
+    from_folder = engine.generate(request, model="demo")
+    from_file = engine.generate(request, model=str(checkpoint))
+    assert from_file.provenance["model_source"] == "single_file"
+    assert from_file.provenance["model_hash"] is not None
+    assert np.array_equal(pixels(from_folder.images[0]), pixels(from_file.images[0]))
+    engine.models.get("demo")  # leave the shared engine on the demo folder

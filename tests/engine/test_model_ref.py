@@ -13,7 +13,7 @@ def test_demo_and_hub_ids():
 
 
 def test_folder_needs_a_model_index(tmp_path):
-    with pytest.raises(ModelLoadError, match="model_index.json"):
+    with pytest.raises(ModelLoadError, match=r"model_index\.json"):
         resolve_model_ref(str(tmp_path))
     (tmp_path / "model_index.json").write_text("{}")
     assert resolve_model_ref(str(tmp_path)).source == "folder"
@@ -26,11 +26,13 @@ def test_checkpoint_files_by_suffix(tmp_path):
     assert (ref.source, ref.name) == ("single_file", "dreamy")
     other = tmp_path / "notes.txt"
     other.write_text("x")
-    with pytest.raises(ModelLoadError, match="not a .safetensors or .ckpt"):
+    with pytest.raises(ModelLoadError, match=r"not a \.safetensors or \.ckpt"):
         resolve_model_ref(str(other))
 
 
-@pytest.mark.parametrize("text", ["", "./missing-folder", "/nowhere/model.safetensors", "not a model"])
+@pytest.mark.parametrize(
+    "text", ["", "./missing-folder", "/nowhere/model.safetensors", "not a model"]
+)
 def test_unknown_references_say_so(text):
     with pytest.raises(ModelLoadError):
         resolve_model_ref(text)

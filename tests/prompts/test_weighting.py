@@ -72,7 +72,10 @@ def test_errors_name_the_position(text, position, words):
 
 
 def test_strip_weights_gives_plain_text():
-    assert strip_weights("(red:1.5) apple, ((shiny)) [dull] BREAK leaf") == "red apple, shiny dull leaf"
+    assert (
+        strip_weights("(red:1.5) apple, ((shiny)) [dull] BREAK leaf")
+        == "red apple, shiny dull leaf"
+    )
     assert strip_weights(r"\(literal\)") == "(literal)"
 
 

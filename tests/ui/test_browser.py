@@ -17,7 +17,10 @@ FLAGS = [
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (apt-get install chromium)"),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason="Debian chromium is not installed (apt-get install chromium)",
+    ),
 ]
 
 
@@ -37,7 +40,9 @@ def test_type_a_prompt_and_generate(server, tmp_path):
         steps.fill("4")
         steps.press("Enter")
         page.locator("#generate").click()
-        expect(page.locator("#info")).to_contain_text("Seeds** 77".replace("**", ""), timeout=60_000)
+        expect(page.locator("#info")).to_contain_text(
+            "Seeds** 77".replace("**", ""), timeout=60_000
+        )
         expect(page.locator("#results img").first).to_be_visible()
         page.screenshot(path=str(tmp_path / "generate.png"), full_page=True)
         browser.close()

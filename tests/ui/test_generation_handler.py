@@ -30,7 +30,7 @@ def test_closing_the_stream_early_cancels_the_worker(engine):
 
 def test_the_tab_handler_streams_previews_and_ends_with_the_gallery(engine):
     outputs = list(generate_images(engine, "demo", "a fox", "", 9, 3, 7.0, 64, 64, 2, "Euler a"))
-    preview, gallery, info = outputs[-1]
+    preview, gallery, _info = outputs[-1]
     assert [caption for _, caption in gallery] == ["seed 9", "seed 10"]
     assert preview.size == (64, 64)
     assert "Step 1 of 3" in outputs[0][2]

@@ -8,7 +8,7 @@ from gradio_client import Client
 def test_generate_through_the_api(server):
     url, recorded = server
     client = Client(url, verbose=False)
-    preview, gallery, info = client.predict(
+    _preview, gallery, info = client.predict(
         "demo", "a red fox", "blurry", 5, 3, 7.0, 64, 64, 2, "Euler a", api_name="/generate"
     )
     assert len(gallery) == 2
@@ -22,5 +22,7 @@ def test_bad_input_is_a_clear_error_and_the_server_stays_up(server):
     client = Client(url, verbose=False)
     with pytest.raises(Exception, match="multiple of 8"):
         client.predict("demo", "a fox", "", 1, 3, 7.0, 100, 64, 1, "Euler a", api_name="/generate")
-    _, gallery, _ = client.predict("demo", "a fox", "", 1, 2, 7.0, 64, 64, 1, "Euler a", api_name="/generate")
+    _, gallery, _ = client.predict(
+        "demo", "a fox", "", 1, 2, 7.0, 64, 64, 1, "Euler a", api_name="/generate"
+    )
     assert len(gallery) == 1

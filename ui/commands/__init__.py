@@ -1,5 +1,5 @@
 """Sub-commands of `python app.py`; each module has `register(subparsers)`."""
 
-from ui.commands import compose, expand, generate, serve
+from ui.commands import compose, expand, gallery, generate, serve
 
-COMMAND_MODULES = (generate, serve, expand, compose)
+COMMAND_MODULES = (generate, serve, expand, compose, gallery)

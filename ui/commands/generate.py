@@ -19,19 +19,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("generate", help="generate images headless and write PNGs")
     parser.add_argument("prompt", help="the positive prompt (weights like (word:1.2) allowed)")
     parser.add_argument("--negative", default="", help="the negative prompt")
-    parser.add_argument("--model", default="demo", help="hub id, model folder, .safetensors/.ckpt file, or 'demo' (default)")
-    parser.add_argument("--config", help="for a single-file checkpoint: a diffusers folder with its configuration")
-    parser.add_argument("--seed", type=int, help="seed of the first image (default: random, printed)")
+    parser.add_argument(
+        "--model",
+        default="demo",
+        help="hub id, model folder, .safetensors/.ckpt file, or 'demo' (default)",
+    )
+    parser.add_argument(
+        "--config", help="for a single-file checkpoint: a diffusers folder with its configuration"
+    )
+    parser.add_argument(
+        "--seed", type=int, help="seed of the first image (default: random, printed)"
+    )
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--guidance", type=float, default=7.0, help="CFG scale")
     parser.add_argument("--width", type=int, default=512)
     parser.add_argument("--height", type=int, default=512)
-    parser.add_argument("--batch", type=int, default=1, help="number of images (seeds seed, seed+1, ...)")
-    parser.add_argument("--scheduler", default="Euler a", choices=scheduler_names(), metavar="NAME", help=f"one of: {', '.join(scheduler_names())}")
+    parser.add_argument(
+        "--batch", type=int, default=1, help="number of images (seeds seed, seed+1, ...)"
+    )
+    parser.add_argument(
+        "--scheduler",
+        default="Euler a",
+        choices=scheduler_names(),
+        metavar="NAME",
+        help=f"one of: {', '.join(scheduler_names())}",
+    )
     parser.add_argument("--device", help="cuda, mps or cpu (default: best available)")
-    parser.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], help="default: fp16 on GPU, fp32 on CPU")
+    parser.add_argument(
+        "--dtype", choices=["fp32", "fp16", "bf16"], help="default: fp16 on GPU, fp32 on CPU"
+    )
     parser.add_argument("--out", default="outputs", help="folder for the PNGs (default: ./outputs)")
-    parser.add_argument("--no-gallery", action="store_true", help="do not record the images in the gallery")
+    parser.add_argument(
+        "--no-gallery", action="store_true", help="do not record the images in the gallery"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run)
 
@@ -50,7 +70,12 @@ def _progress_printer(quiet: bool):
         width = 30
         filled = int(width * update.fraction)
         bar = "#" * filled + "-" * (width - filled)
-        print(f"\r[{bar}] {update.step}/{update.total} {update.elapsed_s:5.1f}s", end="", file=sys.stderr, flush=True)
+        print(
+            f"\r[{bar}] {update.step}/{update.total} {update.elapsed_s:5.1f}s",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
         if update.step >= update.total:
             print(file=sys.stderr)
 
@@ -90,7 +115,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         engine = build_engine(data_dir, args.device, args.dtype)
         result = engine.generate(
-            request, model=args.model, on_progress=_progress_printer(args.quiet),
+            request,
+            model=args.model,
+            on_progress=_progress_printer(args.quiet),
             single_file_config=args.config,
         )
     except EngineError as exc:

@@ -18,8 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def add_serve_flags(parser: argparse.ArgumentParser) -> None:
     """Flags of the web app."""
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
-    parser.add_argument("--model", help="model to start with (default: sd-turbo when reachable, else the demo)")
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
+    )
+    parser.add_argument(
+        "--model", help="model to start with (default: sd-turbo when reachable, else the demo)"
+    )
     parser.add_argument("--device", help="cuda, mps or cpu")
     parser.add_argument("--dtype", choices=["fp32", "fp16", "bf16"])
 
