@@ -1,7 +1,7 @@
 """Prompt Atelier entry point: reads configuration, wires the parts, launches.
 
-    python app.py                 start the web app
-    python app.py generate ...    generate headless (see --help)
+python app.py                 start the web app
+python app.py generate ...    generate headless (see --help)
 """
 
 import sys
