@@ -59,8 +59,11 @@ class Engine:
         validate_request(request)
         request = request.with_seed()
         seeds = request.image_seeds()
-        prompts = [self.resolve_prompt(request.prompt, seed) for seed in seeds]
-        negatives = [self.resolve_prompt(request.negative_prompt, seed) for seed in seeds]
+        try:
+            prompts = [self.resolve_prompt(request.prompt, seed) for seed in seeds]
+            negatives = [self.resolve_prompt(request.negative_prompt, seed) for seed in seeds]
+        except ValueError as exc:  # an unknown wildcard list, a malformed {a|b}
+            raise InvalidRequestError(str(exc)) from exc
         for text in {*prompts, *negatives}:
             try:
                 has_weights(text)
