@@ -31,7 +31,10 @@ def add_serve_flags(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build the engine, the gallery and the page, then serve until interrupted."""
     from engine.default_model import DefaultModelChoice, choose_default_model
+    from gallery.store import GalleryStore
+    from ui.recording import record_result
     from ui.runtime import build_engine
+    from ui.settings import gallery_dir
     from ui.web import build_app
 
     data_dir = resolve_data_dir(args.data_dir)
@@ -39,17 +42,8 @@ def run(args: argparse.Namespace) -> int:
     chosen = getattr(args, "model", None)
     default = DefaultModelChoice(chosen, f"Using {chosen}.") if chosen else choose_default_model()
     print(default.reason, flush=True)
-    on_result = None
-    try:
-        from gallery.store import GalleryStore
-        from ui.recording import record_result
-        from ui.settings import gallery_dir
-
-        store = GalleryStore.open(gallery_dir(data_dir))
-        on_result = lambda result: record_result(store, result)  # noqa: E731
-    except ImportError:
-        store = None
-    app = build_app(engine, default, on_result)
+    store = GalleryStore.open(gallery_dir(data_dir))
+    app = build_app(engine, default, on_result=lambda result: record_result(store, result))
     app.launch(
         server_name=getattr(args, "host", "127.0.0.1"),
         server_port=getattr(args, "port", 7860),

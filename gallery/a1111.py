@@ -1,0 +1,189 @@
+"""AUTOMATIC1111 "infotext": the `parameters` PNG text chunk, written and read as A1111 does.
+
+    a red fox in the snow, (masterpiece:1.2)
+    Negative prompt: blurry, lowres
+    Steps: 20, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7, Seed: 42, Size: 512x512,
+    Model hash: 6ce0161689, Model: v1-5-pruned-emaonly
+
+(the last line is one line). The prompt and the negative prompt may span several lines; the
+negative part is absent when empty. A value containing `,`, `:` or a newline is written as a
+JSON string (`Model: "my, model"`). Parsing follows A1111's `parse_generation_parameters`: the
+last line holds the parameters when at least three `key: value` pairs are found on it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+NEGATIVE_PREFIX = "Negative prompt:"
+# The same pattern A1111 uses: a key, then a JSON-quoted value or anything up to a comma.
+_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+_SIZE = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*$")
+_KARRAS = " Karras"
+
+# Keys turned into settings; any other key is kept as it was in `extra`.
+KNOWN_KEYS = (
+    "Steps",
+    "Sampler",
+    "Schedule type",
+    "CFG scale",
+    "Seed",
+    "Size",
+    "Model hash",
+    "Model",
+)
+
+
+@dataclass(frozen=True)
+class Infotext:
+    """A parsed infotext: prompts and the parameters in their order (values unquoted)."""
+
+    prompt: str
+    negative_prompt: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+def quote(text: str) -> str:
+    """Quote a value as A1111 does: JSON string only if it holds `,`, `:` or a newline."""
+    if "," not in text and ":" not in text and "\n" not in text:
+        return text
+    return json.dumps(text, ensure_ascii=False)
+
+
+def unquote(text: str) -> str:
+    """Undo `quote`; a value that is not valid JSON is returned as it is."""
+    if len(text) < 2 or not (text.startswith('"') and text.endswith('"')):
+        return text
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    return value if isinstance(value, str) else text
+
+
+def format_number(value: float | int) -> str:
+    """`7` for 7.0, `7.5` for 7.5: the short form A1111 shows."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def format_infotext(prompt: str, negative_prompt: str, params: Mapping[str, Any]) -> str:
+    """The infotext for prompts and ordered parameters (None values are left out)."""
+    pairs = []
+    for key, value in params.items():
+        if value is None:
+            continue
+        text = format_number(value) if isinstance(value, (int, float)) else str(value)
+        pairs.append(f"{key}: {quote(text)}")
+    negative = f"\n{NEGATIVE_PREFIX} {negative_prompt}" if negative_prompt else ""
+    return f"{prompt}{negative}\n{', '.join(pairs)}".strip()
+
+
+def parse_infotext(text: str) -> Infotext:
+    """Split an infotext into prompt, negative prompt and parameters."""
+    *lines, last_line = text.strip().replace("\r\n", "\n").split("\n")
+    if len(_PARAM.findall(last_line)) < 3:
+        lines.append(last_line)
+        last_line = ""
+    prompt_lines: list[str] = []
+    negative_lines: list[str] = []
+    in_negative = False
+    for line in lines:
+        stripped = line.strip()
+        if not in_negative and stripped.startswith(NEGATIVE_PREFIX):
+            in_negative = True
+            stripped = stripped[len(NEGATIVE_PREFIX) :].strip()
+        (negative_lines if in_negative else prompt_lines).append(stripped)
+    params = {key: unquote(value.strip()) for key, value in _PARAM.findall(last_line)}
+    return Infotext("\n".join(prompt_lines), "\n".join(negative_lines), params)
+
+
+def scheduler_to_a1111(scheduler: str) -> tuple[str, str]:
+    """Our scheduler name as A1111 (Sampler, Schedule type): `DPM++ 2M Karras` -> (`DPM++ 2M`,
+    `Karras`)."""
+    if scheduler.endswith(_KARRAS):
+        return scheduler[: -len(_KARRAS)], "Karras"
+    return scheduler, "Automatic"
+
+
+def scheduler_from_a1111(sampler: str, schedule_type: str | None) -> str:
+    """Our scheduler name from A1111's Sampler and Schedule type (old files have no type)."""
+    if schedule_type and schedule_type.lower() == "karras" and not sampler.endswith(_KARRAS):
+        return sampler + _KARRAS
+    return sampler
+
+
+def infotext_params(
+    *,
+    steps: int | None,
+    scheduler: str | None,
+    guidance_scale: float | None,
+    seed: int | None,
+    width: int | None,
+    height: int | None,
+    model_hash: str | None,
+    model: str | None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The parameters of an infotext in A1111's order, from our settings."""
+    sampler, schedule_type = scheduler_to_a1111(scheduler) if scheduler else (None, None)
+    params: dict[str, Any] = {
+        "Steps": steps,
+        "Sampler": sampler,
+        "Schedule type": schedule_type,
+        "CFG scale": guidance_scale,
+        "Seed": seed,
+        "Size": f"{width}x{height}" if width and height else None,
+        "Model hash": model_hash,
+        "Model": model,
+    }
+    params.update(extra or {})
+    return params
+
+
+def settings_from_params(params: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """(settings, extra): our settings from known keys; unknown or unreadable keys in `extra`.
+
+    Settings use our names: steps, scheduler, guidance_scale, seed, width, height, model_id,
+    model_hash.
+    """
+    settings: dict[str, Any] = {}
+    extra: dict[str, str] = {}
+    for key, value in params.items():
+        if key not in KNOWN_KEYS or not _read_known(key, value, settings):
+            extra[key] = value
+    sampler = params.get("Sampler")
+    if sampler:
+        schedule_type = params.get("Schedule type")
+        settings["scheduler"] = scheduler_from_a1111(sampler, schedule_type)
+        if schedule_type and schedule_type.lower() not in ("karras", "automatic"):
+            extra["Schedule type"] = schedule_type
+    return settings, extra
+
+
+def _read_known(key: str, value: str, settings: dict[str, Any]) -> bool:
+    """Store a known key's value in `settings`; False if the value cannot be read."""
+    try:
+        if key == "Steps":
+            settings["steps"] = int(value)
+        elif key == "CFG scale":
+            settings["guidance_scale"] = float(value)
+        elif key == "Seed":
+            settings["seed"] = int(value)
+        elif key == "Size":
+            match = _SIZE.match(value)
+            if match is None:
+                return False
+            settings["width"], settings["height"] = int(match[1]), int(match[2])
+        elif key == "Model hash":
+            settings["model_hash"] = value
+        elif key == "Model":
+            settings["model_id"] = value
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,128 @@
+"""Export a selection of generations as one zip: the PNGs, `settings.csv` and `settings.json`.
+
+Layout of the zip:
+
+    images/<id>-<seed>.png   the stored PNG, metadata included (one per image of a generation,
+                             `<id>-<seed>-<n>.png` from the second on)
+    settings.csv             one row per image: id, file, prompts, settings, rating, tags, ...
+    settings.json            one object per generation: everything `GalleryStore.get` returns
+
+The zip is written to a temporary name beside the target and renamed, so a failed export never
+leaves a partial file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from gallery.errors import GalleryError
+from gallery.records import GenerationRecord
+
+CSV_COLUMNS = (
+    "id",
+    "file",
+    "created_at",
+    "prompt",
+    "negative_prompt",
+    "seed",
+    "steps",
+    "guidance_scale",
+    "width",
+    "height",
+    "scheduler",
+    "model_id",
+    "model_revision",
+    "model_hash",
+    "rating",
+    "favourite",
+    "tags",
+    "notes",
+    "parent_id",
+    "batch_id",
+)
+
+
+def record_as_json(record: GenerationRecord, files: dict[int, str]) -> dict[str, Any]:
+    """A JSON-safe dict of a record; image paths are the names inside the zip."""
+    data = asdict(record)
+    data["created_at"] = record.created_at.isoformat()
+    data["tags"] = list(record.tags)
+    data["images"] = [
+        {
+            "file": files[image.id],
+            "content_hash": image.content_hash,
+            "width": image.width,
+            "height": image.height,
+            "missing": image.missing,
+        }
+        for image in record.images
+        if image.id in files
+    ]
+    return data
+
+
+def write_export_zip(records: Sequence[GenerationRecord], out_path: Path) -> Path:
+    """Write the zip for `records` to `out_path` atomically and return its path."""
+    out_path = Path(out_path)
+    if out_path.suffix.lower() != ".zip":
+        raise GalleryError("The export file name must end in .zip.")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=".export-", suffix=".zip", dir=out_path.parent)
+    os.close(handle)
+    try:
+        _write(records, Path(temp_name))
+        os.replace(temp_name, out_path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise
+    return out_path
+
+
+def _write(records: Sequence[GenerationRecord], temp_path: Path) -> None:
+    table = io.StringIO()
+    rows = csv.DictWriter(table, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    rows.writeheader()
+    documents = []
+    with zipfile.ZipFile(temp_path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for record in records:
+            files: dict[int, str] = {}
+            for index, image in enumerate(record.images):
+                if image.missing or not image.path.exists():
+                    continue
+                suffix = f"-{index}" if index else ""
+                name = f"images/{record.id}-{record.seed if record.seed is not None else 'x'}"
+                name = f"{name}{suffix}.png"
+                archive.write(image.path, name)  # PNGs are compressed already
+                files[image.id] = name
+                rows.writerow(_csv_row(record, name))
+            if not files:
+                rows.writerow(_csv_row(record, ""))
+            documents.append(record_as_json(record, files))
+        archive.writestr("settings.csv", table.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
+        archive.writestr(
+            "settings.json",
+            json.dumps(documents, ensure_ascii=False, indent=2),
+            compress_type=zipfile.ZIP_DEFLATED,
+        )
+
+
+def _csv_row(record: GenerationRecord, file_name: str) -> dict[str, Any]:
+    row = {name: getattr(record, name, "") for name in CSV_COLUMNS if hasattr(record, name)}
+    row.update(
+        file=file_name,
+        created_at=record.created_at.isoformat(),
+        tags=", ".join(record.tags),
+        favourite="yes" if record.favourite else "no",
+    )
+    return {key: ("" if value is None else value) for key, value in row.items()}

@@ -1,0 +1,227 @@
+"""PNG metadata: written as A1111 `parameters` plus our JSON chunk, read back from any tool.
+
+Our PNGs carry two text chunks:
+- `parameters`: A1111 infotext (see `gallery.a1111`), so A1111, Forge, Civitai and friends
+  read the prompt and settings;
+- `prompt_atelier`: JSON `{"format": "prompt_atelier", "version": 1, "recipe": {...},
+  "generation": {prompt, negative_prompt, seed, steps, guidance_scale, width, height,
+  scheduler, model_id, model_revision, model_hash, settings}, "provenance": {...}}`.
+
+`read_metadata` understands, in this order: our chunk, A1111 `parameters`, InvokeAI
+`invokeai_metadata` and ComfyUI `prompt`. The result always has a `recipe` the builder can
+load (`prompts.recipe.Recipe.from_dict`): ours as saved, or for other tools the whole prompt
+as `free_text` and the negative prompt as the one negative term.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, PngImagePlugin
+
+from gallery import a1111
+from gallery.errors import MetadataError
+from gallery.foreign import parse_comfyui, parse_invokeai
+from gallery.records import NewGeneration, minimal_recipe
+
+PARAMETERS_KEY = "parameters"
+ATELIER_KEY = "prompt_atelier"
+INVOKEAI_KEY = "invokeai_metadata"
+COMFYUI_KEY = "prompt"
+FORMAT_NAME = "prompt_atelier"
+FORMAT_VERSION = 1
+APP_NAME = "Prompt Atelier"
+PNG_COMPRESS_LEVEL = 6
+
+SETTING_KEYS = (
+    "seed",
+    "steps",
+    "guidance_scale",
+    "width",
+    "height",
+    "scheduler",
+    "model_id",
+    "model_revision",
+    "model_hash",
+)
+
+
+@dataclass(frozen=True)
+class ImageMetadata:
+    """Prompts, settings and recipe read from an image.
+
+    `source` is "prompt_atelier", "a1111", "invokeai" or "comfyui". `settings` uses our names
+    (see `SETTING_KEYS`) and holds only what the file told; `extra` keeps anything else the
+    file said (unknown A1111 keys, InvokeAI fields) as read.
+    """
+
+    source: str
+    prompt: str
+    negative_prompt: str
+    settings: dict[str, Any]
+    recipe: dict[str, Any]
+    provenance: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def generation_settings(generation: NewGeneration) -> dict[str, Any]:
+    """The settings of a generation under our names (None where unknown)."""
+    return {key: getattr(generation, key) for key in SETTING_KEYS}
+
+
+def infotext_for(generation: NewGeneration) -> str:
+    """The A1111 infotext describing a generation."""
+    versions = generation.provenance.get("versions") or {}
+    version = versions.get("prompt_atelier") if isinstance(versions, dict) else None
+    known = isinstance(version, str) and version not in ("", "unknown")
+    extra = {"Version": f"{APP_NAME} {version}"} if known else {}
+    params = a1111.infotext_params(
+        steps=generation.steps,
+        scheduler=generation.scheduler,
+        guidance_scale=generation.guidance_scale,
+        seed=generation.seed,
+        width=generation.width,
+        height=generation.height,
+        model_hash=generation.model_hash,
+        model=generation.model_id,
+        extra=extra,
+    )
+    return a1111.format_infotext(generation.prompt, generation.negative_prompt, params)
+
+
+# Provenance keys that differ run to run; the database keeps them, the file does not, so the
+# same settings and seed give byte-identical PNGs.
+VOLATILE_PROVENANCE_KEYS = ("timings",)
+
+
+def atelier_document(generation: NewGeneration) -> dict[str, Any]:
+    """Our JSON chunk for a generation: the full recipe, settings and reproducible provenance."""
+    provenance = {
+        k: v for k, v in generation.provenance.items() if k not in VOLATILE_PROVENANCE_KEYS
+    }
+    return {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "recipe": generation.effective_recipe(),
+        "generation": {
+            "prompt": generation.prompt,
+            "negative_prompt": generation.negative_prompt,
+            **generation_settings(generation),
+            "settings": generation.settings,
+        },
+        "provenance": provenance,
+    }
+
+
+def encode_png(image: Image.Image, text_chunks: dict[str, str]) -> bytes:
+    """The image as PNG bytes with the given text chunks (UTF-8 iTXt where needed)."""
+    info = PngImagePlugin.PngInfo()
+    for key, value in text_chunks.items():
+        if key == ATELIER_KEY:
+            info.add_itxt(key, value, zip=True)
+        else:
+            info.add_text(key, value)
+    if image.mode not in ("RGB", "RGBA", "L", "LA", "I;16", "P"):
+        image = image.convert("RGB")
+    out = io.BytesIO()
+    image.save(out, format="PNG", pnginfo=info, compress_level=PNG_COMPRESS_LEVEL)
+    return out.getvalue()
+
+
+def embed_metadata(image: Image.Image, generation: NewGeneration) -> bytes:
+    """PNG bytes of `image` carrying the A1111 infotext and our JSON for `generation`."""
+    document = json.dumps(atelier_document(generation), ensure_ascii=False, allow_nan=False)
+    return encode_png(image, {PARAMETERS_KEY: infotext_for(generation), ATELIER_KEY: document})
+
+
+def read_text_chunks(source: bytes | str | os.PathLike[str]) -> dict[str, str]:
+    """The text chunks (tEXt, zTXt, iTXt) of a PNG; `MetadataError` if it is not a PNG."""
+    stream: Any = io.BytesIO(source) if isinstance(source, bytes) else Path(source)
+    try:
+        with Image.open(stream) as image:
+            if image.format != "PNG":
+                raise MetadataError("The file is not a PNG image.")
+            chunks = getattr(image, "text", {}) or {}
+            return {str(key): str(value) for key, value in chunks.items()}
+    except MetadataError:
+        raise
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise MetadataError(f"The PNG could not be read: {exc}.") from None
+
+
+def read_metadata(source: bytes | str | os.PathLike[str]) -> ImageMetadata | None:
+    """Prompts and settings from a PNG file or bytes; None if it has no metadata we know."""
+    return metadata_from_chunks(read_text_chunks(source))
+
+
+def metadata_from_chunks(chunks: dict[str, str]) -> ImageMetadata | None:
+    """Read the first known format among the text chunks (ours, A1111, InvokeAI, ComfyUI)."""
+    if ATELIER_KEY in chunks:
+        found = _from_atelier(chunks[ATELIER_KEY])
+        if found is not None:
+            return found
+    if chunks.get(PARAMETERS_KEY, "").strip():
+        return from_infotext(chunks[PARAMETERS_KEY])
+    for key, parser, source in (
+        (INVOKEAI_KEY, parse_invokeai, "invokeai"),
+        (COMFYUI_KEY, parse_comfyui, "comfyui"),
+    ):
+        if key not in chunks:
+            continue
+        try:
+            document = json.loads(chunks[key])
+        except json.JSONDecodeError:
+            continue
+        parsed = parser(document)
+        if parsed is not None:
+            prompt, negative, settings, extra = parsed
+            return ImageMetadata(
+                source, prompt, negative, settings, minimal_recipe(prompt, negative), {}, extra
+            )
+    return None
+
+
+def from_infotext(text: str) -> ImageMetadata:
+    """Metadata from A1111 infotext (unknown keys kept in `extra`)."""
+    parsed = a1111.parse_infotext(text)
+    settings, extra = a1111.settings_from_params(parsed.params)
+    return ImageMetadata(
+        "a1111",
+        parsed.prompt,
+        parsed.negative_prompt,
+        settings,
+        minimal_recipe(parsed.prompt, parsed.negative_prompt),
+        {},
+        extra,
+    )
+
+
+def _from_atelier(text: str) -> ImageMetadata | None:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
+        return None
+    generation = document.get("generation")
+    if not isinstance(generation, dict) or not isinstance(generation.get("prompt"), str):
+        return None
+    recipe = document.get("recipe")
+    negative = generation.get("negative_prompt") or ""
+    settings = {key: generation[key] for key in SETTING_KEYS if generation.get(key) is not None}
+    extra_settings = generation.get("settings")
+    provenance = document.get("provenance")
+    return ImageMetadata(
+        FORMAT_NAME,
+        generation["prompt"],
+        negative,
+        settings,
+        recipe if isinstance(recipe, dict) else minimal_recipe(generation["prompt"], negative),
+        provenance if isinstance(provenance, dict) else {},
+        {"settings": extra_settings} if isinstance(extra_settings, dict) else {},
+    )

@@ -1,0 +1,714 @@
+"""`GalleryStore`: the one object the UI and the CLI talk to for everything kept.
+
+It is a facade over the database (`gallery.models`, migrated at open) and the image files
+(`gallery.files`). Recording follows one order so that neither a row without its file nor a
+file without its row survives a crash:
+
+1. encode the PNG (metadata embedded) and its thumbnail in memory;
+2. write a durable intent naming the file hashes to `pending/`;
+3. write each file to `tmp/`, fsync, rename into place;
+4. insert the rows and commit;
+5. forget the intent.
+
+If anything fails in 3-4 the files this call created are removed (unless a row now references
+them) before the error is raised; if the process dies instead, the sweep at the next open
+finishes the intent (see `gallery.sweep`). Deleting writes an intent, commits the row
+deletion, then removes files no row references any more.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, delete, exists, func, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from gallery import export, importers, search
+from gallery.database import (
+    create_gallery_engine,
+    reader,
+    resolve_database_url,
+    table_names,
+    upgrade_schema,
+    writer,
+)
+from gallery.errors import GalleryError, NotFoundError
+from gallery.files import ImageFiles, PreparedImage, prepare_png
+from gallery.metadata import embed_metadata
+from gallery.models import (
+    Experiment,
+    ExperimentVariant,
+    Generation,
+    GenerationTag,
+    ImageFile,
+    Tag,
+    UserStyleRow,
+    VariantGeneration,
+    utc_now,
+)
+from gallery.records import (
+    ExperimentRecord,
+    GalleryQuery,
+    GenerationRecord,
+    GenerationSummary,
+    ImageRecord,
+    ImportReport,
+    Lineage,
+    NewGeneration,
+    Page,
+    SweepReport,
+    UserStyle,
+    VariantRecord,
+    VariantSpec,
+    check_rating,
+    json_safe,
+    normalize_tag,
+)
+from gallery.sweep import DEFAULT_GRACE_S, referenced_hashes, sweep
+
+MAX_LINEAGE_DEPTH = 1000
+
+
+class StyleLike(Protocol):
+    """Anything with a style's four fields (`UserStyle`, `prompts.styles.Style`)."""
+
+    name: str
+    category: str
+    prompt: str
+    negative_prompt: str
+
+
+class GalleryStore:
+    """Generations, their images, tags, ratings, experiments and user styles.
+
+    Open with `GalleryStore.open(gallery_dir)`; safe to share between threads (each call uses
+    its own session). Ids are plain ints; results are frozen records, never ORM objects.
+    """
+
+    def __init__(self, root: Path, engine: Engine) -> None:
+        self.root = root
+        self._root_text = root.as_posix()
+        self._engine = engine
+        self._writer = writer(engine)
+        self._reader = reader(engine)
+        self._files = ImageFiles(root)
+        self._text_mode = search.text_mode(
+            engine.dialect.name, "generations_fts" in table_names(engine)
+        )
+        self.last_sweep = SweepReport()
+
+    # --- opening -----------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        gallery_dir: str | os.PathLike[str],
+        database_url: str | None = None,
+        *,
+        sweep_grace_s: float = DEFAULT_GRACE_S,
+    ) -> GalleryStore:
+        """Open (creating if needed) the gallery in `gallery_dir`: migrate, then sweep.
+
+        The database is `database_url`, else `DATABASE_URL`, else `gallery_dir/atelier.db`;
+        image files always live under `gallery_dir`.
+        """
+        root = Path(gallery_dir).expanduser().resolve()
+        root.mkdir(parents=True, exist_ok=True)
+        engine = create_gallery_engine(resolve_database_url(root, database_url))
+        try:
+            upgrade_schema(engine, backup_dir=root / "backups")
+            store = cls(root, engine)
+            store.last_sweep = store.sweep(grace_s=sweep_grace_s)
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+
+    def close(self) -> None:
+        """Release database connections."""
+        self._engine.dispose()
+
+    def __enter__(self) -> GalleryStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for maintenance scripts and the benchmark)."""
+        return self._engine
+
+    @property
+    def uses_full_text_index(self) -> bool:
+        """True where prompt search uses an index (SQLite FTS5, PostgreSQL tsvector)."""
+        return self._text_mode != "like"
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Session]:
+        with Session(self._engine) as session, session.begin():
+            yield session
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Session]:
+        with Session(self._writer, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    # --- recording -----------------------------------------------------------------------
+
+    def record_generation(self, item: NewGeneration) -> int:
+        """Record one image; return its generation id."""
+        return self.record_generations([item])[0]
+
+    def record_generations(self, items: Sequence[NewGeneration]) -> list[int]:
+        """Record a batch (one generation per image, one shared batch id), all or nothing."""
+        items = [self._complete(item) for item in items]
+        if not items:
+            return []
+        prepared = [self._prepare(item) for item in items]
+        shas = [image.sha for image in prepared]
+        intent = self._files.begin_intent(shas)
+        try:
+            for image in prepared:
+                self._files.store(image)
+            ids = self._insert(items, prepared)
+        except BaseException:
+            if self._discard_unreferenced(shas):
+                intent.finish()
+            raise
+        intent.finish()
+        return ids
+
+    def _complete(self, item: NewGeneration) -> NewGeneration:
+        item.validate()
+        if item.image is not None and (item.width is None or item.height is None):
+            width, height = item.image.size
+            item = dataclasses.replace(
+                item, width=item.width or width, height=item.height or height
+            )
+        return item
+
+    def _prepare(self, item: NewGeneration) -> PreparedImage:
+        if item.png_bytes is not None:
+            return prepare_png(item.png_bytes)
+        assert item.image is not None
+        return prepare_png(embed_metadata(item.image, item), item.image)
+
+    def _insert(self, items: list[NewGeneration], prepared: list[PreparedImage]) -> list[int]:
+        now = utc_now()
+        batch_id = items[0].batch_id or uuid.uuid4().hex
+        rows = []
+        with self._write() as session:
+            parents = {item.parent_id for item in items if item.parent_id is not None}
+            if parents:
+                found = set(
+                    session.scalars(select(Generation.id).where(Generation.id.in_(parents)))
+                )
+                if missing := sorted(parents - found):
+                    raise NotFoundError(f"There is no parent generation {missing[0]}.")
+            tag_ids = self._tag_ids(session, {normalize_tag(t) for i in items for t in i.tags})
+            for item, image in zip(items, prepared, strict=True):
+                provenance = dict(json_safe(item.provenance, "provenance"))
+                versions = provenance.pop("versions", None) or {}
+                timings = provenance.pop("timings", None) or {}
+                row = Generation(
+                    batch_id=batch_id,
+                    created_at=now,
+                    user_id=item.user_id,
+                    parent_id=item.parent_id,
+                    source=item.source,
+                    recipe=json_safe(item.effective_recipe(), "recipe"),
+                    prompt=item.prompt,
+                    negative_prompt=item.negative_prompt,
+                    seed=item.seed,
+                    steps=item.steps,
+                    guidance_scale=item.guidance_scale,
+                    width=item.width if item.width is not None else image.width,
+                    height=item.height if item.height is not None else image.height,
+                    scheduler=item.scheduler,
+                    model_id=item.model_id,
+                    model_revision=item.model_revision,
+                    model_hash=item.model_hash,
+                    settings=json_safe(item.settings, "settings"),
+                    provenance=provenance,
+                    versions=versions if isinstance(versions, dict) else {"value": versions},
+                    timings=timings if isinstance(timings, dict) else {"value": timings},
+                    rating=None,
+                    favourite=False,
+                    notes="",
+                )
+                row.images.append(
+                    ImageFile(
+                        path=image.rel_path,
+                        thumbnail_path=image.thumbnail_rel_path,
+                        content_hash=image.sha,
+                        width=image.width,
+                        height=image.height,
+                        size_bytes=len(image.data),
+                        missing=False,
+                        created_at=now,
+                    )
+                )
+                session.add(row)
+                rows.append((row, {normalize_tag(t) for t in item.tags}))
+            session.flush()
+            for row, tags in rows:
+                for name in sorted(tags):
+                    session.add(GenerationTag(generation_id=row.id, tag_id=tag_ids[name]))
+        return [row.id for row, _ in rows]
+
+    def _discard_unreferenced(self, shas: Iterable[str]) -> bool:
+        """After a failed write: remove files of hashes no row references. False if unsure."""
+        try:
+            in_use = referenced_hashes(self._engine, shas)
+        except Exception:
+            return False  # the sweep will decide once the database answers again
+        for sha in set(shas) - in_use:
+            self._files.remove_hash(sha)
+        return True
+
+    def has_content(self, sha: str) -> bool:
+        """Whether an image with this SHA-256 content hash is stored."""
+        with self._read() as session:
+            return bool(session.scalar(select(exists().where(ImageFile.content_hash == sha))))
+
+    def import_folder(
+        self, folder: str | os.PathLike[str], *, recursive: bool = True, user_id: str | None = None
+    ) -> ImportReport:
+        """Import every PNG in `folder` (see `gallery.importers`)."""
+        return importers.import_folder(self, folder, recursive=recursive, user_id=user_id)
+
+    # --- reading -------------------------------------------------------------------------
+
+    def search(self, query: GalleryQuery | None = None) -> Page:
+        """One page of generations matching `query`, newest first."""
+        query = query or GalleryQuery()
+        query.validate()
+        statement, params = search.page_statement(query, mode=self._text_mode)
+        with self._reader.connect() as connection:
+            rows = connection.execute(statement, params).all()
+        items = tuple(self._summary(row) for row in rows[: query.page_size])
+        return Page(items, query.page, query.page_size, has_more=len(rows) > query.page_size)
+
+    def count(self, query: GalleryQuery | None = None) -> int:
+        """How many generations match `query` (its page is ignored)."""
+        query = query or GalleryQuery()
+        query.validate()
+        statement, params = search.count_statement(query, mode=self._text_mode)
+        with self._reader.connect() as connection:
+            return int(connection.scalar(statement, params) or 0)
+
+    def get(self, generation_id: int) -> GenerationRecord:
+        """Everything about one generation; `NotFoundError` if there is none."""
+        with self._read() as session:
+            row = session.get(
+                Generation,
+                generation_id,
+                options=[selectinload(Generation.images), selectinload(Generation.tags)],
+            )
+            if row is None:
+                raise NotFoundError(f"There is no generation {generation_id}.")
+            return self._record(row)
+
+    def lineage(self, generation_id: int) -> Lineage:
+        """The generation, its parents up to the root (root first) and all its descendants."""
+        with self._read() as session:
+            base = session.execute(
+                select(*search.SUMMARY_COLUMNS).where(Generation.id == generation_id)
+            ).first()
+            if base is None:
+                raise NotFoundError(f"There is no generation {generation_id}.")
+            ancestors = self._walk(session, generation_id, up=True)
+            descendants = self._walk(session, generation_id, up=False)
+        return Lineage(self._summary(base), ancestors, descendants)
+
+    def _walk(self, session: Session, generation_id: int, *, up: bool) -> tuple[Any, ...]:
+        start = select(Generation.id, Generation.parent_id, literal(0).label("depth")).where(
+            Generation.id == generation_id
+        )
+        tree = start.cte("lineage", recursive=True)
+        link = Generation.id == tree.c.parent_id if up else Generation.parent_id == tree.c.id
+        tree = tree.union_all(
+            select(Generation.id, Generation.parent_id, (tree.c.depth + 1).label("depth"))
+            .join(tree, link)
+            .where(tree.c.depth < MAX_LINEAGE_DEPTH)
+        )
+        order = (tree.c.depth.desc(),) if up else (tree.c.depth, Generation.id)
+        rows = session.execute(
+            select(*search.SUMMARY_COLUMNS)
+            .join(tree, tree.c.id == Generation.id)
+            .where(tree.c.depth > 0)
+            .order_by(*order)
+        ).all()
+        return tuple(self._summary(row) for row in rows)
+
+    def models(self) -> list[str]:
+        """Every model id in the gallery, sorted (for a filter menu)."""
+        with self._read() as session:
+            stmt = select(Generation.model_id).where(Generation.model_id.is_not(None))
+            return sorted(session.scalars(stmt.distinct()))
+
+    def tags(self) -> list[tuple[str, int]]:
+        """Every tag in use with how many generations carry it, by name."""
+        with self._read() as session:
+            rows = session.execute(
+                select(Tag.name, func.count(GenerationTag.generation_id))
+                .join(GenerationTag, GenerationTag.tag_id == Tag.id)
+                .group_by(Tag.name)
+                .order_by(Tag.name)
+            ).all()
+        return [(name, int(count)) for name, count in rows]
+
+    # --- curation ------------------------------------------------------------------------
+
+    def set_rating(self, generation_id: int, rating: int | None) -> None:
+        """Rate a generation 0-5, or clear the rating with None."""
+        self._update(generation_id, rating=check_rating(rating))
+
+    def set_favourite(self, generation_id: int, favourite: bool = True) -> None:
+        """Mark or unmark a generation as favourite."""
+        if not isinstance(favourite, bool):
+            raise GalleryError("Favourite must be true or false.")
+        self._update(generation_id, favourite=favourite)
+
+    def set_notes(self, generation_id: int, notes: str) -> None:
+        """Replace a generation's notes."""
+        if not isinstance(notes, str):
+            raise GalleryError("Notes must be text.")
+        self._update(generation_id, notes=notes)
+
+    def _update(self, generation_id: int, **values: Any) -> None:
+        with self._write() as session:
+            result = session.execute(
+                update(Generation).where(Generation.id == generation_id).values(**values)
+            )
+            if result.rowcount == 0:
+                raise NotFoundError(f"There is no generation {generation_id}.")
+
+    def add_tag(self, generation_id: int, tag: str) -> None:
+        """Tag a generation (tags are trimmed and lower-cased); adding twice is harmless."""
+        name = normalize_tag(tag)
+        with self._write() as session:
+            self._require(session, generation_id)
+            tag_id = self._tag_ids(session, {name})[name]
+            key = (generation_id, tag_id)
+            if session.get(GenerationTag, key) is None:
+                session.add(GenerationTag(generation_id=generation_id, tag_id=tag_id))
+
+    def remove_tag(self, generation_id: int, tag: str) -> None:
+        """Remove a tag from a generation; removing an absent tag is harmless."""
+        name = normalize_tag(tag)
+        with self._write() as session:
+            self._require(session, generation_id)
+            tag_id = session.scalar(select(Tag.id).where(Tag.name == name))
+            if tag_id is not None:
+                session.execute(
+                    delete(GenerationTag).where(
+                        GenerationTag.generation_id == generation_id,
+                        GenerationTag.tag_id == tag_id,
+                    )
+                )
+
+    def _tag_ids(self, session: Session, names: set[str]) -> dict[str, int]:
+        """Ids of the tags `names`, creating missing ones (safe against concurrent writers)."""
+        if not names:
+            return {}
+        rows = [{"name": name} for name in sorted(names)]
+        dialect = session.get_bind().dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            make_insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+            session.execute(make_insert(Tag).values(rows).on_conflict_do_nothing())
+        else:
+            known = set(session.scalars(select(Tag.name).where(Tag.name.in_(names))))
+            session.add_all(Tag(name=name) for name in names - known)
+            session.flush()
+        found = session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names))).all()
+        return {name: tag_id for name, tag_id in found}
+
+    def delete(self, generation_ids: int | Iterable[int]) -> int:
+        """Delete generations with their images, tags and files; return how many.
+
+        Children keep existing (their parent becomes None). A file shared with a generation
+        that is kept stays. `NotFoundError` (and nothing deleted) if an id is unknown.
+        """
+        ids = sorted({generation_ids} if isinstance(generation_ids, int) else set(generation_ids))
+        if not ids:
+            return 0
+        with self._read() as session:
+            shas = set(
+                session.scalars(
+                    select(ImageFile.content_hash).where(ImageFile.generation_id.in_(ids))
+                )
+            )
+        intent = self._files.begin_intent(shas)
+        try:
+            with self._write() as session:
+                found = set(session.scalars(select(Generation.id).where(Generation.id.in_(ids))))
+                if missing := [i for i in ids if i not in found]:
+                    raise NotFoundError(f"There is no generation {missing[0]}.")
+                session.execute(delete(Generation).where(Generation.id.in_(ids)))
+        except BaseException:
+            # Usually nothing was deleted and every file keeps its row; if the commit did go
+            # through, the files without rows are removed here or by the sweep.
+            if self._discard_unreferenced(shas):
+                intent.finish()
+            raise
+        if self._discard_unreferenced(shas):
+            intent.finish()
+        return len(ids)
+
+    def export_zip(self, generation_ids: Iterable[int], out_path: str | os.PathLike[str]) -> Path:
+        """Write the images with `settings.csv` and `settings.json` to a zip (see `export`)."""
+        ids = list(dict.fromkeys(generation_ids))
+        if not ids:
+            raise GalleryError("Choose at least one generation to export.")
+        records = [self.get(generation_id) for generation_id in ids]
+        return export.write_export_zip(records, Path(out_path))
+
+    # --- experiments ---------------------------------------------------------------------
+
+    def create_experiment(
+        self,
+        name: str,
+        variants: Sequence[VariantSpec | str],
+        *,
+        description: str = "",
+        user_id: str | None = None,
+    ) -> ExperimentRecord:
+        """Create an experiment with its variants (in the order given)."""
+        if not isinstance(name, str) or not name.strip():
+            raise GalleryError("An experiment needs a name.")
+        specs = [VariantSpec(v) if isinstance(v, str) else v for v in variants]
+        names = [spec.name.strip() if isinstance(spec.name, str) else "" for spec in specs]
+        if not specs or not all(names):
+            raise GalleryError("An experiment needs at least one variant, each with a name.")
+        if len(set(names)) != len(names):
+            raise GalleryError("Variant names within an experiment must differ.")
+        with self._write() as session:
+            experiment = Experiment(
+                name=name.strip(), description=description, created_at=utc_now(), user_id=user_id
+            )
+            for position, (spec, variant_name) in enumerate(zip(specs, names, strict=True)):
+                experiment.variants.append(
+                    ExperimentVariant(
+                        name=variant_name,
+                        position=position,
+                        recipe=json_safe(spec.recipe, "variant recipe"),
+                        is_winner=False,
+                    )
+                )
+            session.add(experiment)
+            session.flush()
+            experiment_id = experiment.id
+        return self.get_experiment(experiment_id)
+
+    def get_experiment(self, experiment_id: int) -> ExperimentRecord:
+        """An experiment with its variants and their generations."""
+        with self._read() as session:
+            experiment = session.get(
+                Experiment, experiment_id, options=[selectinload(Experiment.variants)]
+            )
+            if experiment is None:
+                raise NotFoundError(f"There is no experiment {experiment_id}.")
+            return self._experiment_record(session, experiment)
+
+    def list_experiments(self) -> list[ExperimentRecord]:
+        """Every experiment, newest first."""
+        with self._read() as session:
+            experiments = session.scalars(
+                select(Experiment)
+                .options(selectinload(Experiment.variants))
+                .order_by(Experiment.id.desc())
+            ).all()
+            return [self._experiment_record(session, e) for e in experiments]
+
+    def add_to_variant(self, variant_id: int, generation_id: int) -> None:
+        """Count a generation as made for a variant; adding twice is harmless."""
+        with self._write() as session:
+            if session.get(ExperimentVariant, variant_id) is None:
+                raise NotFoundError(f"There is no experiment variant {variant_id}.")
+            self._require(session, generation_id)
+            if session.get(VariantGeneration, (variant_id, generation_id)) is None:
+                session.add(VariantGeneration(variant_id=variant_id, generation_id=generation_id))
+
+    def set_winner(self, experiment_id: int, variant_id: int | None) -> None:
+        """Mark one variant of an experiment as the winner, or clear it with None."""
+        with self._write() as session:
+            experiment = session.get(Experiment, experiment_id)
+            if experiment is None:
+                raise NotFoundError(f"There is no experiment {experiment_id}.")
+            if variant_id is not None and variant_id not in {v.id for v in experiment.variants}:
+                raise NotFoundError(f"Experiment {experiment_id} has no variant {variant_id}.")
+            for variant in experiment.variants:
+                variant.is_winner = variant.id == variant_id
+
+    def delete_experiment(self, experiment_id: int) -> None:
+        """Delete an experiment and its variants (the generations stay)."""
+        with self._write() as session:
+            result = session.execute(delete(Experiment).where(Experiment.id == experiment_id))
+            if result.rowcount == 0:
+                raise NotFoundError(f"There is no experiment {experiment_id}.")
+
+    def _experiment_record(self, session: Session, experiment: Experiment) -> ExperimentRecord:
+        variant_ids = [variant.id for variant in experiment.variants]
+        members: dict[int, list[int]] = {variant_id: [] for variant_id in variant_ids}
+        if variant_ids:
+            pairs = session.execute(
+                select(VariantGeneration.variant_id, VariantGeneration.generation_id)
+                .where(VariantGeneration.variant_id.in_(variant_ids))
+                .order_by(VariantGeneration.generation_id)
+            )
+            for variant_id, generation_id in pairs:
+                members[variant_id].append(generation_id)
+        return ExperimentRecord(
+            id=experiment.id,
+            name=experiment.name,
+            description=experiment.description,
+            created_at=experiment.created_at,
+            user_id=experiment.user_id,
+            variants=tuple(
+                VariantRecord(
+                    id=v.id,
+                    experiment_id=experiment.id,
+                    name=v.name,
+                    position=v.position,
+                    recipe=v.recipe,
+                    is_winner=v.is_winner,
+                    generation_ids=tuple(members[v.id]),
+                )
+                for v in experiment.variants
+            ),
+        )
+
+    # --- user styles ---------------------------------------------------------------------
+
+    def list_user_styles(self) -> list[UserStyle]:
+        """The user's saved styles, in the order they were first saved."""
+        with self._read() as session:
+            rows = session.scalars(select(UserStyleRow).order_by(UserStyleRow.id)).all()
+            return [UserStyle(r.name, r.category, r.prompt, r.negative_prompt) for r in rows]
+
+    def save_user_style(self, style: StyleLike) -> None:
+        """Add a style, or replace the saved one with the same name (ignoring case)."""
+        for label in ("name", "category", "prompt", "negative_prompt"):
+            if not isinstance(getattr(style, label, None), str):
+                raise GalleryError(f"A style's {label.replace('_', ' ')} must be text.")
+        name = style.name.strip()
+        if not name:
+            raise GalleryError("A style needs a name.")
+        now = utc_now()
+        try:
+            with self._write() as session:
+                row = session.scalar(
+                    select(UserStyleRow).where(UserStyleRow.name_key == name.casefold())
+                )
+                if row is None:
+                    row = UserStyleRow(name_key=name.casefold(), created_at=now)
+                    session.add(row)
+                row.name = name
+                row.category = style.category.strip() or "User"
+                row.prompt = style.prompt
+                row.negative_prompt = style.negative_prompt
+                row.updated_at = now
+        except IntegrityError:
+            raise GalleryError(
+                f"The style '{name}' was saved at the same time elsewhere; save it again."
+            ) from None
+
+    def delete_user_style(self, name: str) -> None:
+        """Delete the saved style called `name` (ignoring case); `NotFoundError` if none."""
+        with self._write() as session:
+            result = session.execute(
+                delete(UserStyleRow).where(UserStyleRow.name_key == name.strip().casefold())
+            )
+            if result.rowcount == 0:
+                raise NotFoundError(f"There is no user style called '{name}'.")
+
+    # --- maintenance ---------------------------------------------------------------------
+
+    def sweep(self, *, full: bool = False, grace_s: float = DEFAULT_GRACE_S) -> SweepReport:
+        """Repair files left by abrupt stops (see `gallery.sweep`); `full` walks everything."""
+        return sweep(self._engine, self._files, grace_s=grace_s, full=full)
+
+    def optimize(self) -> None:
+        """Refresh the query planner's statistics (after a large import or fill)."""
+        statement = "ANALYZE"
+        with self._writer.begin() as connection:
+            connection.exec_driver_sql(statement)
+            if self._text_mode == "fts5":
+                connection.exec_driver_sql(
+                    "INSERT INTO generations_fts(generations_fts) VALUES ('optimize')"
+                )
+
+    # --- conversions ---------------------------------------------------------------------
+
+    def _require(self, session: Session, generation_id: int) -> None:
+        if session.get(Generation, generation_id) is None:
+            raise NotFoundError(f"There is no generation {generation_id}.")
+
+    def _path(self, rel_path: str | None) -> Path | None:
+        return self.root / rel_path if rel_path else None
+
+    def _summary(self, row: Row[Any]) -> GenerationSummary:
+        # Positional, in `search.SUMMARY_COLUMNS` order; the two paths are made absolute.
+        *fields, image, thumbnail = row
+        root = self._root_text
+        return GenerationSummary(
+            *fields,
+            f"{root}/{image}" if image else None,
+            f"{root}/{thumbnail}" if thumbnail else None,
+        )
+
+    def _record(self, row: Generation) -> GenerationRecord:
+        return GenerationRecord(
+            id=row.id,
+            batch_id=row.batch_id,
+            created_at=row.created_at,
+            user_id=row.user_id,
+            parent_id=row.parent_id,
+            source=row.source,
+            recipe=row.recipe,
+            prompt=row.prompt,
+            negative_prompt=row.negative_prompt,
+            seed=row.seed,
+            steps=row.steps,
+            guidance_scale=row.guidance_scale,
+            width=row.width,
+            height=row.height,
+            scheduler=row.scheduler,
+            model_id=row.model_id,
+            model_revision=row.model_revision,
+            model_hash=row.model_hash,
+            settings=row.settings,
+            provenance=row.provenance,
+            versions=row.versions,
+            timings=row.timings,
+            rating=row.rating,
+            favourite=row.favourite,
+            notes=row.notes,
+            tags=tuple(tag.name for tag in row.tags),
+            images=tuple(
+                ImageRecord(
+                    id=image.id,
+                    generation_id=row.id,
+                    path=self.root / image.path,
+                    thumbnail_path=self._path(image.thumbnail_path),
+                    content_hash=image.content_hash,
+                    width=image.width,
+                    height=image.height,
+                    size_bytes=image.size_bytes,
+                    missing=image.missing,
+                )
+                for image in row.images
+            ),
+        )

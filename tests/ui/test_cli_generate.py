@@ -1,0 +1,76 @@
+"""`python app.py generate` as a script would call it: files, seeds, the gallery, exit codes."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_app(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"},
+    )
+
+
+@pytest.fixture(scope="module")
+def data_dir(models_dir, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli-data")
+    (folder / "models").symlink_to(models_dir, target_is_directory=True)
+    return folder
+
+
+def generate(data_dir: Path, out: Path, seed: int) -> Path:
+    done = run_app(
+        "generate", "a red fox", "--model", "demo", "--seed", str(seed), "--steps", "2",
+        "--width", "64", "--height", "64", "--out", str(out), data_dir=data_dir,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    path = Path(done.stdout.split()[0])
+    assert path.parent == out and path.is_file()
+    assert f"seed={seed}" in done.stdout
+    return path
+
+
+@pytest.mark.slow
+def test_same_command_same_seed_writes_byte_identical_pngs(data_dir, tmp_path):
+    first = generate(data_dir, tmp_path / "a", 7)
+    second = generate(data_dir, tmp_path / "b", 7)
+    other = generate(data_dir, tmp_path / "c", 8)
+    assert first.read_bytes() == second.read_bytes()
+    assert first.read_bytes() != other.read_bytes()
+
+
+@pytest.mark.slow
+def test_the_png_carries_its_settings_and_lands_in_the_gallery(data_dir, tmp_path):
+    path = generate(data_dir, tmp_path / "out", 31)
+    text = Image.open(path).text
+    assert "Seed: 31" in text["parameters"] and "Steps: 2" in text["parameters"]
+    assert json.loads(text["prompt_atelier"])["generation"]["seed"] == 31
+    found = run_app("gallery", "search", "fox", "--seed", "31", "--json", data_dir=data_dir)
+    assert found.returncode == 0, found.stderr
+    assert "31" in found.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--width", "65"], "multiple of 8"),
+        (["--model", "./missing"], "No model folder"),
+        (["--steps", "0"], "Steps"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(data_dir, tmp_path, args, message):
+    done = run_app("generate", "a fox", "--out", str(tmp_path), *args, data_dir=data_dir)
+    assert done.returncode == 2
+    error_lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and message in error_lines[0]
+    assert not list(tmp_path.glob("*.png"))

@@ -1,0 +1,212 @@
+"""`python app.py gallery ...`: search, show, import, export and delete what the gallery keeps.
+
+    python app.py gallery search "fox" --min-rating 3 --limit 20
+    python app.py gallery show 12
+    python app.py gallery import ~/Pictures/a1111-outputs
+    python app.py gallery export 12 15 --out foxes.zip
+    python app.py gallery delete 12
+    python app.py gallery check
+
+The database is `DATABASE_URL` when set, else the SQLite file in the gallery folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from gallery.errors import GalleryError
+from gallery.records import GalleryQuery, GenerationSummary
+from gallery.store import GalleryStore
+from ui.settings import gallery_dir, resolve_data_dir
+
+PROMPT_WIDTH = 70
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `gallery` sub-command and its actions."""
+    parser = sub.add_parser(
+        "gallery",
+        help="search, show, import, export or delete generations kept in the gallery",
+        description="Work with the gallery (the SQLite file in the data folder, or "
+        "DATABASE_URL when set).",
+    )
+    actions = parser.add_subparsers(dest="gallery_action", metavar="ACTION", required=True)
+
+    search = actions.add_parser("search", help="list generations, newest first")
+    search.add_argument("text", nargs="?", default="", help="words that must be in the prompt")
+    search.add_argument("--model", help="only this model id")
+    search.add_argument("--tag", help="only generations with this tag")
+    search.add_argument(
+        "--min-rating", type=int, choices=range(6), metavar="N", help="only rated N (0-5) or better"
+    )
+    search.add_argument("--favourite", "--favorite", action="store_true", help="only favourites")
+    search.add_argument("--seed", type=int, help="only this seed")
+    search.add_argument("--limit", type=int, default=20, help="how many to list (default 20)")
+    search.add_argument("--page", type=int, default=1, help="page number, of --limit each")
+    search.add_argument("--json", action="store_true", help="print a JSON list")
+
+    show = actions.add_parser("show", help="everything about one generation")
+    show.add_argument("id", type=int)
+    show.add_argument("--json", action="store_true", help="print a JSON document")
+
+    import_ = actions.add_parser("import", help="import a folder of PNGs (A1111, InvokeAI, ...)")
+    import_.add_argument("folder", help="folder to read PNG files from")
+    import_.add_argument("--no-recursive", action="store_true", help="skip sub-folders")
+
+    export = actions.add_parser("export", help="write images and their settings to a zip")
+    export.add_argument("ids", type=int, nargs="+", metavar="ID")
+    export.add_argument("--out", required=True, help="zip file to write")
+
+    delete = actions.add_parser("delete", help="delete generations and their files")
+    delete.add_argument("ids", type=int, nargs="+", metavar="ID")
+
+    actions.add_parser("check", help="walk all files: remove orphans, flag missing images")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Open the gallery and run the chosen action."""
+    from ui.cli import CommandError  # imported here: ui.cli imports this module
+
+    folder = gallery_dir(resolve_data_dir(args.data_dir))
+    action = {
+        "search": _search,
+        "show": _show,
+        "import": _import,
+        "export": _export,
+        "delete": _delete,
+        "check": _check,
+    }[args.gallery_action]
+    try:
+        with GalleryStore.open(folder) as store:
+            return action(store, args)
+    except GalleryError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=_json_default, ensure_ascii=False, indent=2)
+
+
+def summary_line(item: GenerationSummary) -> str:
+    """One line per generation: id, date, seed, model, rating, favourite, prompt."""
+    prompt = " ".join(item.prompt.split())
+    if len(prompt) > PROMPT_WIDTH:
+        prompt = prompt[: PROMPT_WIDTH - 3] + "..."
+    parts = [
+        f"#{item.id}",
+        item.created_at.strftime("%Y-%m-%d %H:%M"),
+        f"seed {item.seed}" if item.seed is not None else "seed -",
+        item.model_id or "-",
+    ]
+    if item.rating is not None:
+        parts.append(f"rated {item.rating}")
+    if item.favourite:
+        parts.append("favourite")
+    return "  ".join([*parts, prompt])
+
+
+def _search(store: GalleryStore, args: argparse.Namespace) -> int:
+    if args.limit < 1 or args.page < 1:
+        raise GalleryError("--limit and --page must be 1 or more.")
+    query = GalleryQuery(
+        text=args.text,
+        model_id=args.model,
+        tag=args.tag,
+        min_rating=args.min_rating,
+        favourite=True if args.favourite else None,
+        seed=args.seed,
+        page=args.page,
+        page_size=min(args.limit, 1000),
+    )
+    page = store.search(query)
+    if args.json:
+        print(_dumps([item._asdict() for item in page.items]))
+        return 0
+    for item in page.items:
+        print(summary_line(item))
+    total = store.count(query)
+    shown = len(page.items)
+    print(f"{shown} shown of {total} matching" if shown else "no matches", file=sys.stderr)
+    return 0
+
+
+def _show(store: GalleryStore, args: argparse.Namespace) -> int:
+    record = store.get(args.id)
+    if args.json:
+        print(_dumps(asdict(record)))
+        return 0
+    rows = [
+        ("id", record.id),
+        ("created", record.created_at.isoformat(timespec="seconds")),
+        ("prompt", record.prompt),
+        ("negative prompt", record.negative_prompt),
+        ("seed", record.seed),
+        ("steps", record.steps),
+        ("CFG scale", record.guidance_scale),
+        ("size", f"{record.width}x{record.height}"),
+        ("scheduler", record.scheduler),
+        ("model", record.model_id),
+        ("model hash", record.model_hash),
+        ("rating", record.rating),
+        ("favourite", "yes" if record.favourite else "no"),
+        ("tags", ", ".join(record.tags)),
+        ("parent", record.parent_id),
+        ("notes", record.notes),
+    ]
+    rows.extend(("image", f"{i.path}{' (missing)' if i.missing else ''}") for i in record.images)
+    for label, value in rows:
+        if value not in (None, ""):
+            print(f"{label + ':':17}{value}")
+    return 0
+
+
+def _import(store: GalleryStore, args: argparse.Namespace) -> int:
+    report = store.import_folder(Path(args.folder), recursive=not args.no_recursive)
+    print(
+        f"imported {len(report.imported)}, skipped {len(report.duplicates)} already in the "
+        f"gallery, {len(report.failed)} failed"
+    )
+    for path in report.without_metadata:
+        print(f"note: {path}: no prompt or settings found in the file", file=sys.stderr)
+    for path, reason in report.failed:
+        print(f"failed: {path}: {reason}", file=sys.stderr)
+    return 0
+
+
+def _export(store: GalleryStore, args: argparse.Namespace) -> int:
+    out = store.export_zip(args.ids, Path(args.out))
+    print(f"wrote {len(set(args.ids))} generation(s) to {out}")
+    return 0
+
+
+def _delete(store: GalleryStore, args: argparse.Namespace) -> int:
+    count = store.delete(args.ids)
+    print(f"deleted {count} generation(s)")
+    return 0
+
+
+def _check(store: GalleryStore, args: argparse.Namespace) -> int:
+    report = store.sweep(full=True)
+    print(
+        f"removed {len(report.removed_files)} orphan file(s) and "
+        f"{len(report.removed_temp_files)} temporary file(s); "
+        f"{len(report.missing_images)} image(s) missing on disk"
+    )
+    for image_id in report.missing_images:
+        print(f"missing: image {image_id}", file=sys.stderr)
+    return 0
