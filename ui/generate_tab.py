@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -61,9 +62,17 @@ def generate_images(
         raise gr.Error(str(exc)) from None
 
 
+@dataclass(frozen=True)
+class GenerateTab:
+    """The Generate tab's components other tabs fill in (the Builder's "Send to Generate")."""
+
+    prompt: gr.Textbox
+    negative: gr.Textbox
+
+
 def build_generate_tab(
     engine: Engine, default_model: str, on_result: Callable[[GenerationResult], Any] | None = None
-) -> None:
+) -> GenerateTab:
     """Add the Generate tab's widgets and events to the current Blocks."""
     with gr.Row():
         with gr.Column(scale=3):
@@ -152,3 +161,4 @@ def build_generate_tab(
         concurrency_limit=1,
     )
     stop.click(fn=None, cancels=[run], api_visibility="private")
+    return GenerateTab(prompt=prompt, negative=negative)

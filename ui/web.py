@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -10,22 +11,42 @@ import gradio as gr
 from engine.default_model import DefaultModelChoice
 from engine.generate import Engine
 from engine.result import GenerationResult
+from prompts.styles import JsonUserStyleFile, StyleLibrary, UserStyleStore
+from prompts.wildcards import user_wildcards_dir
+from ui.builder_tab import build_builder_tab, connect_send_to_generate
 from ui.generate_tab import build_generate_tab
 
 TITLE = "Prompt Atelier"
+BUILDER_TAB = "builder"
+GENERATE_TAB = "generate"
 
 
 def build_app(
     engine: Engine,
     default_model: DefaultModelChoice,
     on_result: Callable[[GenerationResult], Any] | None = None,
+    *,
+    data_dir: Path | None = None,
+    style_store: UserStyleStore | None = None,
 ) -> gr.Blocks:
-    """The whole app; `on_result` receives every finished generation (the gallery records it)."""
+    """The whole app; `on_result` receives every finished generation (the gallery records it).
+
+    `data_dir` holds the user's wildcards and styles (default: the parent of the engine's
+    models folder); `style_store` keeps the user's styles (default: a JSON file there).
+    """
+    models_dir = Path(engine.models.models_dir)
+    data_dir = Path(data_dir) if data_dir is not None else models_dir.parent
+    store = style_store if style_store is not None else JsonUserStyleFile.in_data_dir(data_dir)
+    library = StyleLibrary(user=store)
     with gr.Blocks(title=TITLE) as app:
         gr.Markdown(f"# {TITLE}\nCraft prompts, generate, compare, keep everything.")
         banner = ("⚠️ " if default_model.is_demo else "") + default_model.reason
         gr.Markdown(banner, elem_id="model-banner")
-        with gr.Tab("Generate"):
-            build_generate_tab(engine, default_model.model, on_result)
+        with gr.Tabs(selected=BUILDER_TAB) as tabs:
+            with gr.Tab("Builder", id=BUILDER_TAB, elem_id="tab-builder"):
+                builder = build_builder_tab(library, models_dir, user_wildcards_dir(data_dir))
+            with gr.Tab("Generate", id=GENERATE_TAB, elem_id="tab-generate"):
+                generate = build_generate_tab(engine, default_model.model, on_result)
+        connect_send_to_generate(builder, generate.prompt, generate.negative, tabs, GENERATE_TAB)
     app.queue(default_concurrency_limit=1, max_size=32)
     return app

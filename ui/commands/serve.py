@@ -43,7 +43,13 @@ def run(args: argparse.Namespace) -> int:
     default = DefaultModelChoice(chosen, f"Using {chosen}.") if chosen else choose_default_model()
     print(default.reason, flush=True)
     store = GalleryStore.open(gallery_dir(data_dir))
-    app = build_app(engine, default, on_result=lambda result: record_result(store, result))
+    app = build_app(
+        engine,
+        default,
+        on_result=lambda result: record_result(store, result),
+        data_dir=data_dir,
+        style_store=store,  # user styles live in the gallery database
+    )
     app.launch(
         server_name=getattr(args, "host", "127.0.0.1"),
         server_port=getattr(args, "port", 7860),

@@ -1,0 +1,45 @@
+"""A person's view of the Builder: real headless Chromium builds a prompt from parts, watches
+it compose and count live, and sends it to the Generate tab."""
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def test_build_a_prompt_and_send_it_to_generate(server, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url)
+    page.get_by_role("tab", name="Builder").click()
+
+    page.locator("#builder-subject textarea").fill("a lighthouse on a rocky cliff")
+    styles = page.locator("#builder-styles input")
+    styles.click()
+    styles.fill("Oil Painting")
+    page.get_by_role("option", name="Oil Painting", exact=True).click()
+    page.locator("#builder-subject textarea").click()  # close the option list
+
+    positive = page.locator("#builder-positive textarea")
+    expect(positive).to_have_value(
+        "oil painting of a lighthouse on a rocky cliff, rich layered brushstrokes, "
+        "visible canvas texture, luminous glazes, classical composition"
+    )
+    expect(page.locator("#builder-token-summary")).to_contain_text("25 tokens in 1 chunk")
+    expect(page.locator("#builder-tokens")).to_contain_text("chunk 1")
+    expect(page.locator("#builder-style-preview")).to_contain_text("{prompt}")
+
+    shot = tmp_path / "builder.png"
+    page.screenshot(path=str(shot), full_page=True)
+
+    page.locator("#builder-send").click()
+    expect(page.locator("#prompt textarea")).to_have_value(
+        "oil painting of a lighthouse on a rocky cliff, rich layered brushstrokes, "
+        "visible canvas texture, luminous glazes, classical composition"
+    )
+    expect(page.locator("#negative textarea")).to_have_value(re.compile("photorealistic"))
+    expect(page.get_by_role("tab", name="Generate")).to_have_attribute("aria-selected", "true")
+    page.close()
