@@ -149,6 +149,14 @@ class Engine:
         if kind == "sdxl":
             inputs["pooled_prompt_embeds"] = torch.cat([e.pooled for e in positive])
             inputs["negative_pooled_prompt_embeds"] = torch.cat([e.pooled for e in negative])
+            if getattr(pipe.config, "force_zeros_for_empty_prompt", False):
+                # SDXL's own convention: an empty negative prompt is all zeros, not encoded "".
+                for key in ("negative_prompt_embeds", "negative_pooled_prompt_embeds"):
+                    rows = inputs[key].clone()
+                    for row, text in enumerate(negatives):
+                        if not text.strip():
+                            rows[row] = 0
+                    inputs[key] = rows
         return inputs
 
     def _step_hook(
