@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from gallery.errors import GalleryError
+from gallery.metadata import SETTING_KEYS
 from gallery.records import GenerationRecord
 
 CSV_COLUMNS = (
@@ -34,15 +35,7 @@ CSV_COLUMNS = (
     "created_at",
     "prompt",
     "negative_prompt",
-    "seed",
-    "steps",
-    "guidance_scale",
-    "width",
-    "height",
-    "scheduler",
-    "model_id",
-    "model_revision",
-    "model_hash",
+    *SETTING_KEYS,
     "rating",
     "favourite",
     "tags",
