@@ -64,10 +64,17 @@ def generate_images(
 
 @dataclass(frozen=True)
 class GenerateTab:
-    """The Generate tab's components other tabs fill in (the Builder's "Send to Generate")."""
+    """The Generate tab's components other tabs fill in (the Builder's "Send to Generate",
+    the Gallery's "Recall into Generate")."""
 
     prompt: gr.Textbox
     negative: gr.Textbox
+    seed: gr.Number
+    steps: gr.Slider
+    guidance: gr.Slider
+    width: gr.Slider
+    height: gr.Slider
+    scheduler: gr.Dropdown
 
 
 def build_generate_tab(
@@ -99,7 +106,9 @@ def build_generate_tab(
                     batch = gr.Slider(1, 8, value=1, step=1, label="Images")
                 with gr.Row():
                     steps = gr.Slider(1, 150, value=20, step=1, label="Steps", elem_id="steps")
-                    guidance = gr.Slider(0, 30, value=7.0, step=0.5, label="CFG scale")
+                    guidance = gr.Slider(
+                        0, 30, value=7.0, step=0.5, label="CFG scale", elem_id="guidance"
+                    )
                 with gr.Row():
                     width = gr.Slider(
                         64,
@@ -117,7 +126,9 @@ def build_generate_tab(
                         label="Height",
                         elem_id="height",
                     )
-                scheduler = gr.Dropdown(scheduler_names(), value="Euler a", label="Scheduler")
+                scheduler = gr.Dropdown(
+                    scheduler_names(), value="Euler a", label="Scheduler", elem_id="scheduler"
+                )
         with gr.Column(scale=4):
             preview = gr.Image(label="Preview", type="pil", interactive=False, elem_id="preview")
             images = gr.Gallery(label="Results", columns=4, height="auto", elem_id="results")
@@ -161,4 +172,4 @@ def build_generate_tab(
         concurrency_limit=1,
     )
     stop.click(fn=None, cancels=[run], api_visibility="private")
-    return GenerateTab(prompt=prompt, negative=negative)
+    return GenerateTab(prompt, negative, seed, steps, guidance, width, height, scheduler)

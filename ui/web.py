@@ -11,14 +11,17 @@ import gradio as gr
 from engine.default_model import DefaultModelChoice
 from engine.generate import Engine
 from engine.result import GenerationResult
+from gallery.store import GalleryStore
 from prompts.styles import JsonUserStyleFile, StyleLibrary, UserStyleStore
 from prompts.wildcards import user_wildcards_dir
 from ui.builder_tab import build_builder_tab, connect_send_to_generate
+from ui.gallery_tab import build_gallery_tab, connect_recall_to_generate
 from ui.generate_tab import build_generate_tab
 
 TITLE = "Prompt Atelier"
 BUILDER_TAB = "builder"
 GENERATE_TAB = "generate"
+GALLERY_TAB = "gallery"
 
 
 def build_app(
@@ -28,11 +31,14 @@ def build_app(
     *,
     data_dir: Path | None = None,
     style_store: UserStyleStore | None = None,
+    gallery: GalleryStore | None = None,
 ) -> gr.Blocks:
     """The whole app; `on_result` receives every finished generation (the gallery records it).
 
     `data_dir` holds the user's wildcards and styles (default: the parent of the engine's
     models folder); `style_store` keeps the user's styles (default: a JSON file there).
+    `gallery` adds the Gallery tab over that store (launch with its root in `allowed_paths`
+    when it lies outside the working and temporary folders).
     """
     models_dir = Path(engine.models.models_dir)
     data_dir = Path(data_dir) if data_dir is not None else models_dir.parent
@@ -47,6 +53,10 @@ def build_app(
                 builder = build_builder_tab(library, models_dir, user_wildcards_dir(data_dir))
             with gr.Tab("Generate", id=GENERATE_TAB, elem_id="tab-generate"):
                 generate = build_generate_tab(engine, default_model.model, on_result)
+            if gallery is not None:
+                with gr.Tab("Gallery", id=GALLERY_TAB, elem_id="tab-gallery") as gallery_tab:
+                    kept = build_gallery_tab(gallery, gallery_tab)
+                connect_recall_to_generate(kept, gallery, generate, tabs, GENERATE_TAB)
         connect_send_to_generate(builder, generate.prompt, generate.negative, tabs, GENERATE_TAB)
     app.queue(default_concurrency_limit=1, max_size=32)
     return app

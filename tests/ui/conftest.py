@@ -26,15 +26,43 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(engine, tmp_path_factory):
-    """Launch the app in this process (non-blocking); yield its URL and the recorded results."""
+def gallery_store(tmp_path_factory):
+    """A real gallery in a temporary folder, shared by a test module and its `server`."""
+    from gallery.store import GalleryStore
+
+    store = GalleryStore.open(tmp_path_factory.mktemp("gallery"))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def server(engine, gallery_store):
+    """Launch the app in this process (non-blocking); yield its URL and the recorded results.
+
+    Every finished generation is appended to the list and recorded into `gallery_store`,
+    which the page's Gallery tab shows.
+    """
     from engine.default_model import choose_default_model
+    from ui.recording import record_result
     from ui.web import build_app
 
     recorded = []
-    app = build_app(engine, choose_default_model(), on_result=recorded.append)
+
+    def on_result(result):
+        recorded.append(result)
+        record_result(gallery_store, result)
+
+    app = build_app(engine, choose_default_model(), on_result=on_result, gallery=gallery_store)
     port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    app.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        allowed_paths=[str(gallery_store.root)],
+    )
     try:
         yield f"http://127.0.0.1:{port}/", recorded
     finally:

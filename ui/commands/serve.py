@@ -49,10 +49,12 @@ def run(args: argparse.Namespace) -> int:
         on_result=lambda result: record_result(store, result),
         data_dir=data_dir,
         style_store=store,  # user styles live in the gallery database
+        gallery=store,
     )
     app.launch(
         server_name=getattr(args, "host", "127.0.0.1"),
         server_port=getattr(args, "port", 7860),
         show_error=True,
+        allowed_paths=[str(store.root)],  # the Gallery tab shows the stored images
     )
     return 0

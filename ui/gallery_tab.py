@@ -1,0 +1,443 @@
+"""The Gallery tab: search and filter every kept generation, look at one closely, curate it,
+recall it into Generate, delete, export and import.
+
+Widgets and wiring only; what each event computes lives in `ui/gallery_handlers.py`. The tab
+refreshes its page each time it is opened, so new generations show up without a reload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from gallery.store import GalleryStore
+from ui.gallery_handlers import (
+    ANY,
+    RATING_CHOICES,
+    UNRATED,
+    DetailView,
+    GalleryPageView,
+    add_tag,
+    delete_generation,
+    describe_png,
+    detail_view,
+    export_generations,
+    import_pngs,
+    model_choices,
+    recall_values,
+    remove_tag,
+    save_notes,
+    search_gallery,
+    selected_id,
+    set_favourite,
+    set_rating,
+    tag_choices,
+)
+from ui.generate_tab import GenerateTab
+
+PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
+HINT = "*Select a thumbnail to see its image, prompt and settings.*"
+EXPORT_PAGE = "This page"
+EXPORT_SELECTED = "Selected image"
+
+
+@dataclass(frozen=True)
+class GalleryTab:
+    """The gallery's components other parts of the page connect to."""
+
+    recall: gr.Button
+    selected: gr.State
+    """The id of the generation in the detail panel (None when none is)."""
+
+
+@dataclass(frozen=True)
+class _Filters:
+    text: gr.Textbox
+    model: gr.Dropdown
+    tag: gr.Dropdown
+    min_rating: gr.Slider
+    favourites: gr.Checkbox
+    seed: gr.Textbox
+
+    def widgets(self) -> list[Any]:
+        return [self.text, self.model, self.tag, self.min_rating, self.favourites, self.seed]
+
+
+@dataclass(frozen=True)
+class _Detail:
+    panel: gr.Column
+    image: gr.Image
+    prompt: gr.Textbox
+    negative: gr.Textbox
+    settings: gr.Markdown
+    rating: gr.Radio
+    favourite: gr.Checkbox
+    tags: gr.Markdown
+    notes: gr.Textbox
+    tag_name: gr.Textbox
+    add_tag: gr.Button
+    remove_tag: gr.Button
+    save_notes: gr.Button
+    recall: gr.Button
+    delete: gr.Button
+    confirm: gr.Button
+    cancel: gr.Button
+
+    def outputs(self) -> list[Any]:
+        return [
+            self.panel,
+            self.image,
+            self.prompt,
+            self.negative,
+            self.settings,
+            self.rating,
+            self.favourite,
+            self.tags,
+            self.notes,
+        ]
+
+
+def build_gallery_tab(store: GalleryStore, tab: gr.Tab) -> GalleryTab:
+    """Add the Gallery tab's widgets and events to the current Blocks; `tab` is the gr.Tab it
+    sits in (opening it refreshes the page)."""
+    filters = _filter_widgets(store)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=420):
+            thumbnails = gr.Gallery(
+                label="Generations (newest first)",
+                columns=6,
+                height=560,
+                object_fit="cover",
+                allow_preview=False,
+                fit_columns=False,
+                elem_id="gallery-grid",
+            )
+            with gr.Row():
+                previous = gr.Button("← Prev", size="sm", interactive=False, elem_id="gallery-prev")
+                status = gr.Markdown(elem_id="gallery-status")
+                following = gr.Button(
+                    "Next →", size="sm", interactive=False, elem_id="gallery-next"
+                )
+        with gr.Column(scale=2, min_width=360):
+            message = gr.Markdown(HINT, elem_id="gallery-message")
+            detail = _detail_widgets()
+    ids = gr.State([])
+    page = gr.State(1)
+    selected = gr.State(None)
+    _files_panel(store, ids, selected)
+
+    # --- search and pages
+    page_outputs = [thumbnails, ids, page, previous, following, status]
+
+    def show_page(view: GalleryPageView) -> tuple[Any, ...]:
+        return (
+            view.items,
+            view.ids,
+            view.page,
+            gr.Button(interactive=view.has_previous),
+            gr.Button(interactive=view.has_next),
+            view.status,
+        )
+
+    def search(*values: Any) -> tuple[Any, ...]:
+        return show_page(search_gallery(store, *values, page=1))
+
+    def turn(step: int):
+        def go(current: int, *values: Any) -> tuple[Any, ...]:
+            return show_page(search_gallery(store, *values, page=max(1, current + step)))
+
+        return go
+
+    def refresh(model: str, tag: str, current: int, *values: Any) -> tuple[Any, ...]:
+        models, tags = model_choices(store), tag_choices(store)
+        model = model if model in models else ANY
+        tag = tag if tag in [value for _, value in tags] else ANY
+        view = search_gallery(store, values[0], model, tag, *values[3:], page=current)
+        if not view.items and current > 1:
+            view = search_gallery(store, values[0], model, tag, *values[3:], page=1)
+        return (
+            gr.Dropdown(choices=models, value=model),
+            gr.Dropdown(choices=tags, value=tag),
+            *show_page(view),
+        )
+
+    gr.on(
+        triggers=[
+            filters.text.submit,
+            filters.model.input,
+            filters.tag.input,
+            filters.min_rating.release,
+            filters.favourites.input,
+            filters.seed.submit,
+        ],
+        fn=search,
+        inputs=filters.widgets(),
+        outputs=page_outputs,
+        **QUIET,
+    )
+    previous.click(turn(-1), inputs=[page, *filters.widgets()], outputs=page_outputs, **QUIET)
+    following.click(turn(+1), inputs=[page, *filters.widgets()], outputs=page_outputs, **QUIET)
+    refresh_inputs = [filters.model, filters.tag, page, *filters.widgets()]
+    refresh_outputs = [filters.model, filters.tag, *page_outputs]
+    tab.select(refresh, inputs=refresh_inputs, outputs=refresh_outputs, **QUIET)
+
+    # --- the detail panel
+    def show(view: DetailView | None) -> tuple[Any, ...]:
+        if view is None:
+            return (gr.Column(visible=False), *[None] * 5, False, "", "")
+        return (
+            gr.Column(visible=True),
+            view.image_path,
+            view.prompt,
+            view.negative,
+            view.settings_markdown,
+            view.rating,
+            view.favourite,
+            view.tags_markdown,
+            view.notes,
+        )
+
+    def select(current_ids: list[int], event: gr.SelectData) -> tuple[Any, ...]:
+        generation_id = selected_id(current_ids, event.index)
+        return (generation_id, "", *show(detail_view(store, generation_id)))
+
+    thumbnails.select(select, inputs=ids, outputs=[selected, message, *detail.outputs()], **QUIET)
+    detail.rating.input(
+        lambda gid, value: set_rating(store, gid, value),
+        inputs=[selected, detail.rating],
+        outputs=message,
+        **QUIET,
+    )
+    detail.favourite.input(
+        lambda gid, value: set_favourite(store, gid, value),
+        inputs=[selected, detail.favourite],
+        outputs=message,
+        **QUIET,
+    )
+
+    def tag_action(action: Any):
+        def run(gid: int | None, name: str) -> tuple[Any, ...]:
+            view = action(store, gid, name)
+            return view.tags_markdown, "", gr.Dropdown(choices=tag_choices(store))
+
+        return run
+
+    tag_outputs = [detail.tags, detail.tag_name, filters.tag]
+    gr.on(
+        triggers=[detail.add_tag.click, detail.tag_name.submit],
+        fn=tag_action(add_tag),
+        inputs=[selected, detail.tag_name],
+        outputs=tag_outputs,
+        **QUIET,
+    )
+    detail.remove_tag.click(
+        tag_action(remove_tag), inputs=[selected, detail.tag_name], outputs=tag_outputs, **QUIET
+    )
+    detail.save_notes.click(
+        lambda gid, notes: save_notes(store, gid, notes),
+        inputs=[selected, detail.notes],
+        outputs=message,
+        **QUIET,
+    )
+
+    # --- delete, with a confirmation step
+    def asking(ask: bool) -> tuple[Any, ...]:
+        return (
+            gr.Button(visible=not ask),
+            gr.Button(visible=ask),
+            gr.Button(visible=ask),
+        )
+
+    confirm_buttons = [detail.delete, detail.confirm, detail.cancel]
+    detail.delete.click(lambda: asking(True), outputs=confirm_buttons, **QUIET)
+    detail.cancel.click(lambda: asking(False), outputs=confirm_buttons, **QUIET)
+
+    def remove(gid: int | None, current: int, *values: Any) -> tuple[Any, ...]:
+        text = delete_generation(store, gid)
+        view = search_gallery(store, *values, page=current)
+        if not view.items and current > 1:
+            view = search_gallery(store, *values, page=current - 1)
+        return (*asking(False), None, text, *show(None), *show_page(view))
+
+    detail.confirm.click(
+        remove,
+        inputs=[selected, page, *filters.widgets()],
+        outputs=[*confirm_buttons, selected, message, *detail.outputs(), *page_outputs],
+        **PRIVATE,
+    )
+    return GalleryTab(recall=detail.recall, selected=selected)
+
+
+def _filter_widgets(store: GalleryStore) -> _Filters:
+    with gr.Row(equal_height=True):
+        text = gr.Textbox(
+            label="Search prompts",
+            placeholder="lighthouse storm… (Enter to search)",
+            scale=4,
+            min_width=240,
+            elem_id="gallery-search",
+        )
+        model = gr.Dropdown(
+            model_choices(store), value=ANY, label="Model", scale=2, elem_id="gallery-model"
+        )
+        tag = gr.Dropdown(
+            tag_choices(store), value=ANY, label="Tag", scale=2, elem_id="gallery-tag"
+        )
+        min_rating = gr.Slider(
+            0, 5, value=0, step=1, label="Min rating", scale=2, elem_id="gallery-min-rating"
+        )
+        seed = gr.Textbox(
+            label="Seed", placeholder="any", scale=1, min_width=110, elem_id="gallery-seed"
+        )
+        favourites = gr.Checkbox(
+            label="Favourites only", scale=1, min_width=120, elem_id="gallery-favourites"
+        )
+    return _Filters(text, model, tag, min_rating, favourites, seed)
+
+
+def _detail_widgets() -> _Detail:
+    with gr.Column(visible=False, elem_id="gallery-detail") as panel:
+        image = gr.Image(
+            label="Image", type="filepath", interactive=False, height=360, elem_id="gallery-image"
+        )
+        prompt = gr.Textbox(
+            label="Prompt", lines=3, interactive=False, buttons=["copy"], elem_id="gallery-prompt"
+        )
+        negative = gr.Textbox(
+            label="Negative prompt",
+            lines=1,
+            interactive=False,
+            buttons=["copy"],
+            elem_id="gallery-negative",
+        )
+        with gr.Accordion("Settings", open=True):
+            settings = gr.Markdown(elem_id="gallery-settings")
+        with gr.Row(equal_height=True):
+            rating = gr.Radio(
+                RATING_CHOICES, value=UNRATED, label="Rating", scale=3, elem_id="gallery-rating"
+            )
+            favourite = gr.Checkbox(
+                label="★ Favourite", scale=1, min_width=110, elem_id="gallery-favourite"
+            )
+        tags = gr.Markdown(elem_id="gallery-tags")
+        with gr.Row(equal_height=True):
+            tag_name = gr.Textbox(
+                show_label=False,
+                placeholder="a tag (Enter adds it)",
+                scale=3,
+                elem_id="gallery-tag-name",
+            )
+            add = gr.Button("Add tag", scale=1, min_width=90, elem_id="gallery-tag-add")
+            drop = gr.Button("Remove", scale=1, min_width=90, elem_id="gallery-tag-remove")
+        notes = gr.Textbox(label="Notes", lines=2, elem_id="gallery-notes")
+        save = gr.Button("Save notes", size="sm", elem_id="gallery-save-notes")
+        with gr.Row():
+            recall = gr.Button(
+                "Recall into Generate", variant="primary", scale=2, elem_id="gallery-recall"
+            )
+            delete = gr.Button("Delete", variant="stop", scale=1, elem_id="gallery-delete")
+            confirm = gr.Button(
+                "Yes, delete it and its files",
+                variant="stop",
+                visible=False,
+                elem_id="gallery-delete-confirm",
+            )
+            cancel = gr.Button("Cancel", visible=False, elem_id="gallery-delete-cancel")
+    return _Detail(
+        panel,
+        image,
+        prompt,
+        negative,
+        settings,
+        rating,
+        favourite,
+        tags,
+        notes,
+        tag_name,
+        add,
+        drop,
+        save,
+        recall,
+        delete,
+        confirm,
+        cancel,
+    )
+
+
+def _files_panel(store: GalleryStore, ids: gr.State, selected: gr.State) -> None:
+    """Export a zip, import PNGs, read a PNG's settings."""
+    files = gr.Accordion("Export, import, read a PNG", open=False, elem_id="gallery-files")
+    with files, gr.Row(equal_height=False):
+        with gr.Column():
+            scope = gr.Radio(
+                [EXPORT_PAGE, EXPORT_SELECTED],
+                value=EXPORT_PAGE,
+                label="Export",
+                elem_id="gallery-export-scope",
+            )
+            export = gr.Button("Export selection as zip", elem_id="gallery-export")
+            download = gr.File(label="Zip", interactive=False, elem_id="gallery-export-file")
+        with gr.Column():
+            uploads = gr.File(
+                label="Import PNGs (their settings are read from the files)",
+                file_count="multiple",
+                file_types=[".png"],
+                type="filepath",
+                elem_id="gallery-import",
+            )
+            imported = gr.Markdown(elem_id="gallery-import-status")
+        with gr.Column():
+            probe = gr.File(
+                label="Read a PNG's settings (A1111, InvokeAI, ComfyUI, ours)",
+                file_types=[".png"],
+                type="filepath",
+                elem_id="gallery-read-png",
+            )
+            found = gr.Markdown(elem_id="gallery-read-png-result")
+
+    def run_export(choice: str, page_ids: list[int], gid: int | None) -> str:
+        if choice == EXPORT_SELECTED:
+            if gid is None:
+                raise gr.Error("Select a thumbnail first, or export this page.")
+            return export_generations(store, [gid])
+        return export_generations(store, page_ids)
+
+    export.click(run_export, inputs=[scope, ids, selected], outputs=download, **PRIVATE)
+    uploads.upload(
+        lambda paths: import_pngs(store, paths), inputs=uploads, outputs=imported, **PRIVATE
+    )
+    probe.upload(describe_png, inputs=probe, outputs=found, **QUIET)
+    probe.clear(lambda: "", outputs=found, **QUIET)
+
+
+def connect_recall_to_generate(
+    gallery: GalleryTab,
+    store: GalleryStore,
+    generate: GenerateTab,
+    tabs: gr.Tabs,
+    generate_tab_id: str,
+) -> None:
+    """Make "Recall into Generate" fill Generate's prompt and settings and open that tab."""
+
+    def recall(gid: int | None) -> tuple[Any, ...]:
+        return (*recall_values(store, gid), gr.Tabs(selected=generate_tab_id))
+
+    gallery.recall.click(
+        recall,
+        inputs=gallery.selected,
+        outputs=[
+            generate.prompt,
+            generate.negative,
+            generate.seed,
+            generate.steps,
+            generate.guidance,
+            generate.width,
+            generate.height,
+            generate.scheduler,
+            tabs,
+        ],
+        **PRIVATE,
+    )
