@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import gradio as gr
@@ -28,7 +29,7 @@ def generate_images(
     height: float,
     batch: float,
     scheduler: str,
-    progress: gr.Progress | None = None,
+    progress: gr.Progress | None = gr.Progress(),  # noqa: B008 (Gradio injects it here)
     on_result: Callable[[GenerationResult], Any] | None = None,
 ) -> Iterator[tuple[Any, Any, str]]:
     """Yield (preview, gallery images, info) as the generation runs; gr.Error on bad input."""
@@ -134,38 +135,9 @@ def build_generate_tab(
             images = gr.Gallery(label="Results", columns=4, height="auto", elem_id="results")
             info = gr.Markdown(elem_id="info")
 
-    def handler(
-        model_v,
-        prompt_v,
-        negative_v,
-        seed_v,
-        steps_v,
-        guidance_v,
-        width_v,
-        height_v,
-        batch_v,
-        scheduler_v,
-        progress=gr.Progress(),  # noqa: B008 (Gradio injects progress through this default)
-    ):
-        yield from generate_images(
-            engine,
-            model_v,
-            prompt_v,
-            negative_v,
-            seed_v,
-            steps_v,
-            guidance_v,
-            width_v,
-            height_v,
-            batch_v,
-            scheduler_v,
-            progress,
-            on_result,
-        )
-
     run = gr.on(
         triggers=[generate.click, prompt.submit],
-        fn=handler,
+        fn=partial(generate_images, engine, on_result=on_result),
         inputs=[model, prompt, negative, seed, steps, guidance, width, height, batch, scheduler],
         outputs=[preview, images, info],
         api_name="generate",
