@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from collections.abc import Callable
@@ -100,7 +101,8 @@ class Engine:
             except _Stop:
                 raise GenerationCancelled("Generation was cancelled.") from None
             except torch.cuda.OutOfMemoryError as exc:
-                self._free_memory()
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
                 raise OutOfMemoryError(
                     f"Out of memory at {request.width}x{request.height} with "
                     f"{request.num_images} image(s); try a smaller size or batch."
@@ -209,14 +211,8 @@ class Engine:
             "notes": notes,
         }
 
-    def _free_memory(self) -> None:
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-
 
 def _call_parameters(pipe: Any) -> set[str]:
-    import inspect
-
     return set(inspect.signature(type(pipe).__call__).parameters)
 
 

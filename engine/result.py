@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -40,6 +41,12 @@ class ProgressUpdate:
 
 def library_versions() -> dict[str, str]:
     """Versions of Python and the libraries that shape the pixels."""
+    return dict(_library_versions())
+
+
+@lru_cache(maxsize=1)
+def _library_versions() -> dict[str, str]:
+    # Reading package metadata costs milliseconds; it cannot change while the process runs.
     found = {"python": platform.python_version()}
     for package in ("torch", "diffusers", "transformers", "prompt-atelier"):
         try:

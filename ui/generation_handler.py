@@ -11,7 +11,6 @@ from typing import Any
 
 from PIL import Image
 
-from engine.errors import EngineError
 from engine.generate import Engine
 from engine.request import GenerationRequest
 from engine.result import GenerationResult, ProgressUpdate
@@ -92,12 +91,3 @@ def upscale_preview(preview: Image.Image | None, size: tuple[int, int]) -> Image
     if preview is None:
         return None
     return preview.resize(size, Image.Resampling.NEAREST)
-
-
-__all__ = [
-    "EngineError",
-    "GenerationEvent",
-    "describe_result",
-    "stream_generation",
-    "upscale_preview",
-]

@@ -19,10 +19,12 @@ def test_stream_yields_each_step_then_the_result(engine):
 
 def test_closing_the_stream_early_cancels_the_worker(engine):
     request = GenerationRequest("a fox", seed=3, steps=50, width=64, height=64)
-    stream = stream_generation(engine, request, "demo")
+    finished = []
+    stream = stream_generation(engine, request, "demo", on_result=finished.append)
     first = next(stream)
     assert first.progress.step == 1
-    stream.close()  # what Gradio does when Stop cancels the event
+    stream.close()  # what Gradio does when Stop cancels the event; it waits for the worker
+    assert finished == []  # the worker stopped between steps instead of running all 50
     # The engine lock is free again: a new generation runs at once.
     again = engine.generate(GenerationRequest("a fox", seed=3, steps=2, width=64, height=64))
     assert again.images
