@@ -19,3 +19,7 @@ class OutOfMemoryError(EngineError):
 
 class GenerationCancelled(EngineError):
     """The user stopped the generation between steps."""
+
+
+class GenerationFailedError(EngineError):
+    """Something unexpected broke inside the engine; the original error is kept as the cause."""

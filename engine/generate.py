@@ -1,24 +1,46 @@
-"""The generate path, read top to bottom: check, load, schedule, encode, denoise, decode."""
+"""The generate path, read top to bottom: check, load, schedule, encode, denoise, decode.
+
+`Engine.generate` turns a request into per-image rows (seed, seed+1, ...; wildcards resolved per
+seed) and hands them to `Engine.generate_rows`, which runs one pipeline call over explicit rows,
+so comparisons with a different prompt per image reuse the very same path.
+"""
 
 from __future__ import annotations
 
 import inspect
+import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
 from engine.devices import dtype_name
-from engine.errors import GenerationCancelled, InvalidRequestError, OutOfMemoryError
+from engine.errors import (
+    EngineError,
+    GenerationCancelled,
+    GenerationFailedError,
+    InvalidRequestError,
+    OutOfMemoryError,
+)
 from engine.loading import LoadedModel, ModelManager
 from engine.preview import latents_to_preview
-from engine.request import GenerationRequest, validate_request
+from engine.request import (
+    MAX_IMAGES,
+    GenerationRequest,
+    ImageSpec,
+    validate_request,
+    validate_seed,
+    validate_settings,
+    validate_texts,
+)
 from engine.result import GenerationResult, ProgressUpdate, library_versions
 from engine.schedulers import make_scheduler
 from engine.text_encoding import PromptEncoder
 from prompts.weighting import PromptSyntaxError, has_weights, strip_weights
+
+log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[ProgressUpdate], None]
 PromptResolver = Callable[[str, int], str]
@@ -55,16 +77,83 @@ class Engine:
         cancel: threading.Event | None = None,
         single_file_config: str | None = None,
     ) -> GenerationResult:
-        """Generate the request's images on `model`; raises EngineError subclasses only."""
-        # 1. Check every setting before any work.
+        """Generate the request's images on `model`; raises EngineError subclasses only.
+
+        Seeds seed, seed+1, ... as A1111 numbers a batch; wildcards are resolved per image seed.
+        """
+        # 1. Check every setting, draw the seed if none was given, resolve each image's prompts.
         validate_request(request)
         request = request.with_seed()
         seeds = request.image_seeds()
         try:
-            prompts = [self.resolve_prompt(request.prompt, seed) for seed in seeds]
-            negatives = [self.resolve_prompt(request.negative_prompt, seed) for seed in seeds]
+            specs = [
+                ImageSpec(
+                    self.resolve_prompt(request.prompt, seed),
+                    self.resolve_prompt(request.negative_prompt, seed),
+                    seed,
+                )
+                for seed in seeds
+            ]
         except ValueError as exc:  # an unknown wildcard list, a malformed {a|b}
-            raise InvalidRequestError(str(exc)) from exc
+            raise InvalidRequestError(str(exc).split("\n")[0]) from exc
+        # 2. One pipeline call over those rows.
+        return self.generate_rows(
+            specs,
+            request,
+            model=model,
+            on_progress=on_progress,
+            cancel=cancel,
+            single_file_config=single_file_config,
+        )
+
+    def generate_rows(
+        self,
+        specs: Sequence[ImageSpec],
+        settings: GenerationRequest,
+        model: str = "demo",
+        on_progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        single_file_config: str | None = None,
+    ) -> GenerationResult:
+        """Run ONE pipeline call with one row per spec (its own prompts and seed).
+
+        `settings` gives everything the rows share (steps, guidance, size, scheduler); its
+        prompt, negative_prompt, seed and num_images are ignored. Image k equals a single run of
+        spec k (within one level on CPU). The result's `request` is `settings` as given; the
+        per-image prompts and seeds are in `result.prompts`, `negative_prompts` and `seeds`.
+        Raises EngineError subclasses only.
+        """
+        try:
+            return self._generate_rows(
+                list(specs), settings, model, on_progress, cancel, single_file_config
+            )
+        except EngineError:
+            raise
+        except Exception as exc:  # a library bug or a broken model: one sentence, cause kept
+            log.exception("generation failed unexpectedly")
+            raise GenerationFailedError(
+                f"Generation failed unexpectedly ({type(exc).__name__}); the log has details."
+            ) from exc
+
+    def _generate_rows(
+        self,
+        specs: list[ImageSpec],
+        settings: GenerationRequest,
+        model: str,
+        on_progress: ProgressCallback | None,
+        cancel: threading.Event | None,
+        single_file_config: str | None,
+    ) -> GenerationResult:
+        # 1. Check the shared settings and every row before any work.
+        validate_settings(settings)
+        if not 1 <= len(specs) <= MAX_IMAGES:
+            raise InvalidRequestError(f"Number of images must be from 1 to {MAX_IMAGES}.")
+        for spec in specs:
+            validate_seed(spec.seed)
+            validate_texts(spec.prompt, spec.negative_prompt)
+        prompts = [spec.prompt for spec in specs]
+        negatives = [spec.negative_prompt for spec in specs]
+        seeds = [spec.seed for spec in specs]
         for text in {*prompts, *negatives}:
             try:
                 has_weights(text)
@@ -76,7 +165,7 @@ class Engine:
             # 2. Load (cached) and swap the scheduler without reloading the model.
             loaded = self.models.get(model, single_file_config)
             pipe = loaded.pipeline
-            pipe.scheduler = make_scheduler(request.scheduler, loaded.base_scheduler_config)
+            pipe.scheduler = make_scheduler(settings.scheduler, loaded.base_scheduler_config)
             # 3. Encode prompts (cached per text), one embedding row per image.
             notes: list[str] = []
             encode_started = time.perf_counter()
@@ -84,16 +173,16 @@ class Engine:
             encode_s = time.perf_counter() - encode_started
             # 4. One generator per image, on the CPU so seeds mean the same on every device.
             generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
-            # 5. Denoise with a per-step hook for progress, preview and cancel.
+            # 5. Denoise with a per-step hook for progress, preview and cancel; 6. decode.
             denoise_started = time.perf_counter()
             hook = self._step_hook(loaded, on_progress, cancel, denoise_started)
             try:
                 output = pipe(
                     **text_inputs,
-                    num_inference_steps=request.steps,
-                    guidance_scale=request.guidance_scale,
-                    width=request.width,
-                    height=request.height,
+                    num_inference_steps=settings.steps,
+                    guidance_scale=settings.guidance_scale,
+                    width=settings.width,
+                    height=settings.height,
                     generator=generators,
                     callback_on_step_end=hook,
                     output_type="pil",
@@ -104,20 +193,21 @@ class Engine:
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
                 raise OutOfMemoryError(
-                    f"Out of memory at {request.width}x{request.height} with "
-                    f"{request.num_images} image(s); try a smaller size or batch."
+                    f"Out of memory at {settings.width}x{settings.height} with "
+                    f"{len(specs)} image(s); try a smaller size or batch."
                 ) from exc
             total_s = time.perf_counter() - started
 
+        # 7. Record where every pixel came from.
         return GenerationResult(
             images=list(output.images),
             seeds=seeds,
             prompts=prompts,
             negative_prompts=negatives,
-            request=request,
+            request=settings,
             provenance=self._provenance(
                 loaded,
-                request,
+                settings,
                 notes,
                 {
                     "load_s": round(loaded.load_seconds, 4),

@@ -48,8 +48,44 @@ class GenerationRequest:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class ImageSpec:
+    """One image of a pipeline call: its own final prompts (wildcards resolved) and seed."""
+
+    prompt: str
+    negative_prompt: str
+    seed: int
+
+
 def validate_request(request: GenerationRequest) -> None:
     """Raise InvalidRequestError with one clear sentence for the first bad setting."""
+    validate_settings(request)
+    if not isinstance(request.num_images, int) or not 1 <= request.num_images <= MAX_IMAGES:
+        raise InvalidRequestError(f"Number of images must be from 1 to {MAX_IMAGES}.")
+    if request.seed is not None:
+        validate_seed(request.seed)
+    validate_texts(request.prompt, request.negative_prompt)
+
+
+def validate_seed(seed: Any) -> None:
+    """Raise InvalidRequestError unless `seed` is a whole number in the seed range."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise InvalidRequestError(f"Seed must be a whole number from 0 to {MAX_SEED}.")
+
+
+def validate_texts(prompt: Any, negative_prompt: Any) -> None:
+    """Raise InvalidRequestError unless both prompts are text within the length limit."""
+    for name, text in (("prompt", prompt), ("negative prompt", negative_prompt)):
+        if not isinstance(text, str):
+            raise InvalidRequestError(f"The {name} must be text.")
+        if len(text) > MAX_PROMPT_CHARS:
+            raise InvalidRequestError(
+                f"The {name} has {len(text)} characters; the limit is {MAX_PROMPT_CHARS}."
+            )
+
+
+def validate_settings(request: GenerationRequest) -> None:
+    """Check the shared settings only (size, steps, guidance, scheduler), not prompt or seed."""
     for name in ("width", "height"):
         value = getattr(request, name)
         if not isinstance(value, int) or isinstance(value, bool):
@@ -64,22 +100,14 @@ def validate_request(request: GenerationRequest) -> None:
             )
     if not isinstance(request.steps, int) or not 1 <= request.steps <= MAX_STEPS:
         raise InvalidRequestError(f"Steps must be a whole number from 1 to {MAX_STEPS}.")
-    if not 0.0 <= float(request.guidance_scale) <= MAX_GUIDANCE:
+    guidance = request.guidance_scale
+    if (
+        isinstance(guidance, bool)
+        or not isinstance(guidance, (int, float))
+        or not 0.0 <= guidance <= MAX_GUIDANCE
+    ):
         raise InvalidRequestError(f"Guidance scale must be between 0 and {MAX_GUIDANCE:g}.")
-    if not isinstance(request.num_images, int) or not 1 <= request.num_images <= MAX_IMAGES:
-        raise InvalidRequestError(f"Number of images must be from 1 to {MAX_IMAGES}.")
-    if request.seed is not None and not 0 <= request.seed <= MAX_SEED:
-        raise InvalidRequestError(f"Seed must be between 0 and {MAX_SEED}.")
     if request.scheduler not in SCHEDULERS:
         raise InvalidRequestError(
             f"Unknown scheduler {request.scheduler!r}; choose one of: {', '.join(SCHEDULERS)}."
         )
-    for name in ("prompt", "negative_prompt"):
-        text = getattr(request, name)
-        if not isinstance(text, str):
-            raise InvalidRequestError(f"The {name.replace('_', ' ')} must be text.")
-        if len(text) > MAX_PROMPT_CHARS:
-            raise InvalidRequestError(
-                f"The {name.replace('_', ' ')} has {len(text)} characters; "
-                f"the limit is {MAX_PROMPT_CHARS}."
-            )

@@ -212,3 +212,45 @@ def test_the_demo_as_a_single_file_checkpoint_generates_the_same_pixels(engine, 
     assert from_file.provenance["model_hash"] is not None
     assert np.array_equal(pixels(from_folder.images[0]), pixels(from_file.images[0]))
     engine.models.get("demo")  # leave the shared engine on the demo folder
+
+
+def test_rows_with_their_own_prompts_equal_single_runs(engine):
+    from engine.request import ImageSpec
+
+    settings = GenerationRequest("ignored", seed=999, num_images=5, **SMALL)
+    specs = [ImageSpec("a red fox", "", 12), ImageSpec("a blue whale, long", "blurry", 3)]
+    rows = engine.generate_rows(specs, settings)
+    assert rows.seeds == [12, 3]
+    assert rows.prompts == ["a red fox", "a blue whale, long"]
+    assert rows.negative_prompts == ["", "blurry"]
+    assert rows.request is settings
+    for image, spec in zip(rows.images, specs, strict=True):
+        single = engine.generate(
+            GenerationRequest(spec.prompt, spec.negative_prompt, spec.seed, **SMALL)
+        )
+        assert np.abs(pixels(image) - pixels(single.images[0])).max() <= 1
+
+
+def test_bad_rows_get_one_clear_sentence(engine):
+    from engine.request import ImageSpec
+
+    settings = GenerationRequest("x", **SMALL)
+    with pytest.raises(InvalidRequestError, match="Number of images"):
+        engine.generate_rows([], settings)
+    with pytest.raises(InvalidRequestError, match="Seed"):
+        engine.generate_rows([ImageSpec("a", "", -1)], settings)
+    with pytest.raises(InvalidRequestError, match="never closed"):
+        engine.generate_rows([ImageSpec("a (fox", "", 1)], settings)
+
+
+def test_unexpected_failures_leave_the_engine_as_one_sentence_with_the_cause(engine, monkeypatch):
+    from engine.errors import EngineError
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug deep inside a library\nwith a second line")
+
+    monkeypatch.setattr(engine, "_text_inputs", broken)
+    with pytest.raises(EngineError) as caught:
+        engine.generate(GenerationRequest("a fox", seed=1, **SMALL))
+    assert "\n" not in str(caught.value)
+    assert isinstance(caught.value.__cause__, RuntimeError)
