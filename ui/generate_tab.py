@@ -45,7 +45,8 @@ def generate_images(
         scheduler=scheduler,
     )
     try:
-        for event in stream_generation(engine, request, model, on_result=on_result):
+        record = None if on_result is None else (lambda result: on_result(result, None))
+        for event in stream_generation(engine, request, model, on_result=record):
             if event.progress is not None:
                 update = event.progress
                 if progress is not None:
@@ -140,7 +141,8 @@ def build_generate_tab(
         fn=partial(generate_images, engine, on_result=on_result),
         inputs=[model, prompt, negative, seed, steps, guidance, width, height, batch, scheduler],
         outputs=[preview, images, info],
-        api_name="generate",
+        api_visibility="private",  # scripts use the named `generate` endpoint (ui/api.py)
+        concurrency_id="generate",
         concurrency_limit=1,
     )
     stop.click(fn=None, cancels=[run], api_visibility="private")

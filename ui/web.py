@@ -10,10 +10,11 @@ import gradio as gr
 
 from engine.default_model import DefaultModelChoice
 from engine.generate import Engine
-from engine.result import GenerationResult
+from engine.tokenizer import load_clip_tokenizer
 from gallery.store import GalleryStore
 from prompts.styles import JsonUserStyleFile, StyleLibrary, UserStyleStore
 from prompts.wildcards import user_wildcards_dir
+from ui.api import register_api
 from ui.builder_tab import build_builder_tab, connect_send_to_generate
 from ui.gallery_tab import build_gallery_tab, connect_recall_to_generate
 from ui.generate_tab import build_generate_tab
@@ -27,13 +28,14 @@ GALLERY_TAB = "gallery"
 def build_app(
     engine: Engine,
     default_model: DefaultModelChoice,
-    on_result: Callable[[GenerationResult], Any] | None = None,
+    on_result: Callable[..., Any] | None = None,
     *,
     data_dir: Path | None = None,
     style_store: UserStyleStore | None = None,
     gallery: GalleryStore | None = None,
 ) -> gr.Blocks:
-    """The whole app; `on_result` receives every finished generation (the gallery records it).
+    """The whole app; `on_result(result, recipe)` receives every finished generation and the
+    recipe dict it came from (or None); the gallery records it and returns the new ids.
 
     `data_dir` holds the user's wildcards and styles (default: the parent of the engine's
     models folder); `style_store` keeps the user's styles (default: a JSON file there).
@@ -58,5 +60,6 @@ def build_app(
                     kept = build_gallery_tab(gallery, gallery_tab)
                 connect_recall_to_generate(kept, gallery, generate, tabs, GENERATE_TAB)
         connect_send_to_generate(builder, generate.prompt, generate.negative, tabs, GENERATE_TAB)
+        register_api(engine, default_model.model, on_result, library, load_clip_tokenizer, gallery)
     app.queue(default_concurrency_limit=1, max_size=32)
     return app

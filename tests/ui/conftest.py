@@ -50,9 +50,9 @@ def server(engine, gallery_store):
 
     recorded = []
 
-    def on_result(result):
+    def on_result(result, recipe=None):
         recorded.append(result)
-        record_result(gallery_store, result)
+        return record_result(gallery_store, result, recipe)
 
     app = build_app(engine, choose_default_model(), on_result=on_result, gallery=gallery_store)
     port = free_port()

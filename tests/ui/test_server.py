@@ -8,11 +8,11 @@ from gradio_client import Client
 def test_generate_through_the_api(server):
     url, recorded = server
     client = Client(url, verbose=False)
-    _preview, gallery, info = client.predict(
-        "demo", "a red fox", "blurry", 5, 3, 7.0, 64, 64, 2, "Euler a", api_name="/generate"
+    gallery, summary = client.predict(
+        "a red fox", "blurry", 5, 3, 7.0, 64, 64, 2, "Euler a", "demo", api_name="/generate"
     )
     assert len(gallery) == 2
-    assert "Seeds** 5, 6" in info
+    assert "Seeds** 5, 6" in summary["info"]
     assert recorded and recorded[-1].seeds == [5, 6]
 
 
@@ -21,8 +21,8 @@ def test_bad_input_is_a_clear_error_and_the_server_stays_up(server):
     url, _ = server
     client = Client(url, verbose=False)
     with pytest.raises(Exception, match="multiple of 8"):
-        client.predict("demo", "a fox", "", 1, 3, 7.0, 100, 64, 1, "Euler a", api_name="/generate")
-    _, gallery, _ = client.predict(
-        "demo", "a fox", "", 1, 2, 7.0, 64, 64, 1, "Euler a", api_name="/generate"
+        client.predict(prompt="a fox", width=100, height=64, api_name="/generate")
+    gallery, _ = client.predict(
+        prompt="a fox", seed=1, steps=2, width=64, height=64, api_name="/generate"
     )
     assert len(gallery) == 1

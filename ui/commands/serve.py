@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     app = build_app(
         engine,
         default,
-        on_result=lambda result: record_result(store, result),
+        on_result=lambda result, recipe=None: record_result(store, result, recipe),
         data_dir=data_dir,
         style_store=store,  # user styles live in the gallery database
         gallery=store,
