@@ -81,6 +81,7 @@ class Generation(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     batch_id: Mapped[str] = mapped_column(String(32), index=True)
     created_at: Mapped[datetime]
+    # The owner (`gallery.owners`); the store always writes one, old rows got "local".
     user_id: Mapped[str | None] = mapped_column(String(128))
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("generations.id", ondelete="SET NULL"), index=True
@@ -163,11 +164,13 @@ class Experiment(Base):
     """A set of variants compared side by side."""
 
     __tablename__ = "experiments"
+    __table_args__ = (Index("ix_experiments_user_id_id", "user_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
+    # The owner (`gallery.owners`); the store always writes one, old rows got "local".
     user_id: Mapped[str | None] = mapped_column(String(128))
 
     variants: Mapped[list[ExperimentVariant]] = relationship(
@@ -210,13 +213,15 @@ class VariantGeneration(Base):
 
 
 class UserStyleRow(Base):
-    """A style the user saved; names are unique ignoring case (`name_key`)."""
+    """A style an owner saved; an owner's names are unique ignoring case (`name_key`)."""
 
     __tablename__ = "user_styles"
+    __table_args__ = (UniqueConstraint("user_id", "name_key", name="uq_user_styles_owner_name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), server_default="local")
     name: Mapped[str] = mapped_column(String(200))
-    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    name_key: Mapped[str] = mapped_column(String(200))
     category: Mapped[str] = mapped_column(String(200))
     prompt: Mapped[str] = mapped_column(Text)
     negative_prompt: Mapped[str] = mapped_column(Text)

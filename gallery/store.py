@@ -14,12 +14,17 @@ If anything fails in 3-4 the files this call created are removed (unless a row n
 them) before the error is raised; if the process dies instead, the sweep at the next open
 finishes the intent (see `gallery.sweep`). Deleting writes an intent, commits the row
 deletion, then removes files no row references any more.
+
+Every method that reads or changes owned data (generations, experiments, user styles) takes
+`owner=` and filters by it in its own statements; see `gallery.owners` for the ids, the local
+default and `EVERY_OWNER`. `store.for_owner(owner)` binds it once for a visitor's requests.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -56,6 +61,7 @@ from gallery.models import (
     VariantGeneration,
     utc_now,
 )
+from gallery.owners import EVERY_OWNER, Owner, owner_filter, writing_owner
 from gallery.records import (
     ExperimentRecord,
     GalleryQuery,
@@ -77,6 +83,38 @@ from gallery.records import (
 from gallery.sweep import DEFAULT_GRACE_S, referenced_hashes, sweep
 
 MAX_LINEAGE_DEPTH = 1000
+MAX_ID = 2**63 - 1
+# Methods of `GalleryStore` that take `owner=`; `OwnerGallery` fills it in.
+OWNER_SCOPED = frozenset(
+    {
+        "record_generation",
+        "record_generations",
+        "has_content",
+        "import_folder",
+        "search",
+        "count",
+        "get",
+        "lineage",
+        "models",
+        "tags",
+        "set_rating",
+        "set_favourite",
+        "set_notes",
+        "add_tag",
+        "remove_tag",
+        "delete",
+        "export_zip",
+        "create_experiment",
+        "get_experiment",
+        "list_experiments",
+        "add_to_variant",
+        "set_winner",
+        "delete_experiment",
+        "list_user_styles",
+        "save_user_style",
+        "delete_user_style",
+    }
+)
 
 
 class StyleLike(Protocol):
@@ -144,6 +182,10 @@ class GalleryStore:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
+    def for_owner(self, owner: Owner) -> OwnerGallery:
+        """A view of this store whose owner-scoped methods act for `owner` only."""
+        return OwnerGallery(self, owner)
+
     @property
     def engine(self) -> Engine:
         """The SQLAlchemy engine (for maintenance scripts and the benchmark)."""
@@ -166,13 +208,19 @@ class GalleryStore:
 
     # --- recording -----------------------------------------------------------------------
 
-    def record_generation(self, item: NewGeneration) -> int:
+    def record_generation(self, item: NewGeneration, *, owner: Owner = None) -> int:
         """Record one image; return its generation id."""
-        return self.record_generations([item])[0]
+        return self.record_generations([item], owner=owner)[0]
 
-    def record_generations(self, items: Sequence[NewGeneration]) -> list[int]:
-        """Record a batch (one generation per image, one shared batch id), all or nothing."""
-        items = [self._complete(item) for item in items]
+    def record_generations(
+        self, items: Sequence[NewGeneration], *, owner: Owner = None
+    ) -> list[int]:
+        """Record a batch (one generation per image, one shared batch id), all or nothing.
+
+        The rows belong to `owner`; an item's own `user_id` is used only when no owner is
+        given, and must otherwise be the same.
+        """
+        items = [self._complete(item, owner) for item in items]
         if not items:
             return []
         prepared = [self._prepare(item) for item in items]
@@ -189,8 +237,14 @@ class GalleryStore:
         intent.finish()
         return ids
 
-    def _complete(self, item: NewGeneration) -> NewGeneration:
+    def _complete(self, item: NewGeneration, owner: Owner) -> NewGeneration:
         item.validate()
+        if owner is None and item.user_id is not None:
+            owner = item.user_id
+        user_id = writing_owner(owner)
+        if item.user_id not in (None, user_id):
+            raise GalleryError("A generation cannot be recorded for another owner.")
+        item = dataclasses.replace(item, user_id=user_id)
         if item.image is not None and (item.width is None or item.height is None):
             width, height = item.image.size
             item = dataclasses.replace(
@@ -212,7 +266,11 @@ class GalleryStore:
             parents = {item.parent_id for item in items if item.parent_id is not None}
             if parents:
                 found = set(
-                    session.scalars(select(Generation.id).where(Generation.id.in_(parents)))
+                    session.scalars(
+                        select(Generation.id).where(
+                            Generation.id.in_(parents), Generation.user_id == items[0].user_id
+                        )
+                    )
                 )
                 if missing := sorted(parents - found):
                     raise NotFoundError(f"There is no parent generation {missing[0]}.")
@@ -277,22 +335,25 @@ class GalleryStore:
             self._files.remove_hash(sha)
         return True
 
-    def has_content(self, sha: str) -> bool:
-        """Whether an image with this SHA-256 content hash is stored."""
+    def has_content(self, sha: str, *, owner: Owner = None) -> bool:
+        """Whether `owner` has an image with this SHA-256 content hash."""
+        condition = ImageFile.content_hash == sha
+        if (user_id := owner_filter(owner)) is not None:
+            condition = condition & ImageFile.generation.has(Generation.user_id == user_id)
         with self._read() as session:
-            return bool(session.scalar(select(exists().where(ImageFile.content_hash == sha))))
+            return bool(session.scalar(select(exists().where(condition))))
 
     def import_folder(
-        self, folder: str | os.PathLike[str], *, recursive: bool = True, user_id: str | None = None
+        self, folder: str | os.PathLike[str], *, recursive: bool = True, owner: Owner = None
     ) -> ImportReport:
-        """Import every PNG in `folder` (see `gallery.importers`)."""
-        return importers.import_folder(self, folder, recursive=recursive, user_id=user_id)
+        """Import every PNG in `folder` for `owner` (see `gallery.importers`)."""
+        return importers.import_folder(self.for_owner(owner), folder, recursive=recursive)
 
     # --- reading -------------------------------------------------------------------------
 
-    def search(self, query: GalleryQuery | None = None) -> Page:
-        """One page of generations matching `query`, newest first."""
-        query = query or GalleryQuery()
+    def search(self, query: GalleryQuery | None = None, *, owner: Owner = None) -> Page:
+        """One page of `owner`'s generations matching `query`, newest first."""
+        query = _scoped(query or GalleryQuery(), owner)
         query.validate()
         statement, params = search.page_statement(query, mode=self._text_mode)
         with self._reader.connect() as connection:
@@ -300,39 +361,44 @@ class GalleryStore:
         items = tuple(self._summary(row) for row in rows[: query.page_size])
         return Page(items, query.page, query.page_size, has_more=len(rows) > query.page_size)
 
-    def count(self, query: GalleryQuery | None = None) -> int:
-        """How many generations match `query` (its page is ignored)."""
-        query = query or GalleryQuery()
+    def count(self, query: GalleryQuery | None = None, *, owner: Owner = None) -> int:
+        """How many of `owner`'s generations match `query` (its page is ignored)."""
+        query = _scoped(query or GalleryQuery(), owner)
         query.validate()
         statement, params = search.count_statement(query, mode=self._text_mode)
         with self._reader.connect() as connection:
             return int(connection.scalar(statement, params) or 0)
 
-    def get(self, generation_id: int) -> GenerationRecord:
-        """Everything about one generation; `NotFoundError` if there is none."""
+    def get(self, generation_id: int, *, owner: Owner = None) -> GenerationRecord:
+        """Everything about one of `owner`'s generations; `NotFoundError` if there is none."""
         with self._read() as session:
-            row = session.get(
-                Generation,
-                generation_id,
-                options=[selectinload(Generation.images), selectinload(Generation.tags)],
+            row = session.scalar(
+                select(Generation)
+                .where(Generation.id == _check_id(generation_id), *_owned(Generation, owner))
+                .options(selectinload(Generation.images), selectinload(Generation.tags))
             )
             if row is None:
                 raise NotFoundError(f"There is no generation {generation_id}.")
             return self._record(row)
 
-    def lineage(self, generation_id: int) -> Lineage:
-        """The generation, its parents up to the root (root first) and all its descendants."""
+    def lineage(self, generation_id: int, *, owner: Owner = None) -> Lineage:
+        """The generation, its parents up to the root (root first) and all its descendants
+        (only `owner`'s: the walk stops at another owner's generation)."""
         with self._read() as session:
             base = session.execute(
-                select(*search.SUMMARY_COLUMNS).where(Generation.id == generation_id)
+                select(*search.SUMMARY_COLUMNS).where(
+                    Generation.id == _check_id(generation_id), *_owned(Generation, owner)
+                )
             ).first()
             if base is None:
                 raise NotFoundError(f"There is no generation {generation_id}.")
-            ancestors = self._walk(session, generation_id, up=True)
-            descendants = self._walk(session, generation_id, up=False)
+            ancestors = self._walk(session, generation_id, owner, up=True)
+            descendants = self._walk(session, generation_id, owner, up=False)
         return Lineage(self._summary(base), ancestors, descendants)
 
-    def _walk(self, session: Session, generation_id: int, *, up: bool) -> tuple[Any, ...]:
+    def _walk(
+        self, session: Session, generation_id: int, owner: Owner, *, up: bool
+    ) -> tuple[Any, ...]:
         start = select(Generation.id, Generation.parent_id, literal(0).label("depth")).where(
             Generation.id == generation_id
         )
@@ -341,7 +407,7 @@ class GalleryStore:
         tree = tree.union_all(
             select(Generation.id, Generation.parent_id, (tree.c.depth + 1).label("depth"))
             .join(tree, link)
-            .where(tree.c.depth < MAX_LINEAGE_DEPTH)
+            .where(tree.c.depth < MAX_LINEAGE_DEPTH, *_owned(Generation, owner))
         )
         order = (tree.c.depth.desc(),) if up else (tree.c.depth, Generation.id)
         rows = session.execute(
@@ -352,18 +418,22 @@ class GalleryStore:
         ).all()
         return tuple(self._summary(row) for row in rows)
 
-    def models(self) -> list[str]:
-        """Every model id in the gallery, sorted (for a filter menu)."""
+    def models(self, *, owner: Owner = None) -> list[str]:
+        """Every model id in `owner`'s gallery, sorted (for a filter menu)."""
         with self._read() as session:
-            stmt = select(Generation.model_id).where(Generation.model_id.is_not(None))
+            stmt = select(Generation.model_id).where(
+                Generation.model_id.is_not(None), *_owned(Generation, owner)
+            )
             return sorted(session.scalars(stmt.distinct()))
 
-    def tags(self) -> list[tuple[str, int]]:
-        """Every tag in use with how many generations carry it, by name."""
+    def tags(self, *, owner: Owner = None) -> list[tuple[str, int]]:
+        """Every tag `owner` uses with how many of their generations carry it, by name."""
         with self._read() as session:
             rows = session.execute(
                 select(Tag.name, func.count(GenerationTag.generation_id))
                 .join(GenerationTag, GenerationTag.tag_id == Tag.id)
+                .join(Generation, Generation.id == GenerationTag.generation_id)
+                .where(*_owned(Generation, owner))
                 .group_by(Tag.name)
                 .order_by(Tag.name)
             ).all()
@@ -371,45 +441,49 @@ class GalleryStore:
 
     # --- curation ------------------------------------------------------------------------
 
-    def set_rating(self, generation_id: int, rating: int | None) -> None:
+    def set_rating(self, generation_id: int, rating: int | None, *, owner: Owner = None) -> None:
         """Rate a generation 0-5, or clear the rating with None."""
-        self._update(generation_id, rating=check_rating(rating))
+        self._update(generation_id, owner, rating=check_rating(rating))
 
-    def set_favourite(self, generation_id: int, favourite: bool = True) -> None:
+    def set_favourite(
+        self, generation_id: int, favourite: bool = True, *, owner: Owner = None
+    ) -> None:
         """Mark or unmark a generation as favourite."""
         if not isinstance(favourite, bool):
             raise GalleryError("Favourite must be true or false.")
-        self._update(generation_id, favourite=favourite)
+        self._update(generation_id, owner, favourite=favourite)
 
-    def set_notes(self, generation_id: int, notes: str) -> None:
+    def set_notes(self, generation_id: int, notes: str, *, owner: Owner = None) -> None:
         """Replace a generation's notes."""
         if not isinstance(notes, str):
             raise GalleryError("Notes must be text.")
-        self._update(generation_id, notes=notes)
+        self._update(generation_id, owner, notes=notes)
 
-    def _update(self, generation_id: int, **values: Any) -> None:
+    def _update(self, generation_id: int, owner: Owner, **values: Any) -> None:
         with self._write() as session:
             result = session.execute(
-                update(Generation).where(Generation.id == generation_id).values(**values)
+                update(Generation)
+                .where(Generation.id == _check_id(generation_id), *_owned(Generation, owner))
+                .values(**values)
             )
             if result.rowcount == 0:
                 raise NotFoundError(f"There is no generation {generation_id}.")
 
-    def add_tag(self, generation_id: int, tag: str) -> None:
+    def add_tag(self, generation_id: int, tag: str, *, owner: Owner = None) -> None:
         """Tag a generation (tags are trimmed and lower-cased); adding twice is harmless."""
         name = normalize_tag(tag)
         with self._write() as session:
-            self._require(session, generation_id)
+            self._require(session, generation_id, owner)
             tag_id = self._tag_ids(session, {name})[name]
             key = (generation_id, tag_id)
             if session.get(GenerationTag, key) is None:
                 session.add(GenerationTag(generation_id=generation_id, tag_id=tag_id))
 
-    def remove_tag(self, generation_id: int, tag: str) -> None:
+    def remove_tag(self, generation_id: int, tag: str, *, owner: Owner = None) -> None:
         """Remove a tag from a generation; removing an absent tag is harmless."""
         name = normalize_tag(tag)
         with self._write() as session:
-            self._require(session, generation_id)
+            self._require(session, generation_id, owner)
             tag_id = session.scalar(select(Tag.id).where(Tag.name == name))
             if tag_id is not None:
                 session.execute(
@@ -435,13 +509,18 @@ class GalleryStore:
         found = session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names))).all()
         return {name: tag_id for name, tag_id in found}
 
-    def delete(self, generation_ids: int | Iterable[int]) -> int:
-        """Delete generations with their images, tags and files; return how many.
+    def delete(self, generation_ids: int | Iterable[int], *, owner: Owner = None) -> int:
+        """Delete `owner`'s generations with their images, tags and files; return how many.
 
         Children keep existing (their parent becomes None). A file shared with a generation
-        that is kept stays. `NotFoundError` (and nothing deleted) if an id is unknown.
+        that is kept (of any owner) stays. `NotFoundError` (and nothing deleted) if an id is
+        unknown or another owner's.
         """
-        ids = sorted({generation_ids} if isinstance(generation_ids, int) else set(generation_ids))
+        ids = sorted(
+            {_check_id(generation_ids)}
+            if isinstance(generation_ids, int)
+            else {_check_id(i) for i in generation_ids}
+        )
         if not ids:
             return 0
         with self._read() as session:
@@ -453,7 +532,13 @@ class GalleryStore:
         intent = self._files.begin_intent(shas)
         try:
             with self._write() as session:
-                found = set(session.scalars(select(Generation.id).where(Generation.id.in_(ids))))
+                found = set(
+                    session.scalars(
+                        select(Generation.id).where(
+                            Generation.id.in_(ids), *_owned(Generation, owner)
+                        )
+                    )
+                )
                 if missing := [i for i in ids if i not in found]:
                     raise NotFoundError(f"There is no generation {missing[0]}.")
                 session.execute(delete(Generation).where(Generation.id.in_(ids)))
@@ -467,12 +552,19 @@ class GalleryStore:
             intent.finish()
         return len(ids)
 
-    def export_zip(self, generation_ids: Iterable[int], out_path: str | os.PathLike[str]) -> Path:
-        """Write the images with `settings.csv` and `settings.json` to a zip (see `export`)."""
+    def export_zip(
+        self,
+        generation_ids: Iterable[int],
+        out_path: str | os.PathLike[str],
+        *,
+        owner: Owner = None,
+    ) -> Path:
+        """Write `owner`'s images with `settings.csv` and `settings.json` to a zip (see
+        `export`); `NotFoundError` (and no file) if any id is unknown or another owner's."""
         ids = list(dict.fromkeys(generation_ids))
         if not ids:
             raise GalleryError("Choose at least one generation to export.")
-        records = [self.get(generation_id) for generation_id in ids]
+        records = [self.get(generation_id, owner=owner) for generation_id in ids]
         return export.write_export_zip(records, Path(out_path))
 
     # --- experiments ---------------------------------------------------------------------
@@ -483,9 +575,10 @@ class GalleryStore:
         variants: Sequence[VariantSpec | str],
         *,
         description: str = "",
-        user_id: str | None = None,
+        owner: Owner = None,
     ) -> ExperimentRecord:
-        """Create an experiment with its variants (in the order given)."""
+        """Create an experiment of `owner` with its variants (in the order given)."""
+        user_id = writing_owner(owner)
         if not isinstance(name, str) or not name.strip():
             raise GalleryError("An experiment needs a name.")
         specs = [VariantSpec(v) if isinstance(v, str) else v for v in variants]
@@ -510,52 +603,68 @@ class GalleryStore:
             session.add(experiment)
             session.flush()
             experiment_id = experiment.id
-        return self.get_experiment(experiment_id)
+        return self.get_experiment(experiment_id, owner=user_id)
 
-    def get_experiment(self, experiment_id: int) -> ExperimentRecord:
-        """An experiment with its variants and their generations."""
+    def get_experiment(self, experiment_id: int, *, owner: Owner = None) -> ExperimentRecord:
+        """One of `owner`'s experiments with its variants and their generations."""
         with self._read() as session:
-            experiment = session.get(
-                Experiment, experiment_id, options=[selectinload(Experiment.variants)]
-            )
-            if experiment is None:
-                raise NotFoundError(f"There is no experiment {experiment_id}.")
+            experiment = self._experiment(session, experiment_id, owner)
             return self._experiment_record(session, experiment)
 
-    def list_experiments(self) -> list[ExperimentRecord]:
-        """Every experiment, newest first."""
+    def list_experiments(self, *, owner: Owner = None) -> list[ExperimentRecord]:
+        """Every experiment of `owner`, newest first."""
         with self._read() as session:
             experiments = session.scalars(
                 select(Experiment)
+                .where(*_owned(Experiment, owner))
                 .options(selectinload(Experiment.variants))
                 .order_by(Experiment.id.desc())
             ).all()
             return [self._experiment_record(session, e) for e in experiments]
 
-    def add_to_variant(self, variant_id: int, generation_id: int) -> None:
-        """Count a generation as made for a variant; adding twice is harmless."""
+    def _experiment(self, session: Session, experiment_id: int, owner: Owner) -> Experiment:
+        experiment = session.scalar(
+            select(Experiment)
+            .where(Experiment.id == _check_id(experiment_id), *_owned(Experiment, owner))
+            .options(selectinload(Experiment.variants))
+        )
+        if experiment is None:
+            raise NotFoundError(f"There is no experiment {experiment_id}.")
+        return experiment
+
+    def add_to_variant(self, variant_id: int, generation_id: int, *, owner: Owner = None) -> None:
+        """Count a generation as made for a variant (both `owner`'s); adding twice is harmless."""
         with self._write() as session:
-            if session.get(ExperimentVariant, variant_id) is None:
+            variant = session.scalar(
+                select(ExperimentVariant)
+                .join(Experiment, Experiment.id == ExperimentVariant.experiment_id)
+                .where(ExperimentVariant.id == _check_id(variant_id), *_owned(Experiment, owner))
+            )
+            if variant is None:
                 raise NotFoundError(f"There is no experiment variant {variant_id}.")
-            self._require(session, generation_id)
+            self._require(session, generation_id, owner)
             if session.get(VariantGeneration, (variant_id, generation_id)) is None:
                 session.add(VariantGeneration(variant_id=variant_id, generation_id=generation_id))
 
-    def set_winner(self, experiment_id: int, variant_id: int | None) -> None:
+    def set_winner(
+        self, experiment_id: int, variant_id: int | None, *, owner: Owner = None
+    ) -> None:
         """Mark one variant of an experiment as the winner, or clear it with None."""
         with self._write() as session:
-            experiment = session.get(Experiment, experiment_id)
-            if experiment is None:
-                raise NotFoundError(f"There is no experiment {experiment_id}.")
+            experiment = self._experiment(session, experiment_id, owner)
             if variant_id is not None and variant_id not in {v.id for v in experiment.variants}:
                 raise NotFoundError(f"Experiment {experiment_id} has no variant {variant_id}.")
             for variant in experiment.variants:
                 variant.is_winner = variant.id == variant_id
 
-    def delete_experiment(self, experiment_id: int) -> None:
+    def delete_experiment(self, experiment_id: int, *, owner: Owner = None) -> None:
         """Delete an experiment and its variants (the generations stay)."""
         with self._write() as session:
-            result = session.execute(delete(Experiment).where(Experiment.id == experiment_id))
+            result = session.execute(
+                delete(Experiment).where(
+                    Experiment.id == _check_id(experiment_id), *_owned(Experiment, owner)
+                )
+            )
             if result.rowcount == 0:
                 raise NotFoundError(f"There is no experiment {experiment_id}.")
 
@@ -592,14 +701,18 @@ class GalleryStore:
 
     # --- user styles ---------------------------------------------------------------------
 
-    def list_user_styles(self) -> list[UserStyle]:
-        """The user's saved styles, in the order they were first saved."""
+    def list_user_styles(self, *, owner: Owner = None) -> list[UserStyle]:
+        """`owner`'s saved styles, in the order they were first saved."""
         with self._read() as session:
-            rows = session.scalars(select(UserStyleRow).order_by(UserStyleRow.id)).all()
+            rows = session.scalars(
+                select(UserStyleRow).where(*_owned(UserStyleRow, owner)).order_by(UserStyleRow.id)
+            ).all()
             return [UserStyle(r.name, r.category, r.prompt, r.negative_prompt) for r in rows]
 
-    def save_user_style(self, style: StyleLike) -> None:
-        """Add a style, or replace the saved one with the same name (ignoring case)."""
+    def save_user_style(self, style: StyleLike, *, owner: Owner = None) -> None:
+        """Add a style of `owner`, or replace their saved one with the same name (ignoring
+        case)."""
+        user_id = writing_owner(owner)
         for label in ("name", "category", "prompt", "negative_prompt"):
             if not isinstance(getattr(style, label, None), str):
                 raise GalleryError(f"A style's {label.replace('_', ' ')} must be text.")
@@ -610,10 +723,12 @@ class GalleryStore:
         try:
             with self._write() as session:
                 row = session.scalar(
-                    select(UserStyleRow).where(UserStyleRow.name_key == name.casefold())
+                    select(UserStyleRow).where(
+                        UserStyleRow.name_key == name.casefold(), UserStyleRow.user_id == user_id
+                    )
                 )
                 if row is None:
-                    row = UserStyleRow(name_key=name.casefold(), created_at=now)
+                    row = UserStyleRow(name_key=name.casefold(), user_id=user_id, created_at=now)
                     session.add(row)
                 row.name = name
                 row.category = style.category.strip() or "User"
@@ -625,11 +740,15 @@ class GalleryStore:
                 f"The style '{name}' was saved at the same time elsewhere; save it again."
             ) from None
 
-    def delete_user_style(self, name: str) -> None:
-        """Delete the saved style called `name` (ignoring case); `NotFoundError` if none."""
+    def delete_user_style(self, name: str, *, owner: Owner = None) -> None:
+        """Delete `owner`'s saved style called `name` (ignoring case); `NotFoundError` if none."""
+        user_id = writing_owner(owner)
         with self._write() as session:
             result = session.execute(
-                delete(UserStyleRow).where(UserStyleRow.name_key == name.strip().casefold())
+                delete(UserStyleRow).where(
+                    UserStyleRow.name_key == name.strip().casefold(),
+                    UserStyleRow.user_id == user_id,
+                )
             )
             if result.rowcount == 0:
                 raise NotFoundError(f"There is no user style called '{name}'.")
@@ -652,8 +771,13 @@ class GalleryStore:
 
     # --- conversions ---------------------------------------------------------------------
 
-    def _require(self, session: Session, generation_id: int) -> None:
-        if session.get(Generation, generation_id) is None:
+    def _require(self, session: Session, generation_id: int, owner: Owner) -> None:
+        found = session.scalar(
+            select(Generation.id).where(
+                Generation.id == _check_id(generation_id), *_owned(Generation, owner)
+            )
+        )
+        if found is None:
             raise NotFoundError(f"There is no generation {generation_id}.")
 
     def _path(self, rel_path: str | None) -> Path | None:
@@ -712,3 +836,54 @@ class GalleryStore:
                 for image in row.images
             ),
         )
+
+
+def _owned(model: Any, owner: Owner) -> tuple[Any, ...]:
+    """The WHERE conditions that keep `model`'s rows to `owner`'s (none for `EVERY_OWNER`)."""
+    user_id = owner_filter(owner)
+    return () if user_id is None else (model.user_id == user_id,)
+
+
+def _scoped(query: GalleryQuery, owner: Owner) -> GalleryQuery:
+    """`query` limited to `owner` (an admin's own `user_id` filter is kept)."""
+    user_id = owner_filter(owner)
+    if user_id is None:
+        return query
+    return dataclasses.replace(query, user_id=user_id)
+
+
+def _check_id(value: Any) -> int:
+    """`value` if it is an id a database can hold, else one sentence (`NotFoundError`)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise GalleryError(f"An id must be a whole number, not {value!r}.")
+    if not 1 <= value <= MAX_ID:
+        raise NotFoundError(f"There is no item {value}: ids run from 1 to {MAX_ID}.")
+    return value
+
+
+def _as_owner(method: Any, bound: Owner, /, *args: Any, **kwargs: Any) -> Any:
+    """Call `method` for the `bound` owner; a different owner passed by the caller is refused."""
+    asked = kwargs.pop("owner", None)
+    if asked is not None and asked != bound:
+        raise GalleryError("This view of the gallery belongs to one owner only.")
+    return method(*args, owner=bound, **kwargs)
+
+
+class OwnerGallery:
+    """`GalleryStore` seen by one owner: every method in `OWNER_SCOPED` gets `owner=` filled in;
+    the rest (root, sweep, ...) pass through. What a handler serving one visitor holds."""
+
+    def __init__(self, store: GalleryStore, owner: Owner) -> None:
+        self.store = store
+        self.owner = owner if isinstance(owner, type(EVERY_OWNER)) else writing_owner(owner)
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.store, name)
+        if name in OWNER_SCOPED:
+            return functools.partial(_as_owner, attribute, self.owner)
+        if name == "for_owner":
+            raise AttributeError("An owner's view cannot switch to another owner.")
+        return attribute
+
+    def __repr__(self) -> str:
+        return f"OwnerGallery({self.store.root.name!r}, owner={self.owner!r})"

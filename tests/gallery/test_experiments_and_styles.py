@@ -16,7 +16,7 @@ def test_create_an_experiment_with_variants_in_order(store):
             VariantSpec("dpm", {"scheduler": "DPM++ 2M"}),
         ],
         description="same seed, two samplers",
-        user_id="ada",
+        owner="ada",
     )
     assert experiment.name == "Which sampler?"
     assert experiment.description == "same seed, two samplers"
@@ -25,7 +25,7 @@ def test_create_an_experiment_with_variants_in_order(store):
     assert [v.position for v in experiment.variants] == [0, 1]
     assert experiment.variants[1].recipe == {"scheduler": "DPM++ 2M"}
     assert experiment.winner is None
-    assert store.get_experiment(experiment.id) == experiment
+    assert store.get_experiment(experiment.id, owner="ada") == experiment
 
 
 def test_generations_are_added_to_variants_and_a_winner_is_chosen(store, make_generation):

@@ -12,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from gallery import GalleryQuery, GalleryStore
+from gallery import GalleryQuery, GalleryStore, UserStyle
 from gallery.database import (
     alembic_config,
     create_gallery_engine,
@@ -50,7 +50,7 @@ def test_opening_an_empty_database_migrates_it_to_head(empty_database_url, tmp_p
     assert current_revision(engine) is None
     with GalleryStore.open(tmp_path / "gallery", empty_database_url):
         pass
-    assert current_revision(engine) == head_revision() == "0003"
+    assert current_revision(engine) == head_revision() == "0004"
     names = set(inspect(engine).get_table_names())
     assert names >= TABLES
     assert ("generations_fts" in names) == (engine.dialect.name == "sqlite")
@@ -104,10 +104,38 @@ def test_upgrading_a_sqlite_gallery_with_rows_backs_it_up_and_indexes_old_prompt
     with GalleryStore.open(gallery_dir) as store:
         assert store.uses_full_text_index
         assert [i.id for i in store.search(GalleryQuery(text="arctic")).items] == [fox]
-    backup = gallery_dir / "backups" / "atelier.db.before-0003"
+    backup = gallery_dir / "backups" / f"atelier.db.before-{head_revision()}"
     with sqlite3.connect(backup) as old:
         assert old.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
         assert old.execute("SELECT prompt FROM generations").fetchall() == [("an arctic fox",)]
+
+
+def test_rows_from_before_owners_become_the_local_users(tmp_path, make_generation):
+    gallery_dir = tmp_path / "gallery"
+    with GalleryStore.open(gallery_dir) as store:
+        fox = store.record_generation(make_generation(prompt="an arctic fox"))
+        store.save_user_style(UserStyle("Ink", "Mine", "{prompt}, ink", ""))
+    engine = create_gallery_engine(f"sqlite:///{gallery_dir / 'atelier.db'}")
+    with writer(engine).begin() as connection:
+        command.downgrade(alembic_config(connection), "0003")
+        connection.execute(text("UPDATE generations SET user_id = NULL"))
+        connection.execute(
+            text(
+                "INSERT INTO experiments (name, description, created_at) "
+                "VALUES ('old', '', '2025-01-01 00:00:00')"
+            )
+        )
+    engine.dispose()
+
+    with GalleryStore.open(gallery_dir) as store:
+        assert store.get(fox).user_id == "local"
+        assert [e.name for e in store.list_experiments()] == ["old"]
+        assert [s.name for s in store.list_user_styles()] == ["Ink"]
+        assert store.search(owner="someone else").items == ()
+        assert store.list_user_styles(owner="someone else") == []
+        # Style names are now unique per owner: another owner may use the same name.
+        store.save_user_style(UserStyle("ink", "Theirs", "{prompt}, ink", ""), owner="ada")
+        assert [s.category for s in store.list_user_styles()] == ["Mine"]
 
 
 def test_sqlite_connections_have_foreign_keys_wal_and_a_busy_timeout(sqlite_store):

@@ -15,6 +15,7 @@ from sqlalchemy import update
 
 from gallery import GalleryError, GalleryQuery, GalleryStore, NotFoundError, read_metadata, search
 from gallery.models import Generation
+from gallery.owners import EVERY_OWNER
 
 UTC = timezone.utc
 
@@ -201,7 +202,9 @@ def test_filter_by_seed(store, five):
 def test_filter_by_user(store, make_generation):
     mine = store.record_generation(make_generation(user_id="ada"))
     store.record_generation(make_generation(user_id="grace"))
-    assert ids(store.search(GalleryQuery(user_id="ada"))) == [mine]
+    assert ids(store.search(GalleryQuery(user_id="ada"), owner=EVERY_OWNER)) == [mine]
+    assert ids(store.search(GalleryQuery(user_id="grace"), owner="ada")) == [mine]
+    assert ids(store.search()) == []  # the local user owns neither
 
 
 def test_filter_by_experiment(store, five):

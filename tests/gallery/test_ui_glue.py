@@ -87,9 +87,9 @@ def fake_result() -> FakeResult:
 def test_record_result_stores_one_generation_per_image(store):
     result = fake_result()
     recipe = {"version": 1, "subject": "a fox", "colour": ["(red:1.2)"], "free_text": "{day|night}"}
-    ids = record_result(store, result, recipe=recipe, user_id="ada", tags=["fox"])
+    ids = record_result(store, result, recipe=recipe, owner="ada", tags=["fox"])
 
-    first, second = (store.get(i) for i in ids)
+    first, second = (store.get(i, owner="ada") for i in ids)
     assert (first.prompt, second.prompt) == tuple(result.prompts)
     assert (first.seed, second.seed) == (1000, 1001)
     assert first.batch_id == second.batch_id
