@@ -1,8 +1,8 @@
 """Persistence: generations, image files, tags, ratings, experiments and user styles.
 
 The UI and CLI talk to one object, `GalleryStore`; every owned item has an owner, passed
-explicitly as `owner=` or bound once with `store.for_owner(owner)` (see `gallery.owners`). This package imports neither torch,
-gradio, diffusers, the engine nor the UI.
+explicitly as `owner=` or bound once with `store.for_owner(owner)` (see `gallery.owners`).
+This package imports neither torch, gradio, diffusers, the engine nor the UI.
 """
 
 from gallery.errors import GalleryError, MetadataError, NotFoundError
