@@ -36,7 +36,7 @@ from engine.request import (
     validate_texts,
 )
 from engine.result import GenerationResult, ProgressUpdate, library_versions
-from engine.schedulers import make_scheduler
+from engine.schedulers import config_to_json, make_scheduler, seed_scheduler
 from engine.text_encoding import PromptEncoder
 from prompts.weighting import PromptSyntaxError, has_weights, strip_weights
 
@@ -67,6 +67,7 @@ class Engine:
         self.resolve_prompt = resolve_prompt
         self.preview_every = preview_every
         self.encoder = PromptEncoder()
+        models.on_change(self.encoder.clear)  # embeddings belong to one loaded model instance
         self._lock = threading.Lock()
 
     def generate(
@@ -166,10 +167,11 @@ class Engine:
             loaded = self.models.get(model, single_file_config)
             pipe = loaded.pipeline
             pipe.scheduler = make_scheduler(settings.scheduler, loaded.base_scheduler_config)
+            seed_scheduler(pipe.scheduler, seeds)
             # 3. Encode prompts (cached per text), one embedding row per image.
             notes: list[str] = []
             encode_started = time.perf_counter()
-            text_inputs = self._text_inputs(loaded, prompts, negatives, notes)
+            text_inputs = self._text_inputs(loaded, prompts, negatives, settings.clip_skip, notes)
             encode_s = time.perf_counter() - encode_started
             # 4. One generator per image, on the CPU so seeds mean the same on every device.
             generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
@@ -219,10 +221,17 @@ class Engine:
         )
 
     def _text_inputs(
-        self, loaded: LoadedModel, prompts: list[str], negatives: list[str], notes: list[str]
+        self,
+        loaded: LoadedModel,
+        prompts: list[str],
+        negatives: list[str],
+        clip_skip: int,
+        notes: list[str],
     ) -> dict[str, Any]:
         pipe, kind = loaded.pipeline, loaded.kind
         if kind == "other":
+            if clip_skip != 1:
+                notes.append("Clip skip was ignored: this model's text encoder is not CLIP.")
             if any(has_weights(t) for t in (*prompts, *negatives)):
                 notes.append(
                     "Weights and BREAK were removed: this model's text encoder takes plain text."
@@ -232,8 +241,8 @@ class Engine:
                 inputs["negative_prompt"] = [strip_weights(n) for n in negatives]
             return inputs
         chunks = max(self.encoder.count_chunks(pipe, t) for t in (*prompts, *negatives))
-        positive = [self.encoder.encode(pipe, kind, loaded.key, p, chunks) for p in prompts]
-        negative = [self.encoder.encode(pipe, kind, loaded.key, n, chunks) for n in negatives]
+        positive = [self.encoder.encode(pipe, kind, p, chunks, clip_skip) for p in prompts]
+        negative = [self.encoder.encode(pipe, kind, n, chunks, clip_skip) for n in negatives]
         inputs = {
             "prompt_embeds": torch.cat([e.embeds for e in positive]),
             "negative_prompt_embeds": torch.cat([e.embeds for e in negative]),
@@ -293,7 +302,7 @@ class Engine:
             "pipeline_kind": loaded.kind,
             "scheduler": request.scheduler,
             "scheduler_class": type(scheduler).__name__,
-            "scheduler_config": _json_safe(dict(scheduler.config)),
+            "scheduler_config": config_to_json(dict(scheduler.config)),
             "dtype": dtype_name(loaded.dtype),
             "device": str(loaded.device),
             "versions": library_versions(),
@@ -304,13 +313,3 @@ class Engine:
 
 def _call_parameters(pipe: Any) -> set[str]:
     return set(inspect.signature(type(pipe).__call__).parameters)
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items() if not str(k).startswith("_")}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -88,6 +89,15 @@ class ModelManager:
         self.device = choose_device(device)
         self.dtype = choose_dtype(self.device, dtype)
         self._current: LoadedModel | None = None
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call `listener` whenever a model is loaded or unloaded (caches keyed on it clear)."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     @property
     def current(self) -> LoadedModel | None:
@@ -112,6 +122,7 @@ class ModelManager:
             raise ModelLoadError(f"Could not load {ref.name}: {exc}".split("\n")[0]) from exc
         pipeline.to(self.device)
         pipeline.set_progress_bar_config(disable=True)
+        self._changed()
         self._current = LoadedModel(
             ref=ref,
             pipeline=pipeline,
@@ -131,6 +142,7 @@ class ModelManager:
         if self._current is None:
             return
         self._current = None
+        self._changed()
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

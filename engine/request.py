@@ -9,7 +9,8 @@ from typing import Any
 from engine.errors import InvalidRequestError
 from engine.schedulers import SCHEDULERS
 
-MAX_SEED = 2**32 - 1
+MAX_SEED = 2**64 - 1  # what torch.Generator.manual_seed takes (ComfyUI writes such seeds)
+RANDOM_SEED_LIMIT = 2**32  # random seeds are drawn below this, as A1111 draws them
 MIN_SIZE, MAX_SIZE = 64, 2048
 MAX_STEPS = 150
 MAX_GUIDANCE = 30.0
@@ -30,18 +31,19 @@ class GenerationRequest:
     height: int = 512
     num_images: int = 1
     scheduler: str = "Euler a"
+    clip_skip: int = 1  # A1111's "Clip skip": 1 is the last layer, 2 the one before, ...
 
     def with_seed(self) -> GenerationRequest:
         """This request with a concrete seed (drawn at random when none was given)."""
         if self.seed is not None:
             return self
-        return replace(self, seed=random.SystemRandom().randrange(MAX_SEED + 1))
+        return replace(self, seed=random.SystemRandom().randrange(RANDOM_SEED_LIMIT))
 
     def image_seeds(self) -> list[int]:
         """One seed per image: seed, seed+1, ... as A1111 numbers a batch."""
         if self.seed is None:
             raise InvalidRequestError("Resolve the seed first with with_seed().")
-        return [(self.seed + k) % (MAX_SEED + 1) for k in range(self.num_images)]
+        return [self.seed + k for k in range(self.num_images)]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe settings."""
@@ -64,13 +66,45 @@ def validate_request(request: GenerationRequest) -> None:
         raise InvalidRequestError(f"Number of images must be from 1 to {MAX_IMAGES}.")
     if request.seed is not None:
         validate_seed(request.seed)
+        last = MAX_SEED - request.num_images + 1
+        if request.seed > last:  # seed+k would pass the largest seed: refuse rather than wrap
+            raise InvalidRequestError(
+                f"With {request.num_images} images the seed can be at most {last} "
+                f"(the images use seed, seed+1, ... up to {MAX_SEED})."
+            )
     validate_texts(request.prompt, request.negative_prompt)
 
 
 def validate_seed(seed: Any) -> None:
     """Raise InvalidRequestError unless `seed` is a whole number in the seed range."""
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise InvalidRequestError(f"Seed must be a whole number from 0 to {MAX_SEED}.")
+        raise InvalidRequestError(
+            f"Seed must be a whole number from 0 to {MAX_SEED}, or -1 for random."
+        )
+
+
+def parse_seed(text: Any) -> int | None:
+    """A seed as typed in a box or on the command line: empty or -1 is random (None).
+
+    Read as an exact whole number: a float cannot hold every 64-bit seed.
+    """
+    if text is None or isinstance(text, bool):
+        raise InvalidRequestError(f"Seed must be a whole number from 0 to {MAX_SEED}, or -1.")
+    if isinstance(text, float):
+        if not text.is_integer() or abs(text) >= 2**53:  # beyond 2**53 a float is not exact
+            raise InvalidRequestError(f"Seed {text!r} is not exact; type the seed as text.")
+        text = int(text)
+    cleaned = str(text).strip()
+    if cleaned in ("", "-1"):
+        return None
+    try:
+        seed = int(cleaned)
+    except ValueError:
+        raise InvalidRequestError(
+            f"Seed must be a whole number from 0 to {MAX_SEED}, or -1 for random."
+        ) from None
+    validate_seed(seed)
+    return seed
 
 
 def validate_texts(prompt: Any, negative_prompt: Any) -> None:
@@ -107,6 +141,9 @@ def validate_settings(request: GenerationRequest) -> None:
         or not 0.0 <= guidance <= MAX_GUIDANCE
     ):
         raise InvalidRequestError(f"Guidance scale must be between 0 and {MAX_GUIDANCE:g}.")
+    clip_skip = request.clip_skip
+    if isinstance(clip_skip, bool) or not isinstance(clip_skip, int) or not 1 <= clip_skip <= 12:
+        raise InvalidRequestError("Clip skip must be a whole number from 1 to 12.")
     if request.scheduler not in SCHEDULERS:
         raise InvalidRequestError(
             f"Unknown scheduler {request.scheduler!r}; choose one of: {', '.join(SCHEDULERS)}."

@@ -23,7 +23,8 @@ NEGATIVE_PREFIX = "Negative prompt:"
 # The same pattern A1111 uses: a key, then a JSON-quoted value or anything up to a comma.
 _PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
 _SIZE = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*$")
-_KARRAS = " Karras"
+# A1111's "Schedule type" labels that our scheduler names carry as a suffix.
+SCHEDULE_TYPES = ("Karras", "Exponential", "SGM Uniform")
 
 # Keys turned into settings; any other key is kept as it was in `extra`.
 KNOWN_KEYS = (
@@ -31,6 +32,7 @@ KNOWN_KEYS = (
     "Sampler",
     "Schedule type",
     "CFG scale",
+    "Clip skip",
     "Seed",
     "Size",
     "Model hash",
@@ -106,16 +108,27 @@ def parse_infotext(text: str) -> Infotext:
 def scheduler_to_a1111(scheduler: str) -> tuple[str, str]:
     """Our scheduler name as A1111 (Sampler, Schedule type): `DPM++ 2M Karras` -> (`DPM++ 2M`,
     `Karras`)."""
-    if scheduler.endswith(_KARRAS):
-        return scheduler[: -len(_KARRAS)], "Karras"
+    for schedule_type in SCHEDULE_TYPES:
+        suffix = f" {schedule_type}"
+        if scheduler.endswith(suffix):
+            return scheduler[: -len(suffix)], schedule_type
     return scheduler, "Automatic"
 
 
 def scheduler_from_a1111(sampler: str, schedule_type: str | None) -> str:
-    """Our scheduler name from A1111's Sampler and Schedule type (old files have no type)."""
-    if schedule_type and schedule_type.lower() == "karras" and not sampler.endswith(_KARRAS):
-        return sampler + _KARRAS
-    return sampler
+    """Our scheduler name from A1111's Sampler and Schedule type (old files have no type and
+    may carry it in the sampler's name, as `DPM++ 2M Karras`)."""
+    label = _schedule_label(schedule_type)
+    if label is None or sampler.lower().endswith(f" {label.lower()}"):
+        return sampler
+    return f"{sampler} {label}"
+
+
+def _schedule_label(schedule_type: str | None) -> str | None:
+    """A1111's label for a known schedule type (any case); None for Automatic or unknown."""
+    if not schedule_type:
+        return None
+    return next((t for t in SCHEDULE_TYPES if t.lower() == schedule_type.strip().lower()), None)
 
 
 def infotext_params(
@@ -128,9 +141,13 @@ def infotext_params(
     height: int | None,
     model_hash: str | None,
     model: str | None,
+    clip_skip: int | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The parameters of an infotext in A1111's order, from our settings."""
+    """The parameters of an infotext in A1111's order, from our settings.
+
+    As A1111, "Clip skip" is written only when it is above 1 (1 is the default).
+    """
     sampler, schedule_type = scheduler_to_a1111(scheduler) if scheduler else (None, None)
     params: dict[str, Any] = {
         "Steps": steps,
@@ -141,6 +158,7 @@ def infotext_params(
         "Size": f"{width}x{height}" if width and height else None,
         "Model hash": model_hash,
         "Model": model,
+        "Clip skip": clip_skip if clip_skip and clip_skip > 1 else None,
     }
     params.update(extra or {})
     return params
@@ -161,7 +179,8 @@ def settings_from_params(params: Mapping[str, str]) -> tuple[dict[str, Any], dic
     if sampler:
         schedule_type = params.get("Schedule type")
         settings["scheduler"] = scheduler_from_a1111(sampler, schedule_type)
-        if schedule_type and schedule_type.lower() not in ("karras", "automatic"):
+        known = _schedule_label(schedule_type) is not None
+        if schedule_type and schedule_type.strip().lower() != "automatic" and not known:
             extra["Schedule type"] = schedule_type
     return settings, extra
 
@@ -184,6 +203,8 @@ def _read_known(key: str, value: str, settings: dict[str, Any]) -> bool:
             settings["model_hash"] = value
         elif key == "Model":
             settings["model_id"] = value
+        elif key == "Clip skip":
+            settings["clip_skip"] = int(value)
     except ValueError:
         return False
     return True

@@ -63,6 +63,7 @@ def new_generation_from_png(
         model_revision=_as_text(settings.get("model_revision"), TEXT_LIMITS["model_revision"]),
         model_hash=_as_text(settings.get("model_hash"), TEXT_LIMITS["model_hash"]),
         recipe=metadata.recipe if metadata else None,
+        settings=_reproducible_settings(settings),
         provenance=provenance,
         source=source,
         user_id=user_id,
@@ -102,6 +103,12 @@ def import_folder(
         if metadata is None:
             without_metadata.append(path)
     return ImportReport(tuple(imported), tuple(duplicates), tuple(without_metadata), tuple(failed))
+
+
+def _reproducible_settings(settings: dict) -> dict:
+    """Settings without a column of their own that regeneration needs (A1111's Clip skip)."""
+    clip_skip = _as_int(settings.get("clip_skip"), 1, 12)
+    return {} if clip_skip is None else {"clip_skip": clip_skip}
 
 
 def _as_int(value: object, minimum: int, maximum: int) -> int | None:

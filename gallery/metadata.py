@@ -89,9 +89,15 @@ def infotext_for(generation: NewGeneration) -> str:
         height=generation.height,
         model_hash=generation.model_hash,
         model=generation.model_id,
+        clip_skip=_clip_skip(generation.settings),
         extra=extra,
     )
     return a1111.format_infotext(generation.prompt, generation.negative_prompt, params)
+
+
+def _clip_skip(settings: Any) -> int | None:
+    value = settings.get("clip_skip") if isinstance(settings, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 # Provenance keys that differ run to run; the database keeps them, the file does not, so the

@@ -59,6 +59,28 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+class SeedInteger(TypeDecorator[int]):
+    """A seed from 0 to 2**64-1 in a signed 64-bit column (SQLite INTEGER, PostgreSQL BIGINT).
+
+    Seeds of 2**63 and above (ComfyUI and Fooocus write them) are stored as their two's
+    complement, `seed - 2**64`, a negative number no real seed has, and read back unchanged;
+    comparisons in queries go through the same mapping, so `seed == x` finds them.
+    """
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: int | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        return value - 2**64 if value >= 2**63 else value
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        return value + 2**64 if value < 0 else value
+
+
 class Base(DeclarativeBase):
     """Declarative base with JSON for dict-typed columns."""
 
@@ -90,7 +112,7 @@ class Generation(Base):
     recipe: Mapped[dict[str, Any]]
     prompt: Mapped[str] = mapped_column(Text)
     negative_prompt: Mapped[str] = mapped_column(Text)
-    seed: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    seed: Mapped[int | None] = mapped_column(SeedInteger, index=True)
     steps: Mapped[int | None] = mapped_column(Integer)
     guidance_scale: Mapped[float | None] = mapped_column(Float)
     width: Mapped[int | None] = mapped_column(Integer)

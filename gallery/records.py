@@ -13,7 +13,7 @@ from PIL import Image
 
 from gallery.errors import GalleryError
 
-MAX_SEED = 2**63 - 1
+MAX_SEED = 2**64 - 1  # what torch.Generator.manual_seed takes; see models.SeedInteger
 MAX_TAG_LENGTH = 64
 RECIPE_VERSION = 1
 # Longest text each short column holds (the same on every database).
@@ -130,7 +130,7 @@ class NewGeneration:
         _check_optional_int(self.steps, "Steps", 1, 10_000)
         _check_optional_int(self.width, "The width", 1, 65_535)
         _check_optional_int(self.height, "The height", 1, 65_535)
-        _check_optional_int(self.parent_id, "The parent id", 1)
+        _check_optional_int(self.parent_id, "The parent id", 1, 2**63 - 1)
         if self.guidance_scale is not None and (
             isinstance(self.guidance_scale, bool)
             or not isinstance(self.guidance_scale, (int, float))

@@ -104,12 +104,12 @@ def _seed_filter(seed: str | float | None) -> int | None:
     if not text:
         return None
     try:
-        value = float(text)
+        value = int(text)  # exact: a float cannot hold every 64-bit seed
     except ValueError:
-        value = -1.0
-    if not value.is_integer() or not 0 <= value <= MAX_SEED:
-        raise gr.Error("The seed filter must be a whole number from 0 (or left empty).")
-    return int(value)
+        value = -1
+    if not 0 <= value <= MAX_SEED:
+        raise gr.Error(f"The seed filter must be a whole number from 0 to {MAX_SEED} (or empty).")
+    return value
 
 
 def search_gallery(

@@ -75,7 +75,7 @@ def test_sdxl_is_recognised_and_generates(sdxl_engine, sdxl_folder):
 
 def test_unweighted_embeddings_equal_diffusers_own(sdxl_engine, sdxl_folder):
     loaded = sdxl_engine.models.get(str(sdxl_folder))
-    ours = sdxl_engine.encoder.encode(loaded.pipeline, "sdxl", loaded.key, "a lighthouse at dusk")
+    ours = sdxl_engine.encoder.encode(loaded.pipeline, "sdxl", "a lighthouse at dusk")
     embeds, _, pooled, _ = loaded.pipeline.encode_prompt(
         "a lighthouse at dusk", device="cpu", do_classifier_free_guidance=False
     )
@@ -92,7 +92,7 @@ def test_weights_and_long_prompts_reach_the_model(sdxl_engine, sdxl_folder):
     assert not np.array_equal(np.asarray(plain.images[0]), np.asarray(weighted.images[0]))
     long_prompt = ", ".join(f"detail {n}" for n in range(60))
     loaded = sdxl_engine.models.get(model)
-    embedding = sdxl_engine.encoder.encode(loaded.pipeline, "sdxl", loaded.key, long_prompt)
+    embedding = sdxl_engine.encoder.encode(loaded.pipeline, "sdxl", long_prompt)
     assert embedding.chunks >= 2 and embedding.embeds.shape[-1] == 64
 
 

@@ -19,7 +19,7 @@ def encode_ids(pipe, ids):
 
 
 def test_unweighted_prompt_equals_diffusers_own_encoding(pipe):
-    ours = PromptEncoder().encode(pipe, "sd1", "demo", "a red apple on a table").embeds
+    ours = PromptEncoder().encode(pipe, "sd1", "a red apple on a table").embeds
     theirs, _ = pipe.encode_prompt("a red apple on a table", "cpu", 1, False)
     assert torch.equal(ours, theirs)
 
@@ -33,15 +33,15 @@ def test_weights_scale_their_tokens_and_keep_the_chunk_mean(pipe):
     weights[0, 1] = 1.5  # "red" is the first token after the start token
     expected = plain * weights
     expected = expected * (plain.mean() / expected.mean())
-    ours = PromptEncoder().encode(pipe, "sd1", "demo", "(red:1.5) apple").embeds
+    ours = PromptEncoder().encode(pipe, "sd1", "(red:1.5) apple").embeds
     assert torch.allclose(ours, expected, atol=1e-6)
     assert torch.isclose(ours.mean(), plain.mean(), atol=1e-6)
 
 
 def test_nested_emphasis_multiplies(pipe):
     encoder = PromptEncoder()
-    double = encoder.encode(pipe, "sd1", "demo", "((red)) apple").embeds
-    explicit = encoder.encode(pipe, "sd1", "demo", "(red:1.21) apple").embeds
+    double = encoder.encode(pipe, "sd1", "((red)) apple").embeds
+    explicit = encoder.encode(pipe, "sd1", "(red:1.21) apple").embeds
     assert torch.allclose(double, explicit, atol=1e-6)
 
 
@@ -49,13 +49,13 @@ def test_break_starts_a_new_chunk(pipe):
     encoder = PromptEncoder()
     assert encoder.count_chunks(pipe, "a fox") == 1
     assert encoder.count_chunks(pipe, "a fox BREAK a hat") == 2
-    embeds = encoder.encode(pipe, "sd1", "demo", "a fox BREAK a hat").embeds
+    embeds = encoder.encode(pipe, "sd1", "a fox BREAK a hat").embeds
     assert embeds.shape[1] == 154
 
 
 def test_shorter_side_is_padded_to_the_same_chunk_count(pipe):
     encoder = PromptEncoder()
-    embeds = encoder.encode(pipe, "sd1", "demo", "blurry", chunks=3).embeds
+    embeds = encoder.encode(pipe, "sd1", "blurry", chunks=3).embeds
     assert embeds.shape[1] == 3 * 77
 
 

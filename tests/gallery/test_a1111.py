@@ -159,6 +159,9 @@ def test_format_without_negative_prompt_has_no_negative_line():
         ("DPM++ 2M Karras", ("DPM++ 2M", "Karras")),
         ("DPM++ SDE Karras", ("DPM++ SDE", "Karras")),
         ("UniPC", ("UniPC", "Automatic")),
+        ("DPM++ 3M SDE Exponential", ("DPM++ 3M SDE", "Exponential")),
+        ("Euler SGM Uniform", ("Euler", "SGM Uniform")),
+        ("DPM++ 2M SDE Karras", ("DPM++ 2M SDE", "Karras")),
     ],
 )
 def test_scheduler_names_map_both_ways(ours, a1111):
@@ -173,7 +176,48 @@ def test_old_files_with_karras_in_the_sampler_name():
 
 def test_unknown_schedule_types_are_kept_in_extra():
     settings, extra = settings_from_params(
-        {"Sampler": "DPM++ 2M", "Schedule type": "Exponential", "Steps": "x", "Size": "big"}
+        {"Sampler": "DPM++ 2M", "Schedule type": "Polyexponential", "Steps": "x", "Size": "big"}
     )
     assert settings == {"scheduler": "DPM++ 2M"}
-    assert extra == {"Schedule type": "Exponential", "Steps": "x", "Size": "big"}
+    assert extra == {"Schedule type": "Polyexponential", "Steps": "x", "Size": "big"}
+
+
+def test_known_schedule_types_and_clip_skip_are_read():
+    settings, extra = settings_from_params(
+        {"Sampler": "DPM++ 3M SDE", "Schedule type": "exponential", "Clip skip": "2"}
+    )
+    assert settings == {"scheduler": "DPM++ 3M SDE Exponential", "clip_skip": 2}
+    assert extra == {}
+
+
+def test_every_menu_scheduler_goes_through_the_infotext_and_back():
+    from engine.schedulers import scheduler_names
+
+    for name in scheduler_names():
+        params = infotext_params(
+            steps=20,
+            scheduler=name,
+            guidance_scale=7,
+            seed=2**64 - 1,
+            width=64,
+            height=64,
+            model_hash=None,
+            model="demo",
+            clip_skip=2,
+        )
+        parsed = parse_infotext(format_infotext("a fox", "", params))
+        settings, extra = settings_from_params(parsed.params)
+        assert settings["scheduler"] == name and extra == {}
+        assert settings["seed"] == 2**64 - 1 and settings["clip_skip"] == 2
+    plain = infotext_params(
+        steps=20,
+        scheduler="Euler",
+        guidance_scale=7,
+        seed=1,
+        width=64,
+        height=64,
+        model_hash=None,
+        model=None,
+        clip_skip=1,
+    )
+    assert "Clip skip" not in format_infotext("a fox", "", plain)

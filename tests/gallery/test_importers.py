@@ -116,7 +116,8 @@ def test_import_folder_reads_each_format_and_keeps_the_bytes(store, folder):
     assert (invoke.source, invoke.scheduler, invoke.steps) == ("import:invokeai", "Euler", 30)
     comfy = by_prompt["comfy galaxy"]
     assert comfy.source == "import:comfyui"
-    assert comfy.seed is None  # 2**64 - 1 does not fit; the value read is kept in provenance
+    assert comfy.seed == 2**64 - 1  # ComfyUI's 64-bit seeds are stored exactly
+    assert store.search(GalleryQuery(seed=2**64 - 1)).items[0].id == comfy.id
     assert comfy.provenance["imported_settings"]["seed"] == 2**64 - 1
     assert (comfy.width, comfy.model_id) == (40, "x")
     plain = by_prompt[""]

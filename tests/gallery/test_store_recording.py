@@ -154,3 +154,13 @@ def test_bad_input_is_refused_with_one_sentence(store, make_generation, override
 
 def test_an_empty_batch_records_nothing(store):
     assert store.record_generations([]) == []
+
+
+@pytest.mark.parametrize("seed", [0, 2**63 - 1, 2**63, 2**64 - 1])
+def test_every_64_bit_seed_round_trips_and_is_found(store, make_generation, seed):
+    from gallery import GalleryQuery
+
+    generation_id = store.record_generation(make_generation(seed=seed))
+    assert store.get(generation_id).seed == seed
+    assert [item.id for item in store.search(GalleryQuery(seed=seed)).items] == [generation_id]
+    assert read_metadata(store.get(generation_id).image.path.read_bytes()).settings["seed"] == seed
