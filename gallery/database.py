@@ -1,7 +1,10 @@
 """The database engine (SQLite pragmas, URL resolution) and the Alembic upgrade run at start.
 
 The URL is, in order: the one passed in, the `DATABASE_URL` environment variable, or a SQLite
-file `atelier.db` in the gallery folder. SQLite connections get foreign keys on, WAL, a busy
+file `database/atelier.db` under the gallery folder: a folder of its own, beside (never inside)
+the image folders the web app serves, with its `-wal`/`-shm` files. A gallery from before this
+layout has `atelier.db` in the gallery folder itself; `move_legacy_database` moves it (with its
+WAL folded in) the first time the gallery opens. SQLite connections get foreign keys on, WAL, a busy
 timeout, `synchronous=NORMAL` and memory-mapped reads; write transactions begin `IMMEDIATE` so
 that concurrent writers queue on the busy timeout instead of failing half-way.
 """
@@ -24,6 +27,8 @@ from gallery.errors import GalleryError
 
 DATABASE_URL_ENV = "DATABASE_URL"
 SQLITE_FILENAME = "atelier.db"
+DATABASE_DIR = "database"
+LEGACY_BACKUP_NAME = "atelier.db.old-location"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
 MMAP_BYTES = 256 * 1024 * 1024
@@ -32,12 +37,70 @@ _BEGIN_OPTION = "atelier_sqlite_begin"
 _NO_BEGIN = "none"
 
 
+def default_sqlite_path(gallery_dir: str | os.PathLike[str]) -> Path:
+    """Where the gallery's own SQLite file lives: `<gallery_dir>/database/atelier.db`."""
+    return Path(gallery_dir).resolve() / DATABASE_DIR / SQLITE_FILENAME
+
+
 def resolve_database_url(gallery_dir: str | os.PathLike[str], explicit: str | None = None) -> str:
-    """The URL to use: `explicit`, else `DATABASE_URL`, else `sqlite:///<gallery_dir>/atelier.db`."""
+    """The URL to use: `explicit`, else `DATABASE_URL`, else the SQLite file
+    `<gallery_dir>/database/atelier.db`."""
     url = explicit or os.environ.get(DATABASE_URL_ENV) or ""
     if not url.strip():
-        return f"sqlite:///{Path(gallery_dir).resolve() / SQLITE_FILENAME}"
+        return f"sqlite:///{default_sqlite_path(gallery_dir)}"
     return normalize_url(url.strip())
+
+
+def move_legacy_database(gallery_dir: str | os.PathLike[str]) -> bool:
+    """Move `<gallery_dir>/atelier.db` (an older layout) to `database/atelier.db`; True if moved.
+
+    The old file is opened with SQLite (which replays its WAL), copied with SQLite's online
+    backup to a temporary name, checked, fsynced and renamed into place; only then are the old
+    file and its `-wal`/`-shm` moved to `backups/atelier.db.old-location*` (kept, not deleted).
+    `GalleryError`, with nothing changed, if both files exist or the copy fails its check.
+    """
+    root = Path(gallery_dir).resolve()
+    old, new = root / SQLITE_FILENAME, default_sqlite_path(root)
+    if not old.is_file():
+        return False
+    if new.exists():
+        raise GalleryError(
+            f"The gallery has two databases, {SQLITE_FILENAME} (old place) and "
+            f"{DATABASE_DIR}/{SQLITE_FILENAME}; move the one you do not want out of {root}."
+        )
+    new.parent.mkdir(parents=True, exist_ok=True)
+    partial = new.with_name(SQLITE_FILENAME + ".moving")
+    partial.unlink(missing_ok=True)
+    try:
+        source = sqlite3.connect(old, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            source.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            target = sqlite3.connect(partial)
+            try:
+                source.backup(target)
+                verdict = target.execute("PRAGMA quick_check").fetchone()
+            finally:
+                target.close()
+        finally:
+            source.close()
+        if verdict != ("ok",):
+            raise sqlite3.DatabaseError(f"the copy failed its check ({verdict})")
+        with open(partial, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(partial, new)
+    except sqlite3.Error as exc:
+        partial.unlink(missing_ok=True)
+        raise GalleryError(
+            f"The gallery database could not be moved to its new place ({exc}); "
+            "it was left where it was."
+        ) from None
+    backups = root / "backups"
+    backups.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        leftover = old.with_name(old.name + suffix)
+        if leftover.exists():
+            os.replace(leftover, backups / (LEGACY_BACKUP_NAME + suffix))
+    return True
 
 
 def normalize_url(url: str) -> str:

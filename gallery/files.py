@@ -250,6 +250,25 @@ class ImageFiles:
                 found.append((path, now - path.stat().st_mtime))
         return found
 
+    def served_folders(self) -> tuple[Path, Path]:
+        """The image and thumbnail folders (created): all a web server may serve."""
+        folders = (self.root / IMAGES_DIR, self.root / THUMBNAILS_DIR)
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+        return folders
+
+    def any_settled_image(self) -> bool:
+        """Whether a stored image exists that no write intent names (not a write in flight)."""
+        in_flight = {sha for intent in self.intents() for sha in intent.hashes}
+        return any(
+            path.stem not in in_flight for path in (self.root / IMAGES_DIR).glob("*/*/*.png")
+        )
+
+    def image_paths(self) -> Iterable[tuple[str, Path]]:
+        """(hash, path) of every stored image file."""
+        for path in sorted((self.root / IMAGES_DIR).glob("*/*/*.png")):
+            yield path.stem, path
+
     def stored_hashes(self) -> Iterable[tuple[str, float]]:
         """Every hash with an image or thumbnail file on disk, with the newest file's age."""
         now = time.time()

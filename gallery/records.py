@@ -360,8 +360,10 @@ class ImportReport:
 
 @dataclass(frozen=True)
 class SweepReport:
-    """What a sweep repaired: orphan files removed, rows flagged whose file is missing."""
+    """What a sweep repaired: orphan files removed, rows flagged whose file is missing, and
+    unrecorded images kept because their metadata says we made them."""
 
+    kept_unrecorded: tuple[str, ...] = ()
     removed_files: tuple[str, ...] = ()
     removed_temp_files: tuple[str, ...] = ()
     finished_intents: int = 0

@@ -35,12 +35,13 @@ from sqlalchemy import Engine, delete, exists, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from gallery import export, importers, search
+from gallery import export, importers, rebuild, search
 from gallery.database import (
     create_gallery_engine,
+    move_legacy_database,
     reader,
     resolve_database_url,
     table_names,
@@ -154,23 +155,55 @@ class GalleryStore:
         database_url: str | None = None,
         *,
         sweep_grace_s: float = DEFAULT_GRACE_S,
+        allow_unrecorded_images: bool = False,
     ) -> GalleryStore:
-        """Open (creating if needed) the gallery in `gallery_dir`: migrate, then sweep.
+        """Open (creating if needed) the gallery in `gallery_dir`: migrate, check, then sweep.
 
-        The database is `database_url`, else `DATABASE_URL`, else `gallery_dir/atelier.db`;
-        image files always live under `gallery_dir`.
+        The database is `database_url`, else `DATABASE_URL`, else
+        `gallery_dir/database/atelier.db` (moved there from an older layout's
+        `gallery_dir/atelier.db`); image files always live under `gallery_dir`.
+
+        Refuses (`GalleryError`, nothing touched) a database that holds no generation while
+        image files exist — a new, emptied or replaced file, or a mistyped `DATABASE_URL` —
+        unless `allow_unrecorded_images` (what `gallery rebuild` uses), and a file that is
+        not a database this app can read.
         """
         root = Path(gallery_dir).expanduser().resolve()
         root.mkdir(parents=True, exist_ok=True)
-        engine = create_gallery_engine(resolve_database_url(root, database_url))
+        url = resolve_database_url(root, database_url)
+        if url == resolve_database_url(root, None) and not os.environ.get("DATABASE_URL"):
+            move_legacy_database(root)
+        engine = create_gallery_engine(url)
         try:
             upgrade_schema(engine, backup_dir=root / "backups")
             store = cls(root, engine)
+            if not allow_unrecorded_images:
+                store._refuse_images_without_records()
             store.last_sweep = store.sweep(grace_s=sweep_grace_s)
+        except DatabaseError as exc:
+            engine.dispose()
+            raise GalleryError(
+                "The gallery database cannot be read as a Prompt Atelier database "
+                f"({_first_line(exc)}); nothing was changed. Restore it from the gallery's "
+                "backups folder, or move it away and run `python app.py gallery rebuild`."
+            ) from None
         except BaseException:
             engine.dispose()
             raise
         return store
+
+    def _refuse_images_without_records(self) -> None:
+        with self._read() as session:
+            if session.scalar(select(exists().where(Generation.id.is_not(None)))):
+                return
+        if self._files.any_settled_image():
+            raise GalleryError(
+                "The gallery database has no records, yet the gallery folder holds images: "
+                "the database may be new, emptied or replaced, or DATABASE_URL mistyped. "
+                "Nothing was changed. Check DATABASE_URL, restore the database from the "
+                "gallery's backups folder, or run `python app.py gallery rebuild` to re-create "
+                "the records from the images' own metadata."
+            )
 
     def close(self) -> None:
         """Release database connections."""
@@ -185,6 +218,12 @@ class GalleryStore:
     def for_owner(self, owner: Owner) -> OwnerGallery:
         """A view of this store whose owner-scoped methods act for `owner` only."""
         return OwnerGallery(self, owner)
+
+    @property
+    def served_folders(self) -> tuple[Path, Path]:
+        """The only folders a web server may serve: the images and their thumbnails (the
+        database, temp files, intents and backups live beside them, never inside)."""
+        return self._files.served_folders()
 
     @property
     def engine(self) -> Engine:
@@ -755,9 +794,24 @@ class GalleryStore:
 
     # --- maintenance ---------------------------------------------------------------------
 
-    def sweep(self, *, full: bool = False, grace_s: float = DEFAULT_GRACE_S) -> SweepReport:
-        """Repair files left by abrupt stops (see `gallery.sweep`); `full` walks everything."""
-        return sweep(self._engine, self._files, grace_s=grace_s, full=full)
+    def sweep(
+        self,
+        *,
+        full: bool = False,
+        grace_s: float = DEFAULT_GRACE_S,
+        delete_ours: bool = False,
+    ) -> SweepReport:
+        """Repair files left by abrupt stops (see `gallery.sweep`); `full` walks everything.
+
+        Unrecorded images that carry our metadata are kept (and reported) unless
+        `delete_ours`; `rebuild` records them again.
+        """
+        return sweep(self._engine, self._files, grace_s=grace_s, full=full, delete_ours=delete_ours)
+
+    def rebuild(self, *, owner: Owner = None) -> ImportReport:
+        """Re-create records for every stored image no row references, from the PNG's own
+        metadata (for `owner`); files stay where they are. For a lost or replaced database."""
+        return rebuild.record_stored_images(self.for_owner(owner), self._files)
 
     def optimize(self) -> None:
         """Refresh the query planner's statistics (after a large import or fill)."""
@@ -887,3 +941,9 @@ class OwnerGallery:
 
     def __repr__(self) -> str:
         return f"OwnerGallery({self.store.root.name!r}, owner={self.owner!r})"
+
+
+def _first_line(exc: BaseException) -> str:
+    """The driver's own message, without SQLAlchemy's statement and background link."""
+    original = getattr(exc, "orig", None) or exc
+    return str(original).strip().splitlines()[0] if str(original).strip() else type(exc).__name__

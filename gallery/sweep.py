@@ -11,7 +11,9 @@ host or an unknowable owner, when the intent is older than the grace period (def
 minutes, so replicas sharing one folder never sweep each other's writes in flight).
 
 Full sweep (`GalleryStore.sweep(full=True)`, walks every file and row): additionally deletes
-files older than the grace period that no row references, remakes missing thumbnails, and
+files older than the grace period that no row references — except images whose own metadata
+says we made them (our `prompt_atelier` chunk), which are kept and reported unless
+`delete_ours` (`gallery rebuild` records them again) — remakes missing thumbnails, and
 flags image rows whose file is missing (`images.missing`, shown by `get`). Such rows are kept,
 not deleted: the recipe and settings are still worth having without the picture.
 """
@@ -21,12 +23,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator
 from itertools import islice
+from pathlib import Path
 
 from PIL import Image
 from sqlalchemy import Engine, select, update
 
 from gallery.database import writer
-from gallery.files import ImageFiles, make_thumbnail, owner_alive, parse_owner
+from gallery.errors import GalleryError
+from gallery.files import ImageFiles, image_rel_path, make_thumbnail, owner_alive, parse_owner
+from gallery.metadata import ATELIER_KEY, read_text_chunks
 from gallery.models import ImageFile
 from gallery.records import SweepReport
 
@@ -55,7 +60,12 @@ def referenced_hashes(engine: Engine, hashes: Iterable[str]) -> set[str]:
 
 
 def sweep(
-    engine: Engine, files: ImageFiles, *, grace_s: float = DEFAULT_GRACE_S, full: bool = False
+    engine: Engine,
+    files: ImageFiles,
+    *,
+    grace_s: float = DEFAULT_GRACE_S,
+    full: bool = False,
+    delete_ours: bool = False,
 ) -> SweepReport:
     """Run the quick sweep, and the full one if `full`; return what was repaired."""
     removed_temp = []
@@ -81,10 +91,12 @@ def sweep(
         finished += 1
 
     missing: tuple[int, ...] = ()
+    kept_ours: list[str] = []
     if full:
-        removed.extend(_remove_orphans(engine, files, grace_s))
+        removed.extend(_remove_orphans(engine, files, grace_s, delete_ours, kept_ours))
         missing = _flag_missing(engine, files)
     return SweepReport(
+        kept_unrecorded=tuple(kept_ours),
         removed_files=tuple(removed),
         removed_temp_files=tuple(removed_temp),
         finished_intents=finished,
@@ -93,15 +105,29 @@ def sweep(
     )
 
 
-def _remove_orphans(engine: Engine, files: ImageFiles, grace_s: float) -> list[str]:
+def _remove_orphans(
+    engine: Engine, files: ImageFiles, grace_s: float, delete_ours: bool, kept: list[str]
+) -> list[str]:
     old_hashes = (sha for sha, age in files.stored_hashes() if age > grace_s)
     removed = []
     for chunk in _chunks(old_hashes, _BATCH):
         in_use = referenced_hashes(engine, chunk)
         for sha in chunk:
-            if sha not in in_use:
-                removed.extend(files.remove_hash(sha))
+            if sha in in_use:
+                continue
+            if not delete_ours and is_ours(files.absolute(image_rel_path(sha))):
+                kept.append(image_rel_path(sha))
+                continue
+            removed.extend(files.remove_hash(sha))
     return removed
+
+
+def is_ours(path: Path) -> bool:
+    """Whether the PNG at `path` carries our own metadata chunk (False if absent/unreadable)."""
+    try:
+        return ATELIER_KEY in read_text_chunks(path)
+    except (GalleryError, OSError):
+        return False
 
 
 def _flag_missing(engine: Engine, files: ImageFiles) -> tuple[int, ...]:

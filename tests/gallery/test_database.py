@@ -14,8 +14,8 @@ from gallery.database import create_gallery_engine, normalize_url, resolve_datab
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_default_url_is_a_sqlite_file_in_the_gallery_folder(tmp_path):
-    assert resolve_database_url(tmp_path) == f"sqlite:///{tmp_path.resolve()}/atelier.db"
+def test_default_url_is_a_sqlite_file_in_its_own_folder_of_the_gallery(tmp_path):
+    assert resolve_database_url(tmp_path) == f"sqlite:///{tmp_path.resolve()}/database/atelier.db"
 
 
 def test_database_url_from_the_environment_wins_over_the_default(tmp_path, monkeypatch):

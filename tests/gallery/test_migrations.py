@@ -95,7 +95,7 @@ def test_upgrading_a_sqlite_gallery_with_rows_backs_it_up_and_indexes_old_prompt
     with GalleryStore.open(gallery_dir) as store:
         fox = store.record_generation(make_generation(prompt="an arctic fox"))
     # Go back to the first revision (no full-text index), as an older release left it.
-    engine = create_gallery_engine(f"sqlite:///{gallery_dir / 'atelier.db'}")
+    engine = create_gallery_engine(f"sqlite:///{gallery_dir / 'database' / 'atelier.db'}")
     with writer(engine).begin() as connection:
         command.downgrade(alembic_config(connection), "0001")
     assert "generations_fts" not in inspect(engine).get_table_names()
@@ -115,7 +115,7 @@ def test_rows_from_before_owners_become_the_local_users(tmp_path, make_generatio
     with GalleryStore.open(gallery_dir) as store:
         fox = store.record_generation(make_generation(prompt="an arctic fox"))
         store.save_user_style(UserStyle("Ink", "Mine", "{prompt}, ink", ""))
-    engine = create_gallery_engine(f"sqlite:///{gallery_dir / 'atelier.db'}")
+    engine = create_gallery_engine(f"sqlite:///{gallery_dir / 'database' / 'atelier.db'}")
     with writer(engine).begin() as connection:
         command.downgrade(alembic_config(connection), "0003")
         connection.execute(text("UPDATE generations SET user_id = NULL"))
@@ -143,7 +143,7 @@ def test_sqlite_connections_have_foreign_keys_wal_and_a_busy_timeout(sqlite_stor
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
-    assert Path(sqlite_store.root / "atelier.db").is_file()
+    assert Path(sqlite_store.root / "database" / "atelier.db").is_file()
 
 
 def test_foreign_keys_are_enforced(store):

@@ -45,6 +45,7 @@ def server(engine, gallery_store):
     which the page's Gallery tab shows.
     """
     from engine.default_model import choose_default_model
+    from ui.hosting import Hosting, launch_options
     from ui.recording import record_result
     from ui.web import build_app
 
@@ -61,7 +62,7 @@ def server(engine, gallery_store):
         server_port=port,
         prevent_thread_lock=True,
         quiet=True,
-        allowed_paths=[str(gallery_store.root)],
+        **launch_options(gallery_store, Hosting()),
     )
     try:
         yield f"http://127.0.0.1:{port}/", recorded

@@ -5,9 +5,10 @@
     python app.py gallery import ~/Pictures/a1111-outputs
     python app.py gallery export 12 15 --out foxes.zip
     python app.py gallery delete 12
-    python app.py gallery check
+    python app.py gallery check            # --delete-ours also deletes our unrecorded images
+    python app.py gallery rebuild          # re-create lost records from the images' metadata
 
-The database is `DATABASE_URL` when set, else the SQLite file in the gallery folder.
+The database is `DATABASE_URL` when set, else `database/atelier.db` in the gallery folder.
 """
 
 from __future__ import annotations
@@ -66,7 +67,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     delete = actions.add_parser("delete", help="delete generations and their files")
     delete.add_argument("ids", type=int, nargs="+", metavar="ID")
 
-    actions.add_parser("check", help="walk all files: remove orphans, flag missing images")
+    check = actions.add_parser("check", help="walk all files: remove orphans, flag missing images")
+    check.add_argument(
+        "--delete-ours",
+        action="store_true",
+        help="also delete unrecorded images that carry our metadata (kept by default)",
+    )
+    actions.add_parser(
+        "rebuild", help="re-create records for stored images from their own metadata"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -82,9 +91,11 @@ def run(args: argparse.Namespace) -> int:
         "export": _export,
         "delete": _delete,
         "check": _check,
+        "rebuild": _rebuild,
     }[args.gallery_action]
+    rebuilding = args.gallery_action == "rebuild"
     try:
-        with GalleryStore.open(folder) as store:
+        with GalleryStore.open(folder, allow_unrecorded_images=rebuilding) as store:
             return action(store, args)
     except GalleryError as exc:
         raise CommandError(str(exc)) from None
@@ -200,13 +211,27 @@ def _delete(store: GalleryStore, args: argparse.Namespace) -> int:
     return 0
 
 
+def _rebuild(store: GalleryStore, args: argparse.Namespace) -> int:
+    report = store.rebuild()
+    print(f"re-created {len(report.imported)} record(s), {len(report.failed)} failed")
+    for path, reason in report.failed:
+        print(f"failed: {path.name}: {reason}", file=sys.stderr)
+    return 0
+
+
 def _check(store: GalleryStore, args: argparse.Namespace) -> int:
-    report = store.sweep(full=True)
+    report = store.sweep(full=True, delete_ours=args.delete_ours)
     print(
         f"removed {len(report.removed_files)} orphan file(s) and "
         f"{len(report.removed_temp_files)} temporary file(s); "
         f"{len(report.missing_images)} image(s) missing on disk"
     )
+    if report.kept_unrecorded:
+        print(
+            f"kept {len(report.kept_unrecorded)} unrecorded image(s) made by this app: "
+            "`gallery rebuild` records them again, `gallery check --delete-ours` deletes them",
+            file=sys.stderr,
+        )
     for image_id in report.missing_images:
         print(f"missing: image {image_id}", file=sys.stderr)
     return 0

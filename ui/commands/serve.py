@@ -26,12 +26,27 @@ def add_serve_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", help="cuda, mps or cpu")
     parser.add_argument("--dtype", choices=["fp32", "fp16", "bf16"])
+    parser.add_argument(
+        "--public",
+        action="store_true",
+        help="host for strangers (as on a Space): model allow-list, limits, per-visitor galleries",
+    )
+    parser.add_argument(
+        "--auth",
+        action="append",
+        metavar="USER:PASS",
+        help="require a login; repeat for more users (each gets their own gallery)",
+    )
+    parser.add_argument("--auth-file", metavar="FILE", help="logins, one user:pass a line")
 
 
 def run(args: argparse.Namespace) -> int:
     """Build the engine, the gallery and the page, then serve until interrupted."""
     from engine.default_model import DefaultModelChoice, choose_default_model
+    from gallery.errors import GalleryError
     from gallery.store import GalleryStore
+    from ui.cli import CommandError
+    from ui.hosting import HostingError, hosting_from, launch_options
     from ui.recording import record_result
     from ui.runtime import build_engine
     from ui.settings import gallery_dir
@@ -42,7 +57,16 @@ def run(args: argparse.Namespace) -> int:
     chosen = getattr(args, "model", None)
     default = DefaultModelChoice(chosen, f"Using {chosen}.") if chosen else choose_default_model()
     print(default.reason, flush=True)
-    store = GalleryStore.open(gallery_dir(data_dir))
+    try:
+        hosting = hosting_from(
+            public_flag=getattr(args, "public", False),
+            auth=getattr(args, "auth", None),
+            auth_file=getattr(args, "auth_file", None),
+            default_model=default.model,
+        )
+        store = GalleryStore.open(gallery_dir(data_dir))
+    except (HostingError, GalleryError) as exc:
+        raise CommandError(str(exc)) from None
     app = build_app(
         engine,
         default,
@@ -54,7 +78,6 @@ def run(args: argparse.Namespace) -> int:
     app.launch(
         server_name=getattr(args, "host", "127.0.0.1"),
         server_port=getattr(args, "port", 7860),
-        show_error=True,
-        allowed_paths=[str(store.root)],  # the Gallery tab shows the stored images
+        **launch_options(store, hosting),
     )
     return 0

@@ -1,0 +1,142 @@
+"""How the app is hosted: local (one user), `--auth` (per-user galleries), or public (a Space,
+or `--public`: sign-in, model allow-list, limits). Read once at start from flags and the
+environment; everything else receives a `Hosting` value.
+
+- On a Space (`SPACE_ID` set) or with `--public`, the app is *public*: models only from
+  `ATELIER_MODELS` (default: the configured default model, `sketch` and `demo`), no local
+  paths, and the `Limits` below, checked on the server.
+- `--auth user:pass` (repeatable) and `--auth-file FILE` (one `user:pass` a line) turn on
+  Gradio's login; each user gets their own gallery.
+- `ATELIER_ADMINS` (comma-separated user names) may see every owner's gallery.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MODELS_ENV = "ATELIER_MODELS"
+ADMINS_ENV = "ATELIER_ADMINS"
+PUBLIC_QUEUE_SIZE = 64
+
+
+class HostingError(ValueError):
+    """A hosting flag or variable that cannot be used (one sentence)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Server-side bounds on one request, and on how much one visitor may ask for."""
+
+    max_side: int = 1024
+    max_steps: int = 50
+    max_batch: int = 4
+    max_prompt_chars: int = 2000
+    max_experiment_images: int = 16
+    runs_per_visitor: int = 1  # at the same time
+    requests_per_minute: int = 6
+
+    def describe(self) -> str:
+        """One line for the page."""
+        return (
+            f"Limits here: up to {self.max_side}×{self.max_side} px, {self.max_steps} steps, "
+            f"{self.max_batch} images per run, {self.max_prompt_chars} characters per prompt, "
+            f"{self.max_experiment_images} images per comparison; one run at a time and "
+            f"{self.requests_per_minute} runs a minute per visitor."
+        )
+
+
+@dataclass(frozen=True)
+class Hosting:
+    """The hosting mode the app runs in (see the module docstring)."""
+
+    public: bool = False
+    on_space: bool = False
+    sign_in_with_hf: bool = False
+    auth: tuple[tuple[str, str], ...] = ()
+    admins: frozenset[str] = frozenset()
+    allowed_models: tuple[str, ...] = ()  # empty: any model (local use)
+    limits: Limits | None = None
+    zero_gpu: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def per_user(self) -> bool:
+        """Whether visitors get galleries of their own (public or with a login)."""
+        return self.public or bool(self.auth)
+
+    def is_admin(self, name: str | None) -> bool:
+        """Whether the signed-in user `name` may see every gallery."""
+        return bool(name) and name in self.admins
+
+    def model_allowed(self, model: str) -> bool:
+        """Whether `model` may be loaded here (any model when there is no allow-list)."""
+        return not self.allowed_models or model.strip() in self.allowed_models
+
+
+def parse_auth(pairs: list[str] | None, auth_file: str | None) -> tuple[tuple[str, str], ...]:
+    """`user:pass` pairs from flags and a file (one a line, `#` comments); `HostingError` on a
+    malformed line (which names the line number, never the password)."""
+    lines = [("--auth", n, text) for n, text in enumerate(pairs or [], start=1)]
+    if auth_file:
+        try:
+            content = Path(auth_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise HostingError(f"The auth file cannot be read: {exc.strerror}.") from None
+        lines += [("the auth file", n, t) for n, t in enumerate(content.splitlines(), start=1)]
+    found: dict[str, str] = {}
+    for where, number, text in lines:
+        text = text.strip()
+        if not text or text.startswith("#"):
+            continue
+        user, sep, password = text.partition(":")
+        if not sep or not user.strip() or not password:
+            raise HostingError(f"Entry {number} of {where} is not in the form user:password.")
+        found[user.strip()] = password
+    return tuple(found.items())
+
+
+def hosting_from(
+    *,
+    public_flag: bool = False,
+    auth: list[str] | None = None,
+    auth_file: str | None = None,
+    default_model: str = "",
+    environ: dict[str, str] | None = None,
+) -> Hosting:
+    """The hosting mode from the flags and the environment (`os.environ` by default)."""
+    env = os.environ if environ is None else environ
+    on_space = bool(env.get("SPACE_ID"))
+    public = public_flag or on_space
+    admins = frozenset(a.strip() for a in env.get(ADMINS_ENV, "").split(",") if a.strip())
+    allowed: tuple[str, ...] = ()
+    if public:
+        listed = [m.strip() for m in env.get(MODELS_ENV, "").split(",") if m.strip()]
+        defaults = [m for m in (default_model, "sketch", "demo") if m]
+        allowed = tuple(dict.fromkeys(listed or defaults))
+    return Hosting(
+        public=public,
+        on_space=on_space,
+        sign_in_with_hf=on_space and bool(env.get("OAUTH_CLIENT_ID")),
+        auth=parse_auth(auth, auth_file),
+        admins=admins,
+        allowed_models=allowed,
+        limits=Limits() if public else None,
+        zero_gpu=env.get("SPACES_ZERO_GPU", "").lower() in ("1", "true"),
+    )
+
+
+def launch_options(store: Any, hosting: Hosting) -> dict[str, Any]:
+    """Keyword arguments for `Blocks.launch`: what may be served, and the login."""
+    options: dict[str, Any] = {
+        # Only the image and thumbnail folders: never the database, temp files or intents.
+        "allowed_paths": [str(folder) for folder in store.served_folders] if store else [],
+        # Tracebacks never reach a visitor; our own errors are one sentence anyway.
+        "show_error": not hosting.public,
+    }
+    if hosting.auth:
+        options["auth"] = list(hosting.auth)
+        options["auth_message"] = "Sign in to see your own gallery."
+    return options
