@@ -98,6 +98,9 @@ def parse_invokeai(data: Any) -> ForeignResult | None:
         _put(settings, "model_hash", model.get("hash"))
     elif isinstance(model, str):
         settings["model_id"] = model
+    clip_skip = _int(data.get("clip_skip"))
+    if clip_skip:  # InvokeAI counts layers skipped: 0 is none, 1 is A1111's "Clip skip: 2"
+        settings["clip_skip"] = clip_skip + 1
     known = {
         "positive_prompt",
         "prompt",
@@ -109,6 +112,7 @@ def parse_invokeai(data: Any) -> ForeignResult | None:
         "height",
         "scheduler",
         "model",
+        "clip_skip",
     }
     extra = {key: value for key, value in data.items() if key not in known}
     return prompt, negative if isinstance(negative, str) else "", settings, extra
@@ -130,7 +134,9 @@ def parse_comfyui(graph: Any) -> ForeignResult | None:
     prompt = _text(nodes, inputs.get("positive"), 0)
     if prompt is None:
         return None
-    negative = _text(nodes, inputs.get("negative"), 0) or ""
+    # The text boxes keep whatever newlines the user left around the prompt.
+    prompt = prompt.strip()
+    negative = (_text(nodes, inputs.get("negative"), 0) or "").strip()
     settings: dict[str, Any] = {}
     _put(settings, "seed", _int(inputs.get("seed", inputs.get("noise_seed"))))
     _put(settings, "steps", _int(inputs.get("steps")))
@@ -148,6 +154,13 @@ def parse_comfyui(graph: Any) -> ForeignResult | None:
     checkpoint = _find_input(nodes, inputs.get("model"), ("ckpt_name",), 0)
     if checkpoint:
         _put(settings, "model_id", _strip_extension(str(checkpoint["ckpt_name"])))
+    layers = [
+        _int((node.get("inputs") or {}).get("stop_at_clip_layer"))
+        for node in nodes.values()
+        if node.get("class_type") == "CLIPSetLastLayer"
+    ]
+    if len(layers) == 1 and layers[0] is not None and layers[0] < 0:
+        settings["clip_skip"] = -layers[0]
     return prompt, negative, settings, {"comfyui_sampler_node": key}
 
 

@@ -25,8 +25,10 @@ from typing import Any
 from PIL import Image, PngImagePlugin
 
 from gallery import a1111
+from gallery.bounds import load_json
 from gallery.errors import MetadataError
 from gallery.foreign import parse_comfyui, parse_invokeai
+from gallery.image_container import PNG_SIGNATURE, read_image_texts
 from gallery.records import NewGeneration, minimal_recipe
 
 PARAMETERS_KEY = "parameters"
@@ -146,29 +148,26 @@ def embed_metadata(image: Image.Image, generation: NewGeneration) -> bytes:
 
 
 def read_text_chunks(source: bytes | str | os.PathLike[str]) -> dict[str, str]:
-    """The text chunks (tEXt, zTXt, iTXt) of a PNG; `MetadataError` if it is not a PNG."""
-    stream: Any = io.BytesIO(source) if isinstance(source, bytes) else Path(source)
-    try:
-        with Image.open(stream) as image:
-            if image.format != "PNG":
-                raise MetadataError("The file is not a PNG image.")
-            chunks = getattr(image, "text", {}) or {}
-            return {str(key): str(value) for key, value in chunks.items()}
-    except MetadataError:
-        raise
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise MetadataError(f"The PNG could not be read: {exc}.") from None
+    """The text chunks (tEXt, zTXt, iTXt) of a PNG, each capped; `MetadataError` if it is
+    not a PNG."""
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    if not data.startswith(PNG_SIGNATURE):
+        raise MetadataError("The file is not a PNG image.")
+    return read_image_texts(data).chunks
 
 
 def read_metadata(source: bytes | str | os.PathLike[str]) -> ImageMetadata | None:
-    """Prompts and settings from a PNG file or bytes; None if it has no metadata we know."""
-    return metadata_from_chunks(read_text_chunks(source))
+    """Prompts and settings from a PNG, JPEG or WebP file or bytes; None if it has no
+    metadata we know (see `gallery.image_reader.read_image_metadata` for the notes too)."""
+    from gallery.image_reader import read_image_metadata  # it builds on this module
+
+    return read_image_metadata(source).metadata
 
 
 def metadata_from_chunks(chunks: dict[str, str]) -> ImageMetadata | None:
     """Read the first known format among the text chunks (ours, A1111, InvokeAI, ComfyUI)."""
     if ATELIER_KEY in chunks:
-        found = _from_atelier(chunks[ATELIER_KEY])
+        found = from_atelier_chunk(chunks[ATELIER_KEY])
         if found is not None:
             return found
     if chunks.get(PARAMETERS_KEY, "").strip():
@@ -179,11 +178,7 @@ def metadata_from_chunks(chunks: dict[str, str]) -> ImageMetadata | None:
     ):
         if key not in chunks:
             continue
-        try:
-            document = json.loads(chunks[key])
-        except json.JSONDecodeError:
-            continue
-        parsed = parser(document)
+        parsed = parser(load_json(chunks[key]))
         if parsed is not None:
             prompt, negative, settings, extra = parsed
             return ImageMetadata(
@@ -207,11 +202,9 @@ def from_infotext(text: str) -> ImageMetadata:
     )
 
 
-def _from_atelier(text: str) -> ImageMetadata | None:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError:
-        return None
+def from_atelier_chunk(text: str) -> ImageMetadata | None:
+    """Our JSON chunk as metadata; None if it is not ours or not readable."""
+    document = load_json(text)
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         return None
     generation = document.get("generation")

@@ -350,12 +350,20 @@ class ExperimentRecord:
 
 @dataclass(frozen=True)
 class ImportReport:
-    """What `import_folder` did with each PNG it found."""
+    """What `import_folder` did with each image it found.
+
+    `found` has one line per imported file (the tool and format read, or "no settings
+    found"); `formats` counts imported files by format (PNG, JPEG, WEBP); `notes` holds
+    what was cut or skipped inside files that were still imported.
+    """
 
     imported: tuple[int, ...] = ()
     duplicates: tuple[Path, ...] = ()
     without_metadata: tuple[Path, ...] = ()
     failed: tuple[tuple[Path, str], ...] = ()
+    found: tuple[tuple[Path, str], ...] = ()
+    formats: dict[str, int] = field(default_factory=dict)
+    notes: tuple[tuple[Path, str], ...] = ()
 
 
 @dataclass(frozen=True)

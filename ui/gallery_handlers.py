@@ -22,7 +22,7 @@ import gradio as gr
 
 from engine.schedulers import scheduler_names
 from gallery.errors import GalleryError
-from gallery.metadata import read_metadata
+from gallery.image_reader import TOOL_NAMES, read_image_metadata
 from gallery.records import MAX_SEED, GalleryQuery, GenerationRecord, GenerationSummary
 from gallery.store import GalleryStore
 
@@ -36,12 +36,8 @@ RATING_CHOICES: list[tuple[str, str]] = [
     *((("★" * stars), str(stars)) for stars in range(1, 6)),
 ]
 """The rating radio: (label, value); values are the rating as text, or `UNRATED`."""
-SOURCE_NAMES = {
-    "prompt_atelier": "Prompt Atelier",
-    "a1111": "AUTOMATIC1111 / Forge (parameters)",
-    "invokeai": "InvokeAI",
-    "comfyui": "ComfyUI",
-}
+SOURCE_NAMES = TOOL_NAMES
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
 # --- search and pages --------------------------------------------------------------------------
@@ -362,12 +358,13 @@ def export_generations(store: GalleryStore, ids: Sequence[int] | None) -> str:
 
 
 def import_pngs(store: GalleryStore, paths: Sequence[str] | str | None) -> str:
-    """Import uploaded PNGs (read with their embedded settings); a summary of what happened."""
+    """Import uploaded PNG, JPEG and WebP files (read with their embedded settings); a summary
+    of what happened, one line per file."""
     files = [Path(paths)] if isinstance(paths, str) else [Path(p) for p in paths or ()]
     if not files:
-        gr.Warning("Choose one or more PNG files to import.")
+        gr.Warning("Choose one or more PNG, JPEG or WebP files to import.")
         return "⚠ No files chosen."
-    pngs = [path for path in files if path.suffix.lower() == ".png"]
+    pngs = [path for path in files if path.suffix.lower() in IMAGE_SUFFIXES]
     not_png = len(files) - len(pngs)
     with tempfile.TemporaryDirectory(prefix="atelier-import-") as folder:
         for index, path in enumerate(pngs):
@@ -377,34 +374,44 @@ def import_pngs(store: GalleryStore, paths: Sequence[str] | str | None) -> str:
         except GalleryError as exc:
             raise gr.Error(str(exc)) from None
     skipped = len(report.duplicates) + len(report.failed) + not_png
-    parts = [f"Imported {len(report.imported)}, skipped {skipped}."]
+    by_format = ", ".join(f"{count} {name}" for name, count in report.formats.items())
+    head = f"Imported {len(report.imported)}" + (f" ({by_format})" if by_format else "")
+    parts = [f"{head}, skipped {skipped}."]
     if report.without_metadata:
         parts.append(f"{len(report.without_metadata)} had no settings (imported with no prompt).")
     if report.duplicates:
         parts.append(f"{len(report.duplicates)} already in the gallery.")
     if not_png:
-        parts.append(f"{not_png} not a PNG.")
-    for path, reason in report.failed:
-        parts.append(f"{path.name.split('-', 1)[-1]}: {reason}")
-    message = " ".join(parts)
+        parts.append(f"{not_png} not a PNG, JPEG or WebP file.")
+    lines = [" ".join(parts)]
+    lines += [f"- {_upload_name(path)}: {found}" for path, found in report.found]
+    lines += [f"- {_upload_name(path)}: {reason}" for path, reason in report.failed]
+    lines += [f"- {_upload_name(path)}: {note}" for path, note in report.notes]
+    message = html.escape("\n".join(lines))
     if skipped and not report.imported:
-        gr.Warning(message)
+        gr.Warning(html.escape(" ".join(parts)))
     return message
 
 
+def _upload_name(path: Path) -> str:
+    return path.name.split("-", 1)[-1]
+
+
 def describe_png(path: str | None) -> str:
-    """Markdown of the settings a PNG carries (ours, A1111, InvokeAI or ComfyUI)."""
+    """Markdown of the settings a PNG, JPEG or WebP carries, and which tool wrote them."""
     if not path:
         return ""
     try:
-        found = read_metadata(path)
+        reading = read_image_metadata(path)
     except GalleryError as exc:
         gr.Warning(str(exc))
         return f"⚠ {html.escape(str(exc))}"
+    notes = [f"_{html.escape(note)}_" for note in reading.notes]
+    found = reading.metadata
     if found is None:
-        return "This PNG carries no generation settings we can read."
+        return "\n\n".join([f"This {reading.format} image: no settings found.", *notes])
     lines = [
-        f"**Written by:** {SOURCE_NAMES.get(found.source, found.source)}",
+        f"**Written by:** {SOURCE_NAMES.get(found.source, found.source)} ({reading.format})",
         "",
         f"**Prompt:** {html.escape(found.prompt) or '—'}",
         "",
@@ -416,4 +423,5 @@ def describe_png(path: str | None) -> str:
     extra = {k: v for k, v in found.extra.items() if not isinstance(v, (dict, list))}
     if extra:
         lines += ["", "Other values: " + ", ".join(f"{k}: {_cell(v)}" for k, v in extra.items())]
+    lines += ["", *notes] if notes else []
     return "\n".join(lines)

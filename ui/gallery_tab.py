@@ -369,7 +369,7 @@ def _detail_widgets() -> _Detail:
 
 def _files_panel(store: GalleryStore, ids: gr.State, selected: gr.State) -> None:
     """Export a zip, import PNGs, read a PNG's settings."""
-    files = gr.Accordion("Export, import, read a PNG", open=False, elem_id="gallery-files")
+    files = gr.Accordion("Export, import, read an image", open=False, elem_id="gallery-files")
     with files, gr.Row(equal_height=False):
         with gr.Column():
             scope = gr.Radio(
@@ -382,17 +382,18 @@ def _files_panel(store: GalleryStore, ids: gr.State, selected: gr.State) -> None
             download = gr.File(label="Zip", interactive=False, elem_id="gallery-export-file")
         with gr.Column():
             uploads = gr.File(
-                label="Import PNGs (their settings are read from the files)",
+                label="Import PNG, JPEG or WebP images (their settings are read from the files)",
                 file_count="multiple",
-                file_types=[".png"],
+                file_types=[".png", ".jpg", ".jpeg", ".webp"],
                 type="filepath",
                 elem_id="gallery-import",
             )
             imported = gr.Markdown(elem_id="gallery-import-status")
         with gr.Column():
             probe = gr.File(
-                label="Read a PNG's settings (A1111, InvokeAI, ComfyUI, ours)",
-                file_types=[".png"],
+                label="Read an image's settings (A1111, Forge, Fooocus, ComfyUI, InvokeAI, "
+                "NovelAI, SwarmUI, ours)",
+                file_types=[".png", ".jpg", ".jpeg", ".webp"],
                 type="filepath",
                 elem_id="gallery-read-png",
             )

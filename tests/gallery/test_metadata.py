@@ -234,10 +234,13 @@ def test_our_chunk_wins_over_a_foreign_parameters_chunk():
     assert read_metadata(png_with(chunks)).prompt == "ours"
 
 
-def test_non_png_input_is_a_metadata_error(tmp_path):
+def test_other_image_formats_are_a_metadata_error_and_plain_jpegs_have_no_settings(tmp_path):
+    gif = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(gif, format="GIF")
+    with pytest.raises(MetadataError, match="not a PNG, JPEG or WebP"):
+        read_metadata(gif.getvalue())
     jpeg = io.BytesIO()
     Image.new("RGB", (4, 4)).save(jpeg, format="JPEG")
-    with pytest.raises(MetadataError, match="not a PNG"):
-        read_metadata(jpeg.getvalue())
+    assert read_metadata(jpeg.getvalue()) is None
     with pytest.raises(MetadataError, match="could not be read"):
         read_metadata(b"\x89PNG\r\n\x1a\ngarbage")

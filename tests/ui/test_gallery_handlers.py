@@ -242,8 +242,9 @@ def test_import_reads_settings_and_counts_duplicates(store, tmp_path):
     text.write_text("not an image")
 
     message = import_pngs(store, [str(png), str(plain), str(text)])
-    assert message.startswith("Imported 2, skipped 1.")
-    assert "1 had no settings" in message and "1 not a PNG" in message
+    assert message.startswith("Imported 2 (2 PNG), skipped 1.")
+    assert "1 had no settings" in message and "1 not a PNG, JPEG or WebP" in message
+    assert "castle.png: PNG: Prompt Atelier" in message and "PNG: no settings found" in message
     (found,) = search_gallery(store, "castle", ANY, ANY, 0, False, None).ids
     assert store.get(found).seed == 77
 
@@ -277,7 +278,7 @@ def test_reading_a_png_names_its_writer_and_settings(tmp_path):
 
     bare = tmp_path / "bare.png"
     Image.new("RGB", (4, 4)).save(bare)
-    assert "no generation settings" in describe_png(str(bare))
+    assert "no settings found" in describe_png(str(bare))
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not a png at all")
     with warnings.catch_warnings(record=True) as caught:

@@ -56,8 +56,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("id", type=int)
     show.add_argument("--json", action="store_true", help="print a JSON document")
 
-    import_ = actions.add_parser("import", help="import a folder of PNGs (A1111, InvokeAI, ...)")
-    import_.add_argument("folder", help="folder to read PNG files from")
+    import_ = actions.add_parser(
+        "import",
+        help="import a folder of PNG, JPEG and WebP images (A1111, Fooocus, ComfyUI, ...)",
+    )
+    import_.add_argument("folder", help="folder to read PNG, JPEG and WebP files from")
     import_.add_argument("--no-recursive", action="store_true", help="skip sub-folders")
 
     export = actions.add_parser("export", help="write images and their settings to a zip")
@@ -188,14 +191,21 @@ def _show(store: GalleryStore, args: argparse.Namespace) -> int:
 
 def _import(store: GalleryStore, args: argparse.Namespace) -> int:
     report = store.import_folder(Path(args.folder), recursive=not args.no_recursive)
-    print(
-        f"imported {len(report.imported)}, skipped {len(report.duplicates)} already in the "
-        f"gallery, {len(report.failed)} failed"
-    )
-    for path in report.without_metadata:
-        print(f"note: {path}: no prompt or settings found in the file", file=sys.stderr)
+    for path, found in report.found:
+        print(f"imported: {path}: {found}")
+    for path in report.duplicates:
+        print(f"skipped: {path}: already in the gallery")
+    for path, note in report.notes:
+        print(f"note: {path}: {note}", file=sys.stderr)
     for path, reason in report.failed:
         print(f"failed: {path}: {reason}", file=sys.stderr)
+    by_format = ", ".join(f"{count} {name}" for name, count in report.formats.items())
+    print(
+        f"imported {len(report.imported)}"
+        + (f" ({by_format})" if by_format else "")
+        + f", skipped {len(report.duplicates)} already in the gallery, "
+        f"{len(report.failed)} failed, {len(report.without_metadata)} without settings"
+    )
     return 0
 
 
