@@ -385,7 +385,7 @@ class GalleryStore:
     def import_folder(
         self, folder: str | os.PathLike[str], *, recursive: bool = True, owner: Owner = None
     ) -> ImportReport:
-        """Import every PNG in `folder` for `owner` (see `gallery.importers`)."""
+        """Import every PNG, JPEG and WebP in `folder` for `owner` (see `gallery.importers`)."""
         return importers.import_folder(self.for_owner(owner), folder, recursive=recursive)
 
     # --- reading -------------------------------------------------------------------------

@@ -286,20 +286,21 @@ def generation_dict(record: GenerationRecord) -> dict[str, Any]:
 
 
 def import_image(store: GalleryStore, image: str | None) -> dict[str, Any]:
-    """Import one PNG with its embedded settings; the new generation ids (empty if a duplicate)."""
+    """Import one PNG, JPEG or WebP with its embedded settings; the new generation ids (empty
+    if a duplicate)."""
     if not image:
-        raise gr.Error("Send a PNG file to import.")
+        raise gr.Error("Send a PNG, JPEG or WebP file to import.")
     path = Path(image)
-    if path.suffix.lower() != ".png":
-        raise gr.Error("Only PNG files can be imported.")
+    if path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
+        raise gr.Error("Only PNG, JPEG and WebP files can be imported.")
     with tempfile.TemporaryDirectory(prefix="atelier-import-") as folder:
-        shutil.copyfile(path, Path(folder) / "upload.png")
+        shutil.copyfile(path, Path(folder) / f"upload{path.suffix.lower()}")
         try:
             report = store.import_folder(folder, recursive=False)
         except GalleryError as exc:
             raise gr.Error(str(exc)) from None
     if report.failed:
-        raise gr.Error(f"That PNG could not be imported: {report.failed[0][1]}")
+        raise gr.Error(f"That image could not be imported: {report.failed[0][1]}.")
     return {
         "ids": list(report.imported),
         "duplicate": bool(report.duplicates),
