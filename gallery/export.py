@@ -1,4 +1,5 @@
-"""Export a selection of generations as one zip: the PNGs, `settings.csv` and `settings.json`.
+"""Export a selection of generations as one zip: the PNGs (or JPEG/WebP copies carrying the
+same A1111 text in EXIF UserComment), `settings.csv` and `settings.json`.
 
 Layout of the zip:
 
@@ -27,6 +28,7 @@ from typing import Any
 
 from gallery.errors import GalleryError
 from gallery.metadata import SETTING_KEYS
+from gallery.peer_copies import peer_copy, suffix_for
 from gallery.records import GenerationRecord
 
 CSV_COLUMNS = (
@@ -64,16 +66,24 @@ def record_as_json(record: GenerationRecord, files: dict[int, str]) -> dict[str,
     return data
 
 
-def write_export_zip(records: Sequence[GenerationRecord], out_path: Path) -> Path:
-    """Write the zip for `records` to `out_path` atomically and return its path."""
+def write_export_zip(
+    records: Sequence[GenerationRecord], out_path: Path, *, image_format: str = "png"
+) -> Path:
+    """Write the zip for `records` to `out_path` atomically and return its path.
+
+    `image_format` "jpeg" or "webp" writes each image in that format with its A1111 infotext
+    in EXIF UserComment (see `gallery.peer_copies`) instead of the stored PNG.
+    """
     out_path = Path(out_path)
     if out_path.suffix.lower() != ".zip":
         raise GalleryError("The export file name must end in .zip.")
+    if image_format != "png":
+        suffix_for(image_format)  # an unknown format is refused before anything is written
     out_path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=".export-", suffix=".zip", dir=out_path.parent)
     os.close(handle)
     try:
-        _write(records, Path(temp_name))
+        _write(records, Path(temp_name), image_format)
         os.replace(temp_name, out_path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -82,7 +92,7 @@ def write_export_zip(records: Sequence[GenerationRecord], out_path: Path) -> Pat
     return out_path
 
 
-def _write(records: Sequence[GenerationRecord], temp_path: Path) -> None:
+def _write(records: Sequence[GenerationRecord], temp_path: Path, image_format: str) -> None:
     table = io.StringIO()
     rows = csv.DictWriter(table, fieldnames=CSV_COLUMNS, lineterminator="\n")
     rows.writeheader()
@@ -95,8 +105,12 @@ def _write(records: Sequence[GenerationRecord], temp_path: Path) -> None:
                     continue
                 suffix = f"-{index}" if index else ""
                 name = f"images/{record.id}-{record.seed if record.seed is not None else 'x'}"
-                name = f"{name}{suffix}.png"
-                archive.write(image.path, name)  # PNGs are compressed already
+                if image_format == "png":
+                    name = f"{name}{suffix}.png"
+                    archive.write(image.path, name)  # PNGs are compressed already
+                else:
+                    name = f"{name}{suffix}{suffix_for(image_format)}"
+                    archive.writestr(name, peer_copy(image.path.read_bytes(), image_format))
                 files[image.id] = name
                 rows.writerow(_csv_row(record, name))
             if not files:

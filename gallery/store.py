@@ -597,14 +597,16 @@ class GalleryStore:
         out_path: str | os.PathLike[str],
         *,
         owner: Owner = None,
+        image_format: str = "png",
     ) -> Path:
         """Write `owner`'s images with `settings.csv` and `settings.json` to a zip (see
-        `export`); `NotFoundError` (and no file) if any id is unknown or another owner's."""
+        `export`; `image_format` "jpeg" or "webp" for copies peers read); `NotFoundError` (and
+        no file) if any id is unknown or another owner's."""
         ids = list(dict.fromkeys(generation_ids))
         if not ids:
             raise GalleryError("Choose at least one generation to export.")
         records = [self.get(generation_id, owner=owner) for generation_id in ids]
-        return export.write_export_zip(records, Path(out_path))
+        return export.write_export_zip(records, Path(out_path), image_format=image_format)
 
     # --- experiments ---------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ import gradio as gr
 from engine.schedulers import scheduler_names
 from gallery.errors import GalleryError
 from gallery.image_reader import TOOL_NAMES, read_image_metadata
+from gallery.peer_copies import peer_copy, suffix_for
 from gallery.records import MAX_SEED, GalleryQuery, GenerationRecord, GenerationSummary
 from gallery.store import GalleryStore
 
@@ -344,17 +345,37 @@ def delete_generation(store: GalleryStore, generation_id: int | None) -> str:
     return f"Deleted generation {generation_id}."
 
 
-def export_generations(store: GalleryStore, ids: Sequence[int] | None) -> str:
-    """A zip of the generations' images with settings.csv and settings.json; its path."""
+def export_generations(
+    store: GalleryStore, ids: Sequence[int] | None, image_format: str = "PNG"
+) -> str:
+    """A zip of the generations' images (PNG, or JPEG/WebP carrying the A1111 text in EXIF
+    UserComment) with settings.csv and settings.json; its path."""
     ids = [int(generation_id) for generation_id in ids or ()]
     if not ids:
         raise gr.Error("There is nothing to export: search or select some images first.")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(tempfile.mkdtemp(prefix="atelier-export-")) / f"atelier-{stamp}.zip"
     try:
-        return str(store.export_zip(ids, out))
+        return str(store.export_zip(ids, out, image_format=(image_format or "PNG").lower()))
     except GalleryError as exc:
         raise gr.Error(str(exc)) from None
+
+
+def download_as(store: GalleryStore, generation_id: int | None, image_format: str) -> str:
+    """The selected image as a JPEG or WebP file that A1111 and its peers read; its path."""
+    record = _record(store, generation_id)
+    image = next((i for i in record.images if not i.missing and i.path.exists()), None)
+    if image is None:
+        raise gr.Error("The image file of this generation is missing.")
+    try:
+        data = peer_copy(image.path.read_bytes(), image_format)
+        suffix = suffix_for(image_format)
+    except GalleryError as exc:
+        raise gr.Error(str(exc)) from None
+    seed = record.seed if record.seed is not None else "x"
+    out = Path(tempfile.mkdtemp(prefix="atelier-download-")) / f"atelier-{record.id}-{seed}{suffix}"
+    out.write_bytes(data)
+    return str(out)
 
 
 def import_pngs(store: GalleryStore, paths: Sequence[str] | str | None) -> str:

@@ -7,6 +7,7 @@ refreshes its page each time it is opened, so new generations show up without a 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from ui.gallery_handlers import (
     delete_generation,
     describe_png,
     detail_view,
+    download_as,
     export_generations,
     import_pngs,
     model_choices,
@@ -378,8 +380,18 @@ def _files_panel(store: GalleryStore, ids: gr.State, selected: gr.State) -> None
                 label="Export",
                 elem_id="gallery-export-scope",
             )
+            image_format = gr.Radio(
+                ["PNG", "JPEG", "WebP"],
+                value="PNG",
+                label="Images as (JPEG and WebP carry the A1111 text in EXIF, as A1111 writes)",
+                elem_id="gallery-export-format",
+            )
             export = gr.Button("Export selection as zip", elem_id="gallery-export")
             download = gr.File(label="Zip", interactive=False, elem_id="gallery-export-file")
+            with gr.Row():
+                as_jpeg = gr.Button("Download selected as JPEG", size="sm", elem_id="gallery-jpeg")
+                as_webp = gr.Button("Download selected as WebP", size="sm", elem_id="gallery-webp")
+            single = gr.File(label="Image", interactive=False, elem_id="gallery-download-file")
         with gr.Column():
             uploads = gr.File(
                 label="Import PNG, JPEG or WebP images (their settings are read from the files)",
@@ -399,19 +411,29 @@ def _files_panel(store: GalleryStore, ids: gr.State, selected: gr.State) -> None
             )
             found = gr.Markdown(elem_id="gallery-read-png-result")
 
-    def run_export(choice: str, page_ids: list[int], gid: int | None) -> str:
+    def run_export(choice: str, fmt: str, page_ids: list[int], gid: int | None) -> str:
         if choice == EXPORT_SELECTED:
             if gid is None:
                 raise gr.Error("Select a thumbnail first, or export this page.")
-            return export_generations(store, [gid])
-        return export_generations(store, page_ids)
+            return export_generations(store, [gid], fmt)
+        return export_generations(store, page_ids, fmt)
 
-    export.click(run_export, inputs=[scope, ids, selected], outputs=download, **PRIVATE)
+    export.click(
+        run_export, inputs=[scope, image_format, ids, selected], outputs=download, **PRIVATE
+    )
+    for button, fmt in ((as_jpeg, "jpeg"), (as_webp, "webp")):
+        button.click(
+            functools.partial(_download, store, fmt), inputs=selected, outputs=single, **PRIVATE
+        )
     uploads.upload(
         lambda paths: import_pngs(store, paths), inputs=uploads, outputs=imported, **PRIVATE
     )
     probe.upload(describe_png, inputs=probe, outputs=found, **QUIET)
     probe.clear(lambda: "", outputs=found, **QUIET)
+
+
+def _download(store: GalleryStore, image_format: str, gid: int | None) -> str:
+    return download_as(store, gid, image_format)
 
 
 def connect_recall_to_generate(

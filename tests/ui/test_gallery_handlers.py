@@ -12,6 +12,7 @@ import gradio as gr
 import pytest
 from PIL import Image
 
+from gallery.image_reader import read_image_metadata
 from gallery.metadata import embed_metadata
 from gallery.records import NewGeneration
 from gallery.store import GalleryStore
@@ -23,6 +24,7 @@ from ui.gallery_handlers import (
     delete_generation,
     describe_png,
     detail_view,
+    download_as,
     export_generations,
     import_pngs,
     model_choices,
@@ -230,6 +232,21 @@ def test_export_zips_the_images_with_csv_and_json(store, three):
     assert len(document if isinstance(document, list) else document["generations"]) == 2
     with pytest.raises(gr.Error, match="nothing to export"):
         export_generations(store, [])
+
+    as_webp = export_generations(store, [three[0]], "WebP")
+    with zipfile.ZipFile(as_webp) as archive:
+        assert [n for n in archive.namelist() if n.startswith("images/")] == ["images/1-11.webp"]
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("jpeg", ".jpg"), ("webp", ".webp")])
+def test_download_as_jpeg_or_webp_carries_the_settings(store, three, fmt, suffix):
+    path = Path(download_as(store, three[1], fmt))
+    assert path.name == f"atelier-{three[1]}-22{suffix}"
+    found = read_image_metadata(str(path)).metadata
+    assert found.prompt == "a misty forest" and found.settings["seed"] == 22
+    assert found.settings["scheduler"] == "DPM++ 2M Karras"
+    with pytest.raises(gr.Error, match="Select a thumbnail"):
+        download_as(store, None, fmt)
 
 
 def test_import_reads_settings_and_counts_duplicates(store, tmp_path):
