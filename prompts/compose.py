@@ -10,9 +10,12 @@ The positive prompt is built as follows, always in this order:
    keeping the first. Terms compare case- and space-insensitively, but exactly as written
    otherwise, so `(red:1.3)` and `red` are different terms. `BREAK` is never removed.
 
-The negative prompt is the recipe's negative terms followed by each style's negative prompt,
-cleaned the same way. Weighting (`(red:1.3)`), wildcards (`{a|b}`, `__animal__`) and BREAK pass
-through untouched; wildcards are resolved later, per image seed, by `prompts.wildcards`.
+The negative prompt is the recipe's negative terms, then each style's negative prompt merged
+in turn exactly like the positive one (AUTOMATIC1111's `apply_negative_styles_to_prompt`: a
+`{prompt}` in a style's negative takes the negative so far, otherwise the style's negative is
+joined after it), cleaned the same way. Weighting (`(red:1.3)`), wildcards (`{a|b}`,
+`__animal__`) and BREAK pass through untouched; wildcards are resolved later, per image seed,
+by `prompts.wildcards`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from prompts.recipe import Recipe
-from prompts.styles import Style, StyleError
+from prompts.styles import Style, StyleError, apply_style_template
 
 POSITIVE_FIELD_ORDER: tuple[str, ...] = (
     "subject",
@@ -144,13 +147,13 @@ def compose_prompt(recipe: Recipe, library: StyleLookup | None = None) -> Compos
     positive = ", ".join(base_terms)
 
     styles = _lookup_styles(recipe.styles, library)
-    negative_parts = list(recipe.negative)
+    negative = ", ".join(recipe.negative)
     for style in styles:
         positive = style.apply(positive)
-        negative_parts.append(style.negative_prompt)
+        negative = apply_style_template(style.negative_prompt, negative)
 
     positive_terms, removed_after_styles = clean_terms([positive])
-    negative_terms, removed_negative = clean_terms(negative_parts)
+    negative_terms, removed_negative = clean_terms([negative])
     return ComposedPrompt(
         positive=", ".join(positive_terms),
         negative=", ".join(negative_terms),

@@ -280,12 +280,21 @@ class JsonUserStyleFile:
 
 
 def parse_a1111_csv(
-    text: str, *, source: str = "styles.csv", category: str = IMPORTED_CATEGORY
+    text: str,
+    *,
+    source: str = "styles.csv",
+    category: str = IMPORTED_CATEGORY,
+    notes: list[str] | None = None,
 ) -> list[Style]:
-    """Styles from the text of an A1111 `styles.csv` (a leading BOM is ignored).
+    """Styles from the text of an A1111 `styles.csv`, read as A1111's `load_from_csv` does.
 
-    The old `text` column is accepted instead of `prompt`; `negative_prompt` may be missing.
+    A leading BOM is ignored; the old `text` column is accepted instead of `prompt`;
+    `negative_prompt` may be missing; values beyond the header's columns are ignored; rows
+    whose name starts with `#` are skipped; a repeated name (ignoring case) replaces the
+    earlier style. What was ignored is described in `notes` when a list is given. Only a file
+    without a header or without a name/prompt column is a `StyleFileError`.
     """
+    notes = notes if notes is not None else []
     reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")), skipinitialspace=True)
     columns = [c.strip() for c in reader.fieldnames or []]
     if not columns:
@@ -297,34 +306,39 @@ def parse_a1111_csv(
             raise StyleFileError(
                 f"{source} is missing the '{required}' column (found: {', '.join(columns)})."
             )
-    styles = []
+    styles: dict[str, Style] = {}
     for row in reader:
         line = reader.line_num
-        if None in row:
-            raise StyleFileError(f"{source} line {line} has more values than columns.")
+        if row.pop(None, None) is not None:
+            notes.append(f"{source} line {line}: values beyond the header's columns ignored.")
         values = {key: (value or "") for key, value in row.items()}
         if not any(v.strip() for v in values.values()):
             continue
-        if not values["name"].strip():
-            raise StyleFileError(f"{source} line {line} has no style name.")
-        styles.append(
-            Style(
-                name=values["name"],
-                category=values.get("category", "") or category,
-                prompt=values[prompt_column],
-                negative_prompt=values.get("negative_prompt", ""),
-            )
+        name = values["name"].strip()
+        if name.startswith("#"):
+            continue
+        if not name:
+            notes.append(f"{source} line {line}: no style name; skipped.")
+            continue
+        style = Style(
+            name=name,
+            category=values.get("category", "") or category,
+            prompt=values[prompt_column],
+            negative_prompt=values.get("negative_prompt", ""),
         )
-    _check_unique(styles, source)
-    return styles
+        _keep_last(styles, style, notes, f"{source} line {line}")
+    return list(styles.values())
 
 
 def read_a1111_csv(
-    path: str | os.PathLike[str], *, category: str = IMPORTED_CATEGORY
+    path: str | os.PathLike[str],
+    *,
+    category: str = IMPORTED_CATEGORY,
+    notes: list[str] | None = None,
 ) -> list[Style]:
     """Styles from an A1111 `styles.csv` file (UTF-8, with or without BOM)."""
     path = Path(path)
-    return parse_a1111_csv(_read_text(path), source=path.name, category=category)
+    return parse_a1111_csv(_read_text(path), source=path.name, category=category, notes=notes)
 
 
 def format_a1111_csv(styles: Iterable[Style], *, include_category: bool = False) -> str:
@@ -348,32 +362,77 @@ def write_a1111_csv(
 # --- Fooocus style JSON ----------------------------------------------------------------------
 
 
+def fooocus_display_name(key: str) -> str:
+    """The name Fooocus shows for a style file's `name` (its `sdxl_styles.normalize_key`):
+    `sai-3d-model` -> `SAI 3D Model`."""
+    words = key.replace("-", " ").split(" ")
+    name = " ".join(word[:1].upper() + word[1:].lower() for word in words)
+    for old, new in (("3d", "3D"), ("Sai", "SAI"), ("Mre", "MRE"), ("(s", "(S")):
+        name = name.replace(old, new)
+    return name
+
+
 def parse_fooocus_json(
-    text: str, *, source: str = "styles.json", category: str = IMPORTED_CATEGORY
+    text: str,
+    *,
+    source: str = "styles.json",
+    category: str = IMPORTED_CATEGORY,
+    display_names: bool = True,
+    notes: list[str] | None = None,
 ) -> list[Style]:
-    """Styles from Fooocus style JSON: an array of {name, prompt, negative_prompt} objects."""
+    """Styles from Fooocus style JSON: an array of {name, prompt, negative_prompt} objects.
+
+    `display_names` turns each name into the one Fooocus shows (`fooocus_display_name`). A
+    repeated name replaces the earlier style (as in Fooocus's style dict) and entries without
+    a name are skipped, each with a note in `notes`. Invalid JSON or a document that is not an
+    array is a `StyleFileError`.
+    """
+    notes = notes if notes is not None else []
     try:
         data = json.loads(text.removeprefix("\ufeff"))
     except json.JSONDecodeError as exc:
         raise StyleFileError(f"{source} is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise StyleFileError(f"{source} nests too deeply to be a style file.") from None
     if not isinstance(data, list):
         raise StyleFileError(
             f"{source} must be a JSON array of styles, not a JSON {_json_kind(data)}."
         )
-    styles = [
-        _style_from_entry(entry, f"{source} entry {index + 1}", category)
-        for index, entry in enumerate(data)
-    ]
-    _check_unique(styles, source)
-    return styles
+    styles: dict[str, Style] = {}
+    for index, entry in enumerate(data):
+        where = f"{source} entry {index + 1}"
+        try:
+            style = _style_from_entry(entry, where, category)
+        except StyleError as exc:
+            notes.append(f"{str(exc).rstrip('.')}; skipped.")
+            continue
+        if display_names:
+            style = Style(
+                fooocus_display_name(style.name),
+                style.category,
+                style.prompt,
+                style.negative_prompt,
+            )
+        _keep_last(styles, style, notes, where)
+    return list(styles.values())
 
 
 def read_fooocus_json(
-    path: str | os.PathLike[str], *, category: str = IMPORTED_CATEGORY
+    path: str | os.PathLike[str],
+    *,
+    category: str = IMPORTED_CATEGORY,
+    display_names: bool = True,
+    notes: list[str] | None = None,
 ) -> list[Style]:
-    """Styles from a Fooocus style JSON file."""
+    """Styles from a Fooocus style JSON file (see `parse_fooocus_json`)."""
     path = Path(path)
-    return parse_fooocus_json(_read_text(path), source=path.name, category=category)
+    return parse_fooocus_json(
+        _read_text(path),
+        source=path.name,
+        category=category,
+        display_names=display_names,
+        notes=notes,
+    )
 
 
 def format_fooocus_json(styles: Iterable[Style], *, include_category: bool = False) -> str:
@@ -427,6 +486,14 @@ def _as_style(record: Any) -> Style:
         prompt=record.prompt,
         negative_prompt=record.negative_prompt,
     )
+
+
+def _keep_last(styles: dict[str, Style], style: Style, notes: list[str], where: str) -> None:
+    """Add `style`; a repeated name (ignoring case) replaces the earlier one, with a note."""
+    key = style.name.casefold()
+    if key in styles:
+        notes.append(f"{where}: '{style.name}' appears again; the last one is kept.")
+    styles[key] = style  # as a dict update: the first one's place, the last one's values
 
 
 def _check_unique(styles: Iterable[Style], source: str) -> None:

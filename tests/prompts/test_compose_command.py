@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from prompts.recipe import Recipe
-from prompts.styles import JsonUserStyleFile, Style
+from prompts.styles import Style
 from ui.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,10 +122,12 @@ def test_list_styles_filters_by_name_or_category(capsys, tmp_path):
     assert code == 1 and out == "" and "no styles match" in err
 
 
-def test_user_styles_from_the_data_folder_are_usable(capsys, tmp_path):
-    JsonUserStyleFile.in_data_dir(tmp_path).save_user_style(
-        Style("My Neon", "Mine", "neon sign of {prompt}", "dull")
-    )
+def test_user_styles_kept_by_the_app_are_usable(capsys, tmp_path):
+    from gallery.store import GalleryStore
+    from ui.settings import gallery_dir
+
+    with GalleryStore.open(gallery_dir(tmp_path)) as store:  # where the web app keeps them
+        store.save_user_style(Style("My Neon", "Mine", "neon sign of {prompt}", "dull"))
     code, out, _ = compose(capsys, tmp_path, "--subject", "a cat", "--style", "my neon")
     assert code == 0
     assert "positive: neon sign of a cat" in out and "negative: dull" in out

@@ -14,6 +14,7 @@ from prompts.styles import (
     StyleLibrary,
     UnknownStyleError,
     UserStyleStore,
+    fooocus_display_name,
     format_a1111_csv,
     format_fooocus_json,
     load_builtin_styles,
@@ -230,13 +231,27 @@ def test_a1111_csv_missing_columns_are_named():
         parse_a1111_csv("")
 
 
-def test_a1111_csv_bad_rows_are_named_by_line():
-    with pytest.raises(StyleFileError, match="line 3 has no style name"):
-        parse_a1111_csv("name,prompt\nA,a\n,orphan prompt\n")
-    with pytest.raises(StyleFileError, match="line 2 has more values than columns"):
-        parse_a1111_csv("name,prompt\nA,a,b\n")
-    with pytest.raises(StyleFileError, match="name 'a' more than once"):
-        parse_a1111_csv("name,prompt\nA,a\na,b\n")
+def test_a1111_csv_is_read_as_loosely_as_a1111_reads_it_with_notes_by_line():
+    notes: list[str] = []
+    styles = parse_a1111_csv(
+        "\ufeffname,prompt,negative_prompt\n"
+        "A,a {prompt},na\n"
+        ",orphan prompt,\n"
+        "# a comment,x,y\n"
+        "#Disabled,x,y\n"
+        "B,b,nb,extra,values\n"
+        "a,a again {prompt},na2\n",
+        notes=notes,
+    )
+    assert [(s.name, s.prompt, s.negative_prompt) for s in styles] == [
+        ("a", "a again {prompt}", "na2"),  # the last duplicate wins, in the first one's place
+        ("B", "b", "nb"),
+    ]
+    assert notes == [
+        "styles.csv line 3: no style name; skipped.",
+        "styles.csv line 6: values beyond the header's columns ignored.",
+        "styles.csv line 7: 'a' appears again; the last one is kept.",
+    ]
 
 
 def test_non_utf8_and_missing_files_are_style_file_errors(tmp_path):
@@ -256,7 +271,7 @@ def test_fooocus_json_round_trip(tmp_path):
     write_fooocus_json(SAMPLE, path)
     data = json.loads(path.read_text(encoding="utf-8"))
     assert isinstance(data, list) and set(data[0]) == {"name", "prompt", "negative_prompt"}
-    assert read_fooocus_json(path, category="Mine") == SAMPLE
+    assert read_fooocus_json(path, category="Mine", display_names=False) == SAMPLE
 
 
 def test_fooocus_json_category_key_round_trips():
@@ -279,10 +294,7 @@ def test_fooocus_json_as_fooocus_writes_it_with_bom_and_missing_keys():
             '{"name": "x", "prompt": "{prompt}"}',
             "must be a JSON array of styles, not a JSON object",
         ),
-        ('["just a string"]', "entry 1 must be an object"),
-        ('[{"prompt": "no name"}]', "entry 1 has no 'name'"),
-        ('[{"name": "A", "prompt": 3}]', "'prompt' that is not text"),
-        ('[{"name": "A"}, {"name": "a"}]', "'a' more than once"),
+        ("[" * 100_000, "not valid JSON|nests too deeply"),
     ],
 )
 def test_malformed_fooocus_json_is_a_clear_error(text, message):
@@ -290,9 +302,50 @@ def test_malformed_fooocus_json_is_a_clear_error(text, message):
         parse_fooocus_json(text, source="styles.json")
 
 
+def test_fooocus_json_skips_bad_entries_and_keeps_the_last_duplicate_with_notes():
+    notes: list[str] = []
+    text = (
+        '["just a string", {"prompt": "no name"}, {"name": "A", "prompt": 3},'
+        ' {"name": "sai-3d-model", "prompt": "3d {prompt}", "negative_prompt": "flat"},'
+        ' {"name": "SAI 3D Model", "prompt": "later {prompt}"}]'
+    )
+    styles = parse_fooocus_json(text, source="styles.json", notes=notes)
+    assert [(s.name, s.prompt, s.negative_prompt) for s in styles] == [
+        ("SAI 3D Model", "later {prompt}", "")
+    ]
+    assert notes == [
+        "styles.json entry 1 must be an object, not a JSON string; skipped.",
+        "styles.json entry 2 has no 'name'; skipped.",
+        "styles.json entry 3 ('A') has a 'prompt' that is not text; skipped.",
+        "styles.json entry 5: 'SAI 3D Model' appears again; the last one is kept.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [
+        # Names from Fooocus's own sdxl_styles files, as its normalize_key shows them.
+        ("sai-3d-model", "SAI 3D Model"),
+        ("mre-cinematic-dynamic", "MRE Cinematic Dynamic"),
+        ("Fooocus Sharp", "Fooocus Sharp"),
+        ("ads-advertising", "Ads Advertising"),
+        ("artstyle-art deco", "Artstyle Art Deco"),
+        ("Futuristic Biomechanical Cyberpunk", "Futuristic Biomechanical Cyberpunk"),
+        ("photo-hdr", "Photo Hdr"),
+        ("Mk Cross Stitch (sewing)", "Mk Cross Stitch (Sewing)"),
+        ("twri-3d render", "Twri 3D Render"),
+    ],
+)
+def test_fooocus_names_are_shown_as_fooocus_shows_them(key, shown):
+    assert fooocus_display_name(key) == shown
+    entry = json.dumps([{"name": key, "prompt": "{prompt}", "negative_prompt": ""}])
+    assert parse_fooocus_json(entry)[0].name == shown
+    assert parse_fooocus_json(entry, display_names=False)[0].name == key
+
+
 def test_builtin_library_survives_both_exports(tmp_path):
     styles = load_builtin_styles()
     write_a1111_csv(styles, tmp_path / "styles.csv", include_category=True)
     write_fooocus_json(styles, tmp_path / "styles.json", include_category=True)
     assert read_a1111_csv(tmp_path / "styles.csv") == styles
-    assert read_fooocus_json(tmp_path / "styles.json") == styles
+    assert read_fooocus_json(tmp_path / "styles.json", display_names=False) == styles

@@ -14,9 +14,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from gallery.errors import GalleryError
 from prompts.compose import ComposedPrompt, compose_prompt
 from prompts.recipe import Recipe
-from prompts.styles import JsonUserStyleFile, StyleLibrary
+from prompts.styles import StyleLibrary
 from prompts.token_budget import CHUNK_LENGTH, TokenBudget, count_tokens
 from prompts.wildcards import (
     WildcardChoice,
@@ -25,6 +26,7 @@ from prompts.wildcards import (
     resolve_wildcards,
     user_wildcards_dir,
 )
+from ui.commands.styles import style_library
 from ui.settings import resolve_data_dir
 
 # (flag, recipe field, help) for the repeatable list fields, in prompt order.
@@ -83,7 +85,16 @@ def run(args: argparse.Namespace) -> int:
     from ui.cli import CommandError
 
     data_dir = resolve_data_dir(args.data_dir)
-    library = StyleLibrary(user=JsonUserStyleFile.in_data_dir(data_dir))
+    try:
+        with style_library(data_dir) as library:
+            return _compose(args, library, data_dir)
+    except GalleryError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _compose(args: argparse.Namespace, library: StyleLibrary, data_dir: Path) -> int:
+    from ui.cli import CommandError
+
     try:
         if args.list_styles is not None:
             return _list_styles(library, args.list_styles, args.category, as_json=args.json)
