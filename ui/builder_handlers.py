@@ -21,6 +21,7 @@ import gradio as gr
 from prompts.compose import ComposedPrompt, compose_prompt
 from prompts.diff import diff_prompts
 from prompts.recipe import Recipe, RecipeError
+from prompts.style_import import apply_style_import, plan_style_import, read_style_file
 from prompts.styles import Style, StyleError, StyleLibrary
 from prompts.token_budget import BREAK_TEXT, CHUNK_LENGTH, TokenBudget, count_tokens
 from prompts.vocabularies import Vocabulary
@@ -399,6 +400,51 @@ def save_user_style(recipe: Recipe, library: StyleLibrary, name: str, category: 
     library.save_user_style(style)
     note = " It replaces the built-in style of that name." if replaces else ""
     return f"Saved style '{style.name}' in {style.category}.{note}"
+
+
+# --- style files -------------------------------------------------------------------------------
+
+PREVIEW_LIMIT = 40
+
+
+def _uploaded_name(path: str) -> str:
+    """The name the user gave the file (uploads are kept under a temporary folder)."""
+    return Path(path).name
+
+
+def preview_style_file(library: StyleLibrary, path: str | None) -> tuple[str, bool]:
+    """Markdown of what importing an A1111 .csv or Fooocus .json style file would add or
+    replace, and whether there is anything to import. Nothing is saved."""
+    if not path:
+        return "", False
+    try:
+        plan = plan_style_import(library, read_style_file(path, display_name=_uploaded_name(path)))
+    except StyleError as exc:
+        gr.Warning(str(exc))
+        return f"⚠ {_escape(str(exc))}", False
+    lines = [f"**{_escape(plan.summary())}**"]
+    for label, styles in (
+        ("New", plan.added),
+        ("Replaces your style", plan.replaced_user),
+        ("Replaces the built-in style", plan.replaced_builtin),
+    ):
+        shown = ", ".join(_code(style.name) for style in styles[:PREVIEW_LIMIT])
+        more = f" and {len(styles) - PREVIEW_LIMIT} more" if len(styles) > PREVIEW_LIMIT else ""
+        if styles:
+            lines.append(f"- {label}: {shown}{more}")
+    lines += [f"- _{_escape(note)}_" for note in plan.notes[:PREVIEW_LIMIT]]
+    if not plan.changes:
+        lines.append("Nothing to import: every style is already here as it is.")
+    return "\n".join(lines), bool(plan.changes)
+
+
+def import_style_file(library: StyleLibrary, path: str | None) -> str:
+    """Import the previewed style file into the user's styles; a one-line message."""
+    if not path:
+        raise StyleError("Choose a style file first.")
+    plan = plan_style_import(library, read_style_file(path, display_name=_uploaded_name(path)))
+    saved = apply_style_import(library, plan)
+    return f"Imported {saved} style(s) from {plan.source.name}."
 
 
 # --- expansion ---------------------------------------------------------------------------------

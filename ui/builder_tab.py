@@ -32,7 +32,9 @@ from ui.builder_handlers import (
     compose_view,
     diff_view,
     expand_recipe,
+    import_style_file,
     load_recipe_upload,
+    preview_style_file,
     preview_wildcards,
     prompts_for_generate,
     recipe_from_values,
@@ -412,6 +414,21 @@ def _files_panel(
                 elem_id="builder-style-group",
             )
         save_style = gr.Button("Save as style", elem_id="builder-save-style")
+        with gr.Row():
+            style_file = gr.File(
+                label="Import styles: an A1111 styles.csv or a Fooocus style .json",
+                file_types=[".csv", ".json"],
+                type="filepath",
+                elem_id="builder-style-file",
+            )
+            with gr.Column():
+                style_file_preview = gr.Markdown(elem_id="builder-style-file-preview")
+                import_styles = gr.Button(
+                    "Import these styles",
+                    variant="primary",
+                    visible=False,
+                    elem_id="builder-import-styles",
+                )
         status = gr.Markdown(elem_id="builder-files-status")
 
     def save_recipe(*values: Any) -> gr.DownloadButton:
@@ -452,6 +469,41 @@ def _files_panel(
         save_as_style,
         inputs=[name, group, picker.search, picker.category, *fields],
         outputs=[picker.styles, picker.category, status],
+        **PRIVATE,
+    )
+
+    def preview_styles(path: str | None) -> tuple[str, gr.Button]:
+        text, ready = preview_style_file(library, path)
+        return text, gr.Button(visible=ready)
+
+    style_file.upload(
+        preview_styles, inputs=style_file, outputs=[style_file_preview, import_styles], **QUIET
+    )
+    style_file.clear(
+        lambda: ("", gr.Button(visible=False)),
+        outputs=[style_file_preview, import_styles],
+        **QUIET,
+    )
+
+    def import_previewed(path: str | None, query: str, category: str, chosen: list[str]):
+        try:
+            message = import_style_file(library, path)
+        except StyleError as exc:
+            gr.Warning(str(exc))
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), f"⚠ {exc}"
+        gr.Info(message)
+        return (
+            gr.Dropdown(choices=style_choices(library, query, category, chosen or [])),
+            gr.Dropdown(choices=category_choices(library)),
+            message,
+            gr.Button(visible=False),
+            message,
+        )
+
+    import_styles.click(
+        import_previewed,
+        inputs=[style_file, picker.search, picker.category, picker.styles],
+        outputs=[picker.styles, picker.category, style_file_preview, import_styles, status],
         **PRIVATE,
     )
 

@@ -10,7 +10,7 @@ import pytest
 from engine.tokenizer import load_clip_tokenizer
 from prompts.compose import compose_prompt
 from prompts.recipe import Recipe
-from prompts.styles import JsonUserStyleFile, StyleError, StyleLibrary
+from prompts.styles import JsonUserStyleFile, Style, StyleError, StyleLibrary
 from prompts.vocabularies import load_vocabularies
 from prompts.wildcards import load_wildcard_lists
 from ui.builder_handlers import (
@@ -22,7 +22,9 @@ from ui.builder_handlers import (
     compose_view,
     diff_view,
     expand_recipe,
+    import_style_file,
     load_recipe_upload,
+    preview_style_file,
     preview_wildcards,
     prompts_for_generate,
     recipe_from_values,
@@ -213,6 +215,41 @@ def test_saving_a_style_needs_a_name_and_a_store(tmp_path):
     with pytest.raises(StyleError, match="no place to save"):
         save_user_style(LIGHTHOUSE, StyleLibrary(), "Golden Oil", "Mine")
     assert not (tmp_path / "user_styles.json").exists()
+
+
+def test_a_style_file_is_previewed_before_anything_is_saved(tmp_path):
+    library = StyleLibrary(user=JsonUserStyleFile(tmp_path / "user_styles.json"))
+    library.save_user_style(Style("Neon Ink", "Mine", "neon {prompt}", ""))
+    upload = tmp_path / "gradio-upload" / "styles.csv"
+    upload.parent.mkdir()
+    upload.write_text(
+        "\ufeffname,prompt,negative_prompt\n"
+        "Neon Ink,brighter neon {prompt},dull\n"
+        "Oil Painting,my own oil {prompt},photo\n"
+        "<b>Bold</b> new,bold {prompt},,extra\n"
+        "# skipped,x,y\n",
+        encoding="utf-8",
+    )
+    text, ready = preview_style_file(library, str(upload))
+    assert ready
+    assert "1 new, 1 replacing your styles, 1 replacing built" in text
+    assert "- New: `<b>Bold</b> new`" in text  # shown as code: never rendered as HTML
+    assert "- Replaces your style: `Neon Ink`" in text
+    assert "- Replaces the built-in style: `Oil Painting`" in text
+    assert "values beyond the header" in text
+    assert library.get("Neon Ink").prompt == "neon {prompt}"  # nothing saved yet
+
+    assert import_style_file(library, str(upload)) == "Imported 3 style(s) from styles.csv."
+    assert library.get("Neon Ink").prompt == "brighter neon {prompt}"
+    assert library.get("Oil Painting").prompt == "my own oil {prompt}"
+    text, ready = preview_style_file(library, str(upload))
+    assert not ready and "Nothing to import" in text
+
+    bad = tmp_path / "notes.txt"
+    bad.write_text("hello")
+    with pytest.warns(UserWarning, match="A1111 .csv or Fooocus .json"):
+        text, ready = preview_style_file(library, str(bad))
+    assert text.startswith("⚠") and not ready
 
 
 # --- expansion --------------------------------------------------------------------------------
