@@ -18,29 +18,82 @@ from typing import Any
 
 ForeignResult = tuple[str, str, dict[str, Any], dict[str, Any]]
 
+# InvokeAI 3-5's scheduler names (invokeai/backend/stable_diffusion/schedulers) as A1111's.
 _INVOKE_SCHEDULERS = {
+    "ddim": "DDIM",
+    "ddpm": "DDPM",
+    "deis": "DEIS",
+    "lms": "LMS",
+    "lms_k": "LMS Karras",
+    "pndm": "PLMS",
+    "heun": "Heun",
+    "heun_k": "Heun Karras",
     "euler": "Euler",
+    "euler_k": "Euler Karras",
     "euler_a": "Euler a",
+    "kdpm_2": "DPM2",
+    "kdpm_2_k": "DPM2 Karras",
+    "kdpm_2_a": "DPM2 a",
+    "kdpm_2_a_k": "DPM2 a Karras",
+    "dpmpp_2s": "DPM++ 2S",
+    "dpmpp_2s_k": "DPM++ 2S Karras",
+    "dpmpp_sde": "DPM++ SDE",
+    "dpmpp_sde_k": "DPM++ SDE Karras",
     "dpmpp_2m": "DPM++ 2M",
     "dpmpp_2m_k": "DPM++ 2M Karras",
-    "dpmpp_sde_k": "DPM++ SDE Karras",
-    "ddim": "DDIM",
+    "dpmpp_2m_sde": "DPM++ 2M SDE",
+    "dpmpp_2m_sde_k": "DPM++ 2M SDE Karras",
+    "dpmpp_3m": "DPM++ 3M",
+    "dpmpp_3m_k": "DPM++ 3M Karras",
     "unipc": "UniPC",
+    "unipc_k": "UniPC Karras",
     "lcm": "LCM",
+    "tcd": "TCD",
+}
+# ComfyUI's (k-diffusion) sampler names as A1111 names them (as Fooocus's flags.KSAMPLER and
+# SAMPLER_EXTRA map them for its A1111 scheme), and its schedulers as A1111's Schedule type.
+K_SAMPLERS = {
+    "euler": "Euler",
+    "euler_ancestral": "Euler a",
     "heun": "Heun",
+    "dpm_2": "DPM2",
+    "dpm_2_ancestral": "DPM2 a",
+    "lms": "LMS",
+    "dpm_fast": "DPM fast",
+    "dpm_adaptive": "DPM adaptive",
+    "dpmpp_2s_ancestral": "DPM++ 2S a",
+    "dpmpp_sde": "DPM++ SDE",
+    "dpmpp_sde_gpu": "DPM++ SDE",
+    "dpmpp_2m": "DPM++ 2M",
+    "dpmpp_2m_sde": "DPM++ 2M SDE",
+    "dpmpp_2m_sde_gpu": "DPM++ 2M SDE",
+    "dpmpp_3m_sde": "DPM++ 3M SDE",
+    "dpmpp_3m_sde_gpu": "DPM++ 3M SDE",
+    "lcm": "LCM",
+    "ddim": "DDIM",
+    "uni_pc": "UniPC",
+    "deis": "DEIS",
 }
-_COMFY_SAMPLERS = {
-    ("euler", "normal"): "Euler",
-    ("euler_ancestral", "normal"): "Euler a",
-    ("dpmpp_2m", "normal"): "DPM++ 2M",
-    ("dpmpp_2m", "karras"): "DPM++ 2M Karras",
-    ("dpmpp_sde", "karras"): "DPM++ SDE Karras",
-    ("ddim", "normal"): "DDIM",
-    ("ddim", "ddim_uniform"): "DDIM",
-    ("uni_pc", "normal"): "UniPC",
-    ("lcm", "normal"): "LCM",
-    ("heun", "normal"): "Heun",
+K_SCHEDULES = {
+    "normal": "",
+    "karras": " Karras",
+    "exponential": " Exponential",
+    "sgm_uniform": " SGM Uniform",
 }
+
+
+def k_sampler_name(sampler: Any, schedule: Any = None) -> str | None:
+    """A ComfyUI-style sampler and scheduler as one A1111-style name (`dpmpp_2m` + `karras` ->
+    `DPM++ 2M Karras`); names we do not know are kept as written."""
+    if not isinstance(sampler, str) or not sampler:
+        return None
+    schedule = schedule if isinstance(schedule, str) and schedule else "normal"
+    base = K_SAMPLERS.get(sampler)
+    if base is None or schedule not in K_SCHEDULES:
+        return sampler if schedule == "normal" else f"{sampler} {schedule}"
+    return base + K_SCHEDULES[schedule]
+
+
 _SAMPLER_NODES = ("KSampler", "KSamplerAdvanced", "SamplerCustom")
 _MAX_LINK_DEPTH = 12
 
@@ -141,12 +194,7 @@ def parse_comfyui(graph: Any) -> ForeignResult | None:
     _put(settings, "seed", _int(inputs.get("seed", inputs.get("noise_seed"))))
     _put(settings, "steps", _int(inputs.get("steps")))
     _put(settings, "guidance_scale", _float(inputs.get("cfg")))
-    sampler_name, schedule = inputs.get("sampler_name"), inputs.get("scheduler")
-    if isinstance(sampler_name, str):
-        schedule = schedule if isinstance(schedule, str) else "normal"
-        settings["scheduler"] = _COMFY_SAMPLERS.get(
-            (sampler_name, schedule), f"{sampler_name} {schedule}".strip()
-        )
+    _put(settings, "scheduler", k_sampler_name(inputs.get("sampler_name"), inputs.get("scheduler")))
     size = _find_input(nodes, inputs.get("latent_image"), ("width", "height"), 0)
     if size:
         _put(settings, "width", _int(size.get("width")))

@@ -32,34 +32,45 @@ import html
 import itertools
 from typing import Any
 
-from gallery.foreign import ForeignResult, _float, _int, _put, _strip_extension
+from gallery.foreign import (
+    ForeignResult,
+    _float,
+    _int,
+    _put,
+    _strip_extension,
+    k_sampler_name,
+)
 
-# Fooocus sampler / scheduler names (modules/flags.py) to ours where we have the same one.
-_FOOOCUS_SAMPLERS = {
-    ("euler", "normal"): "Euler",
-    ("euler_ancestral", "normal"): "Euler a",
-    ("dpmpp_2m", "normal"): "DPM++ 2M",
-    ("dpmpp_2m", "karras"): "DPM++ 2M Karras",
-    ("dpmpp_sde", "karras"): "DPM++ SDE Karras",
-    ("dpmpp_sde_gpu", "karras"): "DPM++ SDE Karras",
-    ("ddim", "normal"): "DDIM",
-    ("uni_pc", "normal"): "UniPC",
-    ("lcm", "normal"): "LCM",
-    ("heun", "normal"): "Heun",
-}
+# Sampler names of InvokeAI 2.x (`k_lms`), NovelAI (`k_euler_ancestral`) and Easy Diffusion
+# (`euler_a`) as A1111 names them; others are kept as written.
 _K_SAMPLERS = {
+    "k_lms": "LMS",
     "k_euler": "Euler",
     "k_euler_a": "Euler a",
     "k_euler_ancestral": "Euler a",
     "k_heun": "Heun",
-    "ddim": "DDIM",
+    "k_dpm_2": "DPM2",
+    "k_dpm_2_a": "DPM2 a",
+    "k_dpm_2_ancestral": "DPM2 a",
+    "k_dpmpp_2s_ancestral": "DPM++ 2S a",
     "k_dpmpp_2m": "DPM++ 2M",
-    "k_dpmpp_2m_k": "DPM++ 2M Karras",
+    "k_dpmpp_sde": "DPM++ SDE",
+    "ddim": "DDIM",
+    "ddim_v3": "DDIM",
+    "plms": "PLMS",
+    "lms": "LMS",
     "euler": "Euler",
     "euler_a": "Euler a",
     "euler_ancestral": "Euler a",
-    "dpmpp_2m": "DPM++ 2M",
     "heun": "Heun",
+    "dpm2": "DPM2",
+    "dpm2_a": "DPM2 a",
+    "dpmpp_2s_a": "DPM++ 2S a",
+    "dpmpp_2m": "DPM++ 2M",
+    "dpmpp_sde": "DPM++ SDE",
+    "dpm_fast": "DPM fast",
+    "dpm_adaptive": "DPM adaptive",
+    "deis": "DEIS",
     "unipc": "UniPC",
     "lcm": "LCM",
 }
@@ -77,14 +88,6 @@ def _size_pair(text: Any) -> tuple[int, int] | None:
     if len(digits) != 2 or any(len(d) > 6 for d in digits):
         return None
     return int(digits[0]), int(digits[1])
-
-
-def _scheduler(sampler: Any, schedule: Any, table: dict[Any, str]) -> str | None:
-    if not isinstance(sampler, str) or not sampler:
-        return None
-    schedule = schedule if isinstance(schedule, str) and schedule else "normal"
-    found = table.get((sampler, schedule))
-    return found or (sampler if schedule == "normal" else f"{sampler} {schedule}")
 
 
 def _rest(data: dict[str, Any], used: set[str]) -> dict[str, Any]:
@@ -115,8 +118,7 @@ def parse_fooocus(data: Any) -> ForeignResult | None:
     size = _size_pair(data.get("resolution"))
     if size:
         settings["width"], settings["height"] = size
-    scheduler = _scheduler(data.get("sampler"), data.get("scheduler"), _FOOOCUS_SAMPLERS)
-    _put(settings, "scheduler", scheduler)
+    _put(settings, "scheduler", k_sampler_name(data.get("sampler"), data.get("scheduler")))
     model = data.get("base_model")
     if isinstance(model, str) and model not in ("", "None"):
         settings["model_id"] = _strip_extension(model)
@@ -177,7 +179,7 @@ def parse_swarmui(data: Any) -> ForeignResult | None:
     _put(settings, "width", _int(params.get("width")))
     _put(settings, "height", _int(params.get("height")))
     sampler = params.get("sampler", params.get("comfyuisampler"))
-    _put(settings, "scheduler", _scheduler(sampler, params.get("scheduler"), _FOOOCUS_SAMPLERS))
+    _put(settings, "scheduler", k_sampler_name(sampler, params.get("scheduler")))
     model = params.get("model")
     if isinstance(model, str) and model:
         settings["model_id"] = _strip_extension(model)

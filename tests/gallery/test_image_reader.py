@@ -75,7 +75,7 @@ FOOOCUS_SETTINGS = {
     "guidance_scale": 4.0,
     "width": 1152,
     "height": 896,
-    "scheduler": "dpmpp_2m_sde_gpu karras",
+    "scheduler": "DPM++ 2M SDE Karras",
     "model_id": "juggernautXL_v8Rundiffusion",
     "model_hash": "aeb7e9e689",
     "clip_skip": 2,
@@ -195,7 +195,7 @@ def test_invokeai_2_sd_metadata_and_dream():
         "guidance_scale": 7.5,
         "width": 576,
         "height": 512,
-        "scheduler": "k_lms",
+        "scheduler": "LMS",
     }
     both = fx.png(
         {"Dream": fx.INVOKEAI2_DREAM, "sd-metadata": json.dumps(fx.INVOKEAI2_SD_METADATA)}

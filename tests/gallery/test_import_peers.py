@@ -47,7 +47,7 @@ EXPECTED = {
     "forge.webp": ("forge", "a lighthouse at noon", 1234567890, 28, 6.5, 64, 48,
                    "DPM++ 2M Karras", "my, model"),
     "fooocus.png": ("fooocus", "a red fox in the snow", 2806154612, 30, 4.0, 1152, 896,
-                    "dpmpp_2m_sde_gpu karras", "juggernautXL_v8Rundiffusion"),
+                    "DPM++ 2M SDE Karras", "juggernautXL_v8Rundiffusion"),
     "fooocus.jpeg": ("fooocus", "a red fox in the snow", 2806154612, 30, 4.0, 1152, 896,
                      "DPM++ 2M SDE Karras", "juggernautXL_v8Rundiffusion"),
     "comfyui.png": ("comfyui", "glass bottle galaxy", 156680208700286, 20, 8.0, 512, 640,
@@ -59,7 +59,7 @@ EXPECTED = {
     "swarmui.png": ("swarmui", "a photo of a cat", 1618033988, 24, 6.5, 1024, 768,
                     "DPM++ 2M Karras", "sd_xl_base_1.0"),
     "invokeai2.png": ("invokeai", "a watercolor fox", 3357757885, 50, 7.5, 576, 512,
-                      "k_lms", "stable-diffusion-1.5"),
+                      "LMS", "stable-diffusion-1.5"),
     "stealth.png": ("a1111", "a lighthouse at midnight", 1234567890, 28, 6.5, 64, 48,
                     "DPM++ 2M Karras", "my, model"),
 }  # fmt: skip
