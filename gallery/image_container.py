@@ -5,7 +5,7 @@
 - JPEG and WebP: EXIF `UserComment` (ExifIFD 0x9286) decoded as its 8-byte prefix says
   (`UNICODE\\0` UTF-16 in either byte order, `ASCII\\0\\0\\0`, or an undefined prefix as UTF-8),
   the other EXIF text tags of IFD0 (ComfyUI keeps its graph in `Make`/`Model` of WebP files),
-  and XMP. PNGs may carry EXIF (`eXIf`) and XMP (iTXt `XML:com.adobe.xmp`) too.
+  and XMP. PNGs may carry XMP too (iTXt `XML:com.adobe.xmp`).
 
 Nothing here interprets the text; `gallery.image_reader` decides which tool wrote it.
 """

@@ -7,10 +7,11 @@ Our PNGs carry two text chunks:
   "generation": {prompt, negative_prompt, seed, steps, guidance_scale, width, height,
   scheduler, model_id, model_revision, model_hash, settings}, "provenance": {...}}`.
 
-`read_metadata` understands, in this order: our chunk, A1111 `parameters`, InvokeAI
-`invokeai_metadata` and ComfyUI `prompt`. The result always has a `recipe` the builder can
-load (`prompts.recipe.Recipe.from_dict`): ours as saved, or for other tools the whole prompt
-as `free_text` and the negative prompt as the one negative term.
+`read_metadata` reads PNG, JPEG and WebP from every tool `gallery.image_reader` knows;
+`metadata_from_chunks` reads PNG text chunks alone (ours, A1111, InvokeAI, ComfyUI). The result
+always has a `recipe` the builder can load (`prompts.recipe.Recipe.from_dict`): ours as saved,
+or for other tools the whole prompt as `free_text` and the negative prompt as the one negative
+term.
 """
 
 from __future__ import annotations
