@@ -148,7 +148,9 @@ class PromptEncoder:
             if clip_skip == 1:
                 state = output.last_hidden_state
             else:  # as diffusers' clip_skip=N-1: an earlier layer, then the final layer norm
-                state = encoder.text_model.final_layer_norm(output.hidden_states[-clip_skip])
+                # (transformers 5 moved the norm from `text_model` onto CLIPTextModel itself)
+                norm = getattr(encoder, "text_model", encoder).final_layer_norm
+                state = norm(output.hidden_states[-clip_skip])
             hidden.append(apply_weights(state, weights))
         return PromptEmbedding(torch.cat(hidden, dim=1), _frame_length(tokenizer))
 

@@ -48,9 +48,14 @@ def clip_vocab_and_merges(bpe_path: Path = BPE_PATH) -> tuple[dict[str, int], li
     return {token: index for index, token in enumerate(tokens)}, merges
 
 
-@lru_cache(maxsize=1)
-def load_clip_tokenizer() -> CLIPTokenizer:
-    """The SD1.x CLIP tokenizer (49,408 tokens, max length 77), made without any download."""
+@lru_cache(maxsize=2)
+def load_clip_tokenizer(pad_token: str = "<|endoftext|>") -> CLIPTokenizer:
+    """The SD1.x CLIP tokenizer (49,408 tokens, max length 77), made without any download.
+
+    `pad_token="!"` gives the padding of SD 2.x (OpenCLIP) and SDXL's second tokenizer.
+    """
     vocab, merges = clip_vocab_and_merges()
     pairs = [tuple(merge.split()) for merge in merges]
-    return CLIPTokenizer(vocab=vocab, merges=pairs, model_max_length=MODEL_MAX_LENGTH)
+    return CLIPTokenizer(
+        vocab=vocab, merges=pairs, model_max_length=MODEL_MAX_LENGTH, pad_token=pad_token
+    )

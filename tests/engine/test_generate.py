@@ -234,3 +234,28 @@ def test_unexpected_failures_leave_the_engine_as_one_sentence_with_the_cause(eng
         engine.generate(GenerationRequest("a fox", seed=1, **SMALL))
     assert "\n" not in str(caught.value)
     assert isinstance(caught.value.__cause__, RuntimeError)
+
+
+def test_reloading_changed_weights_from_the_same_path_encodes_again(tmp_path, models_dir):
+    from diffusers import StableDiffusionPipeline
+
+    from engine.demo_model import build_demo_pipeline
+    from engine.generate import Engine
+    from engine.loading import ModelManager
+
+    folder = tmp_path / "my-model"
+    build_demo_pipeline().save_pretrained(folder)
+    engine = Engine(ModelManager(models_dir))
+    request = GenerationRequest("a red fox", seed=4, **SMALL)
+    before = engine.generate(request, model=str(folder))
+    # The artist retrains the text encoder and saves it over the old files.
+    changed = StableDiffusionPipeline.from_pretrained(folder)
+    with torch.no_grad():
+        for parameter in changed.text_encoder.parameters():
+            parameter.mul_(1.5)
+    changed.save_pretrained(folder)
+    engine.models.unload()
+    after = engine.generate(request, model=str(folder))
+    fresh = Engine(ModelManager(models_dir)).generate(request, model=str(folder))
+    assert np.array_equal(pixels(after.images[0]), pixels(fresh.images[0]))
+    assert not np.array_equal(pixels(after.images[0]), pixels(before.images[0]))

@@ -1,62 +1,18 @@
 """The SDXL path: two CLIP encoders, pooled embeddings, weights, chunks, through the real loader.
 
-A tiny SDXL pipeline is built from configs with random weights (the shapes diffusers' own
-tests use) and saved, then loaded by the engine like any model folder.
+A tiny SDXL pipeline (tests/engine/conftest.py: random weights, the shapes diffusers' own tests
+use, a second tokenizer that pads with `!`) is loaded by the engine like any model folder.
 """
 
 import numpy as np
 import pytest
 import torch
-from diffusers import (
-    AutoencoderKL,
-    EulerDiscreteScheduler,
-    StableDiffusionXLPipeline,
-    UNet2DConditionModel,
-)
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-from engine.demo_model import SCHEDULER_CONFIG, TEXT_ENCODER_CONFIG, VAE_CONFIG
 from engine.generate import Engine
 from engine.loading import ModelManager
 from engine.request import GenerationRequest
-from engine.tokenizer import load_clip_tokenizer
 
 SMALL = {"width": 64, "height": 64, "steps": 2}
-
-
-@pytest.fixture(scope="module")
-def sdxl_folder(tmp_path_factory):
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        block_out_channels=(32, 64),
-        layers_per_block=1,
-        sample_size=32,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        attention_head_dim=(2, 4),
-        use_linear_projection=True,
-        addition_embed_type="text_time",
-        addition_time_embed_dim=8,
-        transformer_layers_per_block=(1, 1),
-        projection_class_embeddings_input_dim=6 * 8 + 32,
-        cross_attention_dim=64,
-        norm_num_groups=8,
-    )
-    text_config = CLIPTextConfig(**TEXT_ENCODER_CONFIG)
-    pipe = StableDiffusionXLPipeline(
-        vae=AutoencoderKL(**VAE_CONFIG),
-        text_encoder=CLIPTextModel(text_config),
-        text_encoder_2=CLIPTextModelWithProjection(text_config),
-        tokenizer=load_clip_tokenizer(),
-        tokenizer_2=load_clip_tokenizer(),
-        unet=unet,
-        scheduler=EulerDiscreteScheduler(**SCHEDULER_CONFIG),
-    )
-    folder = tmp_path_factory.mktemp("tiny-sdxl")
-    pipe.save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture(scope="module")
