@@ -44,30 +44,35 @@ def read_stealth_text(data: bytes, deadline: Deadline | None = None) -> str | No
         return None
     if deadline:
         deadline.check()
+    header = _SIGNATURE_BITS + _LENGTH_BITS
     for mode in ("alpha", "rgb"):
-        bits = _bit_stream(image, mode)
-        if bits is None or len(bits) < _SIGNATURE_BITS + _LENGTH_BITS:
+        bits = _bit_stream(image, mode, header)
+        if bits is None or len(bits) < header:
             continue
         found = SIGNATURES.get(np.packbits(bits[:_SIGNATURE_BITS]).tobytes())
         if found is None or found[0] != mode:
             continue
-        length_bits = bits[_SIGNATURE_BITS : _SIGNATURE_BITS + _LENGTH_BITS]
-        length = int.from_bytes(np.packbits(length_bits).tobytes(), "big")
-        length = min(length, _MAX_DATA_BITS)
-        start = _SIGNATURE_BITS + _LENGTH_BITS
-        payload = np.packbits(bits[start : start + length]).tobytes()
+        length_bits = bits[_SIGNATURE_BITS:header]
+        length = min(int.from_bytes(np.packbits(length_bits).tobytes(), "big"), _MAX_DATA_BITS)
+        bits = _bit_stream(image, mode, header + length)
+        payload = np.packbits(bits[header : header + length]).tobytes()
         return _decode(payload, compressed=found[1])
     return None
 
 
-def _bit_stream(image: Image.Image, mode: str) -> np.ndarray | None:
-    """The low bits in reading order (column-major), or None when the mode has no such bits."""
+def _bit_stream(image: Image.Image, mode: str, count: int) -> np.ndarray | None:
+    """At least the first `count` low bits in reading order (column-major; only the columns
+    needed are converted), or None when the image has no such channel."""
+    per_pixel = 1 if mode == "alpha" else 3
+    if mode == "alpha" and "A" not in image.getbands():
+        return None
+    width, height = image.size
+    columns = min(width, -(-count // (height * per_pixel)))
+    part = image.crop((0, 0, columns, height))
     if mode == "alpha":
-        if "A" not in image.getbands():
-            return None
-        pixels = np.asarray(image.convert("RGBA"))[:, :, 3]
+        pixels = np.asarray(part.convert("RGBA"))[:, :, 3]
         return (pixels.T & 1).reshape(-1)
-    pixels = np.asarray(image.convert("RGB"))
+    pixels = np.asarray(part.convert("RGB"))
     return (pixels.transpose(1, 0, 2) & 1).reshape(-1)
 
 

@@ -129,7 +129,7 @@ def build_gallery_tab(store: GalleryStore, tab: gr.Tab) -> GalleryTab:
     ids = gr.State([])
     page = gr.State(1)
     selected = gr.State(None)
-    _files_panel(store, ids, selected)
+    imported = _files_panel(store, ids, selected)
 
     # --- search and pages
     page_outputs = [thumbnails, ids, page, previous, following, status]
@@ -185,6 +185,7 @@ def build_gallery_tab(store: GalleryStore, tab: gr.Tab) -> GalleryTab:
     refresh_inputs = [filters.model, filters.tag, page, *filters.widgets()]
     refresh_outputs = [filters.model, filters.tag, *page_outputs]
     tab.select(refresh, inputs=refresh_inputs, outputs=refresh_outputs, **QUIET)
+    imported.then(refresh, inputs=refresh_inputs, outputs=refresh_outputs, **QUIET)
 
     # --- the detail panel
     def show(view: DetailView | None) -> tuple[Any, ...]:
@@ -369,8 +370,9 @@ def _detail_widgets() -> _Detail:
     )
 
 
-def _files_panel(store: GalleryStore, ids: gr.State, selected: gr.State) -> None:
-    """Export a zip, import PNGs, read a PNG's settings."""
+def _files_panel(store: GalleryStore, ids: gr.State, selected: gr.State) -> Any:
+    """Export a zip or an image as JPEG/WebP, import images, read an image's settings; returns
+    the import event (the page refreshes after it)."""
     files = gr.Accordion("Export, import, read an image", open=False, elem_id="gallery-files")
     with files, gr.Row(equal_height=False):
         with gr.Column():
@@ -425,11 +427,12 @@ def _files_panel(store: GalleryStore, ids: gr.State, selected: gr.State) -> None
         button.click(
             functools.partial(_download, store, fmt), inputs=selected, outputs=single, **PRIVATE
         )
-    uploads.upload(
+    import_event = uploads.upload(
         lambda paths: import_pngs(store, paths), inputs=uploads, outputs=imported, **PRIVATE
     )
     probe.upload(describe_png, inputs=probe, outputs=found, **QUIET)
     probe.clear(lambda: "", outputs=found, **QUIET)
+    return import_event
 
 
 def _download(store: GalleryStore, image_format: str, gid: int | None) -> str:

@@ -274,3 +274,38 @@ def test_not_an_image_is_one_sentence(tmp_path):
         assert "\n" not in str(caught.value) and str(caught.value).endswith(".")
     with pytest.raises(MetadataError, match="does not exist"):
         read_image_metadata(tmp_path / "missing.png")
+
+
+def test_invokeai_3_metadata_with_its_model_object_and_clip_skip():
+    document = {
+        "generation_mode": "txt2img",
+        "positive_prompt": "a koi pond, ukiyo-e",
+        "negative_prompt": "photo",
+        "width": 512,
+        "height": 768,
+        "seed": 1234,
+        "rand_device": "cpu",
+        "cfg_scale": 7.5,
+        "steps": 25,
+        "scheduler": "dpmpp_2m_sde_k",
+        "clip_skip": 1,
+        "model": {
+            "model_name": "stable-diffusion-v1-5",
+            "base_model": "sd-1",
+            "model_type": "main",
+        },
+        "app_version": "3.4.0",
+    }
+    reading = read_image_metadata(fx.png({"invokeai_metadata": json.dumps(document)}))
+    settings = {
+        "seed": 1234,
+        "steps": 25,
+        "guidance_scale": 7.5,
+        "width": 512,
+        "height": 768,
+        "scheduler": "DPM++ 2M SDE Karras",
+        "model_id": "stable-diffusion-v1-5",
+        "clip_skip": 2,
+    }
+    check(reading, "invokeai", "a koi pond, ukiyo-e", "photo", settings, "PNG")
+    assert reading.metadata.extra["app_version"] == "3.4.0"

@@ -65,6 +65,7 @@ def test_import_a_jpeg_and_read_a_fooocus_png_in_the_gallery(server, browser, tm
     status = page.locator("#gallery-import-status")
     expect(status).to_contain_text("Imported 1 (1 JPEG)")
     expect(status).to_contain_text("from-a1111.jpg: JPEG: AUTOMATIC1111, EXIF UserComment")
+    expect(page.locator("#gallery-grid img")).to_have_count(1)  # the page shows it at once
 
     page.locator("#gallery-read-png input[type=file]").set_input_files(str(fooocus))
     found = page.locator("#gallery-read-png-result")
