@@ -10,6 +10,7 @@ every peer reads the same settings from either file.
 from __future__ import annotations
 
 import io
+import struct
 
 from PIL import Image
 
@@ -20,6 +21,7 @@ from gallery.metadata import PARAMETERS_KEY, read_text_chunks
 PEER_FORMATS = {"jpeg": ("JPEG", ".jpg"), "webp": ("WEBP", ".webp")}
 QUALITY = 90
 _UNICODE_PREFIX = b"UNICODE\x00"
+_UNDEFINED = 7  # the TIFF type of UserComment
 
 
 def user_comment_bytes(text: str) -> bytes:
@@ -27,16 +29,30 @@ def user_comment_bytes(text: str) -> bytes:
     return _UNICODE_PREFIX + text.encode("utf-16-be")
 
 
+def exif_block(user_comment: bytes) -> bytes:
+    """An EXIF block holding only ExifIFD UserComment, laid out as `piexif.dump` lays it out:
+    big-endian TIFF header, IFD0 with the Exif IFD pointer, the Exif IFD with UserComment as
+    type UNDEFINED (Pillow would write bytes as BYTE, which piexif, and so A1111, misreads)."""
+    header = b"MM\x00\x2a" + struct.pack(">I", 8)
+    ifd0_size = 2 + 12 + 4
+    exif_ifd_offset = 8 + ifd0_size
+    data_offset = exif_ifd_offset + 2 + 12 + 4
+    ifd0 = struct.pack(">H", 1) + struct.pack(">HHII", EXIF_IFD, 4, 1, exif_ifd_offset)
+    ifd0 += struct.pack(">I", 0)
+    exif_ifd = struct.pack(">H", 1)
+    exif_ifd += struct.pack(">HHII", USER_COMMENT, _UNDEFINED, len(user_comment), data_offset)
+    exif_ifd += struct.pack(">I", 0)
+    return b"Exif\x00\x00" + header + ifd0 + exif_ifd + user_comment
+
+
 def encode_with_infotext(image: Image.Image, infotext: str | None, image_format: str) -> bytes:
     """`image` as JPEG or WebP bytes with `infotext` in EXIF UserComment (none when None)."""
     fmt, _suffix = _format(image_format)
     if image.mode != "RGB":
         image = image.convert("RGB")
-    exif = Image.Exif()
-    if infotext is not None:
-        exif.get_ifd(EXIF_IFD)[USER_COMMENT] = user_comment_bytes(infotext)
+    extra = {} if infotext is None else {"exif": exif_block(user_comment_bytes(infotext))}
     out = io.BytesIO()
-    image.save(out, format=fmt, quality=QUALITY, exif=exif.tobytes())
+    image.save(out, format=fmt, quality=QUALITY, **extra)
     return out.getvalue()
 
 

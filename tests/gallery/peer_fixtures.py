@@ -63,14 +63,25 @@ def with_exif(fmt: str, exif: Image.Exif, base: Image.Image | None = None) -> by
 
 
 def a1111_exif_image(fmt: str, geninfo: str, *, encoding: str = "unicode-be") -> bytes:
-    """A JPEG or WebP as A1111 saves it: UserComment in the Exif IFD."""
-    exif = Image.Exif()
-    if encoding == "ascii":
-        comment = user_comment_ascii(geninfo)
-    else:
-        comment = user_comment_unicode(geninfo, little_endian=encoding == "unicode-le")
-    exif.get_ifd(0x8769)[0x9286] = comment
-    return with_exif(fmt, exif)
+    """A JPEG or WebP as A1111 saves it: the image, then `piexif.insert` of
+    `piexif.dump({"Exif": {UserComment: UserComment.dump(geninfo, encoding="unicode")}})`.
+    `unicode-le` is the little-endian variant some tools write (built by hand)."""
+    if encoding == "unicode-le":
+        exif = Image.Exif()
+        exif.get_ifd(0x8769)[0x9286] = user_comment_unicode(geninfo, little_endian=True)
+        return with_exif(fmt, exif)
+    import piexif
+    import piexif.helper
+
+    out = io.BytesIO()
+    image().save(out, format=fmt, quality=80)
+    comment = piexif.helper.UserComment.dump(
+        geninfo, encoding="ascii" if encoding == "ascii" else "unicode"
+    )
+    exif_bytes = piexif.dump({"Exif": {piexif.ExifIFD.UserComment: comment}})
+    inserted = io.BytesIO()
+    piexif.insert(exif_bytes, out.getvalue(), inserted)
+    return inserted.getvalue()
 
 
 def fooocus_exif_image(fmt: str, metadata: str, scheme: str) -> bytes:

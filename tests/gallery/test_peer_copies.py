@@ -6,8 +6,11 @@ import io
 import re
 import zipfile
 
+import piexif
+import piexif.helper
 import pytest
 from PIL import Image
+from sd_parsers import ParserManager
 
 from gallery import GalleryError, NewGeneration
 from gallery.image_reader import read_image_metadata
@@ -19,13 +22,16 @@ A1111_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)'
 
 
 def a1111_reads(data: bytes) -> str:
-    """A1111's `read_info_from_image` for a JPEG/WebP: EXIF UserComment through
-    `piexif.helper.UserComment.load` (prefix UNICODE -> UTF-16-BE, ASCII -> ASCII)."""
+    """A1111's `read_info_from_image` for a JPEG/WebP, as written in modules/images.py."""
     with Image.open(io.BytesIO(data)) as image:
-        raw = image.getexif().get_ifd(0x8769)[0x9286]
-    prefix, body = raw[:8], raw[8:]
-    encoding = {b"UNICODE\x00": "utf_16_be", b"ASCII\x00\x00\x00": "ascii"}[prefix]
-    return body.decode(encoding, errors="replace")
+        items = (image.info or {}).copy()
+    exif = piexif.load(items["exif"])
+    exif_comment = (exif or {}).get("Exif", {}).get(piexif.ExifIFD.UserComment, b"")
+    try:
+        exif_comment = piexif.helper.UserComment.load(exif_comment)
+    except ValueError:
+        exif_comment = exif_comment.decode("utf8", errors="ignore")
+    return exif_comment
 
 
 def a1111_parameters(text: str) -> dict[str, str]:
@@ -102,3 +108,41 @@ def test_export_zip_writes_the_chosen_format(store, tmp_path, fmt, suffix):
         assert name in archive.read("settings.csv").decode()
     if fmt != "png":
         assert a1111_reads(data) == infotext_for(GENERATION)
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg", "webp"])
+def test_sd_parsers_reads_every_field_of_ours(fmt):
+    generation = NewGeneration(
+        prompt="a fox, (snow:1.2)",
+        negative_prompt="blurry, lowres",
+        seed=4242,
+        steps=12,
+        guidance_scale=6.5,
+        width=48,
+        height=32,
+        scheduler="DPM++ 2M Karras",
+        model_id="demo-model",
+        model_hash="abcdef0123",
+        settings={"clip_skip": 2},
+        image=Image.new("RGB", (48, 32)),
+    )
+    if fmt == "png":
+        from gallery.metadata import embed_metadata
+
+        data = embed_metadata(generation.image, generation)
+    else:
+        data = encode_with_infotext(generation.image, infotext_for(generation), fmt)
+    info = ParserManager().parse(io.BytesIO(data))
+    assert info is not None and info.generator.name == "AUTOMATIC1111"
+    (sampler,) = info.samplers
+    assert sampler.name == "DPM++ 2M"
+    assert sampler.parameters == {
+        "scheduler": "Karras",
+        "cfg_scale": "6.5",
+        "seed": "4242",
+        "steps": "12",
+    }
+    assert [p.value for p in sampler.prompts] == ["a fox, (snow:1.2)"]
+    assert [p.value for p in sampler.negative_prompts] == ["blurry, lowres"]
+    assert (sampler.model.name, sampler.model.hash) == ("demo-model", "abcdef0123")
+    assert info.metadata == {"Size": "48x32", "Clip skip": "2"}
