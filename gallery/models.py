@@ -194,6 +194,10 @@ class Experiment(Base):
     created_at: Mapped[datetime]
     # The owner (`gallery.owners`); the store always writes one, old rows got "local".
     user_id: Mapped[str | None] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32), default="compare")
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    seeds: Mapped[list[int]] = mapped_column(JSON, default=list)
+    axis: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     variants: Mapped[list[ExperimentVariant]] = relationship(
         back_populates="experiment",
@@ -222,7 +226,7 @@ class ExperimentVariant(Base):
 
 
 class VariantGeneration(Base):
-    """A generation made for a variant."""
+    """A generation made for a variant; a grid cell when its seed row and axis column are set."""
 
     __tablename__ = "variant_generations"
 
@@ -232,6 +236,47 @@ class VariantGeneration(Base):
     generation_id: Mapped[int] = mapped_column(
         ForeignKey("generations.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+    seed_index: Mapped[int | None] = mapped_column(Integer)
+    axis_index: Mapped[int | None] = mapped_column(Integer)
+
+
+class ExperimentVote(Base):
+    """One judgement: `winner` beat `loser` on a seed row (a blind pair), or `winner` was picked
+    as best of its row (`loser` None) or of the whole experiment (`seed_index` None too)."""
+
+    __tablename__ = "experiment_votes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), index=True
+    )
+    winner_variant_id: Mapped[int] = mapped_column(
+        ForeignKey("experiment_variants.id", ondelete="CASCADE"), index=True
+    )
+    loser_variant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("experiment_variants.id", ondelete="CASCADE"), index=True
+    )
+    seed_index: Mapped[int | None] = mapped_column(Integer)
+    axis_index: Mapped[int | None] = mapped_column(Integer)
+    blind: Mapped[bool] = mapped_column(Boolean, default=False)
+    user_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+
+
+class GenerationScore(Base):
+    """A measured score of a generation's image (e.g. CLIP text-image similarity)."""
+
+    __tablename__ = "generation_scores"
+    __table_args__ = (Index("ix_generation_scores_metric_value", "metric", "value"),)
+
+    generation_id: Mapped[int] = mapped_column(
+        ForeignKey("generations.id", ondelete="CASCADE"), primary_key=True
+    )
+    metric: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    scorer: Mapped[str] = mapped_column(String(200))
+    meaningful: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
 
 
 class UserStyleRow(Base):

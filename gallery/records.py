@@ -332,8 +332,46 @@ class VariantRecord:
 
 
 @dataclass(frozen=True)
+class CellRecord:
+    """One image of an experiment's grid: row `seed_index`, its variant, axis column."""
+
+    variant_id: int
+    generation_id: int
+    seed_index: int | None
+    axis_index: int | None
+
+
+@dataclass(frozen=True)
+class VoteRecord:
+    """A judgement: `winner` beat `loser` (a pair), or was picked best (`loser` None) of a seed
+    row, or of the whole experiment (`seed_index` None too)."""
+
+    id: int
+    experiment_id: int
+    winner_variant_id: int
+    loser_variant_id: int | None
+    seed_index: int | None
+    axis_index: int | None
+    blind: bool
+    user_id: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ScoreRecord:
+    """A score of one generation's image; `meaningful` is False for an untrained scorer."""
+
+    generation_id: int
+    metric: str
+    value: float
+    scorer: str
+    meaningful: bool
+
+
+@dataclass(frozen=True)
 class ExperimentRecord:
-    """An experiment (for the compare view) and its variants in order."""
+    """An experiment (for the compare view): its variants in order, the shared settings, the
+    seeds (grid rows), the optional second axis (`{"name": ..., "values": [...]}`) and cells."""
 
     id: int
     name: str
@@ -341,11 +379,37 @@ class ExperimentRecord:
     created_at: datetime
     user_id: str | None
     variants: tuple[VariantRecord, ...]
+    kind: str = "compare"
+    settings: dict[str, Any] = field(default_factory=dict)
+    seeds: tuple[int, ...] = ()
+    axis: dict[str, Any] = field(default_factory=dict)
+    cells: tuple[CellRecord, ...] = ()
 
     @property
     def winner(self) -> VariantRecord | None:
         """The variant marked as winner, if any."""
         return next((v for v in self.variants if v.is_winner), None)
+
+    @property
+    def axis_values(self) -> tuple[Any, ...]:
+        """The second axis's values, or one empty column when there is no axis."""
+        return tuple(self.axis.get("values") or (None,))
+
+    def variant(self, variant_id: int) -> VariantRecord:
+        """The variant with this id (KeyError if it is not one of this experiment's)."""
+        for variant in self.variants:
+            if variant.id == variant_id:
+                return variant
+        raise KeyError(variant_id)
+
+    def cell(self, seed_index: int, variant_id: int, axis_index: int | None = None) -> int | None:
+        """The generation id at a grid position, or None when that cell was not made."""
+        for cell in self.cells:
+            if (cell.seed_index, cell.variant_id) == (seed_index, variant_id) and (
+                cell.axis_index or 0
+            ) == (axis_index or 0):
+                return cell.generation_id
+        return None
 
 
 @dataclass(frozen=True)

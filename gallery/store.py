@@ -38,7 +38,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from gallery import export, importers, rebuild, search
+from gallery import experiment_export, export, importers, rebuild, search
 from gallery.database import (
     create_gallery_engine,
     move_legacy_database,
@@ -49,17 +49,15 @@ from gallery.database import (
     writer,
 )
 from gallery.errors import GalleryError, NotFoundError
+from gallery.experiments import ExperimentService
 from gallery.files import ImageFiles, PreparedImage, prepare_png
 from gallery.metadata import embed_metadata
 from gallery.models import (
-    Experiment,
-    ExperimentVariant,
     Generation,
     GenerationTag,
     ImageFile,
     Tag,
     UserStyleRow,
-    VariantGeneration,
     utc_now,
 )
 from gallery.owners import EVERY_OWNER, Owner, owner_filter, writing_owner
@@ -73,14 +71,16 @@ from gallery.records import (
     Lineage,
     NewGeneration,
     Page,
+    ScoreRecord,
     SweepReport,
     UserStyle,
-    VariantRecord,
     VariantSpec,
+    VoteRecord,
     check_rating,
     json_safe,
     normalize_tag,
 )
+from gallery.scores import ScoreService
 from gallery.sweep import DEFAULT_GRACE_S, referenced_hashes, sweep
 
 MAX_LINEAGE_DEPTH = 1000
@@ -111,6 +111,12 @@ OWNER_SCOPED = frozenset(
         "add_to_variant",
         "set_winner",
         "delete_experiment",
+        "add_vote",
+        "votes",
+        "save_scores",
+        "scores_of",
+        "ranked_by_score",
+        "export_experiment",
         "list_user_styles",
         "save_user_style",
         "delete_user_style",
@@ -145,6 +151,8 @@ class GalleryStore:
             engine.dialect.name, "generations_fts" in table_names(engine)
         )
         self.last_sweep = SweepReport()
+        self._experiments = ExperimentService(self._read, self._write)
+        self._scores = ScoreService(self._read, self._write)
 
     # --- opening -----------------------------------------------------------------------
 
@@ -608,7 +616,7 @@ class GalleryStore:
         records = [self.get(generation_id, owner=owner) for generation_id in ids]
         return export.write_export_zip(records, Path(out_path), image_format=image_format)
 
-    # --- experiments ---------------------------------------------------------------------
+    # --- experiments, votes and scores (services behind this facade) --------------------
 
     def create_experiment(
         self,
@@ -617,127 +625,117 @@ class GalleryStore:
         *,
         description: str = "",
         owner: Owner = None,
+        **plan: Any,
     ) -> ExperimentRecord:
-        """Create an experiment of `owner` with its variants (in the order given)."""
-        user_id = writing_owner(owner)
-        if not isinstance(name, str) or not name.strip():
-            raise GalleryError("An experiment needs a name.")
-        specs = [VariantSpec(v) if isinstance(v, str) else v for v in variants]
-        names = [spec.name.strip() if isinstance(spec.name, str) else "" for spec in specs]
-        if not specs or not all(names):
-            raise GalleryError("An experiment needs at least one variant, each with a name.")
-        if len(set(names)) != len(names):
-            raise GalleryError("Variant names within an experiment must differ.")
-        with self._write() as session:
-            experiment = Experiment(
-                name=name.strip(), description=description, created_at=utc_now(), user_id=user_id
-            )
-            for position, (spec, variant_name) in enumerate(zip(specs, names, strict=True)):
-                experiment.variants.append(
-                    ExperimentVariant(
-                        name=variant_name,
-                        position=position,
-                        recipe=json_safe(spec.recipe, "variant recipe"),
-                        is_winner=False,
-                    )
-                )
-            session.add(experiment)
-            session.flush()
-            experiment_id = experiment.id
-        return self.get_experiment(experiment_id, owner=user_id)
+        """Create an experiment of `owner` with its variants in order, and optionally its
+        `kind`, shared `settings`, `seeds` and `axis` (see `ExperimentService.create`)."""
+        return self._experiments.create(
+            name, variants, description=description, owner=owner, **plan
+        )
 
     def get_experiment(self, experiment_id: int, *, owner: Owner = None) -> ExperimentRecord:
-        """One of `owner`'s experiments with its variants and their generations."""
-        with self._read() as session:
-            experiment = self._experiment(session, experiment_id, owner)
-            return self._experiment_record(session, experiment)
+        """One of `owner`'s experiments with its variants, cells and generations."""
+        return self._experiments.get(experiment_id, owner=owner)
 
     def list_experiments(self, *, owner: Owner = None) -> list[ExperimentRecord]:
         """Every experiment of `owner`, newest first."""
-        with self._read() as session:
-            experiments = session.scalars(
-                select(Experiment)
-                .where(*_owned(Experiment, owner))
-                .options(selectinload(Experiment.variants))
-                .order_by(Experiment.id.desc())
-            ).all()
-            return [self._experiment_record(session, e) for e in experiments]
+        return self._experiments.list(owner=owner)
 
-    def _experiment(self, session: Session, experiment_id: int, owner: Owner) -> Experiment:
-        experiment = session.scalar(
-            select(Experiment)
-            .where(Experiment.id == _check_id(experiment_id), *_owned(Experiment, owner))
-            .options(selectinload(Experiment.variants))
-        )
-        if experiment is None:
-            raise NotFoundError(f"There is no experiment {experiment_id}.")
-        return experiment
-
-    def add_to_variant(self, variant_id: int, generation_id: int, *, owner: Owner = None) -> None:
-        """Count a generation as made for a variant (both `owner`'s); adding twice is harmless."""
-        with self._write() as session:
-            variant = session.scalar(
-                select(ExperimentVariant)
-                .join(Experiment, Experiment.id == ExperimentVariant.experiment_id)
-                .where(ExperimentVariant.id == _check_id(variant_id), *_owned(Experiment, owner))
-            )
-            if variant is None:
-                raise NotFoundError(f"There is no experiment variant {variant_id}.")
-            self._require(session, generation_id, owner)
-            if session.get(VariantGeneration, (variant_id, generation_id)) is None:
-                session.add(VariantGeneration(variant_id=variant_id, generation_id=generation_id))
+    def add_to_variant(
+        self,
+        variant_id: int,
+        generation_id: int,
+        seed_index: int | None = None,
+        axis_index: int | None = None,
+        *,
+        owner: Owner = None,
+    ) -> None:
+        """Count a generation as made for a variant (both `owner`'s), as the grid cell at
+        (`seed_index`, `axis_index`) when given; adding twice is harmless."""
+        self._experiments.add_cell(variant_id, generation_id, seed_index, axis_index, owner=owner)
 
     def set_winner(
         self, experiment_id: int, variant_id: int | None, *, owner: Owner = None
     ) -> None:
         """Mark one variant of an experiment as the winner, or clear it with None."""
-        with self._write() as session:
-            experiment = self._experiment(session, experiment_id, owner)
-            if variant_id is not None and variant_id not in {v.id for v in experiment.variants}:
-                raise NotFoundError(f"Experiment {experiment_id} has no variant {variant_id}.")
-            for variant in experiment.variants:
-                variant.is_winner = variant.id == variant_id
+        self._experiments.set_winner(experiment_id, variant_id, owner=owner)
 
-    def delete_experiment(self, experiment_id: int, *, owner: Owner = None) -> None:
-        """Delete an experiment and its variants (the generations stay)."""
-        with self._write() as session:
-            result = session.execute(
-                delete(Experiment).where(
-                    Experiment.id == _check_id(experiment_id), *_owned(Experiment, owner)
+    def delete_experiment(
+        self, experiment_id: int, *, with_images: bool = False, owner: Owner = None
+    ) -> None:
+        """Delete an experiment with its variants and votes; `with_images` also deletes the
+        generations made for its cells (otherwise they stay in the gallery)."""
+        generation_ids = self._experiments.delete(experiment_id, owner=owner)
+        if with_images and generation_ids:
+            with self._read() as session:
+                still_there = list(
+                    session.scalars(
+                        select(Generation.id).where(
+                            Generation.id.in_(generation_ids), *_owned(Generation, owner)
+                        )
+                    )
                 )
-            )
-            if result.rowcount == 0:
-                raise NotFoundError(f"There is no experiment {experiment_id}.")
+            self.delete(still_there, owner=owner)
 
-    def _experiment_record(self, session: Session, experiment: Experiment) -> ExperimentRecord:
-        variant_ids = [variant.id for variant in experiment.variants]
-        members: dict[int, list[int]] = {variant_id: [] for variant_id in variant_ids}
-        if variant_ids:
-            pairs = session.execute(
-                select(VariantGeneration.variant_id, VariantGeneration.generation_id)
-                .where(VariantGeneration.variant_id.in_(variant_ids))
-                .order_by(VariantGeneration.generation_id)
-            )
-            for variant_id, generation_id in pairs:
-                members[variant_id].append(generation_id)
-        return ExperimentRecord(
-            id=experiment.id,
-            name=experiment.name,
-            description=experiment.description,
-            created_at=experiment.created_at,
-            user_id=experiment.user_id,
-            variants=tuple(
-                VariantRecord(
-                    id=v.id,
-                    experiment_id=experiment.id,
-                    name=v.name,
-                    position=v.position,
-                    recipe=v.recipe,
-                    is_winner=v.is_winner,
-                    generation_ids=tuple(members[v.id]),
-                )
-                for v in experiment.variants
-            ),
+    def add_vote(
+        self,
+        experiment_id: int,
+        winner_variant_id: int,
+        loser_variant_id: int | None = None,
+        *,
+        seed_index: int | None = None,
+        axis_index: int | None = None,
+        blind: bool = False,
+        owner: Owner = None,
+    ) -> VoteRecord:
+        """Record `owner`'s judgement on their experiment (see `VoteRecord`)."""
+        return self._experiments.add_vote(
+            experiment_id,
+            winner_variant_id,
+            loser_variant_id,
+            seed_index=seed_index,
+            axis_index=axis_index,
+            blind=blind,
+            owner=owner,
+        )
+
+    def votes(self, experiment_id: int, *, owner: Owner = None) -> list[VoteRecord]:
+        """Every vote of one of `owner`'s experiments, oldest first."""
+        return self._experiments.votes(experiment_id, owner=owner)
+
+    def save_scores(self, scores: Sequence[ScoreRecord], *, owner: Owner = None) -> None:
+        """Save (or replace) scores of `owner`'s generations, all or nothing."""
+        self._scores.save(scores, owner=owner)
+
+    def scores_of(
+        self, generation_ids: Iterable[int], metric: str, *, owner: Owner = None
+    ) -> dict[int, ScoreRecord]:
+        """The `metric` score of each of `owner`'s generations that has one."""
+        return self._scores.of(generation_ids, metric, owner=owner)
+
+    def ranked_by_score(
+        self, metric: str, *, limit: int = 50, descending: bool = True, owner: Owner = None
+    ) -> list[ScoreRecord]:
+        """`owner`'s generations sorted by their `metric` score, best first by default."""
+        return self._scores.ranked(metric, limit=limit, descending=descending, owner=owner)
+
+    def export_experiment(
+        self,
+        experiment_id: int,
+        out_path: str | os.PathLike[str],
+        contact_sheet_png: bytes | None = None,
+        *,
+        owner: Owner = None,
+    ) -> Path:
+        """Write an experiment's zip: contact sheet, cell PNGs, CSVs (see `experiment_export`)."""
+        experiment = self._experiments.get(experiment_id, owner=owner)
+        records = {
+            c.generation_id: self.get(c.generation_id, owner=owner) for c in experiment.cells
+        }
+        scores = self._scores.of(records, experiment_export.SCORE_METRIC, owner=owner)
+        votes = self._experiments.votes(experiment_id, owner=owner)
+        return experiment_export.write_experiment_zip(
+            experiment, records, scores, votes, contact_sheet_png, Path(out_path)
         )
 
     # --- user styles ---------------------------------------------------------------------

@@ -32,6 +32,8 @@ from gallery import GalleryStore, NewGeneration
 
 POSTGRES_URL_ENV = "ATELIER_TEST_POSTGRES_URL"
 GALLERY_TABLES = (
+    "generation_scores",
+    "experiment_votes",
     "variant_generations",
     "experiment_variants",
     "experiments",

@@ -33,6 +33,8 @@ TABLES = {
     "experiment_variants",
     "variant_generations",
     "user_styles",
+    "experiment_votes",
+    "generation_scores",
     "alembic_version",
 }
 

@@ -7,6 +7,7 @@
     python app.py gallery delete 12
     python app.py gallery check            # --delete-ours also deletes our unrecorded images
     python app.py gallery rebuild          # re-create lost records from the images' metadata
+    python app.py gallery experiments
 
 The database is `DATABASE_URL` when set, else `database/atelier.db` in the gallery folder.
 """
@@ -79,6 +80,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions.add_parser(
         "rebuild", help="re-create records for stored images from their own metadata"
     )
+
+    experiments = actions.add_parser(
+        "experiments", help="list experiments with their ids and variant labels"
+    )
+    experiments.add_argument("--json", action="store_true", help="print a JSON list")
     parser.set_defaults(handler=run)
 
 
@@ -95,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         "delete": _delete,
         "check": _check,
         "rebuild": _rebuild,
+        "experiments": _experiments,
     }[args.gallery_action]
     rebuilding = args.gallery_action == "rebuild"
     try:
@@ -244,4 +251,37 @@ def _check(store: GalleryStore, args: argparse.Namespace) -> int:
         )
     for image_id in report.missing_images:
         print(f"missing: image {image_id}", file=sys.stderr)
+    return 0
+
+
+def _experiments(store: GalleryStore, args: argparse.Namespace) -> int:
+    experiments = store.list_experiments()
+    if args.json:
+        print(
+            _dumps(
+                [
+                    {
+                        "id": e.id,
+                        "name": e.name,
+                        "kind": e.kind,
+                        "created_at": e.created_at,
+                        "seeds": list(e.seeds),
+                        "axis": e.axis,
+                        "variants": [v.name for v in e.variants],
+                        "winner": e.winner.name if e.winner else None,
+                        "images": len(e.cells),
+                    }
+                    for e in experiments
+                ]
+            )
+        )
+        return 0
+    for experiment in experiments:
+        labels = " | ".join(v.name for v in experiment.variants)
+        print(
+            f"#{experiment.id}  {experiment.created_at.strftime('%Y-%m-%d %H:%M')}  "
+            f"{experiment.kind}  {len(experiment.cells)} image(s)  {labels}"
+        )
+    if not experiments:
+        print("no experiments yet", file=sys.stderr)
     return 0

@@ -1,0 +1,202 @@
+"""CLIP text–image similarity for every image of a comparison (transformers' `CLIPModel`).
+
+Which CLIP, looked up at call time (`find_clip`):
+1. a real CLIP (`openai/clip-vit-base-patch32`) when it is in the local Hugging Face cache;
+2. else the project's trained sketch CLIP, a `save_pretrained` folder under
+   `assets/models/sketch/clip` (or `assets/models/sketch` itself when that holds a CLIP);
+3. else a tiny CLIP built from a config with seeded random weights, so the code path runs —
+   its scores are marked not meaningful and the page says so.
+
+The score is 100 × the cosine of the image and text embeddings (as in CLIPScore, not clamped).
+Images are centre-cropped to a square and resized to the model's input size, then normalised
+with CLIP's mean and standard deviation; prompts lose their weighting syntax first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from prompts.weighting import PromptSyntaxError, strip_weights
+
+REAL_CLIP_ID = "openai/clip-vit-base-patch32"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SKETCH_CLIP_FOLDERS = (
+    REPO_ROOT / "assets" / "models" / "sketch" / "clip",
+    REPO_ROOT / "assets" / "models" / "sketch",
+)
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+TINY_CLIP = "tiny random CLIP"
+
+
+@dataclass(frozen=True)
+class ClipChoice:
+    """Where the CLIP comes from: a folder (None for the tiny random one) and its name."""
+
+    folder: Path | None
+    name: str
+    meaningful: bool
+
+
+def find_clip(sketch_folders: Sequence[Path] = SKETCH_CLIP_FOLDERS) -> ClipChoice:
+    """The best CLIP at hand now (see the module docstring)."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        cached = snapshot_download(REAL_CLIP_ID, local_files_only=True)
+        return ClipChoice(Path(cached), REAL_CLIP_ID, True)
+    except Exception:  # not in the cache (or no hub library): fall through
+        pass
+    for folder in sketch_folders:
+        if is_clip_folder(folder):
+            return ClipChoice(folder, "sketch CLIP", True)
+    return ClipChoice(None, TINY_CLIP, False)
+
+
+def is_clip_folder(folder: Path) -> bool:
+    """Whether `folder` holds a `CLIPModel` saved with `save_pretrained`."""
+    config = folder / "config.json"
+    if not config.is_file():
+        return False
+    try:
+        import json
+
+        return json.loads(config.read_text()).get("model_type") == "clip"
+    except (OSError, ValueError):
+        return False
+
+
+class ClipScorer:
+    """Scores images against texts with one CLIP model (thread-safe)."""
+
+    def __init__(self, choice: ClipChoice) -> None:
+        from transformers import CLIPModel, CLIPTokenizer
+
+        self.choice = choice
+        if choice.folder is None:
+            self.model = _tiny_clip()
+            tokenizer_folder = None
+        else:
+            self.model = CLIPModel.from_pretrained(choice.folder, dtype=torch.float32)
+            tokenizer_folder = choice.folder if (choice.folder / "vocab.json").exists() else None
+        if tokenizer_folder is not None:
+            self.tokenizer = CLIPTokenizer.from_pretrained(tokenizer_folder)
+        else:
+            from engine.tokenizer import load_clip_tokenizer
+
+            self.tokenizer = load_clip_tokenizer()
+        self.model.eval()
+        self.image_size = int(self.model.config.vision_config.image_size)
+        self.max_tokens = int(self.model.config.text_config.max_position_embeddings)
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.choice.name
+
+    @property
+    def meaningful(self) -> bool:
+        return self.choice.meaningful
+
+    def pixels(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """CLIP input pixels: centre square crop, resize, normalise."""
+        rows = []
+        for image in images:
+            image = image.convert("RGB")
+            side = min(image.size)
+            left, top = (image.width - side) // 2, (image.height - side) // 2
+            image = image.crop((left, top, left + side, top + side))
+            image = image.resize((self.image_size, self.image_size), Image.Resampling.BICUBIC)
+            array = np.asarray(image, dtype=np.float32) / 255.0
+            rows.append((array - CLIP_MEAN) / CLIP_STD)
+        return torch.from_numpy(np.stack(rows).astype(np.float32)).permute(0, 3, 1, 2)
+
+    def score(self, images: Sequence[Image.Image], texts: Sequence[str]) -> list[float]:
+        """100 × cosine(image, text) for each image and its text."""
+        if len(images) != len(texts):
+            raise ValueError("Give one text per image.")
+        if not images:
+            return []
+        plain = [_plain(text) for text in texts]
+        tokens = self.tokenizer(
+            plain,
+            padding="max_length",
+            max_length=self.max_tokens,
+            truncation=True,
+            return_tensors="pt",
+        )
+        with self._lock, torch.inference_mode():
+            image_embeds = self.model.get_image_features(pixel_values=self.pixels(images))
+            text_embeds = self.model.get_text_features(input_ids=tokens.input_ids)
+            image_embeds = _as_tensor(image_embeds)
+            text_embeds = _as_tensor(text_embeds)
+            image_embeds = image_embeds / image_embeds.norm(dim=-1, keepdim=True)
+            text_embeds = text_embeds / text_embeds.norm(dim=-1, keepdim=True)
+            cosines = (image_embeds * text_embeds).sum(dim=-1)
+        return [round(float(value) * 100, 4) for value in cosines]
+
+
+def _as_tensor(output: object) -> torch.Tensor:
+    """transformers 5 may return a model output; take its pooled embedding."""
+    if isinstance(output, torch.Tensor):
+        return output
+    for key in ("pooler_output", "image_embeds", "text_embeds"):
+        value = getattr(output, key, None)
+        if isinstance(value, torch.Tensor):
+            return value
+    raise TypeError(f"Unexpected CLIP output {type(output).__name__}.")
+
+
+def _plain(text: str) -> str:
+    try:
+        return strip_weights(text)
+    except PromptSyntaxError:
+        return text
+
+
+def _tiny_clip():
+    from transformers import CLIPConfig, CLIPModel
+
+    config = CLIPConfig(
+        text_config={
+            "vocab_size": 49408,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "max_position_embeddings": 77,
+            "bos_token_id": 49406,
+            "eos_token_id": 49407,
+            "pad_token_id": 49407,
+        },
+        vision_config={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "image_size": 32,
+            "patch_size": 8,
+        },
+        projection_dim=32,
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return CLIPModel(config)
+
+
+@lru_cache(maxsize=4)
+def _scorer_for(choice: ClipChoice) -> ClipScorer:
+    return ClipScorer(choice)
+
+
+def clip_scorer(choice: ClipChoice | None = None) -> ClipScorer:
+    """The scorer for `choice` (default: `find_clip()` now), loaded once per process."""
+    return _scorer_for(choice or find_clip())

@@ -1,0 +1,32 @@
+"""CLIP scores: a CLIP folder is used when present, else a tiny random CLIP marked meaningless."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from engine.clip_score import TINY_CLIP, ClipChoice, ClipScorer, _tiny_clip, find_clip
+
+IMAGES = [Image.new("RGB", (64, 64), "red"), Image.new("RGB", (96, 64), "blue")]
+TEXTS = ["a (red:1.3) circle", "a blue circle"]
+
+
+def test_without_any_clip_the_tiny_random_one_runs_and_is_not_meaningful(tmp_path):
+    choice = find_clip(sketch_folders=[tmp_path / "nothing"])
+    assert choice == ClipChoice(None, TINY_CLIP, False)
+    scores = ClipScorer(choice).score(IMAGES, TEXTS)
+    assert len(scores) == 2 and all(-100 <= s <= 100 for s in scores)
+    assert ClipScorer(choice).score(IMAGES, TEXTS) == scores  # seeded: the same every time
+
+
+def test_a_clip_folder_is_found_and_scored_with(tmp_path):
+    folder = tmp_path / "sketch" / "clip"
+    _tiny_clip().save_pretrained(folder)
+    choice = find_clip(sketch_folders=[folder])
+    assert choice.folder == folder and choice.meaningful
+    from_folder = ClipScorer(choice).score(IMAGES, TEXTS)
+    tiny = ClipScorer(ClipChoice(None, TINY_CLIP, False)).score(IMAGES, TEXTS)
+    assert from_folder == pytest.approx(tiny, abs=1e-3)  # same weights, loaded from disk
+    # and the score depends on the text: the same image scores differently per caption
+    scorer = ClipScorer(choice)
+    assert scorer.score(IMAGES[:1], ["a red circle"]) != scorer.score(IMAGES[:1], ["night sky"])
