@@ -16,6 +16,7 @@ from prompts.styles import JsonUserStyleFile, StyleLibrary, UserStyleStore
 from prompts.wildcards import user_wildcards_dir
 from ui.api import register_api
 from ui.builder_tab import build_builder_tab, connect_send_to_generate
+from ui.compare_tab import build_compare_tab, connect_compare
 from ui.gallery_tab import build_gallery_tab, connect_recall_to_generate
 from ui.generate_tab import build_generate_tab
 
@@ -23,6 +24,7 @@ TITLE = "Prompt Atelier"
 BUILDER_TAB = "builder"
 GENERATE_TAB = "generate"
 GALLERY_TAB = "gallery"
+COMPARE_TAB = "compare"
 
 
 def build_app(
@@ -59,6 +61,9 @@ def build_app(
                 with gr.Tab("Gallery", id=GALLERY_TAB, elem_id="tab-gallery") as gallery_tab:
                     kept = build_gallery_tab(gallery, gallery_tab)
                 connect_recall_to_generate(kept, gallery, generate, tabs, GENERATE_TAB)
+                with gr.Tab("Compare", id=COMPARE_TAB, elem_id="tab-compare"):
+                    compare = build_compare_tab(engine, gallery, default_model.model, library)
+                connect_compare(compare, builder.positive, kept.selected)
         connect_send_to_generate(builder, generate.prompt, generate.negative, tabs, GENERATE_TAB)
         register_api(engine, default_model.model, on_result, library, load_clip_tokenizer, gallery)
     app.queue(default_concurrency_limit=1, max_size=32)
