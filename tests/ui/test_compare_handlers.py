@@ -88,7 +88,7 @@ def test_blind_votes_rank_the_variants(engine, store):
     assert h.ranking_rows(h.load_view(store, experiment_id))[0][0] == "b 🏆"
     with pytest.raises(gr.Error, match="Click a cell first"):
         h.mark_row_best(store, experiment_id, None)
-    assert "Best on seed 6: a." == h.mark_row_best(store, experiment_id, [1, 0])
+    assert h.mark_row_best(store, experiment_id, [1, 0]) == "Best on seed 6: a."
 
 
 def test_axis_columns_and_export_with_contact_sheet(engine, store, tmp_path):
@@ -123,7 +123,7 @@ def test_ablation_ranks_terms_on_the_page(engine, store):
         )
     )  # fmt: skip
     experiment_id = events[-1][2]
-    _, _, grid, _, ablation, plot, _ = h.show_experiment(store, experiment_id)
+    _, _, _, _, ablation, plot, _ = h.show_experiment(store, experiment_id)
     assert sorted(r[0] for r in ablation) == ["a fox", "golden hour", "snow"]
     assert [r[1] for r in ablation] == sorted((r[1] for r in ablation), reverse=True)
     assert list(plot["term"]) == [r[0] for r in ablation]
@@ -145,7 +145,7 @@ def test_generators_and_compare_with(store, make_generation_for_ui):
     with pytest.raises(gr.Error, match="does not contain"):
         h.generate_variants(library, "Prompt S/R", "a fox", "red, blue", None)
     gid = store.record_generation(make_generation_for_ui)
-    rows, seeds, negative, steps, *_ = h.compare_with(store, gid)
+    rows, seeds, *_ = h.compare_with(store, gid)
     assert rows[0] == [f"#{gid}", "a lighthouse at dusk"] and seeds == "42"
     with pytest.raises(gr.Error, match="no generation"):
         h.compare_with(store, 999)
@@ -175,5 +175,6 @@ def make_generation_for_ui():
 
     return NewGeneration(
         prompt="a lighthouse at dusk", negative_prompt="blurry", seed=42, steps=4,
-        guidance_scale=6.0, width=64, height=64, scheduler="Euler", image=Image.new("RGB", (64, 64)),
+        guidance_scale=6.0, width=64, height=64, scheduler="Euler",
+        image=Image.new("RGB", (64, 64)),
     )  # fmt: skip
