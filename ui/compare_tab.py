@@ -237,8 +237,11 @@ def build_compare_tab(
         show, [experiment_id, heat], shown, **PRIVATE
     )
     heat.change(show, [experiment_id, heat], shown, **PRIVATE)
+    def pick(eid: Any, first: Any, evt: gr.SelectData) -> tuple[Any, Any, str]:
+        return h.pick_cell(store, eid, first, evt.index)
+
     grid.select(
-        lambda eid, first, evt: h.pick_cell(store, eid, first, evt.index),
+        pick,
         [experiment_id, picked],
         [slider, picked, pick_info],
         **PRIVATE,
