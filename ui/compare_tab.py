@@ -35,9 +35,14 @@ class CompareTab:
 
 
 def build_compare_tab(
-    engine: Engine, store: GalleryStore, default_model: str, library: StyleLibrary | None
+    engine: Engine,
+    store: GalleryStore,
+    default_model: str,
+    library: StyleLibrary | None,
+    tab: gr.Tab | None = None,
 ) -> CompareTab:
-    """Add the Compare tab's widgets and events to the current Blocks."""
+    """Add the Compare tab's widgets and events to the current Blocks; opening `tab` (the
+    gr.Tab it sits in) refreshes the list of saved experiments."""
     size = 256 if default_model == "demo" else 512
     experiment_id = gr.State(None)
     picked = gr.State(None)
@@ -48,8 +53,10 @@ def build_compare_tab(
                 headers=["Label", "Prompt"],
                 datatype=["str", "str"],
                 value=[["A", ""], ["B", ""]],
-                row_count=(2, "dynamic"),
-                column_count=(2, "fixed"),
+                row_count=2,
+                row_limits=(1, 8),
+                column_count=2,
+                column_limits=(2, 2),
                 type="array",
                 interactive=True,
                 wrap=True,
@@ -199,6 +206,8 @@ def build_compare_tab(
     show = partial(h.show_experiment, store)
     refresh = partial(_refresh_saved, store)
 
+    if tab is not None:
+        tab.select(refresh, None, saved, **PRIVATE)
     make.click(
         partial(h.generate_variants, library),
         [mode, base_prompt, values, styles, negative],
@@ -237,6 +246,7 @@ def build_compare_tab(
         show, [experiment_id, heat], shown, **PRIVATE
     )
     heat.change(show, [experiment_id, heat], shown, **PRIVATE)
+
     def pick(eid: Any, first: Any, evt: gr.SelectData) -> tuple[Any, Any, str]:
         return h.pick_cell(store, eid, first, evt.index)
 

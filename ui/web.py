@@ -61,8 +61,10 @@ def build_app(
                 with gr.Tab("Gallery", id=GALLERY_TAB, elem_id="tab-gallery") as gallery_tab:
                     kept = build_gallery_tab(gallery, gallery_tab)
                 connect_recall_to_generate(kept, gallery, generate, tabs, GENERATE_TAB)
-                with gr.Tab("Compare", id=COMPARE_TAB, elem_id="tab-compare"):
-                    compare = build_compare_tab(engine, gallery, default_model.model, library)
+                with gr.Tab("Compare", id=COMPARE_TAB, elem_id="tab-compare") as compare_tab:
+                    compare = build_compare_tab(
+                        engine, gallery, default_model.model, library, compare_tab
+                    )
                 connect_compare(compare, builder.positive, kept.selected)
         connect_send_to_generate(builder, generate.prompt, generate.negative, tabs, GENERATE_TAB)
         register_api(engine, default_model.model, on_result, library, load_clip_tokenizer, gallery)
