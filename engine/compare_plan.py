@@ -1,9 +1,10 @@
 """What a comparison runs: variants × seeds (× one optional setting axis), as grid cells, and
 how cells are grouped into batched pipeline calls.
 
-Cells that share model and every shared setting (size, steps, scheduler, CFG) go into one call
-with one prompt row and one generator per image; each group is cut into chunks of at most
-`max_batch` images. Parsing of the seed list and the `--axis name=v1,v2` text lives here too.
+Cells that share model and every shared setting (size, steps, scheduler, CFG, clip skip) go
+into one call with one prompt row and one generator per image; each group is cut into chunks of
+at most `max_batch` images. Parsing of the seed list and the `--axis name=v1,v2` text lives
+here too.
 """
 
 from __future__ import annotations
@@ -78,7 +79,15 @@ class Cell:
     def batch_key(self) -> tuple[Any, ...]:
         """Cells with equal keys can share one pipeline call."""
         s = self.settings
-        return (self.model, s.width, s.height, s.steps, s.scheduler, float(s.guidance_scale))
+        return (
+            self.model,
+            s.width,
+            s.height,
+            s.steps,
+            s.scheduler,
+            float(s.guidance_scale),
+            getattr(s, "clip_skip", 1),
+        )
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ def plan_settings(plan: ComparePlan) -> dict[str, Any]:
         "width": s.width,
         "height": s.height,
         "scheduler": s.scheduler,
+        "clip_skip": getattr(s, "clip_skip", 1),
     }
 
 
