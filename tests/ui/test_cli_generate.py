@@ -74,3 +74,58 @@ def test_bad_input_exits_2_with_one_line(data_dir, tmp_path, args, message):
     error_lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1 and message in error_lines[0]
     assert not list(tmp_path.glob("*.png"))
+
+
+@pytest.mark.slow
+def test_the_largest_seed_clip_skip_and_a_karras_scheduler(data_dir, tmp_path):
+    done = run_app(
+        "generate", "a red fox", "--seed", "18446744073709551615", "--clip-skip", "2",
+        "--scheduler", "DPM++ 2M SDE Karras", "--steps", "2", "--width", "64", "--height", "64",
+        "--out", str(tmp_path), data_dir=data_dir,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "seed=18446744073709551615" in done.stdout
+    text = Image.open(done.stdout.split()[0]).text["parameters"]
+    assert "Seed: 18446744073709551615" in text and "Clip skip: 2" in text
+    assert "Sampler: DPM++ 2M SDE, Schedule type: Karras" in text
+    found = run_app(
+        "gallery", "search", "--seed", "18446744073709551615", "--json", data_dir=data_dir
+    )
+    assert found.returncode == 0 and "18446744073709551615" in found.stdout, found.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--seed", "18446744073709551616"], "Seed must be"),
+        (["--seed", "lucky"], "Seed must be"),
+        (["--seed", "18446744073709551615", "--batch", "2"], "at most 18446744073709551614"),
+        (["--clip-skip", "13"], "Clip skip"),
+    ],
+)
+def test_bad_seeds_and_clip_skips_exit_2_with_one_line(data_dir, tmp_path, args, message):
+    done = run_app("generate", "a fox", "--out", str(tmp_path), *args, data_dir=data_dir)
+    assert done.returncode == 2
+    error_lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and message in error_lines[0], done.stderr
+
+
+@pytest.mark.slow
+def test_a_broken_gallery_is_a_warning_and_the_png_is_kept(models_dir, tmp_path):
+    from ui.settings import gallery_dir
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "models").symlink_to(models_dir, target_is_directory=True)
+    gallery = gallery_dir(data)
+    gallery.mkdir(parents=True)
+    (gallery / "atelier.db").write_bytes(b"this is not a database" * 100)
+    done = run_app(
+        "generate", "a red fox", "--seed", "3", "--steps", "2", "--width", "64", "--height", "64",
+        "--out", str(tmp_path / "out"), data_dir=data,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "not recorded in the gallery" in warnings[0]
+    assert "Traceback" not in done.stderr
+    assert Path(done.stdout.split()[0]).is_file()

@@ -31,3 +31,15 @@ def test_wildcards_resolve_from_each_image_seed(app_engine):
 def test_an_unknown_wildcard_is_a_clear_error(app_engine):
     with pytest.raises(InvalidRequestError, match="no_such_list"):
         app_engine.generate(GenerationRequest("a __no_such_list__ fox", seed=1, **SMALL))
+
+
+def test_a_wildcard_list_added_after_start_is_found(app_engine):
+    import os
+
+    folder = app_engine.models.models_dir.parent / "wildcards"
+    request = GenerationRequest("a __late_list__ fox", seed=1, **SMALL)
+    with pytest.raises(InvalidRequestError, match="late_list"):
+        app_engine.generate(request)
+    (folder / "late_list.txt").write_text("golden\n")
+    os.utime(folder, ns=(0, 1))  # a coarse clock must not hide the change either
+    assert app_engine.generate(request).prompts == ["a golden fox"]

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from engine.errors import EngineError
-from engine.request import GenerationRequest
+from engine.request import GenerationRequest, parse_seed
 from engine.result import GenerationResult, ProgressUpdate
 from engine.schedulers import scheduler_names
 from ui.settings import resolve_data_dir
@@ -28,7 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--config", help="for a single-file checkpoint: a diffusers folder with its configuration"
     )
     parser.add_argument(
-        "--seed", type=int, help="seed of the first image (default: random, printed)"
+        "--seed",
+        default="-1",
+        help="seed of the first image, 0 to 18446744073709551615 (default -1: random, printed)",
     )
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--guidance", type=float, default=7.0, help="CFG scale")
@@ -43,6 +45,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=scheduler_names(),
         metavar="NAME",
         help=f"one of: {', '.join(scheduler_names())}",
+    )
+    parser.add_argument(
+        "--clip-skip",
+        type=int,
+        default=1,
+        help="A1111's Clip skip: 1 uses CLIP's last layer, 2 the one before (1-12, default 1)",
     )
     parser.add_argument("--device", help="cuda, mps or cpu (default: best available)")
     parser.add_argument(
@@ -95,22 +103,46 @@ def write_pngs(result: GenerationResult, out_dir: Path) -> list[Path]:
     return paths
 
 
+def _record(result: GenerationResult, data_dir: Path) -> None:
+    """Record the images in the gallery; a failure is a warning line, the PNGs stay written."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gallery.errors import GalleryError
+    from gallery.store import GalleryStore
+    from ui.recording import record_result
+    from ui.settings import gallery_dir
+
+    try:
+        with GalleryStore.open(gallery_dir(data_dir)) as store:
+            ids = record_result(store, result)
+    except (GalleryError, OSError, SQLAlchemyError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"warning: the images were not recorded in the gallery: {reason}", file=sys.stderr)
+        return
+    print(f"recorded in the gallery as {', '.join(f'#{i}' for i in ids)}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     """Generate, write PNGs, record them in the gallery, print where they went."""
     from ui.cli import CommandError
     from ui.runtime import build_engine
 
     data_dir = resolve_data_dir(args.data_dir)
+    try:
+        seed = parse_seed(args.seed)
+    except EngineError as exc:
+        raise CommandError(str(exc)) from None
     request = GenerationRequest(
         prompt=args.prompt,
         negative_prompt=args.negative,
-        seed=args.seed,
+        seed=seed,
         steps=args.steps,
         guidance_scale=args.guidance,
         width=args.width,
         height=args.height,
         num_images=args.batch,
         scheduler=args.scheduler,
+        clip_skip=args.clip_skip,
     )
     try:
         engine = build_engine(data_dir, args.device, args.dtype)
@@ -128,15 +160,9 @@ def run(args: argparse.Namespace) -> int:
         print("note: demo model (random weights): the images are noise.", file=sys.stderr)
     for note in result.provenance["notes"]:
         print(f"note: {note}", file=sys.stderr)
-    paths = write_pngs(result, Path(args.out))
+    paths = write_pngs(result, Path(args.out))  # the images are safe on disk first
     if not args.no_gallery:
-        from gallery.store import GalleryStore
-        from ui.recording import record_result
-        from ui.settings import gallery_dir
-
-        with GalleryStore.open(gallery_dir(data_dir)) as store:
-            ids = record_result(store, result)
-        print(f"recorded in the gallery as {', '.join(f'#{i}' for i in ids)}", file=sys.stderr)
+        _record(result, data_dir)
     for path, seed in zip(paths, result.seeds, strict=True):
         print(f"{path}  seed={seed}")
     return 0
