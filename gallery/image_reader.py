@@ -82,7 +82,7 @@ def read_image_metadata(
 ) -> ImageReading:
     """Read a PNG, JPEG or WebP file (or its bytes); `MetadataError` if it is not one."""
     data = _read_bytes(source)
-    deadline = deadline or Deadline(None)
+    deadline = deadline or Deadline()
     texts = read_image_texts(data, deadline)
     notes = list(texts.notes)
     found = _from_texts(texts)

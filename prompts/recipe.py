@@ -106,4 +106,6 @@ class Recipe:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise RecipeError(f"Recipe is not valid JSON: {exc}.") from None
+        except RecursionError:
+            raise RecipeError("Recipe JSON nests too deeply to be a recipe.") from None
         return cls.from_dict(data)

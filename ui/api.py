@@ -332,7 +332,9 @@ def register_api(
             gr.Number(label="clip_skip", value=1),
         ]
         outputs = [gr.Gallery(label="images", format="png"), gr.JSON(label="summary")]
-        upload = gr.File(label="image", type="filepath", file_types=[".png"])
+        upload = gr.File(
+            label="image", type="filepath", file_types=[".png", ".jpg", ".jpeg", ".webp"]
+        )
         imported = gr.JSON(label="imported")
         generate_trigger = gr.Button("generate")
         import_trigger = gr.Button("import_image")

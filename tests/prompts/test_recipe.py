@@ -74,3 +74,8 @@ def test_malformed_json_is_a_recipe_error():
         Recipe.from_json("{subject: a fox")
     with pytest.raises(RecipeError, match="must be a JSON object"):
         Recipe.from_json('["a fox"]')
+
+
+def test_deeply_nested_json_is_a_recipe_error_not_a_recursion_error():
+    with pytest.raises(RecipeError, match="nests too deeply"):
+        Recipe.from_json("[" * 100_000)

@@ -87,3 +87,16 @@ def test_import_image_returns_the_new_id(client, tmp_path):
     assert record["prompt"] == "an imported green square"
     again = client.predict(image=handle_file(str(path)), api_name="/import_image")
     assert again == {"ids": [], "duplicate": True, "had_settings": True}
+
+    from tests.gallery.peer_fixtures import A1111_TEXT, a1111_exif_image
+
+    jpeg = tmp_path / "from-a1111.jpg"
+    jpeg.write_bytes(a1111_exif_image("JPEG", A1111_TEXT))
+    imported = client.predict(image=handle_file(str(jpeg)), api_name="/import_image")
+    record = client.predict(id=imported["ids"][0], api_name="/get_generation")
+    assert record["prompt"] == "a lighthouse at dusk, (storm clouds:1.2)"
+    assert (record["seed"], record["steps"], record["scheduler"]) == (
+        1234567890,
+        28,
+        "DPM++ 2M Karras",
+    )
