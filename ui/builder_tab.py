@@ -36,7 +36,6 @@ from ui.builder_handlers import (
     load_recipe_upload,
     preview_style_file,
     preview_wildcards,
-    prompts_for_generate,
     recipe_from_values,
     save_recipe_file,
     save_user_style,
@@ -327,6 +326,15 @@ def _expansion_panel(
         outputs=[expansion, note, final, added],
         **PRIVATE,
     )
+    # A changed recipe makes the expansion stale: forget it, so it can never be sent.
+    gr.on(
+        triggers=[widget.change for widget in fields],
+        fn=lambda final_text: (None, "", "", ()) if final_text else (gr.skip(),) * 4,
+        inputs=final,
+        outputs=[expansion, note, final, added],
+        trigger_mode="always_last",
+        **QUIET,
+    )
     free_text = fields[RECIPE_FIELDS.index("free_text")]
     keep.click(append_to_free_text, inputs=[free_text, added], outputs=free_text, **PRIVATE)
     return send_expanded, final
@@ -504,38 +512,5 @@ def _files_panel(
         import_previewed,
         inputs=[style_file, picker.search, picker.category, picker.styles],
         outputs=[picker.styles, picker.category, style_file_preview, import_styles, status],
-        **PRIVATE,
-    )
-
-
-# --- Send to Generate -------------------------------------------------------------------------
-
-
-def connect_send_to_generate(
-    builder: BuilderTab,
-    prompt: gr.Textbox,
-    negative: gr.Textbox,
-    tabs: gr.Tabs,
-    generate_tab_id: str,
-) -> None:
-    """Make "Send to Generate" copy the composed prompts into the Generate tab's boxes and open
-    that tab; "Send expanded to Generate" does the same with the last expansion."""
-    library = builder.library
-
-    def send(*values: Any) -> tuple[str, str, gr.Tabs]:
-        positive, negative_text = prompts_for_generate(recipe_from_values(*values), library)
-        return positive, negative_text, gr.Tabs(selected=generate_tab_id)
-
-    def send_expanded(expanded: str, *values: Any) -> tuple[str, str, gr.Tabs]:
-        recipe = recipe_from_values(*values)
-        positive, negative_text = prompts_for_generate(recipe, library, expanded or "")
-        return positive, negative_text, gr.Tabs(selected=generate_tab_id)
-
-    outputs = [prompt, negative, tabs]
-    builder.send.click(send, inputs=list(builder.fields), outputs=outputs, **PRIVATE)
-    builder.send_expanded.click(
-        send_expanded,
-        inputs=[builder.expanded_prompt, *builder.fields],
-        outputs=outputs,
         **PRIVATE,
     )

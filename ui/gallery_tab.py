@@ -28,7 +28,6 @@ from ui.gallery_handlers import (
     export_generations,
     import_pngs,
     model_choices,
-    recall_values,
     remove_tag,
     save_notes,
     search_gallery,
@@ -37,7 +36,6 @@ from ui.gallery_handlers import (
     set_rating,
     tag_choices,
 )
-from ui.generate_tab import GenerateTab
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
@@ -51,6 +49,7 @@ class GalleryTab:
     """The gallery's components other parts of the page connect to."""
 
     recall: gr.Button
+    recall_builder: gr.Button
     selected: gr.State
     """The id of the generation in the detail panel (None when none is)."""
 
@@ -84,6 +83,7 @@ class _Detail:
     remove_tag: gr.Button
     save_notes: gr.Button
     recall: gr.Button
+    recall_builder: gr.Button
     delete: gr.Button
     confirm: gr.Button
     cancel: gr.Button
@@ -271,7 +271,7 @@ def build_gallery_tab(store: GalleryStore, tab: gr.Tab) -> GalleryTab:
         outputs=[*confirm_buttons, selected, message, *detail.outputs(), *page_outputs],
         **PRIVATE,
     )
-    return GalleryTab(recall=detail.recall, selected=selected)
+    return GalleryTab(recall=detail.recall, recall_builder=detail.recall_builder, selected=selected)
 
 
 def _filter_widgets(store: GalleryStore) -> _Filters:
@@ -341,6 +341,9 @@ def _detail_widgets() -> _Detail:
             recall = gr.Button(
                 "Recall into Generate", variant="primary", scale=2, elem_id="gallery-recall"
             )
+            recall_builder = gr.Button(
+                "Recall into Builder", scale=2, elem_id="gallery-recall-builder"
+            )
             delete = gr.Button("Delete", variant="stop", scale=1, elem_id="gallery-delete")
             confirm = gr.Button(
                 "Yes, delete it and its files",
@@ -364,6 +367,7 @@ def _detail_widgets() -> _Detail:
         drop,
         save,
         recall,
+        recall_builder,
         delete,
         confirm,
         cancel,
@@ -437,33 +441,3 @@ def _files_panel(store: GalleryStore, ids: gr.State, selected: gr.State) -> Any:
 
 def _download(store: GalleryStore, image_format: str, gid: int | None) -> str:
     return download_as(store, gid, image_format)
-
-
-def connect_recall_to_generate(
-    gallery: GalleryTab,
-    store: GalleryStore,
-    generate: GenerateTab,
-    tabs: gr.Tabs,
-    generate_tab_id: str,
-) -> None:
-    """Make "Recall into Generate" fill Generate's prompt and settings and open that tab."""
-
-    def recall(gid: int | None) -> tuple[Any, ...]:
-        return (*recall_values(store, gid), gr.Tabs(selected=generate_tab_id))
-
-    gallery.recall.click(
-        recall,
-        inputs=gallery.selected,
-        outputs=[
-            generate.prompt,
-            generate.negative,
-            generate.seed,
-            generate.steps,
-            generate.guidance,
-            generate.width,
-            generate.height,
-            generate.scheduler,
-            tabs,
-        ],
-        **PRIVATE,
-    )

@@ -6,11 +6,12 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from PIL import Image
 
+from engine.errors import GenerationCancelled
 from engine.generate import Engine
 from engine.request import GenerationRequest
 from engine.result import GenerationResult, ProgressUpdate
@@ -55,19 +56,113 @@ def stream_generation(
 
     worker = threading.Thread(target=work, name="generate", daemon=True)
     worker.start()
+    finished = False
     try:
         while True:
             kind, payload = events.get()
             if kind == "progress":
                 yield GenerationEvent(progress=payload)
             elif kind == "result":
+                finished = True
                 yield GenerationEvent(result=payload)
                 return
             else:
+                finished = True
                 raise payload
     finally:
-        cancel.set()
+        if not finished:  # closed early: stop the worker (a shared `cancel` stays unset)
+            cancel.set()
         worker.join(timeout=30)
+
+
+@dataclass
+class RunControl:
+    """The Stop and Skip buttons of one running batch."""
+
+    stop: threading.Event = field(default_factory=threading.Event)
+    """Stop now: the image being made is dropped, the finished ones are kept."""
+    skip: threading.Event = field(default_factory=threading.Event)
+    """Finish the image being made, then drop the rest of the batch."""
+
+
+@dataclass(frozen=True)
+class BatchEvent:
+    """What the page shows next while a batch runs image by image."""
+
+    index: int
+    """The image (0-based) this event is about."""
+    total: int
+    progress: ProgressUpdate | None = None
+    finished: GenerationResult | None = None
+    """All images finished so far, as one result (set when an image completes)."""
+    done: bool = False
+    """The last event: `finished` is the whole run (None if nothing finished)."""
+    stopped: bool = False
+    skipped: bool = False
+
+
+def stream_batch(
+    engine: Engine,
+    request: GenerationRequest,
+    model: str,
+    control: RunControl | None = None,
+) -> Iterator[BatchEvent]:
+    """Generate the batch one image at a time (image k with seed + k, exactly what a batched
+    call gives it), so Stop keeps finished images and Skip can drop the rest.
+
+    EngineError other than a cancel propagates. The last event has `done=True`.
+    """
+    control = control or RunControl()
+    request = request.with_seed()
+    seeds = request.image_seeds()
+    parts: list[GenerationResult] = []
+    stopped = skipped = False
+    for index, seed in enumerate(seeds):
+        if control.stop.is_set():
+            stopped = True
+            break
+        if control.skip.is_set():
+            skipped = True
+            break
+        single = replace(request, seed=seed, num_images=1)
+        try:
+            for event in stream_generation(engine, single, model, cancel=control.stop):
+                if event.progress is not None:
+                    yield BatchEvent(index, len(seeds), progress=event.progress)
+                elif event.result is not None:
+                    parts.append(event.result)
+                    yield BatchEvent(index, len(seeds), finished=merge_results(parts, request))
+        except GenerationCancelled:
+            stopped = True
+            break
+    skipped = skipped or (control.skip.is_set() and len(parts) < len(seeds) and not stopped)
+    whole = merge_results(parts, request) if parts else None
+    yield BatchEvent(
+        len(parts), len(seeds), finished=whole, done=True, stopped=stopped, skipped=skipped
+    )
+
+
+def merge_results(parts: list[GenerationResult], request: GenerationRequest) -> GenerationResult:
+    """Single-image results of one batch as one result (the request's seed is the first)."""
+    first = parts[0]
+    provenance = dict(first.provenance)
+    timings = dict(provenance.get("timings", {}))
+    timings["total_s"] = round(
+        sum(float(p.provenance.get("timings", {}).get("total_s", 0.0)) for p in parts), 4
+    )
+    provenance["timings"] = timings
+    notes: list[str] = []
+    for part in parts:
+        notes += [n for n in part.provenance.get("notes", []) if n not in notes]
+    provenance["notes"] = notes
+    return GenerationResult(
+        images=[image for part in parts for image in part.images],
+        seeds=[seed for part in parts for seed in part.seeds],
+        prompts=[text for part in parts for text in part.prompts],
+        negative_prompts=[text for part in parts for text in part.negative_prompts],
+        request=replace(first.request, seed=parts[0].seeds[0], num_images=len(parts)),
+        provenance=provenance,
+    )
 
 
 def describe_result(result: GenerationResult) -> str:

@@ -15,16 +15,40 @@ from gallery.store import GalleryStore
 from prompts.styles import JsonUserStyleFile, StyleLibrary, UserStyleStore
 from prompts.wildcards import user_wildcards_dir
 from ui.api import register_api
-from ui.builder_tab import build_builder_tab, connect_send_to_generate
+from ui.builder_tab import build_builder_tab
 from ui.compare_tab import build_compare_tab, connect_compare
-from ui.gallery_tab import build_gallery_tab, connect_recall_to_generate
+from ui.gallery_tab import build_gallery_tab
 from ui.generate_tab import build_generate_tab
+from ui.round_trips import (
+    connect_builder_to_generate,
+    connect_generate_to_builder,
+    connect_recall,
+)
 
 TITLE = "Prompt Atelier"
 BUILDER_TAB = "builder"
 GENERATE_TAB = "generate"
 GALLERY_TAB = "gallery"
 COMPARE_TAB = "compare"
+
+
+FIRST_RUN_HINT = (
+    "**Three steps:** ① describe a picture in the **Builder** (or type a prompt on "
+    "**Generate**) → ② press **Generate** (Ctrl+Enter) → ③ find, rate and compare everything in "
+    "the **Gallery**."
+)
+QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
+
+
+def banner(default_model: DefaultModelChoice) -> dict[str, Any]:
+    """The Markdown arguments of the banner: a boxed warning on the demo model."""
+    if default_model.is_demo:
+        text = (
+            "⚠️ **Demo model: the pictures are noise.** Every control, seed, scheduler and "
+            f"gallery entry is real, but the weights are random. {default_model.reason}"
+        )
+        return {"value": text, "elem_id": "model-banner", "elem_classes": ["banner-demo"]}
+    return {"value": default_model.reason, "elem_id": "model-banner"}
 
 
 def build_app(
@@ -50,8 +74,8 @@ def build_app(
     library = StyleLibrary(user=store)
     with gr.Blocks(title=TITLE) as app:
         gr.Markdown(f"# {TITLE}\nCraft prompts, generate, compare, keep everything.")
-        banner = ("⚠️ " if default_model.is_demo else "") + default_model.reason
-        gr.Markdown(banner, elem_id="model-banner")
+        gr.Markdown(**banner(default_model))
+        hint = gr.Markdown(FIRST_RUN_HINT, visible=False, elem_id="first-run")
         with gr.Tabs(selected=BUILDER_TAB) as tabs:
             with gr.Tab("Builder", id=BUILDER_TAB, elem_id="tab-builder"):
                 builder = build_builder_tab(library, models_dir, user_wildcards_dir(data_dir))
@@ -60,13 +84,25 @@ def build_app(
             if gallery is not None:
                 with gr.Tab("Gallery", id=GALLERY_TAB, elem_id="tab-gallery") as gallery_tab:
                     kept = build_gallery_tab(gallery, gallery_tab)
-                connect_recall_to_generate(kept, gallery, generate, tabs, GENERATE_TAB)
+                connect_recall(
+                    kept.recall,
+                    kept.recall_builder,
+                    kept.selected,
+                    gallery,
+                    builder,
+                    generate,
+                    tabs,
+                    (BUILDER_TAB, GENERATE_TAB),
+                )
                 with gr.Tab("Compare", id=COMPARE_TAB, elem_id="tab-compare") as compare_tab:
                     compare = build_compare_tab(
                         engine, gallery, default_model.model, library, compare_tab
                     )
                 connect_compare(compare, builder.positive, kept.selected)
-        connect_send_to_generate(builder, generate.prompt, generate.negative, tabs, GENERATE_TAB)
+        connect_builder_to_generate(builder, generate, tabs, GENERATE_TAB)
+        connect_generate_to_builder(builder, generate, tabs, BUILDER_TAB)
+        if gallery is not None:  # the hint shows until the gallery holds a first image
+            app.load(lambda: gr.Markdown(visible=gallery.count() == 0), outputs=hint, **QUIET)
         register_api(engine, default_model.model, on_result, library, load_clip_tokenizer, gallery)
     app.queue(default_concurrency_limit=1, max_size=32)
     return app

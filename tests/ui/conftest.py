@@ -46,6 +46,7 @@ def server(engine, gallery_store):
     """
     from engine.default_model import choose_default_model
     from ui.hosting import Hosting, launch_options
+    from ui.page_assets import launch_assets
     from ui.recording import record_result
     from ui.web import build_app
 
@@ -58,6 +59,7 @@ def server(engine, gallery_store):
     app = build_app(engine, choose_default_model(), on_result=on_result, gallery=gallery_store)
     port = free_port()
     app.launch(
+        **launch_assets(),
         server_name="127.0.0.1",
         server_port=port,
         prevent_thread_lock=True,

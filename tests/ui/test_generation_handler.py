@@ -1,11 +1,12 @@
 """The Generate button's handlers, called as plain functions (no browser, no server)."""
 
 import gradio as gr
+import numpy as np
 import pytest
 
 from engine.request import GenerationRequest
-from ui.generate_tab import generate_images
-from ui.generation_handler import describe_result, stream_generation
+from ui.generate_tab import RunRegistry, generate_images, prompt_token_count, reuse_seed
+from ui.generation_handler import RunControl, describe_result, stream_batch, stream_generation
 
 
 def test_stream_yields_each_step_then_the_result(engine):
@@ -32,12 +33,114 @@ def test_closing_the_stream_early_cancels_the_worker(engine):
 
 def test_the_tab_handler_streams_previews_and_ends_with_the_gallery(engine):
     outputs = list(generate_images(engine, "demo", "a fox", "", 9, 3, 7.0, 64, 64, 2, "Euler a"))
-    preview, gallery, _info = outputs[-1]
-    assert [caption for _, caption in gallery] == ["seed 9", "seed 10"]
+    preview, strip, results, _info, used, seeds = outputs[-1]
+    assert [item["caption"] for item in results.value] == ["seed 9", "seed 10"]
+    assert [caption for _, caption in strip] == ["seed 9", "seed 10"]
+    assert results.elem_classes == []  # no longer dimmed
+    assert outputs[0][2].elem_classes == ["stale-results"]  # dimmed while it runs
     assert preview.size == (64, 64)
-    assert "Step 1 of 3" in outputs[0][2]
+    assert used == "9" and seeds == [9, 10]
+    assert any("Step 1 of 3 · image 1 of 2" in out[3] for out in outputs)
+    assert any("image 2 of 2" in out[3] for out in outputs)
 
 
 def test_the_tab_handler_turns_engine_errors_into_gr_error(engine):
     with pytest.raises(gr.Error, match="multiple of 8"):
         list(generate_images(engine, "demo", "a fox", "", 1, 3, 7.0, 65, 64, 1, "Euler a"))
+
+
+def test_a_fractional_setting_is_refused_not_rounded(engine):
+    with pytest.raises(gr.Error, match="Steps must be a whole number"):
+        list(generate_images(engine, "demo", "a fox", "", 1, 2.7, 7.0, 64, 64, 1, "Euler a"))
+
+
+def test_a_batch_image_by_image_equals_one_batched_call(engine):
+    request = GenerationRequest("a fox", seed=21, steps=2, width=64, height=64, num_images=2)
+    events = list(stream_batch(engine, request, "demo"))
+    whole = events[-1].finished
+    assert events[-1].done and not events[-1].stopped
+    batched = engine.generate(request)
+    assert whole.seeds == batched.seeds == [21, 22]
+    for mine, theirs in zip(whole.images, batched.images, strict=True):
+        difference = np.abs(np.asarray(mine, dtype=int) - np.asarray(theirs, dtype=int))
+        assert difference.max() <= 1
+
+
+def test_stop_keeps_the_finished_images(engine):
+    request = GenerationRequest("a fox", seed=5, steps=3, width=64, height=64, num_images=3)
+    control = RunControl()
+    events = []
+    for event in stream_batch(engine, request, "demo", control):
+        events.append(event)
+        if event.finished is not None and not event.done:  # the first image is done
+            control.stop.set()
+    last = events[-1]
+    assert last.done and last.stopped and not last.skipped
+    assert last.finished.seeds == [5]  # the finished image is kept, the rest never made
+    assert len(last.finished.images) == 1
+
+
+def test_stop_in_the_middle_of_an_image_drops_only_that_image(engine):
+    request = GenerationRequest("a fox", seed=5, steps=4, width=64, height=64, num_images=2)
+    control = RunControl()
+    events = []
+    for event in stream_batch(engine, request, "demo", control):
+        events.append(event)
+        if event.progress is not None and event.index == 1 and event.progress.step == 2:
+            control.stop.set()
+    last = events[-1]
+    assert last.stopped and last.finished.seeds == [5]
+
+
+def test_skip_finishes_the_current_image_and_drops_the_rest(engine):
+    request = GenerationRequest("a fox", seed=5, steps=3, width=64, height=64, num_images=3)
+    control = RunControl()
+    events = []
+    for event in stream_batch(engine, request, "demo", control):
+        events.append(event)
+        if event.progress is not None and event.index == 1 and event.progress.step == 1:
+            control.skip.set()  # during image 2: it finishes, image 3 is never started
+    last = events[-1]
+    assert last.skipped and not last.stopped
+    assert last.finished.seeds == [5, 6]
+    assert all(e.index < 2 for e in events[:-1])
+
+
+def test_a_stopped_run_says_so_and_records_what_finished(engine):
+    kept = []
+    runs = RunRegistry()
+    outputs = []
+    for out in generate_images(
+        engine,
+        "demo",
+        "a fox",
+        "",
+        7,
+        3,
+        7.0,
+        64,
+        64,
+        3,
+        "Euler a",
+        on_result=lambda result, recipe: kept.append(result),
+        runs=runs,
+    ):
+        outputs.append(out)
+        if "Finished image 1" in str(out[3]):
+            assert runs.stop("local")
+    _preview, _strip, results, info, _used, seeds = outputs[-1]
+    assert info.startswith("**Stopped**: kept 1 of 3 images")
+    assert "Error" not in info
+    assert seeds == [7] and len(results.value) == 1
+    assert [r.seeds for r in kept] == [[7]]
+    assert not runs.stop("local"), "nothing runs any more"
+
+
+def test_prompt_token_count_and_seed_helpers():
+    from engine.tokenizer import load_clip_tokenizer
+
+    assert prompt_token_count("a red fox", load_clip_tokenizer()) == "3 tokens of 75"
+    assert prompt_token_count("(a red fox:1.3)", load_clip_tokenizer()) == "3 tokens of 75"
+    assert prompt_token_count("", load_clip_tokenizer()) == "0 tokens"
+    assert prompt_token_count("(a fox", load_clip_tokenizer()).startswith("⚠")
+    assert reuse_seed("123") == 123

@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from gallery.store import GalleryStore
     from ui.cli import CommandError
     from ui.hosting import HostingError, hosting_from, launch_options
+    from ui.page_assets import launch_assets
     from ui.recording import record_result
     from ui.runtime import build_engine
     from ui.settings import gallery_dir
@@ -76,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         gallery=store,
     )
     app.launch(
+        **launch_assets(),
         server_name=getattr(args, "host", "127.0.0.1"),
         server_port=getattr(args, "port", 7860),
         **launch_options(store, hosting),

@@ -1,0 +1,187 @@
+"""Moving work between tabs: Builder → Generate (with the recipe), Generate → Builder, and a
+gallery record → Generate or Builder with every setting (model, batch, scheduler, clip skip,
+size, seed, recipe).
+
+`recall_settings` and `builder_values` are plain functions; the `connect_*` functions wire
+buttons to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from gallery.records import GenerationRecord
+from gallery.store import GalleryStore
+from prompts.compose import split_terms
+from prompts.recipe import Recipe, RecipeError
+from ui.builder_handlers import prompts_for_generate, recipe_from_values
+from ui.builder_handlers import recipe_values as widget_values
+from ui.builder_tab import BuilderTab
+from ui.gallery_handlers import recall_values
+from ui.generate_tab import GenerateTab, linked_recipe
+
+PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+GENERATE_FIELDS = (
+    "prompt",
+    "negative",
+    "seed",
+    "steps",
+    "guidance",
+    "width",
+    "height",
+    "scheduler",
+    "model",
+    "batch",
+    "clip_skip",
+    "recipe",
+)
+"""The Generate widgets a recall fills, in the order `recall_settings` returns them."""
+
+
+@dataclass(frozen=True)
+class RecalledSettings:
+    """A record's values for the Generate tab (`gr.skip()` where the record has none)."""
+
+    values: tuple[Any, ...]
+    """In `GENERATE_FIELDS` order."""
+    recipe: dict[str, Any] | None
+
+
+def recall_settings(store: GalleryStore, generation_id: int | None) -> RecalledSettings:
+    """Everything Generate needs to make the record again; `gr.Error` if it is gone."""
+    base = recall_values(store, generation_id)  # prompts, seed, steps, CFG, size, scheduler
+    record = store.get(int(generation_id))  # type: ignore[arg-type] (checked just above)
+    settings = record.settings or {}
+    recipe = _valid_recipe(record)
+    batch = settings.get("num_images")
+    clip_skip = settings.get("clip_skip")
+    model = _model_name(record)
+    values = (
+        *base,
+        gr.skip() if model is None else model,
+        int(batch) if isinstance(batch, int) and 1 <= batch <= 8 else 1,
+        int(clip_skip) if isinstance(clip_skip, int) and 1 <= clip_skip <= 12 else 1,
+        {"recipe": recipe, "prompt": record.prompt} if recipe else None,
+    )
+    return RecalledSettings(values, recipe)
+
+
+def _model_name(record: GenerationRecord) -> str | None:
+    provenance = record.provenance or {}
+    if provenance.get("model_source") == "hub" or not provenance.get("model_location"):
+        return record.model_id
+    return str(provenance.get("model_location"))
+
+
+def _valid_recipe(record: GenerationRecord) -> dict[str, Any] | None:
+    if not record.recipe:
+        return None
+    try:
+        return Recipe.from_dict(record.recipe).to_dict()
+    except RecipeError:
+        return None
+
+
+def builder_values(prompt: str, negative: str, recipe: dict[str, Any] | None) -> list[Any]:
+    """The Builder's widget values (`RECIPE_FIELDS` order) for a recipe, or — without one —
+    the prompt as the subject and the negative prompt's comma terms as negative terms."""
+    if recipe:
+        try:
+            return widget_values(Recipe.from_dict(recipe))
+        except RecipeError as exc:
+            gr.Warning(f"The stored recipe could not be read ({exc}); using the prompt instead.")
+    plain = Recipe(subject=prompt or "", negative=tuple(split_terms(negative or "")))
+    return widget_values(plain)
+
+
+def connect_builder_to_generate(
+    builder: BuilderTab, generate: GenerateTab, tabs: gr.Tabs, generate_tab_id: str
+) -> None:
+    """ "Send to Generate" copies the composed prompts and the recipe and opens Generate;
+    "Send expanded to Generate" sends the current expansion (never a stale one)."""
+    library = builder.library
+
+    def send(*values: Any) -> tuple[Any, ...]:
+        recipe = recipe_from_values(*values)
+        positive, negative = prompts_for_generate(recipe, library)
+        link = {"recipe": recipe.to_dict(), "prompt": positive}
+        return positive, negative, link, gr.Tabs(selected=generate_tab_id)
+
+    def send_expanded(expanded: str, *values: Any) -> tuple[Any, ...]:
+        recipe = recipe_from_values(*values)
+        positive, negative = prompts_for_generate(recipe, library, expanded or "")
+        link = {"recipe": recipe.to_dict(), "prompt": positive}
+        return positive, negative, link, gr.Tabs(selected=generate_tab_id)
+
+    outputs = [generate.prompt, generate.negative, generate.recipe, tabs]
+    builder.send.click(send, inputs=list(builder.fields), outputs=outputs, **PRIVATE)
+    builder.send_expanded.click(
+        send_expanded,
+        inputs=[builder.expanded_prompt, *builder.fields],
+        outputs=outputs,
+        **PRIVATE,
+    )
+
+
+def connect_generate_to_builder(
+    builder: BuilderTab, generate: GenerateTab, tabs: gr.Tabs, builder_tab_id: str
+) -> None:
+    """ "Open in Builder": the recipe the prompt came from, else the prompt as the subject."""
+
+    def open_builder(prompt: str, negative: str, link: dict[str, Any] | None) -> list[Any]:
+        recipe = linked_recipe(link, prompt)
+        return [*builder_values(prompt, negative, recipe), gr.Tabs(selected=builder_tab_id)]
+
+    generate.to_builder.click(
+        open_builder,
+        inputs=[generate.prompt, generate.negative, generate.recipe],
+        outputs=[*builder.fields, tabs],
+        **PRIVATE,
+    )
+
+
+def generate_outputs(generate: GenerateTab) -> list[Any]:
+    """The Generate widgets in `GENERATE_FIELDS` order."""
+    return [getattr(generate, name) for name in GENERATE_FIELDS]
+
+
+def connect_recall(
+    recall_generate: gr.Button,
+    recall_builder: gr.Button,
+    selected: gr.State,
+    store: GalleryStore,
+    builder: BuilderTab | None,
+    generate: GenerateTab,
+    tabs: gr.Tabs,
+    tab_ids: tuple[str, str],
+) -> None:
+    """Recall a gallery record into Generate, or into the Builder (its recipe in the fields;
+    Generate gets every setting too, so "Send to Generate" makes the same image)."""
+    builder_id, generate_id = tab_ids
+
+    def into_generate(gid: int | None) -> list[Any]:
+        recalled = recall_settings(store, gid)
+        return [*recalled.values, gr.Tabs(selected=generate_id)]
+
+    recall_generate.click(
+        into_generate, inputs=selected, outputs=[*generate_outputs(generate), tabs], **PRIVATE
+    )
+    if builder is None:
+        recall_builder.visible = False
+        return
+
+    def into_builder(gid: int | None) -> list[Any]:
+        recalled = recall_settings(store, gid)
+        prompt, negative = recalled.values[0], recalled.values[1]
+        fields = builder_values(prompt, negative, recalled.recipe)
+        return [*recalled.values, *fields, gr.Tabs(selected=builder_id)]
+
+    recall_builder.click(
+        into_builder,
+        inputs=selected,
+        outputs=[*generate_outputs(generate), *builder.fields, tabs],
+        **PRIVATE,
+    )

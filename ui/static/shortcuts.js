@@ -1,0 +1,124 @@
+// Keyboard shortcuts of the page, the way AUTOMATIC1111 users know them:
+//   Ctrl/Cmd+Enter  generate (on the Generate tab)
+//   Esc             stop the running generation
+//   Ctrl/Cmd+Up/Down  raise/lower the weight of the word, selection or (group) under the
+//                   cursor in any prompt box, by 0.1 (0.05 inside <lora:...>), writing
+//                   A1111's (text:1.1) syntax and dropping the brackets again at 1.0.
+(() => {
+  const DELIMITERS = ".,\\/!?%^*;:{}=`~() \r\n\t"; // A1111's default word delimiters
+  const STEP = 0.1;
+  const EXTRA_STEP = 0.05;
+
+  const visible = (element) => element && element.offsetParent !== null;
+
+  // The span inside the innermost open/close pair around the cursor, up to its last colon.
+  function enclosingGroup(text, cursor, open, close) {
+    let depth = 0;
+    let start = -1;
+    for (let i = cursor - 1; i >= 0; i--) {
+      if (text[i] === close) depth++;
+      else if (text[i] === open) {
+        if (depth === 0) { start = i; break; }
+        depth--;
+      }
+    }
+    if (start < 0) return null;
+    depth = 0;
+    let end = -1;
+    for (let i = cursor; i < text.length; i++) {
+      if (text[i] === open) depth++;
+      else if (text[i] === close) {
+        if (depth === 0) { end = i; break; }
+        depth--;
+      }
+    }
+    if (end < 0) return null;
+    const colon = text.lastIndexOf(":", end);
+    if (colon <= start) return null;
+    return [start + 1, colon];
+  }
+
+  function currentWord(text, cursor) {
+    let start = cursor;
+    let end = cursor;
+    while (start > 0 && !DELIMITERS.includes(text[start - 1])) start--;
+    while (end < text.length && !DELIMITERS.includes(text[end])) end++;
+    return [start, end];
+  }
+
+  function formatWeight(weight) {
+    const rounded = parseFloat(weight.toPrecision(12));
+    const text = String(rounded);
+    return text.length === 1 ? text + ".0" : text;
+  }
+
+  // Returns [newText, selectionStart, selectionEnd], or null when nothing changes.
+  function reweight(text, selStart, selEnd, up) {
+    let start = selStart;
+    let end = selEnd;
+    if (start === end) {
+      const group =
+        enclosingGroup(text, start, "<", ">") || enclosingGroup(text, start, "(", ")");
+      [start, end] = group || currentWord(text, start);
+    }
+    let close = ")";
+    let delta = STEP;
+    if (start > 0 && text[start - 1] === "<") {
+      close = ">";
+      delta = EXTRA_STEP;
+    } else if (start === 0 || text[start - 1] !== "(") {
+      while (end > start && text[end - 1] === " ") end--;
+      if (start === end) return null;
+      text = text.slice(0, start) + "(" + text.slice(start, end) + ":1.0)" + text.slice(end);
+      start += 1;
+      end += 1;
+    }
+    if (text[end] !== ":") return null;
+    const closeAt = text.indexOf(close, end + 1);
+    if (closeAt < 0) return null;
+    let weight = parseFloat(text.slice(end + 1, closeAt));
+    if (Number.isNaN(weight)) return null;
+    weight += up ? delta : -delta;
+    const written = formatWeight(weight);
+    if (close === ")" && parseFloat(written) === 1) {
+      text = text.slice(0, start - 1) + text.slice(start, end) + text.slice(closeAt + 1);
+      return [text, start - 1, end - 1];
+    }
+    text = text.slice(0, end + 1) + written + text.slice(closeAt);
+    return [text, start, end];
+  }
+  window.atelierReweight = reweight; // for tests and the curious
+
+  function onKeyDown(event) {
+    const target = event.composedPath ? event.composedPath()[0] : event.target;
+    const mod = event.ctrlKey || event.metaKey;
+    if (mod && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
+      if (!(target instanceof HTMLTextAreaElement) || !target.closest(".prompt")) return;
+      const changed = reweight(
+        target.value, target.selectionStart, target.selectionEnd, event.key === "ArrowUp"
+      );
+      event.preventDefault();
+      if (!changed) return;
+      target.value = changed[0];
+      target.setSelectionRange(changed[1], changed[2]);
+      target.dispatchEvent(new Event("input", { bubbles: true }));
+      return;
+    }
+    if (mod && event.key === "Enter") {
+      const button = document.getElementById("generate");
+      if (visible(button) && !button.disabled) {
+        event.preventDefault();
+        button.click();
+      }
+      return;
+    }
+    if (event.key === "Escape") {
+      const stop = document.getElementById("stop");
+      if (visible(stop) && !stop.disabled) {
+        event.preventDefault();
+        stop.click();
+      }
+    }
+  }
+  document.addEventListener("keydown", onKeyDown, true);
+})();
