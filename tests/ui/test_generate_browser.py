@@ -58,7 +58,7 @@ def test_escape_stops_and_keeps_the_finished_images(server, browser, tmp_path):
     url, recorded = server
     before = len(recorded)
     page = open_generate(browser, url)
-    set_number(page, "#steps input[type=number]", 40)
+    set_number(page, "#steps input[type=number]", 12)
     set_number(page, "#width input[type=number]", 64)
     set_number(page, "#height input[type=number]", 64)
     set_number(page, "#batch input[type=number]", 4)
@@ -66,13 +66,13 @@ def test_escape_stops_and_keeps_the_finished_images(server, browser, tmp_path):
     page.locator("#prompt textarea").fill("a lighthouse")
     page.locator("#generate").click()
     expect(page.locator("#stop")).to_be_enabled(timeout=10_000)
-    expect(page.locator("#info")).to_contain_text("image 2 of 4", timeout=60_000)
+    expect(page.locator("#info")).to_contain_text("image 2 of 4", timeout=180_000)
     page.screenshot(path=str(tmp_path / "running.png"), full_page=True)
     page.keyboard.press("Escape")
     expect(page.locator("#info")).to_contain_text("Stopped", timeout=30_000)
     info = page.locator("#info").inner_text()
     kept = int(info.split("kept ")[1].split(" of 4")[0])
-    assert 1 <= kept <= 2  # image 1 finished; on a loaded machine image 2 may finish too
+    assert 1 <= kept <= 3  # image 1 finished; the next may finish before Esc lands
     expect(page.locator("#results img")).to_have_count(kept)
     expect(page.locator("#stop")).to_be_disabled()
     assert page.locator(".error, [data-testid=error]").count() == 0  # no red Error badges
