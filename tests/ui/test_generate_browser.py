@@ -5,6 +5,16 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
+
+@pytest.fixture(autouse=True)
+def patient_expect():
+    """Events queue behind each other on a loaded machine: wait up to 30 s for the page."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
+    yield
+    expect.set_options(timeout=5_000)
+
 SHOTS = "generate"
 
 

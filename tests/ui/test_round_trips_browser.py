@@ -9,6 +9,16 @@ from prompts.recipe import Recipe
 
 pytestmark = pytest.mark.browser
 
+
+@pytest.fixture(autouse=True)
+def patient_expect():
+    """Events queue behind each other on a loaded machine: wait up to 30 s for the page."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
+    yield
+    expect.set_options(timeout=5_000)
+
 RECIPE = Recipe(
     subject="a lighthouse on a rocky cliff",
     styles=("Oil Painting",),
