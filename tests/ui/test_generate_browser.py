@@ -15,6 +15,7 @@ def patient_expect():
     yield
     expect.set_options(timeout=5_000)
 
+
 SHOTS = "generate"
 
 

@@ -19,6 +19,7 @@ def patient_expect():
     yield
     expect.set_options(timeout=5_000)
 
+
 RECIPE = Recipe(
     subject="a lighthouse on a rocky cliff",
     styles=("Oil Painting",),
