@@ -123,3 +123,15 @@ def test_cli_import_prints_one_line_per_file_and_a_count_per_format(tmp_path, mi
     assert f"imported: {mixed_folder / 'stealth.png'}: PNG: AUTOMATIC1111, stealth pixels" in out
     (failure,) = [line for line in err.splitlines() if line.startswith("failed:")]
     assert failure.startswith(f"failed: {mixed_folder / 'broken.jpg'}: ")
+
+
+def test_imports_belong_to_the_importing_owner(store, tmp_path):
+    folder = tmp_path / "ada"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(fx.a1111_exif_image("JPEG", fx.A1111_TEXT))
+    report = store.import_folder(folder, owner="ada")
+    (new_id,) = report.imported
+    assert [item.id for item in store.search(owner="ada").items] == [new_id]
+    assert store.search(owner="bob").items == ()
+    # The same file is new to another owner: duplicates are per owner.
+    assert len(store.import_folder(folder, owner="bob").imported) == 1
