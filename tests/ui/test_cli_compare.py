@@ -79,6 +79,10 @@ def test_ablate_prints_terms_ranked(data_dir, tmp_path, capsys):
     assert code == 0, err
     assert out.strip().startswith("experiment ")
     ranked = [x for x in err.splitlines() if "±" in x]
+    code, listed, _ = run_in_process(capsys, "gallery", "scores", data_dir=data_dir)
+    values = [float(line.split()[2]) for line in listed.splitlines()]
+    assert code == 0 and len(values) >= 4 and values == sorted(values, reverse=True)
+    assert "(not meaningful)" in listed
     assert sorted(x.split("±")[1].split(None, 1)[1] for x in ranked) == [
         "a fox",
         "golden hour",

@@ -8,6 +8,7 @@
     python app.py gallery check            # --delete-ours also deletes our unrecorded images
     python app.py gallery rebuild          # re-create lost records from the images' metadata
     python app.py gallery experiments
+    python app.py gallery scores --limit 10
 
 The database is `DATABASE_URL` when set, else `database/atelier.db` in the gallery folder.
 """
@@ -85,6 +86,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "experiments", help="list experiments with their ids and variant labels"
     )
     experiments.add_argument("--json", action="store_true", help="print a JSON list")
+
+    scores = actions.add_parser("scores", help="generations sorted by a score (CLIP by default)")
+    scores.add_argument("--metric", default="clip", help="which score (default: clip)")
+    scores.add_argument("--lowest", action="store_true", help="lowest first")
+    scores.add_argument("--limit", type=int, default=20, help="how many to list (default 20)")
     parser.set_defaults(handler=run)
 
 
@@ -102,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         "check": _check,
         "rebuild": _rebuild,
         "experiments": _experiments,
+        "scores": _scores,
     }[args.gallery_action]
     rebuilding = args.gallery_action == "rebuild"
     try:
@@ -284,4 +291,18 @@ def _experiments(store: GalleryStore, args: argparse.Namespace) -> int:
         )
     if not experiments:
         print("no experiments yet", file=sys.stderr)
+    return 0
+
+
+def _scores(store: GalleryStore, args: argparse.Namespace) -> int:
+    if not 1 <= args.limit <= 1000:
+        raise GalleryError("--limit must be from 1 to 1000.")
+    ranked = store.ranked_by_score(args.metric, limit=args.limit, descending=not args.lowest)
+    for score in ranked:
+        record = store.get(score.generation_id)
+        note = "" if score.meaningful else " (not meaningful)"
+        prompt = " ".join(record.prompt.split())[:PROMPT_WIDTH]
+        print(f"#{record.id}  {args.metric} {score.value:8.3f}{note}  seed {record.seed}  {prompt}")
+    if not ranked:
+        print(f"no generation has a {args.metric} score yet", file=sys.stderr)
     return 0
