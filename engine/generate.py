@@ -12,6 +12,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -25,6 +27,7 @@ from engine.errors import (
     OutOfMemoryError,
 )
 from engine.loading import LoadedModel, ModelManager
+from engine.loras import ActiveLora, LoraFolder, strip_loras
 from engine.preview import latents_to_preview
 from engine.request import (
     MAX_IMAGES,
@@ -38,6 +41,7 @@ from engine.request import (
 from engine.result import GenerationResult, ProgressUpdate, library_versions
 from engine.schedulers import config_to_json, make_scheduler, seed_scheduler
 from engine.text_encoding import PromptEncoder
+from prompts.lora import LoraRef
 from prompts.weighting import PromptSyntaxError, has_weights, strip_weights
 
 log = logging.getLogger(__name__)
@@ -62,11 +66,15 @@ class Engine:
         models: ModelManager,
         resolve_prompt: PromptResolver = _identity,
         preview_every: int = 1,
+        loras_dir: Path | None = None,
     ) -> None:
+        """`loras_dir` holds the LoRA files prompts name with `<lora:name:weight>`."""
         self.models = models
         self.resolve_prompt = resolve_prompt
         self.preview_every = preview_every
         self.encoder = PromptEncoder()
+        self.lora_folder = LoraFolder(loras_dir)
+        self._lora_signature: tuple[Any, ...] = ()
         models.on_change(self.encoder.clear)  # embeddings belong to one loaded model instance
         self._lock = threading.Lock()
 
@@ -160,6 +168,8 @@ class Engine:
                 has_weights(text)
             except PromptSyntaxError as exc:
                 raise InvalidRequestError(f"Prompt syntax: {exc}.") from exc
+        # <lora:name:weight> tags choose adapters; the text encoder never sees them.
+        encode_prompts, encode_negatives, lora_refs = strip_loras(prompts, negatives)
 
         with self._lock:  # one pipeline, one denoising loop at a time
             started = time.perf_counter()
@@ -168,10 +178,13 @@ class Engine:
             pipe = loaded.pipeline
             pipe.scheduler = make_scheduler(settings.scheduler, loaded.base_scheduler_config)
             seed_scheduler(pipe.scheduler, seeds)
+            loras = self._apply_loras(pipe, lora_refs)
             # 3. Encode prompts (cached per text), one embedding row per image.
             notes: list[str] = []
             encode_started = time.perf_counter()
-            text_inputs = self._text_inputs(loaded, prompts, negatives, settings.clip_skip, notes)
+            text_inputs = self._text_inputs(
+                loaded, encode_prompts, encode_negatives, settings.clip_skip, notes
+            )
             encode_s = time.perf_counter() - encode_started
             # 4. One generator per image, on the CPU so seeds mean the same on every device.
             generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
@@ -217,8 +230,20 @@ class Engine:
                     "denoise_decode_s": round(time.perf_counter() - denoise_started, 4),
                     "total_s": round(total_s, 4),
                 },
-            ),
+            )
+            | ({"loras": [asdict(lora) for lora in loras]} if loras else {}),
         )
+
+    def _apply_loras(self, pipe: Any, refs: tuple[LoraRef, ...]) -> list[ActiveLora]:
+        """Turn on exactly the named LoRAs; a new set makes cached embeddings stale."""
+        if not refs and self._lora_signature == ():
+            return []
+        loras = self.lora_folder.apply(pipe, refs)
+        signature = tuple((lora.name, lora.weight, lora.short_hash) for lora in loras)
+        if signature != self._lora_signature:
+            self.encoder.clear()  # a LoRA's text-encoder part changes the embeddings
+            self._lora_signature = signature
+        return loras
 
     def _text_inputs(
         self,

@@ -82,7 +82,12 @@ def infotext_for(generation: NewGeneration) -> str:
     versions = generation.provenance.get("versions") or {}
     version = versions.get("prompt_atelier") if isinstance(versions, dict) else None
     known = isinstance(version, str) and version not in ("", "unknown")
-    extra = {"Version": f"{APP_NAME} {version}"} if known else {}
+    extra: dict[str, Any] = {}
+    lora_hashes = _lora_hashes(generation.provenance.get("loras"))
+    if lora_hashes:
+        extra["Lora hashes"] = lora_hashes
+    if known:
+        extra["Version"] = f"{APP_NAME} {version}"
     params = a1111.infotext_params(
         steps=generation.steps,
         scheduler=generation.scheduler,
@@ -96,6 +101,18 @@ def infotext_for(generation: NewGeneration) -> str:
         extra=extra,
     )
     return a1111.format_infotext(generation.prompt, generation.negative_prompt, params)
+
+
+def _lora_hashes(loras: Any) -> str | None:
+    """A1111's "Lora hashes" value: `name: shorthash` for each LoRA, comma separated."""
+    if not isinstance(loras, list):
+        return None
+    parts = [
+        f"{lora['name']}: {lora['short_hash']}"
+        for lora in loras
+        if isinstance(lora, dict) and lora.get("name") and lora.get("short_hash")
+    ]
+    return ", ".join(parts) or None
 
 
 def _clip_skip(settings: Any) -> int | None:

@@ -52,4 +52,5 @@ def build_engine(data_dir: Path, device: str | None = None, dtype: str | None = 
     def resolve(text: str, seed: int) -> str:
         return resolve_wildcards(text, seed, lists()).text
 
-    return Engine(ModelManager(models_dir(data_dir), device=device, dtype=dtype), resolve)
+    models = ModelManager(models_dir(data_dir), device=device, dtype=dtype)
+    return Engine(models, resolve, loras_dir=Path(data_dir) / "loras")
