@@ -84,7 +84,7 @@ def validate_seed(seed: Any) -> None:
 
 
 def parse_seed(text: Any) -> int | None:
-    """A seed as typed in a box or on the command line: empty or -1 is random (None).
+    """A seed as typed in a box or on the command line: empty or below 0 (-1) is random (None).
 
     Read as an exact whole number: a float cannot hold every 64-bit seed.
     """
@@ -95,7 +95,7 @@ def parse_seed(text: Any) -> int | None:
             raise InvalidRequestError(f"Seed {text!r} is not exact; type the seed as text.")
         text = int(text)
     cleaned = str(text).strip()
-    if cleaned in ("", "-1"):
+    if not cleaned:
         return None
     try:
         seed = int(cleaned)
@@ -103,6 +103,8 @@ def parse_seed(text: Any) -> int | None:
         raise InvalidRequestError(
             f"Seed must be a whole number from 0 to {MAX_SEED}, or -1 for random."
         ) from None
+    if seed < 0:
+        return None
     validate_seed(seed)
     return seed
 

@@ -24,7 +24,7 @@ import gradio as gr
 
 from engine.errors import EngineError
 from engine.generate import Engine
-from engine.request import GenerationRequest
+from engine.request import GenerationRequest, parse_seed
 from engine.result import GenerationResult
 from gallery.errors import GalleryError
 from gallery.records import GalleryQuery, GenerationRecord
@@ -34,7 +34,7 @@ from prompts.recipe import Recipe, RecipeError
 from prompts.styles import StyleError, StyleLibrary
 from prompts.token_budget import count_tokens
 from prompts.weighting import PromptSyntaxError
-from ui.generation_handler import describe_result
+from ui.generation_handler import describe_result, recording_warning
 
 ResultCallback = Callable[..., Any]
 """Receives each finished result (and the recipe it came from); may return gallery ids."""
@@ -69,11 +69,14 @@ def build_request(
 
     A seed below 0 (or none) means random. Clip skip is passed on when the engine knows it.
     """
-    seed_value = -1 if seed is None or seed == "" else whole_number(seed, "Seed")
+    try:
+        seed_value = parse_seed(-1 if seed is None else seed)  # exact, up to 2**64-1
+    except EngineError as exc:
+        raise gr.Error(str(exc)) from None
     settings: dict[str, Any] = {
         "prompt": prompt or "",
         "negative_prompt": negative_prompt or "",
-        "seed": None if seed_value < 0 else seed_value,
+        "seed": seed_value,
         "steps": whole_number(steps, "Steps"),
         "guidance_scale": float(guidance_scale),
         "width": whole_number(width, "Width"),
@@ -95,7 +98,7 @@ def generate(
     on_result: ResultCallback | None,
     prompt: str,
     negative_prompt: str = "",
-    seed: float = -1,
+    seed: str | int = -1,
     steps: float = 20,
     guidance_scale: float = 7.0,
     width: float = 512,
@@ -140,8 +143,8 @@ def _record(on_result: ResultCallback | None, result: GenerationResult) -> list[
         return []
     try:
         ids = on_result(result, None)
-    except GalleryError as exc:
-        gr.Warning(f"The images were made but not kept in the gallery: {exc}")
+    except Exception as exc:  # the images are returned all the same
+        gr.Warning(recording_warning(exc))
         return []
     return [int(i) for i in ids] if isinstance(ids, (list, tuple)) else []
 
@@ -321,7 +324,7 @@ def register_api(
         inputs = [
             gr.Textbox(label="prompt"),
             gr.Textbox(label="negative_prompt", value=""),
-            gr.Number(label="seed", value=-1),
+            gr.Textbox(label="seed", value="-1"),  # text: a float cannot hold 64-bit seeds
             gr.Number(label="steps", value=20),
             gr.Number(label="guidance_scale", value=7.0),
             gr.Number(label="width", value=512),
@@ -342,7 +345,7 @@ def register_api(
     def run_generate(
         prompt: str,
         negative_prompt: str = "",
-        seed: float = -1,
+        seed: str = "-1",
         steps: float = 20,
         guidance_scale: float = 7.0,
         width: float = 512,

@@ -325,7 +325,7 @@ def recall_values(store: GalleryStore, generation_id: int | None) -> tuple[Any, 
     return (
         record.prompt,
         record.negative_prompt,
-        skip if record.seed is None else record.seed,
+        skip if record.seed is None else str(record.seed),  # the seed box is exact text
         skip if record.steps is None else record.steps,
         skip if record.guidance_scale is None else record.guidance_scale,
         skip if record.width is None else record.width,

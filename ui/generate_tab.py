@@ -8,6 +8,7 @@ A batch runs image by image (`stream_batch`), so Stop keeps the finished images 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,11 +20,18 @@ from engine.errors import EngineError
 from engine.generate import Engine
 from engine.result import GenerationResult
 from engine.schedulers import scheduler_names
-from gallery.errors import GalleryError
 from prompts.token_budget import count_tokens
 from prompts.weighting import PromptSyntaxError
 from ui.api import build_request
-from ui.generation_handler import RunControl, describe_result, stream_batch, upscale_preview
+from ui.generation_handler import (
+    RunControl,
+    describe_result,
+    recording_warning,
+    stream_batch,
+    upscale_preview,
+)
+
+log = logging.getLogger(__name__)
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
@@ -84,7 +92,7 @@ def generate_images(
     model: str,
     prompt: str,
     negative: str,
-    seed: float,
+    seed: str | float | None,
     steps: float,
     guidance: float,
     width: float,
@@ -185,8 +193,9 @@ def _final_outputs(
     if on_result is not None:
         try:
             on_result(finished, recipe)
-        except GalleryError as exc:
-            gr.Warning(f"The images are shown but were not kept in the gallery: {exc}")
+        except Exception as exc:  # the images are shown all the same
+            log.warning("recording a generation failed", exc_info=True)
+            gr.Warning(recording_warning(exc))
     captions = _captions(finished)
     return (
         finished.images[0],
@@ -227,7 +236,7 @@ def seed_of_result(seeds: list[int] | None, event: gr.SelectData) -> Any:
     """The seed of the clicked result image (what the seed box gets)."""
     if not seeds or event.index is None or not 0 <= int(event.index) < len(seeds):
         return gr.skip()
-    return seeds[int(event.index)]
+    return str(seeds[int(event.index)])
 
 
 def reuse_seed(used: str | None) -> Any:
@@ -245,7 +254,7 @@ class GenerateTab:
 
     prompt: gr.Textbox
     negative: gr.Textbox
-    seed: gr.Number
+    seed: gr.Textbox
     steps: gr.Slider
     guidance: gr.Slider
     width: gr.Slider
@@ -304,10 +313,11 @@ def build_generate_tab(
                     elem_id="model",
                 )
                 with gr.Row(equal_height=True, elem_id="seed-row"):
-                    seed = gr.Number(
+                    # Text, not a number box: a browser number cannot hold every 64-bit seed.
+                    seed = gr.Textbox(
                         label="Seed (-1 = random)",
-                        value=-1,
-                        precision=0,
+                        value="-1",
+                        max_lines=1,
                         scale=3,
                         min_width=140,
                         elem_id="seed",
@@ -387,7 +397,7 @@ def build_generate_tab(
         concurrency_limit=None,
         **QUIET,
     )
-    dice.click(lambda: -1, outputs=seed, **QUIET)
+    dice.click(lambda: "-1", outputs=seed, **QUIET)
     recycle.click(reuse_seed, inputs=used, outputs=seed, **QUIET)
     images.select(seed_of_result, inputs=result_seeds, outputs=seed, **QUIET)
 
@@ -400,7 +410,7 @@ def build_generate_tab(
         model: str,
         prompt: str,
         negative: str,
-        seed: float,
+        seed: str | float | None,
         steps: float,
         guidance: float,
         width: float,

@@ -3,6 +3,7 @@ progress, previews and the final images. Testable without a browser."""
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -13,16 +14,20 @@ from PIL import Image
 
 from engine.errors import GenerationCancelled
 from engine.generate import Engine
-from engine.request import GenerationRequest
+from engine.request import GenerationRequest, validate_request
 from engine.result import GenerationResult, ProgressUpdate
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class GenerationEvent:
-    """What the page shows next: a progress step (with preview) or the finished result."""
+    """What the page shows next: a progress step (with preview), the finished result, or a
+    warning after it (the images were shown but could not be recorded)."""
 
     progress: ProgressUpdate | None = None
     result: GenerationResult | None = None
+    warning: str | None = None
 
 
 def stream_generation(
@@ -32,10 +37,12 @@ def stream_generation(
     cancel: threading.Event | None = None,
     on_result: Callable[[GenerationResult], Any] | None = None,
 ) -> Iterator[GenerationEvent]:
-    """Yield progress events, then one result event. EngineError propagates to the caller.
+    """Yield progress events, then one result event, then a warning event if `on_result`
+    (recording in the gallery) failed. EngineError propagates to the caller.
 
-    Closing the iterator early (the page's Stop button) sets `cancel`, so the worker stops at
-    the next step instead of running on unseen.
+    The result is handed over before it is recorded, so a recording failure never loses the
+    finished images. Closing the iterator early (the page's Stop button) sets `cancel`, so the
+    worker stops at the next step instead of running on unseen.
     """
     cancel = cancel or threading.Event()
     events: queue.Queue[tuple[str, Any]] = queue.Queue()
@@ -48,11 +55,17 @@ def stream_generation(
                 on_progress=lambda u: events.put(("progress", u)),
                 cancel=cancel,
             )
-            if on_result is not None:
-                on_result(result)
-            events.put(("result", result))
         except BaseException as exc:  # handed to the caller's thread, re-raised there
             events.put(("error", exc))
+            return
+        events.put(("result", result))
+        if on_result is not None:
+            try:
+                on_result(result)
+            except Exception as exc:  # the images are shown already; say why they are not kept
+                log.warning("recording a generation failed", exc_info=True)
+                events.put(("warning", recording_warning(exc)))
+        events.put(("done", None))
 
     worker = threading.Thread(target=work, name="generate", daemon=True)
     worker.start()
@@ -65,6 +78,9 @@ def stream_generation(
             elif kind == "result":
                 finished = True
                 yield GenerationEvent(result=payload)
+            elif kind == "warning":
+                yield GenerationEvent(warning=payload)
+            elif kind == "done":
                 return
             else:
                 finished = True
@@ -113,6 +129,7 @@ def stream_batch(
     EngineError other than a cancel propagates. The last event has `done=True`.
     """
     control = control or RunControl()
+    validate_request(request)  # the whole batch's seeds in range before the first image
     request = request.with_seed()
     seeds = request.image_seeds()
     parts: list[GenerationResult] = []
@@ -165,17 +182,30 @@ def merge_results(parts: list[GenerationResult], request: GenerationRequest) -> 
     )
 
 
+def recording_warning(exc: Exception) -> str:
+    """One sentence for a failed gallery recording (no traceback, no server path)."""
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, OSError):
+        first_line = exc.strerror or type(exc).__name__
+    return (
+        f"The images were not recorded in the gallery ({first_line}); "
+        "download them from the results."
+    )
+
+
 def describe_result(result: GenerationResult) -> str:
     """A short Markdown summary: seeds, model, scheduler, time."""
     p = result.provenance
     seeds = ", ".join(str(s) for s in result.seeds)
     demo = " (demo model: random weights)" if p.get("is_demo") else ""
+    skip = getattr(result.request, "clip_skip", 1)
+    clip_skip = f" · **Clip skip** {skip}" if skip > 1 else ""
     lines = [
         f"**Seeds** {seeds} · **Model** {p['model_id']}{demo} · **Scheduler** {p['scheduler']}",
         f"**Size** {result.request.width}x{result.request.height}"
         f" · **Steps** {result.request.steps}"
-        f" · **CFG** {result.request.guidance_scale:g} · **Time** {p['timings']['total_s']:.2f}s"
-        f" on {p['device']} ({p['dtype']})",
+        f" · **CFG** {result.request.guidance_scale:g}{clip_skip}"
+        f" · **Time** {p['timings']['total_s']:.2f}s on {p['device']} ({p['dtype']})",
     ]
     lines += [f"*Note:* {note}" for note in p.get("notes", [])]
     return "\n\n".join(lines)

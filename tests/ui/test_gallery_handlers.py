@@ -189,7 +189,7 @@ def test_recall_returns_generates_values(store, three):
     assert recall_values(store, three[0]) == (
         "a lighthouse at dusk",
         "blurry",
-        11,
+        "11",
         20,
         7.5,
         16,
@@ -206,6 +206,27 @@ def test_recall_skips_what_the_record_does_not_know(store):
     assert values[:2] == ("just a prompt", "")
     assert values[2:5] == (gr.skip(), gr.skip(), gr.skip())
     assert values[5:7] == (8, 8) and values[7] == gr.skip()
+
+
+def test_recall_brings_back_a_64_bit_seed_and_the_clip_skip(store):
+    (made,) = store.record_generations(
+        [
+            NewGeneration(
+                prompt="a fox",
+                seed=2**64 - 1,
+                scheduler="DPM++ 3M SDE Exponential",
+                settings={"clip_skip": 2},
+                image=Image.new("RGB", (8, 8)),
+            )
+        ]
+    )
+    values = recall_values(store, made)
+    assert values[2] == "18446744073709551615"
+    assert values[7] == "DPM++ 3M SDE Exponential"
+    from ui.round_trips import GENERATE_FIELDS, recall_settings
+
+    recalled = recall_settings(store, made).values
+    assert recalled[GENERATE_FIELDS.index("clip_skip")] == 2
 
 
 def test_delete_removes_the_row_and_its_file(store, three):

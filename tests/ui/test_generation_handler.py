@@ -144,3 +144,65 @@ def test_prompt_token_count_and_seed_helpers():
     assert prompt_token_count("", load_clip_tokenizer()) == "0 tokens"
     assert prompt_token_count("(a fox", load_clip_tokenizer()).startswith("⚠")
     assert reuse_seed("123") == 123
+
+
+def test_a_gallery_failure_keeps_the_images_and_becomes_a_warning(engine):
+    from gallery.errors import GalleryError
+
+    def broken_gallery(result):
+        raise GalleryError("The database is locked.\nat /srv/secret/path")
+
+    request = GenerationRequest("a fox", seed=3, steps=2, width=64, height=64)
+    events = list(stream_generation(engine, request, "demo", on_result=broken_gallery))
+    results = [e.result for e in events if e.result is not None]
+    warnings = [e.warning for e in events if e.warning is not None]
+    assert len(results) == 1 and results[0].images
+    assert warnings == [
+        "The images were not recorded in the gallery (The database is locked.); "
+        "download them from the results."
+    ]
+
+
+def test_the_tab_shows_the_images_when_recording_fails(engine, monkeypatch):
+    shown = []
+    monkeypatch.setattr(gr, "Warning", shown.append)
+
+    def broken_gallery(result, recipe):
+        raise OSError(28, "No space left on device", "/srv/gallery/x.png")
+
+    outputs = list(
+        generate_images(
+            engine, "demo", "a fox", "", "5", 2, 7.0, 64, 64, 1, "Euler a",
+            on_result=broken_gallery,
+        )
+    )  # fmt: skip
+    _preview, _strip, results, _info, _used, seeds = outputs[-1]
+    assert seeds == [5] and len(results.value) == 1
+    assert len(shown) == 1 and "No space left on device" in shown[0] and "/srv" not in shown[0]
+
+
+@pytest.mark.parametrize(
+    ("seed", "expected"),
+    [("18446744073709551615", 18446744073709551615), ("-1", None), ("", None), (7.0, 7)],
+)
+def test_the_seed_box_is_read_exactly(engine, seed, expected):
+    from engine.request import parse_seed
+
+    assert parse_seed(seed) == expected
+
+
+@pytest.mark.parametrize("seed", ["18446744073709551616", "1.5", "lucky", 2.0**64])
+def test_bad_seeds_are_one_sentence(engine, seed):
+    with pytest.raises(gr.Error, match=r"[Ss]eed"):
+        list(generate_images(engine, "demo", "a fox", "", seed, 2, 7.0, 64, 64, 1, "Euler a"))
+
+
+def test_the_largest_seed_and_clip_skip_from_the_tab(engine):
+    outputs = list(
+        generate_images(
+            engine, "demo", "a fox", "", "18446744073709551615", 2, 7.0, 64, 64, 1, "Euler a", 2
+        )
+    )
+    _preview, _strip, _results, info, used, seeds = outputs[-1]
+    assert seeds == [18446744073709551615] and used == "18446744073709551615"
+    assert "Clip skip** 2" in info
