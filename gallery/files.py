@@ -22,9 +22,10 @@ import io
 import json
 import os
 import socket
+import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -307,3 +308,28 @@ def parse_owner(name: str) -> tuple[str, int]:
         return host, int(pid)
     except ValueError:
         return "", 0
+
+
+class HashLocks:
+    """Locks by content hash, so recording and deleting the same image file take turns.
+
+    Without them a delete can check "is this file still referenced?" between another thread
+    storing the byte-identical file and inserting its row, and remove the new row's file. The
+    hashes map onto a fixed set of locks (memory stays bounded); several are taken in one order,
+    so two holders never wait on each other. The locks are per process: one app, many threads.
+    """
+
+    def __init__(self, stripes: int = 64) -> None:
+        self._locks = [threading.Lock() for _ in range(stripes)]
+
+    @contextlib.contextmanager
+    def hold(self, hashes: Iterable[str]) -> Iterator[None]:
+        """Hold the locks of every hash in `hashes` for the `with` block."""
+        indexes = sorted({int(sha[:8], 16) % len(self._locks) for sha in hashes})
+        with contextlib.ExitStack() as stack:
+            for index in indexes:
+                stack.enter_context(self._locks[index])
+            yield
+
+
+HASH_LOCKS = HashLocks()

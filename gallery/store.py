@@ -50,7 +50,7 @@ from gallery.database import (
 )
 from gallery.errors import GalleryError, NotFoundError
 from gallery.experiments import ExperimentService
-from gallery.files import ImageFiles, PreparedImage, prepare_png
+from gallery.files import HASH_LOCKS, ImageFiles, PreparedImage, prepare_png
 from gallery.metadata import embed_metadata
 from gallery.models import (
     Generation,
@@ -272,16 +272,17 @@ class GalleryStore:
             return []
         prepared = [self._prepare(item) for item in items]
         shas = [image.sha for image in prepared]
-        intent = self._files.begin_intent(shas)
-        try:
-            for image in prepared:
-                self._files.store(image)
-            ids = self._insert(items, prepared)
-        except BaseException:
-            if self._discard_unreferenced(shas):
-                intent.finish()
-            raise
-        intent.finish()
+        with HASH_LOCKS.hold(shas):  # a delete of the same content waits until the row exists
+            intent = self._files.begin_intent(shas)
+            try:
+                for image in prepared:
+                    self._files.store(image)
+                ids = self._insert(items, prepared)
+            except BaseException:
+                if self._discard_unreferenced(shas):
+                    intent.finish()
+                raise
+            intent.finish()
         return ids
 
     def _complete(self, item: NewGeneration, owner: Owner) -> NewGeneration:
@@ -576,27 +577,28 @@ class GalleryStore:
                     select(ImageFile.content_hash).where(ImageFile.generation_id.in_(ids))
                 )
             )
-        intent = self._files.begin_intent(shas)
-        try:
-            with self._write() as session:
-                found = set(
-                    session.scalars(
-                        select(Generation.id).where(
-                            Generation.id.in_(ids), *_owned(Generation, owner)
+        with HASH_LOCKS.hold(shas):  # never between another thread's file and its row
+            intent = self._files.begin_intent(shas)
+            try:
+                with self._write() as session:
+                    found = set(
+                        session.scalars(
+                            select(Generation.id).where(
+                                Generation.id.in_(ids), *_owned(Generation, owner)
+                            )
                         )
                     )
-                )
-                if missing := [i for i in ids if i not in found]:
-                    raise NotFoundError(f"There is no generation {missing[0]}.")
-                session.execute(delete(Generation).where(Generation.id.in_(ids)))
-        except BaseException:
-            # Usually nothing was deleted and every file keeps its row; if the commit did go
-            # through, the files without rows are removed here or by the sweep.
+                    if missing := [i for i in ids if i not in found]:
+                        raise NotFoundError(f"There is no generation {missing[0]}.")
+                    session.execute(delete(Generation).where(Generation.id.in_(ids)))
+            except BaseException:
+                # Usually nothing was deleted and every file keeps its row; if the commit did
+                # go through, the files without rows are removed here or by the sweep.
+                if self._discard_unreferenced(shas):
+                    intent.finish()
+                raise
             if self._discard_unreferenced(shas):
                 intent.finish()
-            raise
-        if self._discard_unreferenced(shas):
-            intent.finish()
         return len(ids)
 
     def export_zip(

@@ -164,3 +164,37 @@ def test_every_64_bit_seed_round_trips_and_is_found(store, make_generation, seed
     assert store.get(generation_id).seed == seed
     assert [item.id for item in store.search(GalleryQuery(seed=seed)).items] == [generation_id]
     assert read_metadata(store.get(generation_id).image.path.read_bytes()).settings["seed"] == seed
+
+
+def test_recording_and_deleting_the_same_content_take_turns(store, make_generation):
+    """A delete of the old row must not remove the file a new identical recording relies on."""
+    import threading
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (4, 5, 6)).save(buffer, format="PNG")
+    old = store.record_generation(make_generation(png_bytes=buffer.getvalue()))
+    stored, deleted = threading.Event(), threading.Event()
+    real_insert = store._insert
+
+    def slow_insert(*args, **kwargs):
+        stored.set()  # the file is in place, the row not yet
+        deleted.wait(timeout=2)  # unserialised, the delete runs to its end in this gap
+        return real_insert(*args, **kwargs)
+
+    store._insert = slow_insert
+    new_ids = []
+    recorder = threading.Thread(
+        target=lambda: new_ids.extend(
+            store.record_generations([make_generation(png_bytes=buffer.getvalue())])
+        )
+    )
+    recorder.start()
+    assert stored.wait(timeout=10)
+    deleter = threading.Thread(target=lambda: (store.delete(old), deleted.set()))
+    deleter.start()
+    recorder.join(timeout=30)
+    deleter.join(timeout=30)
+    store._insert = real_insert
+    (new,) = new_ids
+    assert store.get(new).image.path.is_file()
+    assert len(stored_files(store.root)) == 2

@@ -15,7 +15,7 @@ def test_type_a_prompt_and_generate(server, browser, tmp_path):
     expect(page.locator("#model-banner")).to_contain_text("demo model")
     page.get_by_role("tab", name="Generate").click()
     page.locator("#prompt textarea").fill("a lighthouse at dusk, (oil painting:1.2)")
-    page.locator("#seed input").fill("77")
+    page.locator("#seed input, #seed textarea").first.fill("77")
     steps = page.locator("#steps input[type=number]")
     steps.fill("4")
     steps.press("Enter")

@@ -65,5 +65,5 @@ def test_search_select_and_rate_a_kept_generation(server, gallery_store, browser
     expect(page.get_by_role("tab", name="Generate")).to_have_attribute("aria-selected", "true")
     expect(page.locator("#prompt textarea")).to_have_value("a lighthouse on a rocky cliff at dusk")
     expect(page.locator("#negative textarea")).to_have_value("blurry")
-    expect(page.locator("#seed input")).to_have_value("1234")
+    expect(page.locator("#seed input, #seed textarea").first).to_have_value("1234")
     page.close()
