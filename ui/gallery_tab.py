@@ -52,6 +52,9 @@ class GalleryTab:
     recall_builder: gr.Button
     selected: gr.State
     """The id of the generation in the detail panel (None when none is)."""
+    regenerate: gr.Button
+    """"Regenerate from record" (the app connects it to the engine: ui/reproduce.py)."""
+    regenerated: gr.Markdown
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,8 @@ class _Detail:
     delete: gr.Button
     confirm: gr.Button
     cancel: gr.Button
+    regenerate: gr.Button
+    regenerated: gr.Markdown
 
     def outputs(self) -> list[Any]:
         return [
@@ -271,7 +276,13 @@ def build_gallery_tab(store: GalleryStore, tab: gr.Tab) -> GalleryTab:
         outputs=[*confirm_buttons, selected, message, *detail.outputs(), *page_outputs],
         **PRIVATE,
     )
-    return GalleryTab(recall=detail.recall, recall_builder=detail.recall_builder, selected=selected)
+    return GalleryTab(
+        recall=detail.recall,
+        recall_builder=detail.recall_builder,
+        selected=selected,
+        regenerate=detail.regenerate,
+        regenerated=detail.regenerated,
+    )
 
 
 def _filter_widgets(store: GalleryStore) -> _Filters:
@@ -352,6 +363,11 @@ def _detail_widgets() -> _Detail:
                 elem_id="gallery-delete-confirm",
             )
             cancel = gr.Button("Cancel", visible=False, elem_id="gallery-delete-cancel")
+        with gr.Row():
+            regenerate = gr.Button(
+                "Regenerate from record", size="sm", scale=1, elem_id="gallery-regenerate"
+            )
+            regenerated = gr.Markdown(elem_id="gallery-regenerated")
     return _Detail(
         panel,
         image,
@@ -371,6 +387,8 @@ def _detail_widgets() -> _Detail:
         delete,
         confirm,
         cancel,
+        regenerate,
+        regenerated,
     )
 
 

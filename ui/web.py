@@ -19,6 +19,7 @@ from ui.builder_tab import build_builder_tab
 from ui.compare_tab import build_compare_tab, connect_compare
 from ui.gallery_tab import build_gallery_tab
 from ui.generate_tab import build_generate_tab
+from ui.reproduce import connect_regenerate
 from ui.round_trips import (
     connect_builder_to_generate,
     connect_generate_to_builder,
@@ -93,6 +94,9 @@ def build_app(
                     generate,
                     tabs,
                     (BUILDER_TAB, GENERATE_TAB),
+                )
+                connect_regenerate(
+                    kept.regenerate, kept.selected, kept.regenerated, engine, gallery
                 )
                 with gr.Tab("Compare", id=COMPARE_TAB, elem_id="tab-compare") as compare_tab:
                     compare = build_compare_tab(

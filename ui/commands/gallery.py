@@ -69,6 +69,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     export.add_argument("ids", type=int, nargs="+", metavar="ID")
     export.add_argument("--out", required=True, help="zip file to write")
 
+    reproduce = actions.add_parser(
+        "reproduce",
+        help="regenerate a generation from its record and compare the pixels",
+        description="Regenerate from the stored settings and say whether the pixels are "
+        "identical, within 1 level, or different (and why). Exit code 1 when different.",
+    )
+    reproduce.add_argument("id", type=int)
+    reproduce.add_argument("--device", help="cuda, mps or cpu (default: best available)")
+    reproduce.add_argument(
+        "--dtype", choices=["fp32", "fp16", "bf16"], help="default: fp16 on GPU, fp32 on CPU"
+    )
+
     delete = actions.add_parser("delete", help="delete generations and their files")
     delete.add_argument("ids", type=int, nargs="+", metavar="ID")
 
@@ -109,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         "rebuild": _rebuild,
         "experiments": _experiments,
         "scores": _scores,
+        "reproduce": _reproduce,
     }[args.gallery_action]
     rebuilding = args.gallery_action == "rebuild"
     try:
@@ -201,6 +214,22 @@ def _show(store: GalleryStore, args: argparse.Namespace) -> int:
         if value not in (None, ""):
             print(f"{label + ':':17}{value}")
     return 0
+
+
+def _reproduce(store: GalleryStore, args: argparse.Namespace) -> int:
+    from engine.errors import EngineError
+    from ui.cli import CommandError
+    from ui.reproduce import reproduce
+    from ui.runtime import build_engine
+
+    record = store.get(args.id)
+    try:
+        engine = build_engine(resolve_data_dir(args.data_dir), args.device, args.dtype)
+        report = reproduce(engine, record)
+    except (EngineError, ValueError) as exc:  # ValueError: the device or dtype flags
+        raise CommandError(str(exc)) from None
+    print(report.describe())
+    return 1 if report.verdict == "different" else 0
 
 
 def _import(store: GalleryStore, args: argparse.Namespace) -> int:
