@@ -129,3 +129,17 @@ def test_a_broken_gallery_is_a_warning_and_the_png_is_kept(models_dir, tmp_path)
     assert len(warnings) == 1 and "not recorded in the gallery" in warnings[0]
     assert "Traceback" not in done.stderr
     assert Path(done.stdout.split()[0]).is_file()
+
+
+@pytest.mark.slow
+def test_gallery_reproduce_says_identical_for_a_demo_record(data_dir, tmp_path):
+    done = run_app(
+        "generate", "a red fox", "--seed", "12", "--scheduler", "DPM++ SDE Karras",
+        "--steps", "2", "--width", "64", "--height", "64", "--out", str(tmp_path),
+        data_dir=data_dir,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    generation_id = done.stderr.split("recorded in the gallery as #")[1].split()[0]
+    again = run_app("gallery", "reproduce", generation_id, data_dir=data_dir)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == f"#{generation_id}: identical (largest difference 0)."
