@@ -105,6 +105,11 @@ class Engine:
             ]
         except ValueError as exc:  # an unknown wildcard list, a malformed {a|b}
             raise InvalidRequestError(str(exc).split("\n")[0]) from exc
+        except Exception as exc:  # an unreadable wildcard file, a broken resolver
+            log.exception("resolving the prompt failed")
+            raise GenerationFailedError(
+                f"The prompt's wildcards could not be resolved ({type(exc).__name__})."
+            ) from exc
         # 2. One pipeline call over those rows.
         return self.generate_rows(
             specs,

@@ -259,3 +259,17 @@ def test_reloading_changed_weights_from_the_same_path_encodes_again(tmp_path, mo
     fresh = Engine(ModelManager(models_dir)).generate(request, model=str(folder))
     assert np.array_equal(pixels(after.images[0]), pixels(fresh.images[0]))
     assert not np.array_equal(pixels(after.images[0]), pixels(before.images[0]))
+
+
+def test_a_broken_prompt_resolver_is_an_engine_error(engine):
+    from engine.errors import EngineError
+    from engine.generate import Engine
+
+    def unreadable(text, seed):
+        raise PermissionError(13, "Permission denied", "/srv/wildcards/hat.txt")
+
+    broken = Engine(engine.models, resolve_prompt=unreadable)
+    with pytest.raises(EngineError, match="could not be resolved") as caught:
+        broken.generate(GenerationRequest("a __hat__", seed=1, **SMALL))
+    assert "/srv" not in str(caught.value)
+    assert isinstance(caught.value.__cause__, PermissionError)
