@@ -143,11 +143,58 @@ def search_gallery(
     )
 
 
+CARD_PROMPT_CHARS = 48
+
+
 def caption(item: GenerationSummary) -> str:
-    """A thumbnail's caption: "seed · model" (the model's last path part)."""
+    """A card's caption: favourite heart, rating stars, "seed · model", then the start of the
+    prompt, e.g. `♥ ★★★★ 1234 · demo · a lighthouse on a rocky cliff…`."""
     seed = "?" if item.seed is None else str(item.seed)
     model = (item.model_id or "unknown model").rstrip("/").rsplit("/", 1)[-1]
-    return f"{seed} · {model}"
+    marks = ("♥ " if item.favourite else "") + ("★" * item.rating + " " if item.rating else "")
+    prompt = " ".join((item.prompt or "").split())
+    if len(prompt) > CARD_PROMPT_CHARS:
+        prompt = prompt[: CARD_PROMPT_CHARS - 1].rstrip() + "…"
+    return f"{marks}{seed} · {model}" + (f" · {prompt}" if prompt else "")
+
+
+def selection_choices(view: GalleryPageView) -> list[tuple[str, int]]:
+    """The multi-select list of a page: (`#id caption`, id) per card."""
+    return [(f"#{gid} {text}", gid) for (_, text), gid in zip(view.items, view.ids, strict=True)]
+
+
+def tag_generations(store: GalleryStore, ids: Sequence[int] | None, tag: str | None) -> str:
+    """Add one tag to every selected generation; a status line."""
+    chosen = _chosen(ids)
+    for generation_id in chosen:
+        _apply(store.add_tag, generation_id, tag or "")
+    noun = "generation" if len(chosen) == 1 else "generations"
+    return f"Tagged {len(chosen)} {noun} with `{html.escape((tag or '').strip().lower())}`."
+
+
+def delete_generations(store: GalleryStore, ids: Sequence[int] | None) -> str:
+    """Delete every selected generation with its files; a status line."""
+    chosen = _chosen(ids)
+    try:
+        count = store.delete(chosen)
+    except GalleryError as exc:
+        raise gr.Error(str(exc)) from None
+    return f"Deleted {count} generation{'s' if count != 1 else ''}."
+
+
+def compare_rows(store: GalleryStore, ids: Sequence[int] | None) -> list[list[str]]:
+    """The Compare tab's variant rows (label, prompt) for 2 to 8 selected generations."""
+    chosen = _chosen(ids)
+    if not 2 <= len(chosen) <= 8:
+        raise gr.Error("Select 2 to 8 images to compare.")
+    return [[f"#{gid}", _record(store, gid).prompt] for gid in chosen]
+
+
+def _chosen(ids: Sequence[int] | None) -> list[int]:
+    chosen = [int(generation_id) for generation_id in ids or ()]
+    if not chosen:
+        raise gr.Error("Tick one or more images first.")
+    return chosen
 
 
 def _thumbnail(item: GenerationSummary) -> str:
@@ -294,6 +341,17 @@ def add_tag(store: GalleryStore, generation_id: int | None, tag: str | None) -> 
 def remove_tag(store: GalleryStore, generation_id: int | None, tag: str | None) -> DetailView:
     """Remove a tag (absent tags are fine); the refreshed view."""
     _apply(store.remove_tag, generation_id, tag or "")
+    return detail_view(store, generation_id)
+
+
+def set_tags(store: GalleryStore, generation_id: int | None, tags: Sequence[str]) -> DetailView:
+    """Make the generation's tags exactly `tags` (the chips after a × or a typed one)."""
+    current = set(detail_view(store, generation_id).tags)
+    wanted = {tag.strip().lower() for tag in tags if tag and tag.strip()}
+    for tag in sorted(current - wanted):
+        _apply(store.remove_tag, generation_id, tag)
+    for tag in sorted(wanted - current):
+        _apply(store.add_tag, generation_id, tag)
     return detail_view(store, generation_id)
 
 

@@ -22,6 +22,7 @@ from ui.gallery_handlers import (
     GalleryPageView,
     add_tag,
     delete_generation,
+    delete_generations,
     describe_png,
     detail_view,
     download_as,
@@ -32,9 +33,12 @@ from ui.gallery_handlers import (
     save_notes,
     search_gallery,
     selected_id,
+    selection_choices,
     set_favourite,
     set_rating,
+    set_tags,
     tag_choices,
+    tag_generations,
 )
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
@@ -52,6 +56,9 @@ class GalleryTab:
     recall_builder: gr.Button
     selected: gr.State
     """The id of the generation in the detail panel (None when none is)."""
+    chosen: gr.CheckboxGroup
+    """The ids ticked in "Select several"."""
+    compare_these: gr.Button
     regenerate: gr.Button
     """"Regenerate from record" (the app connects it to the engine: ui/reproduce.py)."""
     regenerated: gr.Markdown
@@ -79,7 +86,7 @@ class _Detail:
     settings: gr.Markdown
     rating: gr.Radio
     favourite: gr.Checkbox
-    tags: gr.Markdown
+    tags: gr.Dropdown
     notes: gr.Textbox
     tag_name: gr.Textbox
     add_tag: gr.Button
@@ -128,6 +135,7 @@ def build_gallery_tab(store: GalleryStore, tab: gr.Tab) -> GalleryTab:
                 following = gr.Button(
                     "Next →", size="sm", interactive=False, elem_id="gallery-next"
                 )
+            bulk = _bulk_widgets()
         with gr.Column(scale=2, min_width=360):
             message = gr.Markdown(HINT, elem_id="gallery-message")
             detail = _detail_widgets()
@@ -137,7 +145,7 @@ def build_gallery_tab(store: GalleryStore, tab: gr.Tab) -> GalleryTab:
     imported = _files_panel(store, ids, selected)
 
     # --- search and pages
-    page_outputs = [thumbnails, ids, page, previous, following, status]
+    page_outputs = [thumbnails, ids, page, previous, following, status, bulk.chosen]
 
     def show_page(view: GalleryPageView) -> tuple[Any, ...]:
         return (
@@ -147,6 +155,7 @@ def build_gallery_tab(store: GalleryStore, tab: gr.Tab) -> GalleryTab:
             gr.Button(interactive=view.has_previous),
             gr.Button(interactive=view.has_next),
             view.status,
+            gr.CheckboxGroup(choices=selection_choices(view), value=[]),
         )
 
     def search(*values: Any) -> tuple[Any, ...]:
@@ -191,11 +200,12 @@ def build_gallery_tab(store: GalleryStore, tab: gr.Tab) -> GalleryTab:
     refresh_outputs = [filters.model, filters.tag, *page_outputs]
     tab.select(refresh, inputs=refresh_inputs, outputs=refresh_outputs, **QUIET)
     imported.then(refresh, inputs=refresh_inputs, outputs=refresh_outputs, **QUIET)
+    _wire_bulk(store, bulk, refresh, refresh_inputs, refresh_outputs)
 
     # --- the detail panel
     def show(view: DetailView | None) -> tuple[Any, ...]:
         if view is None:
-            return (gr.Column(visible=False), *[None] * 5, False, "", "")
+            return (gr.Column(visible=False), *[None] * 5, False, gr.Dropdown(value=[]), "")
         return (
             gr.Column(visible=True),
             view.image_path,
@@ -204,7 +214,7 @@ def build_gallery_tab(store: GalleryStore, tab: gr.Tab) -> GalleryTab:
             view.settings_markdown,
             view.rating,
             view.favourite,
-            view.tags_markdown,
+            tag_chips(view.tags),
             view.notes,
         )
 
@@ -229,7 +239,7 @@ def build_gallery_tab(store: GalleryStore, tab: gr.Tab) -> GalleryTab:
     def tag_action(action: Any):
         def run(gid: int | None, name: str) -> tuple[Any, ...]:
             view = action(store, gid, name)
-            return view.tags_markdown, "", gr.Dropdown(choices=tag_choices(store))
+            return tag_chips(view.tags), "", gr.Dropdown(choices=tag_choices(store))
 
         return run
 
@@ -239,6 +249,18 @@ def build_gallery_tab(store: GalleryStore, tab: gr.Tab) -> GalleryTab:
         fn=tag_action(add_tag),
         inputs=[selected, detail.tag_name],
         outputs=tag_outputs,
+        **QUIET,
+    )
+
+    def sync_tags(gid: int | None, chips: list[str] | None) -> tuple[Any, ...]:
+        view = set_tags(store, gid, chips or [])
+        return tag_chips(view.tags), gr.Dropdown(choices=tag_choices(store))
+
+    detail.tags.input(
+        sync_tags,
+        inputs=[selected, detail.tags],
+        outputs=[detail.tags, filters.tag],
+        trigger_mode="always_last",
         **QUIET,
     )
     detail.remove_tag.click(
@@ -282,7 +304,87 @@ def build_gallery_tab(store: GalleryStore, tab: gr.Tab) -> GalleryTab:
         selected=selected,
         regenerate=detail.regenerate,
         regenerated=detail.regenerated,
+        chosen=bulk.chosen,
+        compare_these=bulk.compare,
     )
+
+
+@dataclass(frozen=True)
+class _Bulk:
+    chosen: gr.CheckboxGroup
+    tag: gr.Textbox
+    add_tag: gr.Button
+    export: gr.Button
+    compare: gr.Button
+    delete: gr.Button
+    confirm: gr.Button
+    file: gr.File
+    status: gr.Markdown
+
+
+def _bulk_widgets() -> _Bulk:
+    with gr.Accordion("Select several", open=False, elem_id="gallery-bulk"):
+        chosen = gr.CheckboxGroup(
+            [], value=[], label="Tick the images to act on", elem_id="gallery-chosen"
+        )
+        with gr.Row(equal_height=True):
+            tag = gr.Textbox(
+                show_label=False,
+                placeholder="a tag for every ticked image",
+                scale=3,
+                elem_id="gallery-bulk-tag",
+            )
+            add = gr.Button("Tag them", scale=1, elem_id="gallery-bulk-tag-add")
+        with gr.Row():
+            export = gr.Button("Export them", elem_id="gallery-bulk-export")
+            compare = gr.Button("Compare these", elem_id="gallery-compare-these")
+            delete = gr.Button("Delete them", variant="stop", elem_id="gallery-bulk-delete")
+            confirm = gr.Button(
+                "Yes, delete them and their files",
+                variant="stop",
+                visible=False,
+                elem_id="gallery-bulk-delete-confirm",
+            )
+        file = gr.File(label="Zip", interactive=False, elem_id="gallery-bulk-file")
+        status = gr.Markdown(elem_id="gallery-bulk-status")
+    return _Bulk(chosen, tag, add, export, compare, delete, confirm, file, status)
+
+
+def _wire_bulk(
+    store: GalleryStore, bulk: _Bulk, refresh: Any, inputs: list[Any], outputs: list[Any]
+) -> None:
+    """Tag, export or delete every ticked image; the page refreshes after a change."""
+    tagged = bulk.add_tag.click(
+        lambda chosen, tag: (tag_generations(store, chosen, tag), ""),
+        inputs=[bulk.chosen, bulk.tag],
+        outputs=[bulk.status, bulk.tag],
+        **PRIVATE,
+    )
+    tagged.success(refresh, inputs=inputs, outputs=outputs, **QUIET)
+    bulk.export.click(
+        lambda chosen: export_generations(store, chosen),
+        inputs=bulk.chosen,
+        outputs=bulk.file,
+        **PRIVATE,
+    )
+    bulk.delete.click(
+        lambda chosen: gr.Button(visible=bool(chosen)),
+        inputs=bulk.chosen,
+        outputs=bulk.confirm,
+        **QUIET,
+    )
+    deleted = bulk.confirm.click(
+        lambda chosen: (delete_generations(store, chosen), gr.Button(visible=False)),
+        inputs=bulk.chosen,
+        outputs=[bulk.status, bulk.confirm],
+        **PRIVATE,
+    )
+    deleted.success(refresh, inputs=inputs, outputs=outputs, **QUIET)
+
+
+def tag_chips(tags: tuple[str, ...] | list[str]) -> gr.Dropdown:
+    """The detail panel's tag chips: each with its × (one click removes it)."""
+    return gr.Dropdown(choices=list(tags), value=list(tags))
 
 
 def _filter_widgets(store: GalleryStore) -> _Filters:
@@ -336,7 +438,14 @@ def _detail_widgets() -> _Detail:
             favourite = gr.Checkbox(
                 label="★ Favourite", scale=1, min_width=110, elem_id="gallery-favourite"
             )
-        tags = gr.Markdown(elem_id="gallery-tags")
+        tags = gr.Dropdown(
+            [],
+            value=[],
+            multiselect=True,
+            allow_custom_value=True,
+            label="Tags (× removes one; type and Enter adds one)",
+            elem_id="gallery-tags",
+        )
         with gr.Row(equal_height=True):
             tag_name = gr.Textbox(
                 show_label=False,

@@ -20,7 +20,7 @@ from prompts.recipe import Recipe, RecipeError
 from ui.builder_handlers import prompts_for_generate, recipe_from_values
 from ui.builder_handlers import recipe_values as widget_values
 from ui.builder_tab import BuilderTab
-from ui.gallery_handlers import recall_values
+from ui.gallery_handlers import compare_rows, recall_values
 from ui.generate_tab import GenerateTab, linked_recipe
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
@@ -185,3 +185,23 @@ def connect_recall(
         outputs=[*generate_outputs(generate), *builder.fields, tabs],
         **PRIVATE,
     )
+
+
+def connect_compare_these(
+    chosen: gr.CheckboxGroup,
+    compare_these: gr.Button,
+    store: GalleryStore,
+    variants: gr.Dataframe | None,
+    tabs: gr.Tabs,
+    compare_tab_id: str,
+) -> None:
+    """ "Compare these": the ticked gallery images' prompts become the Compare tab's variants
+    (labelled by gallery id). Without a Compare tab the button is hidden."""
+    if variants is None:
+        compare_these.visible = False
+        return
+
+    def hand_over(ids: list[int] | None) -> tuple[Any, ...]:
+        return compare_rows(store, ids), gr.Tabs(selected=compare_tab_id)
+
+    compare_these.click(hand_over, inputs=chosen, outputs=[variants, tabs], **PRIVATE)

@@ -22,6 +22,7 @@ from ui.generate_tab import build_generate_tab
 from ui.reproduce import connect_regenerate
 from ui.round_trips import (
     connect_builder_to_generate,
+    connect_compare_these,
     connect_generate_to_builder,
     connect_recall,
 )
@@ -103,6 +104,9 @@ def build_app(
                         engine, gallery, default_model.model, library, compare_tab
                     )
                 connect_compare(compare, builder.positive, kept.selected)
+                connect_compare_these(
+                    kept.chosen, kept.compare_these, gallery, compare.variants, tabs, COMPARE_TAB
+                )
         connect_builder_to_generate(builder, generate, tabs, GENERATE_TAB)
         connect_generate_to_builder(builder, generate, tabs, BUILDER_TAB)
         if gallery is not None:  # the hint shows until the gallery holds a first image

@@ -21,7 +21,9 @@ from ui.gallery_handlers import (
     PAGE_SIZE,
     UNRATED,
     add_tag,
+    compare_rows,
     delete_generation,
+    delete_generations,
     describe_png,
     detail_view,
     download_as,
@@ -35,7 +37,9 @@ from ui.gallery_handlers import (
     selected_id,
     set_favourite,
     set_rating,
+    set_tags,
     tag_choices,
+    tag_generations,
 )
 
 NO_FILTERS = ("", ANY, ANY, 0, False, "")
@@ -80,10 +84,49 @@ def three(store):
 def test_search_shows_newest_first_with_seed_and_model_captions(store, three):
     view = search_gallery(store, *NO_FILTERS)
     assert view.ids == list(reversed(three))
-    assert [caption for _, caption in view.items] == ["33 · demo", "22 · demo", "11 · sd-turbo"]
+    assert [caption for _, caption in view.items] == [
+        "33 · demo · a lighthouse in a storm",
+        "22 · demo · a misty forest",
+        "11 · sd-turbo · a lighthouse at dusk",
+    ]
     assert all(Path(path).is_file() for path, _ in view.items)
     assert view.status == "**3** generations · page 1 of 1"
     assert (view.has_previous, view.has_next) == (False, False)
+
+
+def test_a_card_shows_favourite_rating_and_a_prompt_excerpt(store, three):
+    store.set_rating(three[0], 3)
+    store.set_favourite(three[0], True)
+    (long_one,) = store.record_generations([generation("word " * 30, 44)])
+    captions = dict(
+        zip(
+            search_gallery(store, *NO_FILTERS).ids,
+            (c for _, c in search_gallery(store, *NO_FILTERS).items),
+            strict=True,
+        )
+    )
+    assert captions[three[0]] == "♥ ★★★ 11 · sd-turbo · a lighthouse at dusk"
+    assert captions[long_one].endswith("…") and len(captions[long_one]) < 70
+
+
+def test_bulk_tag_delete_and_compare_rows(store, three):
+    assert tag_generations(store, three[:2], " Pair ") == "Tagged 2 generations with `pair`."
+    assert "pair" in store.get(three[1]).tags
+    assert compare_rows(store, three[:2]) == [
+        [f"#{three[0]}", "a lighthouse at dusk"],
+        [f"#{three[1]}", "a misty forest"],
+    ]
+    with pytest.raises(gr.Error, match="2 to 8"):
+        compare_rows(store, three[:1])
+    with pytest.raises(gr.Error, match="Tick one or more"):
+        delete_generations(store, [])
+    assert delete_generations(store, three[1:]) == "Deleted 2 generations."
+    assert search_gallery(store, *NO_FILTERS).ids == [three[0]]
+
+
+def test_set_tags_makes_the_chips_exact(store, three):
+    assert set_tags(store, three[0], ["sea", "Dusk "]).tags == ("dusk", "sea")
+    assert set_tags(store, three[0], ["dusk"]).tags == ("dusk",)
 
 
 def test_full_text_search_and_every_filter_narrow_the_page(store, three):
