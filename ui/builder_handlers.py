@@ -141,17 +141,44 @@ def highlight_chunks(budget: TokenBudget) -> list[Highlight]:
     plain = budget.plain_text
     every_token = [token for chunk in budget.chunks for token in chunk.tokens]
     cut_at = every_token[CHUNK_LENGTH].start if len(every_token) > CHUNK_LENGTH else len(plain)
+    cut_at = _word_start(plain, cut_at)
     filled = [chunk for chunk in budget.chunks if chunk.tokens]
+    starts = [0] + [_word_start(plain, chunk.tokens[0].start) for chunk in filled[1:]]
     pieces: list[Highlight] = []
     for position, chunk in enumerate(filled):
-        start = 0 if position == 0 else chunk.tokens[0].start
-        end = filled[position + 1].tokens[0].start if position + 1 < len(filled) else len(plain)
+        start = starts[position]
+        end = starts[position + 1] if position + 1 < len(filled) else len(plain)
         split = min(max(cut_at, start), end)
         pieces.append((plain[start:split], chunk_tag(chunk.index)))
         pieces.append((plain[split:end], cut_tag(chunk.index)))
     if not filled and plain.strip():
         pieces.append((plain, None))
-    return _untag_breaks([piece for piece in pieces if piece[0]])
+    return _merge_same_tags(_untag_breaks([piece for piece in pieces if piece[0]]))
+
+
+def _word_start(text: str, position: int) -> int:
+    """`position` moved back to the start of the word it falls inside (a chunk boundary inside
+    "bokeh" shows the whole word in the next chunk, never "bo | keh")."""
+    while (
+        0 < position < len(text)
+        and not text[position - 1].isspace()
+        and not (text[position - 1] in ",.;:!?()[]{}|" or text[position] in ",.;:!?()[]{}|")
+    ):
+        if text[position].isspace():
+            break
+        position -= 1
+    return position
+
+
+def _merge_same_tags(pieces: list[Highlight]) -> list[Highlight]:
+    """Neighbouring pieces with one tag as one piece, so each chunk is labelled once."""
+    merged: list[Highlight] = []
+    for text, tag in pieces:
+        if merged and merged[-1][1] == tag:
+            merged[-1] = (merged[-1][0] + text, tag)
+        else:
+            merged.append((text, tag))
+    return merged
 
 
 def _untag_breaks(pieces: list[Highlight]) -> list[Highlight]:

@@ -49,10 +49,10 @@ Component = gr.components.Component
 # Pickers laid out two to a row, in prompt order: (recipe field, vocabulary file, example).
 PICKER_ROWS: tuple[tuple[tuple[str, str, str], ...], ...] = (
     (("medium", "medium", "oil painting"), ("lighting", "lighting", "golden hour")),
-    (("camera", "camera", "85mm lens"), ("composition", "composition", "rule of thirds")),
+    (("camera", "camera", "85mm portrait lens"), ("composition", "composition", "rule of thirds")),
     (("mood", "mood", "serene"), ("colour", "colour", "teal and orange")),
     (
-        ("details", "details", "type a detail, press Enter"),
+        ("details", "details", ""),
         ("quality", "quality", "highly detailed"),
     ),
 )
@@ -196,16 +196,25 @@ def _recipe_widgets(
     return widgets, _StylePicker(search, category, widgets["styles"], preview)
 
 
+def picker_hint(choices: list[str], example: str) -> str | None:
+    """The line under a picker: "e.g. TERM" only for a term in its list (else the first
+    term); a picker without a list shows how to type one."""
+    if not choices:
+        return "type a term, press Enter"
+    return f"e.g. {example if example in choices else choices[0]}"
+
+
 def _picker(name: str, choices: list[str], example: str) -> gr.Dropdown:
-    """A multi-select term picker that also takes typed terms."""
+    """A multi-select term picker that also takes typed terms (Enter takes the suggestion)."""
     return gr.Dropdown(
         choices,
         value=[],
         multiselect=True,
         allow_custom_value=True,
         label=FIELD_LABELS[name],
-        info=f"e.g. {example}" if example else None,
+        info=picker_hint(choices, example),
         elem_id=f"builder-{name.replace('_', '-')}",
+        elem_classes=["picker"],
     )
 
 

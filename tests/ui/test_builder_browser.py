@@ -43,3 +43,27 @@ def test_build_a_prompt_and_send_it_to_generate(server, browser, tmp_path):
     expect(page.locator("#negative textarea")).to_have_value(re.compile("photorealistic"))
     expect(page.get_by_role("tab", name="Generate")).to_have_attribute("aria-selected", "true")
     page.close()
+
+
+def test_enter_in_a_picker_takes_the_suggestion(server, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url)
+    page.get_by_role("tab", name="Builder").click()
+    lighting = page.locator("#builder-lighting input")
+    lighting.click()
+    lighting.press_sequentially("rembr", delay=30)
+    expect(page.get_by_role("option", name="Rembrandt lighting")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "picker-suggestion.png"))
+    lighting.press("Enter")
+    chips = page.locator("#builder-lighting .token > span")
+    expect(chips).to_have_text(["Rembrandt lighting"])
+    lighting.press_sequentially("moonlit fog", delay=20)  # nothing in the list: kept as typed
+    lighting.press("Enter")
+    expect(chips).to_have_text(["Rembrandt lighting", "moonlit fog"])
+    expect(page.locator("#builder-positive textarea")).to_have_value(
+        "Rembrandt lighting, moonlit fog"
+    )
+    page.close()

@@ -397,3 +397,34 @@ def test_send_to_generate_gives_the_composed_prompts_or_a_clear_error(library):
         prompts_for_generate(Recipe(), library)
     with pytest.raises(gr.Error, match="Expand the prompt first"):
         prompts_for_generate(LIGHTHOUSE, library, "")
+
+
+def test_a_chunk_boundary_inside_a_word_shows_the_word_whole_and_each_chunk_once():
+    from engine.tokenizer import load_clip_tokenizer
+    from prompts.token_budget import count_tokens
+    from ui.builder_handlers import highlight_chunks
+
+    budget = count_tokens("a " * 74 + "bokeh lights", load_clip_tokenizer())
+    assert budget.chunks[0].splits_word  # the tokenizer really cuts "bo|keh" at 75 tokens
+    pieces = highlight_chunks(budget)
+    assert pieces[-1][0] == "bokeh lights"
+    assert not any(text.startswith("keh") or text.endswith("bo") for text, _ in pieces)
+    tags = [tag for _, tag in pieces if tag]
+    assert len(tags) == len(set(tags)), "no chunk is labelled twice"
+
+
+def test_picker_examples_name_only_terms_in_their_list():
+    from prompts.vocabularies import load_vocabularies
+    from ui.builder_handlers import vocabulary_choices
+    from ui.builder_tab import PICKER_ROWS, picker_hint
+
+    vocabularies = load_vocabularies()
+    for row in PICKER_ROWS:
+        for _name, vocabulary, example in row:
+            choices = vocabulary_choices(vocabularies, vocabulary)
+            hint = picker_hint(choices, example)
+            if choices:
+                assert hint.removeprefix("e.g. ") in choices, (vocabulary, hint)
+            else:
+                assert not hint.startswith("e.g.")
+    assert picker_hint(["a", "b"], "not there") == "e.g. a"

@@ -89,8 +89,31 @@
   }
   window.atelierReweight = reweight; // for tests and the curious
 
+  // Builder pickers: Enter takes the suggestion shown for what was typed ("rembr" ->
+  // "Rembrandt lighting") instead of adding the typed fragment; with no suggestion the typed
+  // term is added as before.
+  function pickSuggestion(event, target) {
+    if (event.key !== "Enter" || event.ctrlKey || event.metaKey || event.shiftKey) return false;
+    if (!(target instanceof HTMLInputElement) || target.getAttribute("role") !== "combobox") {
+      return false;
+    }
+    if (!target.closest(".picker") || !target.value.trim()) return false;
+    const list = document.getElementById(target.getAttribute("aria-controls") || "");
+    if (!list) return false;
+    const items = Array.from(list.querySelectorAll("li[role=option]"));
+    if (!items.length || items.some((item) => item.classList.contains("active"))) return false;
+    const typed = target.value.trim().toLowerCase();
+    const exact = items.find((item) => item.getAttribute("aria-label").toLowerCase() === typed);
+    const choice = exact || items[0];
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    choice.dispatchEvent(new MouseEvent("mousedown", { bubbles: true, cancelable: true }));
+    return true;
+  }
+
   function onKeyDown(event) {
     const target = event.composedPath ? event.composedPath()[0] : event.target;
+    if (pickSuggestion(event, target)) return;
     const mod = event.ctrlKey || event.metaKey;
     if (mod && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
       if (!(target instanceof HTMLTextAreaElement) || !target.closest(".prompt")) return;
