@@ -4,7 +4,17 @@ python app.py                 start the web app
 python app.py generate ...    generate headless (see --help)
 """
 
+import os
 import sys
+from pathlib import Path
+
+# On a Space with persistent storage, keep downloaded models on it (read at import by the hub
+# library, so before anything imports it).
+if os.environ.get("SPACE_ID") and Path("/data").is_dir():
+    os.environ.setdefault("HF_HOME", "/data/.huggingface")
+# ZeroGPU needs `spaces` imported before torch initialises CUDA.
+if os.environ.get("SPACES_ZERO_GPU"):
+    import spaces  # noqa: F401
 
 from ui.cli import main
 

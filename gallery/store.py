@@ -53,6 +53,7 @@ from gallery.experiments import ExperimentService
 from gallery.files import HASH_LOCKS, ImageFiles, PreparedImage, prepare_png
 from gallery.metadata import embed_metadata
 from gallery.models import (
+    Experiment,
     Generation,
     GenerationTag,
     ImageFile,
@@ -793,6 +794,30 @@ class GalleryStore:
             )
             if result.rowcount == 0:
                 raise NotFoundError(f"There is no user style called '{name}'.")
+
+    # --- owners --------------------------------------------------------------------------
+
+    def transfer_owner(self, from_owner: str, to_owner: str) -> int:
+        """Give everything of `from_owner` to `to_owner` (a signed-out visitor's gallery
+        claimed at sign-in); return how many generations moved. A user style whose name
+        `to_owner` already uses stays with `from_owner`."""
+        source, target = writing_owner(from_owner), writing_owner(to_owner)
+        if source == target:
+            return 0
+        with self._write() as session:
+            moved = session.execute(
+                update(Generation).where(Generation.user_id == source).values(user_id=target)
+            ).rowcount
+            session.execute(
+                update(Experiment).where(Experiment.user_id == source).values(user_id=target)
+            )
+            taken = select(UserStyleRow.name_key).where(UserStyleRow.user_id == target)
+            session.execute(
+                update(UserStyleRow)
+                .where(UserStyleRow.user_id == source, UserStyleRow.name_key.not_in(taken))
+                .values(user_id=target)
+            )
+        return int(moved or 0)
 
     # --- maintenance ---------------------------------------------------------------------
 

@@ -7,11 +7,14 @@ the position where they occur, instead of being guessed at silently.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
 ROUND_FACTOR = 1.1
 SQUARE_FACTOR = 1 / 1.1
+MAX_WEIGHT = 10.0  # an explicit (word:w) weight; A1111 users rarely go past 2
+MAX_COMBINED_WEIGHT = 100.0  # after nested groups multiply
 
 _TOKEN = re.compile(
     r"""
@@ -76,6 +79,11 @@ def parse_weighted(text: str) -> list[WeightedSegment]:
                 raise PromptSyntaxError(
                     f"weight {weight!r} is not a number", match.start("weight")
                 ) from None
+            if not math.isfinite(factor) or abs(factor) > MAX_WEIGHT:
+                raise PromptSyntaxError(
+                    f"weight {weight} is outside -{MAX_WEIGHT:g} to {MAX_WEIGHT:g}",
+                    match.start("weight"),
+                )
             scale(open_round.pop()[0], factor)
         elif token == ")":
             if not open_round:
@@ -96,6 +104,13 @@ def parse_weighted(text: str) -> list[WeightedSegment]:
         raise PromptSyntaxError("'(' is never closed", open_round[-1][1])
     if open_square:
         raise PromptSyntaxError("'[' is never closed", open_square[-1][1])
+    for piece_text, piece_weight, _ in pieces:
+        if not math.isfinite(piece_weight) or abs(piece_weight) > MAX_COMBINED_WEIGHT:
+            raise PromptSyntaxError(
+                f"nested groups give {piece_text.strip()[:40]!r} a weight beyond "
+                f"±{MAX_COMBINED_WEIGHT:g}",
+                text.find(piece_text),
+            )
     return _merge(pieces)
 
 

@@ -48,9 +48,13 @@ class UnknownWildcardError(WildcardError):
     """A `__name__` has no list file; `name` is the missing name."""
 
     def __init__(self, name: str, folders: Sequence[Path]) -> None:
-        where = ", ".join(str(folder) for folder in folders) or "no folders"
-        super().__init__(f"Unknown wildcard __{name}__: there is no {name}.txt in {where}.")
+        # Folder paths stay out of the message: a hosted page shows it to strangers.
+        super().__init__(
+            f"Unknown wildcard __{name}__: no wildcard list is called {name} "
+            f"(add {name}.txt to your wildcards folder)."
+        )
         self.name = name
+        self.folders = tuple(folders)
 
 
 @dataclass(frozen=True)

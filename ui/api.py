@@ -35,6 +35,7 @@ from prompts.styles import StyleError, StyleLibrary
 from prompts.token_budget import count_tokens
 from prompts.weighting import PromptSyntaxError
 from ui.generation_handler import describe_result, recording_warning
+from ui.messages import shown
 
 ResultCallback = Callable[..., Any]
 """Receives each finished result (and the recipe it came from); may return gallery ids."""
@@ -47,9 +48,9 @@ def whole_number(value: Any, name: str) -> int:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise gr.Error(f"{name} must be a whole number, not {value!r}.") from None
+        raise gr.Error(shown(f"{name} must be a whole number, not {value!r}.")) from None
     if not number.is_integer():
-        raise gr.Error(f"{name} must be a whole number, not {value!r}.")
+        raise gr.Error(shown(f"{name} must be a whole number, not {value!r}."))
     return int(number)
 
 
@@ -124,7 +125,7 @@ def generate(
     try:
         result = engine.generate(request, model=(model or "").strip() or default_model)
     except EngineError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(shown(exc)) from None
     ids = _record(on_result, result)
     summary = {
         "seeds": list(result.seeds),
@@ -144,7 +145,7 @@ def _record(on_result: ResultCallback | None, result: GenerationResult) -> list[
     try:
         ids = on_result(result, None)
     except Exception as exc:  # the images are returned all the same
-        gr.Warning(recording_warning(exc))
+        gr.Warning(shown(recording_warning(exc)))
         return []
     return [int(i) for i in ids] if isinstance(ids, (list, tuple)) else []
 
@@ -185,7 +186,7 @@ def compose(
         budget = count_tokens(composed.positive, tokenizer())
         negative_budget = count_tokens(composed.negative, tokenizer())
     except (RecipeError, StyleError, PromptSyntaxError) as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(shown(exc)) from None
     return {
         "prompt": composed.positive,
         "negative_prompt": composed.negative,
@@ -235,7 +236,7 @@ def search(
     try:
         found = store.search(gallery_query)
     except GalleryError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(shown(exc)) from None
     return [
         {
             "id": item.id,
@@ -258,7 +259,7 @@ def get_generation(store: GalleryStore, id: int) -> dict[str, Any]:
     try:
         record = store.get(whole_number(id, "The id"))
     except GalleryError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(shown(exc)) from None
     return generation_dict(record)
 
 
@@ -301,9 +302,9 @@ def import_image(store: GalleryStore, image: str | None) -> dict[str, Any]:
         try:
             report = store.import_folder(folder, recursive=False)
         except GalleryError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(shown(exc)) from None
     if report.failed:
-        raise gr.Error(f"That image could not be imported: {report.failed[0][1]}.")
+        raise gr.Error(shown(f"That image could not be imported: {report.failed[0][1]}."))
     return {
         "ids": list(report.imported),
         "duplicate": bool(report.duplicates),

@@ -27,6 +27,7 @@ from prompts.token_budget import BREAK_TEXT, CHUNK_LENGTH, TokenBudget, count_to
 from prompts.vocabularies import Vocabulary
 from prompts.weighting import PromptSyntaxError, parse_weighted
 from prompts.wildcards import WildcardError, WildcardLists, has_wildcards, resolve_wildcards
+from ui.messages import shown
 
 RECIPE_FIELDS: tuple[str, ...] = tuple(item.name for item in fields(Recipe))
 """The recipe fields in the order the tab passes its widgets to every handler."""
@@ -447,7 +448,7 @@ def preview_style_file(library: StyleLibrary, path: str | None) -> tuple[str, bo
     try:
         plan = plan_style_import(library, read_style_file(path, display_name=_uploaded_name(path)))
     except StyleError as exc:
-        gr.Warning(str(exc))
+        gr.Warning(shown(exc))
         return f"⚠ {_escape(str(exc))}", False
     lines = [f"**{_escape(plan.summary())}**"]
     for label, styles in (
@@ -455,10 +456,10 @@ def preview_style_file(library: StyleLibrary, path: str | None) -> tuple[str, bo
         ("Replaces your style", plan.replaced_user),
         ("Replaces the built-in style", plan.replaced_builtin),
     ):
-        shown = ", ".join(_code(style.name) for style in styles[:PREVIEW_LIMIT])
+        listed = ", ".join(_code(style.name) for style in styles[:PREVIEW_LIMIT])
         more = f" and {len(styles) - PREVIEW_LIMIT} more" if len(styles) > PREVIEW_LIMIT else ""
         if styles:
-            lines.append(f"- {label}: {shown}{more}")
+            lines.append(f"- {label}: {listed}{more}")
     lines += [f"- _{_escape(note)}_" for note in plan.notes[:PREVIEW_LIMIT]]
     if not plan.changes:
         lines.append("Nothing to import: every style is already here as it is.")
@@ -550,7 +551,7 @@ def expand_recipe(
             progress(0.5, "Writing terms")
         result = expander.expand(prompt, seed_value)
     except (ModelLoadError, ValueError) as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(shown(exc)) from None
     if result.added_terms:
         base = result.final[: len(result.final) - len(result.added_text)]
         highlighted: list[Highlight] = [(base, None), (result.added_text, ADDED_TAG)]
@@ -701,10 +702,10 @@ def load_recipe_upload(path: str | Path | None, library: StyleLibrary) -> list[A
     try:
         recipe, message = read_recipe_file(path, library)
     except RecipeError as exc:
-        gr.Warning(str(exc))
+        gr.Warning(shown(exc))
         return [gr.skip() for _ in RECIPE_FIELDS] + [f"⚠ {_escape(str(exc))}"]
     if "unknown styles" in message:
-        gr.Warning(message)
+        gr.Warning(shown(message))
     return [*recipe_values(recipe), _escape(message)]
 
 
@@ -753,7 +754,7 @@ def _compose_or_error(recipe: Recipe, library: StyleLibrary) -> ComposedPrompt:
     try:
         return compose_prompt(recipe, library)
     except StyleError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(shown(exc)) from None
 
 
 def _escape(text: str) -> str:

@@ -43,6 +43,7 @@ from ui.builder_handlers import (
     style_preview,
     vocabulary_choices,
 )
+from ui.messages import md_text, shown
 
 Component = gr.components.Component
 
@@ -473,9 +474,9 @@ def _files_panel(
         try:
             message = save_user_style(recipe, library, style_name, style_group)
         except StyleError as exc:
-            gr.Warning(str(exc))
-            return gr.skip(), gr.skip(), f"⚠ {exc}"
-        gr.Info(message)
+            gr.Warning(shown(exc))
+            return gr.skip(), gr.skip(), f"⚠ {md_text(exc)}"
+        gr.Info(shown(message))
         return (
             gr.Dropdown(choices=style_choices(library, query, category, recipe.styles)),
             gr.Dropdown(choices=category_choices(library)),
@@ -506,7 +507,7 @@ def _files_panel(
         try:
             message = import_style_file(library, path)
         except StyleError as exc:
-            gr.Warning(str(exc))
+            gr.Warning(shown(exc))
             return gr.skip(), gr.skip(), gr.skip(), gr.skip(), f"⚠ {exc}"
         gr.Info(message)
         return (

@@ -12,6 +12,7 @@ import html
 import math
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,10 @@ from gallery.image_reader import TOOL_NAMES, read_image_metadata
 from gallery.peer_copies import peer_copy, suffix_for
 from gallery.records import MAX_SEED, GalleryQuery, GenerationRecord, GenerationSummary
 from gallery.store import GalleryStore
+from ui.messages import md_text, shown
+
+EXPORT_PREFIX = "atelier-export-"
+EXPORT_KEEP_S = 600.0
 
 PAGE_SIZE = 24
 ANY = "Any"
@@ -125,7 +130,7 @@ def search_gallery(
         result = store.search(query)
         total = store.count(query)
     except GalleryError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(shown(exc)) from None
     pages = max(1, math.ceil(total / PAGE_SIZE))
     if total == 0:
         status = "No generations match." if _has_filters(query) else "The gallery is empty."
@@ -235,7 +240,7 @@ class DetailView:
         """The tags as code chips, or a hint when there are none."""
         if not self.tags:
             return "*No tags yet.*"
-        return " ".join(f"`{tag}`" for tag in self.tags)
+        return " ".join(f"<code>{md_text(tag)}</code>" for tag in self.tags)
 
 
 def selected_id(ids: Sequence[int] | None, index: int | None) -> int:
@@ -292,7 +297,7 @@ def _when(moment: datetime) -> str:
 def _cell(value: Any) -> str:
     if value is None or value == "":
         return "—"
-    return html.escape(str(value)).replace("|", "&#124;")
+    return md_text(value)
 
 
 def _record(store: GalleryStore, generation_id: int | None) -> GenerationRecord:
@@ -301,7 +306,7 @@ def _record(store: GalleryStore, generation_id: int | None) -> GenerationRecord:
     try:
         return store.get(int(generation_id))
     except GalleryError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(shown(exc)) from None
 
 
 # --- curation -------------------------------------------------------------------------------------
@@ -315,7 +320,7 @@ def set_rating(store: GalleryStore, generation_id: int | None, rating: str | Non
     elif str(rating).isdigit():
         value = int(rating)
     else:
-        raise gr.Error(f"A rating must be from 0 to 5, not {rating!r}.")
+        raise gr.Error(shown(f"A rating must be from 0 to 5, not {rating!r}."))
     _apply(store.set_rating, generation_id, value)
     return "Rating cleared." if value is None else f"Rated {value}."
 
@@ -361,7 +366,7 @@ def _apply(action: Any, generation_id: int | None, value: Any) -> None:
     try:
         action(int(generation_id), value)
     except GalleryError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(shown(exc)) from None
 
 
 # --- recall, delete, export, import -------------------------------------------------------------
@@ -399,7 +404,7 @@ def delete_generation(store: GalleryStore, generation_id: int | None) -> str:
     try:
         store.delete(int(generation_id))
     except GalleryError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(shown(exc)) from None
     return f"Deleted generation {generation_id}."
 
 
@@ -411,12 +416,28 @@ def export_generations(
     ids = [int(generation_id) for generation_id in ids or ()]
     if not ids:
         raise gr.Error("There is nothing to export: search or select some images first.")
+    remove_old_exports()
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path(tempfile.mkdtemp(prefix="atelier-export-")) / f"atelier-{stamp}.zip"
+    out = Path(tempfile.mkdtemp(prefix=EXPORT_PREFIX)) / f"atelier-{stamp}.zip"
     try:
         return str(store.export_zip(ids, out, image_format=(image_format or "PNG").lower()))
     except GalleryError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(shown(exc)) from None
+
+
+def remove_old_exports(max_age_s: float = EXPORT_KEEP_S) -> int:
+    """Delete export folders older than `max_age_s` (the page has long downloaded them; Gradio
+    serves its own copy, cleared by the app's `delete_cache`); return how many."""
+    removed = 0
+    now = time.time()
+    for folder in Path(tempfile.gettempdir()).glob(f"{EXPORT_PREFIX}*"):
+        try:
+            if folder.is_dir() and now - folder.stat().st_mtime > max_age_s:
+                shutil.rmtree(folder)
+                removed += 1
+        except OSError:
+            continue  # another process's, or already gone
+    return removed
 
 
 def download_as(store: GalleryStore, generation_id: int | None, image_format: str) -> str:
@@ -429,7 +450,7 @@ def download_as(store: GalleryStore, generation_id: int | None, image_format: st
         data = peer_copy(image.path.read_bytes(), image_format)
         suffix = suffix_for(image_format)
     except GalleryError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(shown(exc)) from None
     seed = record.seed if record.seed is not None else "x"
     out = Path(tempfile.mkdtemp(prefix="atelier-download-")) / f"atelier-{record.id}-{seed}{suffix}"
     out.write_bytes(data)
@@ -451,7 +472,7 @@ def import_pngs(store: GalleryStore, paths: Sequence[str] | str | None) -> str:
         try:
             report = store.import_folder(folder, recursive=False)
         except GalleryError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(shown(exc)) from None
     skipped = len(report.duplicates) + len(report.failed) + not_png
     by_format = ", ".join(f"{count} {name}" for name, count in report.formats.items())
     head = f"Imported {len(report.imported)}" + (f" ({by_format})" if by_format else "")
@@ -483,18 +504,18 @@ def describe_png(path: str | None) -> str:
     try:
         reading = read_image_metadata(path)
     except GalleryError as exc:
-        gr.Warning(str(exc))
-        return f"⚠ {html.escape(str(exc))}"
-    notes = [f"_{html.escape(note)}_" for note in reading.notes]
+        gr.Warning(shown(exc))
+        return f"⚠ {md_text(exc)}"
+    notes = [f"_{md_text(note)}_" for note in reading.notes]
     found = reading.metadata
     if found is None:
         return "\n\n".join([f"This {reading.format} image: no settings found.", *notes])
     lines = [
         f"**Written by:** {SOURCE_NAMES.get(found.source, found.source)} ({reading.format})",
         "",
-        f"**Prompt:** {html.escape(found.prompt) or '—'}",
+        f"**Prompt:** {md_text(found.prompt) or '—'}",
         "",
-        f"**Negative prompt:** {html.escape(found.negative_prompt) or '—'}",
+        f"**Negative prompt:** {md_text(found.negative_prompt) or '—'}",
     ]
     if found.settings:
         lines += ["", "| Setting | Value |", "| --- | --- |"]

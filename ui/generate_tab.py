@@ -30,6 +30,7 @@ from ui.generation_handler import (
     stream_batch,
     upscale_preview,
 )
+from ui.messages import shown
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ def generate_images(
             elif event.done:
                 finished, last = event.finished, event
     except EngineError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(shown(exc)) from None
     finally:
         runs.finish(session, control)
     yield _final_outputs(finished, last, linked_recipe(recipe, prompt), on_result)
@@ -195,7 +196,7 @@ def _final_outputs(
             on_result(finished, recipe)
         except Exception as exc:  # the images are shown all the same
             log.warning("recording a generation failed", exc_info=True)
-            gr.Warning(recording_warning(exc))
+            gr.Warning(shown(recording_warning(exc)))
     captions = _captions(finished)
     return (
         finished.images[0],

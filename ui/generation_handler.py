@@ -3,6 +3,7 @@ progress, previews and the final images. Testable without a browser."""
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import queue
 import threading
@@ -67,7 +68,9 @@ def stream_generation(
                 events.put(("warning", recording_warning(exc)))
         events.put(("done", None))
 
-    worker = threading.Thread(target=work, name="generate", daemon=True)
+    # The worker sees this event's context (Gradio's request: whose gallery records it).
+    context = contextvars.copy_context()
+    worker = threading.Thread(target=context.run, args=(work,), name="generate", daemon=True)
     worker.start()
     finished = False
     try:

@@ -34,17 +34,18 @@ class Limits:
     max_steps: int = 50
     max_batch: int = 4
     max_prompt_chars: int = 2000
-    max_experiment_images: int = 16
+    max_rows_per_call: int = 8  # one batched pipeline call of a comparison
     runs_per_visitor: int = 1  # at the same time
     requests_per_minute: int = 6
+    images_per_minute: int = 32  # what bounds a comparison's size, too
 
     def describe(self) -> str:
         """One line for the page."""
         return (
             f"Limits here: up to {self.max_side}×{self.max_side} px, {self.max_steps} steps, "
-            f"{self.max_batch} images per run, {self.max_prompt_chars} characters per prompt, "
-            f"{self.max_experiment_images} images per comparison; one run at a time and "
-            f"{self.requests_per_minute} runs a minute per visitor."
+            f"{self.max_batch} images per run, {self.max_prompt_chars} characters per prompt; "
+            f"one run at a time, {self.requests_per_minute} runs and "
+            f"{self.images_per_minute} images (comparisons included) a minute per visitor."
         )
 
 

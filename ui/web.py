@@ -19,6 +19,8 @@ from ui.builder_tab import build_builder_tab
 from ui.compare_tab import build_compare_tab, connect_compare
 from ui.gallery_tab import build_gallery_tab
 from ui.generate_tab import build_generate_tab
+from ui.hosting import PUBLIC_QUEUE_SIZE, Hosting
+from ui.messages import md_text
 from ui.reproduce import connect_regenerate
 from ui.round_trips import (
     connect_builder_to_generate,
@@ -26,6 +28,7 @@ from ui.round_trips import (
     connect_generate_to_builder,
     connect_recall,
 )
+from ui.visitors import Visitors, browser_owner, valid_token
 
 TITLE = "Prompt Atelier"
 BUILDER_TAB = "builder"
@@ -60,7 +63,9 @@ def build_app(
     *,
     data_dir: Path | None = None,
     style_store: UserStyleStore | None = None,
-    gallery: GalleryStore | None = None,
+    gallery: GalleryStore | Any | None = None,
+    hosting: Hosting | None = None,
+    visitors: Visitors | None = None,
 ) -> gr.Blocks:
     """The whole app; `on_result(result, recipe)` receives every finished generation and the
     recipe dict it came from (or None); the gallery records it and returns the new ids.
@@ -69,15 +74,38 @@ def build_app(
     models folder); `style_store` keeps the user's styles (default: a JSON file there).
     `gallery` adds the Gallery tab over that store (launch with its root in `allowed_paths`
     when it lies outside the working and temporary folders).
+
+    `hosting` (default: local, one user) adds what a shared app shows: who the visitor is, a
+    Hugging Face sign-in on a Space, the limits; with `visitors`, the visitor's browser token is
+    kept in `gr.BrowserState` and a signed-out gallery is claimed at sign-in. Give `gallery`
+    as a `ui.visitors.VisitorGallery` so each visitor sees their own.
     """
+    hosting = hosting or Hosting()
     models_dir = Path(engine.models.models_dir)
     data_dir = Path(data_dir) if data_dir is not None else models_dir.parent
     store = style_store if style_store is not None else JsonUserStyleFile.in_data_dir(data_dir)
     library = StyleLibrary(user=store)
-    with gr.Blocks(title=TITLE) as app:
+    # Gradio's copies of served files (export zips, results) are cleared after an hour.
+    with gr.Blocks(title=TITLE, delete_cache=(600, 3600)) as app:
         gr.Markdown(f"# {TITLE}\nCraft prompts, generate, compare, keep everything.")
         gr.Markdown(**banner(default_model))
         hint = gr.Markdown(FIRST_RUN_HINT, visible=False, elem_id="first-run")
+        if hosting.limits is not None:
+            models = ", ".join(f"`{m}`" for m in hosting.allowed_models)
+            gr.Markdown(
+                f"{hosting.limits.describe()} Models: {models}. Your place in the queue "
+                "shows on the result while you wait.",
+                elem_id="hosting-limits",
+            )
+        if visitors is not None and hosting.per_user:
+            token, who, identify = _visitor_row(hosting, visitors, gallery)
+            app.load(
+                identify,
+                inputs=token,
+                outputs=[token, who],
+                api_visibility="private",
+                show_progress="hidden",
+            )
         with gr.Tabs(selected=BUILDER_TAB) as tabs:
             with gr.Tab("Builder", id=BUILDER_TAB, elem_id="tab-builder"):
                 builder = build_builder_tab(library, models_dir, user_wildcards_dir(data_dir))
@@ -112,5 +140,47 @@ def build_app(
         if gallery is not None:  # the hint shows until the gallery holds a first image
             app.load(lambda: gr.Markdown(visible=gallery.count() == 0), outputs=hint, **QUIET)
         register_api(engine, default_model.model, on_result, library, load_clip_tokenizer, gallery)
-    app.queue(default_concurrency_limit=1, max_size=32)
+    # A public app gets a longer queue: each visitor holds at most one run (ui.hosted_engine),
+    # and a refused request leaves the queue at once.
+    app.queue(default_concurrency_limit=1, max_size=PUBLIC_QUEUE_SIZE if hosting.public else 32)
     return app
+
+
+def _visitor_row(
+    hosting: Hosting, visitors: Visitors, gallery: Any
+) -> tuple[gr.BrowserState, gr.Markdown, Callable[..., tuple[Any, str]]]:
+    """Who the visitor is (and a sign-in button on a Space); on load, tie the page to the
+    browser's token and, once signed in, claim the gallery made signed out in this browser."""
+    with gr.Row(equal_height=True):
+        who = gr.Markdown(elem_id="visitor")
+        if hosting.sign_in_with_hf:
+            gr.LoginButton(scale=0, min_width=200)
+    token = gr.BrowserState(None, storage_key="atelier_visitor")
+
+    def identify(saved: Any, request: gr.Request) -> tuple[Any, str]:
+        visitor = visitors.visitor(request)
+        if not hosting.public:
+            return saved, _greeting(visitor.name, visitor.admin, claimed=0)
+        kept = visitors.remember_browser(request, saved)
+        claimed = 0
+        if visitor.signed_in and valid_token(saved) and gallery is not None:
+            claimed = gallery.store.transfer_owner(browser_owner(kept), visitor.owner)
+        if not visitor.signed_in:
+            return kept, (
+                "Your gallery is kept for this browser only"
+                + (" — sign in with Hugging Face to keep it." if hosting.sign_in_with_hf else ".")
+            )
+        return kept, _greeting(visitor.name, visitor.admin, claimed)
+
+    return token, who, identify
+
+
+def _greeting(name: str | None, admin: bool, claimed: int) -> str:
+    if not name:
+        return ""
+    text = f"Signed in as **{md_text(name)}**: your gallery is yours alone."
+    if admin:
+        text += " As an admin you see every gallery."
+    if claimed:
+        text += f" The {claimed} image(s) you made signed out in this browser are now yours."
+    return text

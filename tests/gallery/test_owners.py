@@ -148,3 +148,17 @@ def test_ids_that_are_not_whole_numbers_are_refused(store):
         store.get("1")  # type: ignore[arg-type]
     with pytest.raises(GalleryError, match="whole number"):
         store.get(1.5)  # type: ignore[arg-type]
+
+
+def test_a_signed_out_gallery_is_claimed_at_sign_in(store, make_generation):
+    kept = store.record_generation(make_generation(prompt="made signed out"), owner="browser:x")
+    store.create_experiment("signed out", ["a"], owner="browser:x")
+    store.save_user_style(UserStyle("Ink", "Old", "{prompt}, ink", ""), owner="browser:x")
+    store.save_user_style(UserStyle("Ink", "Kept", "{prompt}, ink", ""), owner="hf:ada")
+    store.save_user_style(UserStyle("Wash", "New", "{prompt}, wash", ""), owner="browser:x")
+    assert store.transfer_owner("browser:x", "hf:ada") == 1
+    assert store.get(kept, owner="hf:ada").prompt == "made signed out"
+    assert [e.name for e in store.list_experiments(owner="hf:ada")] == ["signed out"]
+    styles = {s.name: s.category for s in store.list_user_styles(owner="hf:ada")}
+    assert styles == {"Ink": "Kept", "Wash": "New"}
+    assert store.search(owner="browser:x").items == ()

@@ -83,3 +83,18 @@ def test_has_weights():
     assert has_weights("(red) apple")
     assert has_weights("a BREAK b")
     assert not has_weights("red apple, leaf")
+
+
+@pytest.mark.parametrize(
+    "prompt", ["(word:1e309)", "(word:-1e309)", "(word:11)", "(word:-10.5)", "(a (b:1e400))"]
+)
+def test_infinite_and_absurd_weights_are_one_sentence(prompt):
+    with pytest.raises(PromptSyntaxError, match=r"outside -10 to 10|is not a number") as caught:
+        parse_weighted(prompt)
+    assert "\n" not in str(caught.value)
+
+
+def test_nested_weights_that_multiply_past_the_limit_are_refused():
+    assert parse_weighted("((word:10):9.9)")[0].weight == pytest.approx(99.0)
+    with pytest.raises(PromptSyntaxError, match="beyond"):
+        parse_weighted("(((word:10):10):10)")

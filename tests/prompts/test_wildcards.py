@@ -91,6 +91,9 @@ def test_unknown_list_is_an_error_naming_it(lists):
         resolve_wildcards("a __dragon__ sleeping", 1, lists)
     assert caught.value.name == "dragon"
     assert isinstance(caught.value, ValueError)
+    for folder in lists.folders:  # a hosted page shows this: no server path in it
+        assert str(folder) not in str(caught.value)
+        assert folder.name not in str(caught.value).replace("wildcards folder", "")
 
 
 def test_a_list_that_picks_itself_stops_at_the_depth_limit(lists):

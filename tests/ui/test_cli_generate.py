@@ -143,3 +143,21 @@ def test_gallery_reproduce_says_identical_for_a_demo_record(data_dir, tmp_path):
     again = run_app("gallery", "reproduce", generation_id, data_dir=data_dir)
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip() == f"#{generation_id}: identical (largest difference 0)."
+
+
+@pytest.mark.slow
+def test_out_never_overwrites_an_earlier_file(data_dir, tmp_path):
+    first = generate(data_dir, tmp_path / "out", 7)
+    first.write_bytes(first.read_bytes() + b"edited by the artist")
+    edited = first.read_bytes()
+    second = generate(data_dir, tmp_path / "out", 7)
+    assert second != first and second.name == f"{first.stem}-2.png"
+    assert first.read_bytes() == edited
+
+
+def test_write_new_file_takes_the_next_free_name(tmp_path):
+    from ui.commands.generate import write_new_file
+
+    paths = [write_new_file(tmp_path / "fox-7.png", bytes([n])) for n in range(3)]
+    assert [p.name for p in paths] == ["fox-7.png", "fox-7-2.png", "fox-7-3.png"]
+    assert [p.read_bytes() for p in paths] == [b"\x00", b"\x01", b"\x02"]

@@ -199,7 +199,7 @@ def test_rating_favourite_tags_and_notes_persist(store, three):
     set_favourite(store, chosen, True)
     assert add_tag(store, chosen, "  Moody   Woods ").tags == ("moody woods",)
     add_tag(store, chosen, "keep")
-    assert remove_tag(store, chosen, "keep").tags_markdown == "`moody woods`"
+    assert remove_tag(store, chosen, "keep").tags_markdown == "<code>moody woods</code>"
     save_notes(store, chosen, "try a lower CFG")
     record = store.get(chosen)
     assert (record.rating, record.favourite, record.tags, record.notes) == (

@@ -95,12 +95,25 @@ def write_pngs(result: GenerationResult, out_dir: Path) -> list[Path]:
     from ui.recording import png_bytes_with_metadata
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for index, seed in enumerate(result.seeds):
-        path = out_dir / output_name(result.prompts[index], seed)
-        path.write_bytes(png_bytes_with_metadata(result, index))
-        paths.append(path)
-    return paths
+    return [
+        write_new_file(out_dir / output_name(result.prompts[index], seed), data)
+        for index, seed in enumerate(result.seeds)
+        for data in [png_bytes_with_metadata(result, index)]
+    ]
+
+
+def write_new_file(path: Path, data: bytes) -> Path:
+    """Write `data` to `path`, or to `name-2.png`, `name-3.png`, ... when taken: an earlier
+    file is never overwritten (exclusive create, so two runs at once cannot clash either)."""
+    for number in range(1, 10_000):
+        candidate = path if number == 1 else path.with_name(f"{path.stem}-{number}{path.suffix}")
+        try:
+            with open(candidate, "xb") as handle:
+                handle.write(data)
+        except FileExistsError:
+            continue
+        return candidate
+    raise OSError(f"Too many files named like {path.name} already.")
 
 
 def _record(result: GenerationResult, data_dir: Path) -> None:

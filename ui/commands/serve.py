@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import Any
 
 from ui.settings import resolve_data_dir
 
@@ -48,13 +49,14 @@ def run(args: argparse.Namespace) -> int:
     from ui.cli import CommandError
     from ui.hosting import HostingError, hosting_from, launch_options
     from ui.page_assets import launch_assets
-    from ui.recording import record_result
     from ui.runtime import build_engine
     from ui.settings import gallery_dir
-    from ui.web import build_app
 
     data_dir = resolve_data_dir(args.data_dir)
-    engine = build_engine(data_dir, getattr(args, "device", None), getattr(args, "dtype", None))
+    zero_gpu = os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
+    # ZeroGPU wants the weights moved to CUDA at start; the GPU attaches per generation.
+    device = "cuda" if zero_gpu else getattr(args, "device", None)
+    engine = build_engine(data_dir, device, getattr(args, "dtype", None))
     chosen = getattr(args, "model", None)
     default = DefaultModelChoice(chosen, f"Using {chosen}.") if chosen else choose_default_model()
     print(default.reason, flush=True)
@@ -68,14 +70,7 @@ def run(args: argparse.Namespace) -> int:
         store = GalleryStore.open(gallery_dir(data_dir))
     except (HostingError, GalleryError) as exc:
         raise CommandError(str(exc)) from None
-    app = build_app(
-        engine,
-        default,
-        on_result=lambda result, recipe=None: record_result(store, result, recipe),
-        data_dir=data_dir,
-        style_store=store,  # user styles live in the gallery database
-        gallery=store,
-    )
+    app = build_served_app(engine, default, store, hosting, data_dir)
     app.launch(
         **launch_assets(),
         server_name=getattr(args, "host", "127.0.0.1"),
@@ -83,3 +78,36 @@ def run(args: argparse.Namespace) -> int:
         **launch_options(store, hosting),
     )
     return 0
+
+
+def build_served_app(
+    engine: Any, default: Any, store: Any, hosting: Any, data_dir: Any = None
+) -> Any:
+    """The page as `serve` runs it: each visitor's own gallery (`ui.visitors`), and in public
+    mode the engine behind the allow-list, limits and per-visitor bounds (on ZeroGPU too)."""
+    from ui.hosted_engine import HostedEngine
+    from ui.recording import record_result
+    from ui.visitors import VisitorGallery, Visitors
+    from ui.web import build_app
+
+    visitors = Visitors(hosting)
+    gallery = VisitorGallery(store, visitors)  # each visitor sees their own
+    serving: Any = engine
+    if hosting.public:
+        gpu_key = None
+        if hosting.zero_gpu:
+            from ui.zerogpu import register_engine
+
+            gpu_key = register_engine(engine)
+            engine.models.get(default.model)  # loaded onto CUDA now, as ZeroGPU expects
+        serving = HostedEngine(engine, hosting, lambda: gallery.current().owner, gpu_key=gpu_key)
+    return build_app(
+        serving,
+        default,
+        on_result=lambda result, recipe=None: record_result(gallery, result, recipe),
+        data_dir=data_dir,
+        style_store=gallery,  # user styles live in the gallery database
+        gallery=gallery,
+        hosting=hosting,
+        visitors=visitors,
+    )

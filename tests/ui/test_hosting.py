@@ -1,0 +1,301 @@
+"""Hosting: the mode read from flags and environment, per-visitor galleries through the page's
+handlers, the public engine's allow-list, limits and per-visitor bounds, ZeroGPU's path,
+escaping of user text, and images that are shown even when the gallery cannot keep them."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from types import SimpleNamespace
+
+import gradio as gr
+import pytest
+from gradio.context import LocalContext
+from PIL import Image
+
+from engine.errors import GenerationCancelled, InvalidRequestError
+from engine.request import GenerationRequest
+from gallery.records import NewGeneration
+from gallery.store import GalleryStore
+from ui import gallery_handlers as handlers
+from ui.gallery_handlers import ANY
+from ui.generate_tab import generate_images
+from ui.hosted_engine import Admission, HostedEngine, check_limits
+from ui.hosting import Hosting, HostingError, Limits, hosting_from, launch_options, parse_auth
+from ui.messages import md_text
+from ui.visitors import VisitorGallery, Visitors, browser_owner
+from ui.zerogpu import gpu_seconds, register_engine
+
+NO_FILTERS = ("", ANY, ANY, 0, False, "")
+
+
+# --- the mode ------------------------------------------------------------------------------
+
+
+def test_local_by_default_public_on_a_space(tmp_path):
+    local = hosting_from(environ={})
+    assert not local.public and not local.per_user and local.limits is None
+    assert local.model_allowed("/any/local/folder")
+    space = hosting_from(default_model="stabilityai/sd-turbo", environ={"SPACE_ID": "a/b"})
+    assert space.public and space.limits is not None
+    assert space.allowed_models == ("stabilityai/sd-turbo", "sketch", "demo")
+    assert not space.model_allowed("/etc") and not space.model_allowed("other/model")
+    listed = hosting_from(public_flag=True, environ={"ATELIER_MODELS": "a/b, demo"})
+    assert listed.allowed_models == ("a/b", "demo")
+    admins = hosting_from(environ={"ATELIER_ADMINS": "ada, grace"})
+    assert admins.is_admin("ada") and not admins.is_admin("eve") and not admins.is_admin(None)
+
+
+def test_auth_from_flags_and_a_file(tmp_path):
+    logins = tmp_path / "logins.txt"
+    logins.write_text("# team\nada:s3cret:with:colons\n\ngrace:pw\n")
+    assert parse_auth(["eve:pw2"], str(logins)) == (
+        ("eve", "pw2"),
+        ("ada", "s3cret:with:colons"),
+        ("grace", "pw"),
+    )
+    with pytest.raises(HostingError, match="Entry 2 of the auth file") as caught:
+        logins.write_text("ada:pw\nnot-a-pair\n")
+        parse_auth([], str(logins))
+    assert "pw" not in str(caught.value)
+    with pytest.raises(HostingError, match="cannot be read"):
+        parse_auth([], str(tmp_path / "missing.txt"))
+
+
+def test_only_image_folders_are_served(tmp_path):
+    with GalleryStore.open(tmp_path / "g") as store:
+        options = launch_options(store, Hosting(auth=(("ada", "pw"),)))
+    assert sorted(options["allowed_paths"]) == sorted(
+        [str(tmp_path / "g" / "images"), str(tmp_path / "g" / "thumbnails")]
+    )
+    assert options["auth"] == [("ada", "pw")]
+    assert launch_options(None, Hosting(public=True))["show_error"] is False
+
+
+# --- per-visitor galleries through the page's handlers -------------------------------------
+
+
+@pytest.fixture
+def as_visitor():
+    """Run code as if handling an event of a visitor (a Gradio request in the context)."""
+
+    def run(request, fn, *args):
+        token = LocalContext.request.set(request)
+        try:
+            return fn(*args)
+        finally:
+            LocalContext.request.reset(token)
+
+    return run
+
+
+def user(name):
+    return SimpleNamespace(username=name, session_hash=f"session-{name}")
+
+
+def test_two_users_never_reach_each_others_items(tmp_path, as_visitor):
+    hosting = Hosting(auth=(("ada", "1"), ("grace", "2")), admins=frozenset({"root"}))
+    with GalleryStore.open(tmp_path / "g") as store:
+        gallery = VisitorGallery(store, Visitors(hosting))
+        image = Image.new("RGB", (32, 32), "red")
+        ada = as_visitor(
+            user("ada"), gallery.record_generation, NewGeneration("ada's", image=image)
+        )
+        grace = as_visitor(
+            user("grace"), gallery.record_generation, NewGeneration("grace's", image=image)
+        )
+        assert store.get(ada, owner="user:ada").user_id == "user:ada"
+        page = as_visitor(user("ada"), handlers.search_gallery, gallery, *NO_FILTERS)
+        assert page.ids == [ada]
+        for attempt in (
+            lambda: handlers.detail_view(gallery, grace),
+            lambda: handlers.set_rating(gallery, grace, "5"),
+            lambda: handlers.add_tag(gallery, grace, "mine"),
+            lambda: handlers.save_notes(gallery, grace, "mine"),
+            lambda: handlers.recall_values(gallery, grace),
+            lambda: handlers.delete_generation(gallery, grace),
+            lambda: handlers.export_generations(gallery, [ada, grace]),
+        ):
+            with pytest.raises(gr.Error, match=f"There is no generation {grace}"):
+                as_visitor(user("ada"), attempt)
+        kept = store.get(grace, owner="user:grace")
+        assert (kept.rating, kept.tags, kept.notes) == (None, (), "")
+        assert kept.image.path.is_file()
+        # The caller cannot pick the owner; an admin sees both, nobody sees nothing.
+        assert as_visitor(user("ada"), lambda: gallery.count(None, owner="user:grace")) == 1
+        assert as_visitor(user("root"), gallery.count) == 2
+        assert as_visitor(None, gallery.count) == 0
+        with pytest.raises(AttributeError):
+            gallery.for_owner("user:grace")
+
+
+def test_signed_out_visitors_get_their_browsers_gallery(tmp_path, as_visitor):
+    visitors = Visitors(Hosting(public=True))
+    page = SimpleNamespace(username=None, session_hash="page-1")
+    token = visitors.remember_browser(page, None)
+    assert len(token) >= 32 and visitors.remember_browser(page, token) == token
+    assert visitors.visitor(page).owner == browser_owner(token)
+    assert token not in browser_owner(token)  # the database holds a hash, not the token
+    other_tab = SimpleNamespace(username=None, session_hash="page-2")
+    assert visitors.visitor(other_tab).owner != browser_owner(token)
+    visitors.remember_browser(other_tab, token)  # same browser, another tab
+    assert visitors.visitor(other_tab).owner == browser_owner(token)
+    forged = visitors.remember_browser(SimpleNamespace(session_hash="p3"), "<script>")
+    assert forged != "<script>"
+
+
+# --- the public engine ---------------------------------------------------------------------
+
+
+def test_admission_bounds_runs_and_starts_per_visitor():
+    now = [0.0]
+    admission = Admission(runs=1, per_minute=3, clock=lambda: now[0])
+    with admission.enter("ada"):
+        with (
+            pytest.raises(InvalidRequestError, match="already have a generation running"),
+            admission.enter("ada"),
+        ):
+            pass
+        with admission.enter("grace"):  # another visitor is not held up
+            pass
+    with admission.enter("ada"), pytest.raises(InvalidRequestError), admission.enter("ada"):
+        pass
+    with admission.enter("ada"):
+        pass
+    with (
+        pytest.raises(InvalidRequestError, match=r"3 generations a minute.*in \d+ s"),
+        admission.enter("ada"),
+    ):
+        pass
+    now[0] = 61.0
+    with admission.enter("ada"):
+        pass
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"width": 1032}, "at most 1024"),
+        ({"steps": 51}, "at most 50 steps"),
+        ({"num_images": 5}, "at most 4 images"),
+        ({"prompt": "x" * 2001}, "2000 characters"),
+        ({"negative_prompt": "x" * 2001}, "2000 characters"),
+    ],
+)
+def test_limits_are_checked_on_the_server(change, message):
+    request = GenerationRequest(**{"prompt": "a fox", "steps": 2, **change})
+    with pytest.raises(InvalidRequestError, match=message):
+        check_limits(request, Limits())
+    assert "1024" in Limits().describe() and "one run at a time" in Limits().describe()
+
+
+def test_the_public_engine_offers_allowed_models_only_and_names_no_path(engine, tmp_path):
+    hosting = Hosting(public=True, allowed_models=("demo",), limits=Limits())
+    hosted = HostedEngine(engine, hosting, lambda: "ada")
+    existing = str(tmp_path)
+    for model in (existing, str(tmp_path / "missing"), "/etc/passwd", "someone/else"):
+        with pytest.raises(InvalidRequestError) as refused:
+            hosted.generate(GenerationRequest("a fox", steps=1, width=64, height=64), model)
+        assert str(refused.value) == "This app offers these models only: demo."
+    assert hosted.models is engine.models  # everything else passes through
+
+
+def test_the_zerogpu_path_streams_progress_and_stops(engine):
+    hosting = Hosting(public=True, allowed_models=("demo",), limits=Limits())
+    hosted = HostedEngine(engine, hosting, lambda: "ada", gpu_key=register_engine(engine, "t"))
+    request = GenerationRequest("a fox", seed=4, steps=3, width=64, height=64)
+    steps = []
+    result = hosted.generate(request, "demo", on_progress=lambda u: steps.append(u.step))
+    assert steps == [1, 2, 3]
+    direct = engine.generate(request, model="demo")
+    assert result.images[0].tobytes() == direct.images[0].tobytes()
+    cancel = threading.Event()
+
+    def stop_after_first(update):
+        cancel.set()
+
+    with pytest.raises(GenerationCancelled):
+        hosted.generate(
+            GenerationRequest("a fox", seed=4, steps=8, width=64, height=64),
+            "demo",
+            on_progress=stop_after_first,
+            cancel=cancel,
+        )
+    with hosted.admission.enter("ada"):  # the stopped run gave its slot back
+        pass
+
+
+def test_gpu_time_grows_with_steps_pixels_and_images():
+    small = GenerationRequest("a", steps=4, width=512, height=512)
+    assert gpu_seconds("k", small) == 15  # the floor
+    big = GenerationRequest("a", steps=50, width=1024, height=1024, num_images=4)
+    one_image = GenerationRequest("a", steps=50, width=1024, height=1024, num_images=1)
+    assert 15 < gpu_seconds("k", one_image) < gpu_seconds("k", big) <= 180
+    huge = GenerationRequest("a", steps=10_000, width=2048, height=2048, num_images=8)
+    assert gpu_seconds("k", huge) == 180  # the ceiling
+
+
+def test_spaces_is_a_no_op_off_spaces():
+    import spaces
+
+    def task(x):
+        return x + 1
+
+    assert spaces.GPU(duration=5)(task) is task
+
+
+# --- user text on the page -----------------------------------------------------------------
+
+
+def test_tags_and_settings_cannot_inject_markup(tmp_path):
+    with GalleryStore.open(tmp_path / "g") as store:
+        image = Image.new("RGB", (32, 32), "red")
+        gid = store.record_generation(
+            NewGeneration("p", image=image, model_id="[x](javascript:alert(1)) <img src=/m>")
+        )
+        handlers.add_tag(store, gid, "x` <img src=/probe> `y")
+        view = handlers.detail_view(store, gid)
+    for shown in (view.tags_markdown, view.settings_markdown):
+        assert "<img" not in shown and "](" not in shown and "`" not in shown
+    assert "&#60;img src=/probe&#62;" in view.tags_markdown
+    assert md_text("a\nb **c** 7.5") == "a b &#42;&#42;c&#42;&#42; 7.5"
+
+
+# --- integers, a gallery that cannot keep, exports ------------------------------------------
+
+
+@pytest.mark.parametrize(("steps", "width"), [(2.7, 64), (2, 64.5)])
+def test_page_integers_are_validated_not_rounded(engine, steps, width):
+    with pytest.raises(gr.Error, match="whole number"):
+        next(generate_images(engine, "demo", "a", "", 1, steps, 7.0, width, 64, 1, "Euler a"))
+
+
+def test_a_read_only_gallery_keeps_the_images_on_the_page_with_one_line(engine):
+    def read_only(result, recipe):
+        raise PermissionError(13, "Permission denied", "/srv/secret/gallery/tmp/x.part")
+
+    with pytest.warns(UserWarning) as warned:
+        shown = list(
+            generate_images(
+                engine, "demo", "a", "", 1, 1, 7.0, 64, 64, 1, "Euler a", progress=None,
+                on_result=read_only,
+            )
+        )  # fmt: skip
+    assert shown[-1][1]  # the finished images are on the page
+    messages = [str(w.message) for w in warned]
+    assert messages == [
+        "The images are shown but were not kept in the gallery: the data folder is read-only."
+    ]
+    assert "/srv" not in str(shown[-1])
+
+
+def test_old_exports_are_removed(tmp_path):
+    old = tempfile.mkdtemp(prefix=handlers.EXPORT_PREFIX)
+    fresh = tempfile.mkdtemp(prefix=handlers.EXPORT_PREFIX)
+    past = time.time() - handlers.EXPORT_KEEP_S - 5
+    os.utime(old, (past, past))
+    assert handlers.remove_old_exports() >= 1
+    assert not os.path.exists(old) and os.path.exists(fresh)
+    os.rmdir(fresh)

@@ -1,0 +1,70 @@
+"""Two users of one app with `--auth`, through gradio_client and in the browser: each sees,
+reads and exports only their own gallery; the endpoints give another's ids as missing."""
+
+from __future__ import annotations
+
+import pytest
+from gradio_client import Client
+
+from engine.default_model import DefaultModelChoice
+from gallery.owners import EVERY_OWNER
+from gallery.store import GalleryStore
+from tests.ui.conftest import free_port
+from ui.commands.serve import build_served_app
+from ui.hosting import Hosting, launch_options
+
+USERS = (("ada", "ada-pw"), ("grace", "grace-pw"))
+
+
+@pytest.fixture(scope="module")
+def two_user_server(engine, tmp_path_factory):
+    store = GalleryStore.open(tmp_path_factory.mktemp("two-users"))
+    hosting = Hosting(auth=USERS)
+    app = build_served_app(engine, DefaultModelChoice("demo", "Using demo."), store, hosting)
+    port = free_port()
+    app.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        **launch_options(store, hosting),
+    )
+    try:
+        yield f"http://127.0.0.1:{port}/", store
+    finally:
+        app.close()
+        store.close()
+
+
+def generate(client: Client, prompt: str) -> list[int]:
+    _, summary = client.predict(
+        prompt=prompt, seed=3, steps=1, width=64, height=64, model="demo", api_name="/generate"
+    )
+    return summary["ids"]
+
+
+@pytest.mark.slow
+def test_each_user_reaches_only_their_own_gallery_through_the_api(two_user_server):
+    url, store = two_user_server
+    ada = Client(url, auth=USERS[0], verbose=False)
+    grace = Client(url, auth=USERS[1], verbose=False)
+    (ada_id,) = generate(ada, "ada's fox")
+    (grace_id,) = generate(grace, "grace's owl")
+    assert store.get(ada_id, owner="user:ada").prompt == "ada's fox"
+    assert store.get(grace_id, owner="user:grace").prompt == "grace's owl"
+
+    found = ada.predict(query="", api_name="/search_gallery")
+    assert [item["id"] for item in found] == [ada_id]
+    assert ada.predict(query="owl", api_name="/search_gallery") == []
+    assert ada.predict(id=ada_id, api_name="/get_generation")["prompt"] == "ada's fox"
+    with pytest.raises(Exception, match=f"There is no generation {grace_id}"):
+        ada.predict(id=grace_id, api_name="/get_generation")
+    assert [i["id"] for i in grace.predict(query="", api_name="/search_gallery")] == [grace_id]
+    assert store.count(owner=EVERY_OWNER) == 2
+
+
+@pytest.mark.slow
+def test_without_a_login_nothing_is_reachable(two_user_server):
+    url, _ = two_user_server
+    with pytest.raises(Exception):  # noqa: B017 (gradio_client raises its own types)
+        Client(url, verbose=False).predict(query="", api_name="/search_gallery")

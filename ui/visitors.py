@@ -1,0 +1,162 @@
+"""Who is asking: the owner of each web request, and the gallery as that visitor sees it.
+
+- Local, no login: everyone is the one local user (`LOCAL_OWNER`).
+- `--auth`: the Gradio login name, owner `user:<name>`.
+- A Space with `hf_oauth: true`: the Hugging Face account, owner `hf:<username>`.
+- Public and signed out: a random token kept in the visitor's browser (`gr.BrowserState`),
+  owner `browser:<hash of the token>`; signing in claims that gallery. A caller with neither
+  (an API client) gets a gallery for its session only.
+- A signed-in name listed in `ATELIER_ADMINS` sees every gallery (and still writes as itself).
+
+`VisitorGallery` is what the page's handlers hold instead of the store: each owner-scoped call
+reads the current request from Gradio's per-event context and acts for that visitor only, so
+the handlers stay plain functions of a store (tests pass `store.for_owner(...)` directly).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from gallery.owners import EVERY_OWNER, LOCAL_OWNER, Owner
+from gallery.store import OWNER_SCOPED, GalleryStore
+from ui.hosting import Hosting
+
+NOBODY = "nobody"  # requests with no visitor at all in a per-user app: an empty gallery
+MAX_REMEMBERED_SESSIONS = 50_000
+TOKEN_BYTES = 24
+# Calls that write or list one's own things: an admin makes them as themself.
+OWN_ONLY = frozenset(
+    {
+        "record_generation",
+        "record_generations",
+        "has_content",
+        "import_folder",
+        "create_experiment",
+        "list_user_styles",
+        "save_user_style",
+        "delete_user_style",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """One visitor: their owner id, the name to greet them by, and whether they are admin."""
+
+    owner: str
+    name: str | None = None
+    signed_in: bool = False
+    admin: bool = False
+
+    @property
+    def reading_scope(self) -> Owner:
+        """The owner whose items this visitor reads (every owner for an admin)."""
+        return EVERY_OWNER if self.admin else self.owner
+
+
+def browser_owner(token: str) -> str:
+    """The owner id of a browser token (a hash: the database never holds the token)."""
+    return "browser:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def valid_token(token: Any) -> bool:
+    """Whether `token` looks like one this app issued."""
+    return isinstance(token, str) and 32 <= len(token) <= 64 and token.isascii()
+
+
+class Visitors:
+    """Resolves requests to visitors; remembers which browser token each page session holds."""
+
+    def __init__(self, hosting: Hosting) -> None:
+        self.hosting = hosting
+        self._sessions: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def visitor(self, request: Any) -> Visitor:
+        """The visitor making `request` (a `gr.Request`, or None outside an event)."""
+        if request is None:
+            return Visitor(LOCAL_OWNER if not self.hosting.per_user else NOBODY)
+        name = getattr(request, "username", None)
+        if name:
+            return Visitor(f"user:{name}", name, True, self.hosting.is_admin(name))
+        hf_name = hugging_face_name(request)
+        if hf_name:
+            return Visitor(f"hf:{hf_name}", hf_name, True, self.hosting.is_admin(hf_name))
+        if not self.hosting.per_user:
+            return Visitor(LOCAL_OWNER)
+        session = getattr(request, "session_hash", None)
+        if not session:
+            return Visitor(NOBODY)
+        with self._lock:
+            owner = self._sessions.get(session)
+        return Visitor(owner or f"session:{hashlib.sha256(session.encode()).hexdigest()[:32]}")
+
+    def remember_browser(self, request: Any, token: Any) -> str:
+        """Tie this page session to the browser's token (a new one if it has none); return
+        the token for the browser to keep."""
+        if not valid_token(token):
+            token = secrets.token_urlsafe(TOKEN_BYTES)
+        session = getattr(request, "session_hash", None)
+        if session:
+            with self._lock:
+                self._sessions[session] = browser_owner(token)
+                self._sessions.move_to_end(session)
+                while len(self._sessions) > MAX_REMEMBERED_SESSIONS:
+                    self._sessions.popitem(last=False)
+        return token
+
+
+def hugging_face_name(request: Any) -> str | None:
+    """The Hugging Face username signed in on this request (a Space with `hf_oauth`)."""
+    try:
+        from gradio.helpers import _session_from_request
+        from gradio.oauth import _get_valid_oauth_info_from_session
+
+        info = _get_valid_oauth_info_from_session(_session_from_request(request))
+    except Exception:  # no session middleware, or Gradio changed its private helpers
+        return None
+    if not info:
+        return None
+    userinfo = info.get("userinfo") or {}
+    name = userinfo.get("preferred_username") or userinfo.get("name")
+    return str(name) if name else None
+
+
+def current_request() -> Any:
+    """The `gr.Request` of the event being handled in this thread, or None."""
+    from gradio.context import LocalContext
+
+    return LocalContext.request.get(None)
+
+
+class VisitorGallery:
+    """The gallery as the current visitor sees it: owner-scoped methods act for the visitor of
+    the event being handled (see the module docstring); everything else passes through."""
+
+    def __init__(self, store: GalleryStore, visitors: Visitors) -> None:
+        self.store = store
+        self.visitors = visitors
+
+    def current(self) -> Visitor:
+        """The visitor of the event being handled."""
+        return self.visitors.visitor(current_request())
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.store, name)
+        if name == "for_owner":
+            raise AttributeError("The visitor's gallery cannot switch to another owner.")
+        if name not in OWNER_SCOPED:
+            return attribute
+
+        def for_visitor(*args: Any, **kwargs: Any) -> Any:
+            kwargs.pop("owner", None)  # the visitor decides, never the caller's argument
+            visitor = self.current()
+            owner = visitor.owner if name in OWN_ONLY else visitor.reading_scope
+            return attribute(*args, owner=owner, **kwargs)
+
+        return for_visitor
