@@ -299,3 +299,29 @@ def test_old_exports_are_removed(tmp_path):
     assert handlers.remove_old_exports() >= 1
     assert not os.path.exists(old) and os.path.exists(fresh)
     os.rmdir(fresh)
+
+
+def test_the_gallery_command_acts_for_one_owner_or_all(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    with GalleryStore.open(tmp_path / "gallery") as store:
+        image = Image.new("RGB", (16, 16), "red")
+        store.record_generation(NewGeneration("local fox", image=image))
+        store.record_generation(NewGeneration("ada's fox", image=image), owner="user:ada")
+
+    def search(*flags):
+        done = subprocess.run(
+            [sys.executable, str(root / "app.py"), "--data-dir", str(tmp_path), "gallery",
+             *flags, "search", "fox", "--json"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return sorted(item["prompt"] for item in json.loads(done.stdout))
+
+    assert search() == ["local fox"]
+    assert search("--owner", "user:ada") == ["ada's fox"]
+    assert search("--all-owners") == ["ada's fox", "local fox"]

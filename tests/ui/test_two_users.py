@@ -3,11 +3,15 @@ reads and exports only their own gallery; the endpoints give another's ids as mi
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from gradio_client import Client
+from PIL import Image
 
 from engine.default_model import DefaultModelChoice
 from gallery.owners import EVERY_OWNER
+from gallery.records import NewGeneration
 from gallery.store import GalleryStore
 from tests.ui.conftest import free_port
 from ui.commands.serve import build_served_app
@@ -68,3 +72,40 @@ def test_without_a_login_nothing_is_reachable(two_user_server):
     url, _ = two_user_server
     with pytest.raises(Exception):  # noqa: B017 (gradio_client raises its own types)
         Client(url, verbose=False).predict(query="", api_name="/search_gallery")
+
+
+@pytest.mark.browser
+def test_each_user_sees_only_their_own_gallery_in_the_browser(two_user_server, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    url, store = two_user_server
+    store.record_generation(
+        NewGeneration("ada's lighthouse", seed=4242, model_id="demo", image=red()),
+        owner="user:ada",
+    )
+    store.record_generation(
+        NewGeneration("grace's forest", seed=5151, model_id="demo", image=red()),
+        owner="user:grace",
+    )
+    for (name, password), mine, theirs in (
+        (USERS[0], "4242 · demo", "5151 · demo"),
+        (USERS[1], "5151 · demo", "4242 · demo"),
+    ):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.goto(url)
+        page.get_by_label("username").fill(name)
+        page.get_by_label("password").fill(password)
+        page.get_by_role("button", name="Login").click()
+        expect(page.locator("#visitor")).to_contain_text(f"Signed in as {name}", timeout=60_000)
+        page.get_by_role("tab", name="Gallery").click()
+        grid = page.locator("#gallery-grid")
+        expect(grid.get_by_text(mine)).to_be_visible()
+        expect(grid.get_by_text(theirs)).to_have_count(0)
+        page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+        shutil.copyfile(tmp_path / f"{name}.png", f"/tmp/two-users-{name}.png")
+        context.close()
+
+
+def red() -> Image.Image:
+    return Image.new("RGB", (64, 64), "red")

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gallery.errors import GalleryError
+from gallery.owners import EVERY_OWNER
 from gallery.records import GalleryQuery, GenerationSummary
 from gallery.store import GalleryStore
 from ui.settings import gallery_dir, resolve_data_dir
@@ -38,6 +39,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="search, show, import, export or delete generations kept in the gallery",
         description="Work with the gallery (the SQLite file in the data folder, or "
         "DATABASE_URL when set).",
+    )
+    whose = parser.add_mutually_exclusive_group()
+    whose.add_argument(
+        "--owner",
+        help="act on this owner's gallery (e.g. user:ada, hf:name; default: the local user)",
+    )
+    whose.add_argument(
+        "--all-owners", action="store_true", help="search, show, export or delete across owners"
     )
     actions = parser.add_subparsers(dest="gallery_action", metavar="ACTION", required=True)
 
@@ -126,7 +135,10 @@ def run(args: argparse.Namespace) -> int:
     rebuilding = args.gallery_action == "rebuild"
     try:
         with GalleryStore.open(folder, allow_unrecorded_images=rebuilding) as store:
-            return action(store, args)
+            if args.gallery_action in ("check", "rebuild"):
+                return action(store, args)  # maintenance walks every owner's files
+            owner = EVERY_OWNER if args.all_owners else args.owner
+            return action(store.for_owner(owner), args)
     except GalleryError as exc:
         raise CommandError(str(exc)) from None
 
