@@ -284,7 +284,7 @@ def test_a_read_only_gallery_keeps_the_images_on_the_page_with_one_line(engine):
             )
         )  # fmt: skip
     assert shown[-1][1]  # the finished images are on the page
-    messages = [str(w.message) for w in warned]
+    messages = [str(w.message) for w in warned if "gallery" in str(w.message)]
     assert messages == [
         "The images are shown but were not kept in the gallery: the data folder is read-only."
     ]
@@ -325,3 +325,21 @@ def test_the_gallery_command_acts_for_one_owner_or_all(tmp_path):
     assert search() == ["local fox"]
     assert search("--owner", "user:ada") == ["ada's fox"]
     assert search("--all-owners") == ["ada's fox", "local fox"]
+
+
+def test_comparison_batches_pass_the_same_checks_and_count_their_images(engine):
+    from engine.request import ImageSpec
+
+    hosting = Hosting(public=True, allowed_models=("demo",), limits=Limits(images_per_minute=5))
+    hosted = HostedEngine(engine, hosting, lambda: "ada")
+    settings = GenerationRequest("", steps=1, width=64, height=64)
+    rows = [ImageSpec(f"fox {n}", "", n) for n in range(3)]
+    with pytest.raises(InvalidRequestError, match="offers these models only"):
+        hosted.generate_rows(rows, settings, model="/srv/models/x")
+    with pytest.raises(InvalidRequestError, match="at most 8 images per batch"):
+        hosted.generate_rows([ImageSpec("a", "", n) for n in range(9)], settings, model="demo")
+    with pytest.raises(InvalidRequestError, match="2000 characters"):
+        hosted.generate_rows([ImageSpec("x" * 2001, "", 1)], settings, model="demo")
+    assert len(hosted.generate_rows(rows, settings, model="demo").images) == 3
+    with pytest.raises(InvalidRequestError, match="5 images a minute"):
+        hosted.generate_rows(rows, settings, model="demo")
