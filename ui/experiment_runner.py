@@ -9,6 +9,7 @@ finished batch at once (so Stop keeps what is done); 4. score every cell with CL
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import queue
 import threading
@@ -175,7 +176,9 @@ def stream_experiment(
         except BaseException as exc:  # handed to the caller's thread
             events.put(("error", exc))
 
-    worker = threading.Thread(target=target, name="compare", daemon=True)
+    # The worker sees this event's context (Gradio's request: whose gallery records it).
+    context = contextvars.copy_context()
+    worker = threading.Thread(target=context.run, args=(target,), name="compare", daemon=True)
     worker.start()
     try:
         while True:

@@ -13,7 +13,8 @@ environment; everything else receives a `Hosting` value.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import secrets
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,7 @@ class Hosting:
     allowed_models: tuple[str, ...] = ()  # empty: any model (local use)
     limits: Limits | None = None
     zero_gpu: bool = False
+    browser_secret: str = ""  # encrypts the browser token; stable across restarts
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -127,6 +129,32 @@ def hosting_from(
         limits=Limits() if public else None,
         zero_gpu=env.get("SPACES_ZERO_GPU", "").lower() in ("1", "true"),
     )
+
+
+def browser_secret(data_dir: Path) -> str:
+    """The key that encrypts visitors' browser tokens, kept in the data folder (never served)
+    so that a restart does not cut signed-out visitors off their galleries."""
+    path = Path(data_dir) / "browser-secret"
+    try:
+        found = path.read_text(encoding="ascii").strip()
+        if len(found) >= 32:
+            return found
+    except OSError:
+        pass
+    secret = secrets.token_urlsafe(32)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(secret)
+    except OSError:
+        pass  # a read-only data folder: tokens last until the next restart
+    return secret
+
+
+def with_browser_secret(hosting: Hosting, data_dir: Path) -> Hosting:
+    """`hosting` with its browser-token key from the data folder (see `browser_secret`)."""
+    return replace(hosting, browser_secret=hosting.browser_secret or browser_secret(data_dir))
 
 
 def launch_options(store: Any, hosting: Hosting) -> dict[str, Any]:

@@ -155,7 +155,9 @@ def _visitor_row(
         who = gr.Markdown(elem_id="visitor")
         if hosting.sign_in_with_hf:
             gr.LoginButton(scale=0, min_width=200)
-    token = gr.BrowserState(None, storage_key="atelier_visitor")
+    token = gr.BrowserState(
+        None, storage_key="atelier_visitor", secret=hosting.browser_secret or None
+    )
 
     def identify(saved: Any, request: gr.Request) -> tuple[Any, str]:
         visitor = visitors.visitor(request)

@@ -343,3 +343,37 @@ def test_comparison_batches_pass_the_same_checks_and_count_their_images(engine):
     assert len(hosted.generate_rows(rows, settings, model="demo").images) == 3
     with pytest.raises(InvalidRequestError, match="5 images a minute"):
         hosted.generate_rows(rows, settings, model="demo")
+
+
+def test_the_browser_token_key_survives_a_restart(tmp_path):
+    from ui.hosting import browser_secret, with_browser_secret
+
+    first = with_browser_secret(Hosting(public=True), tmp_path).browser_secret
+    assert len(first) >= 32 and browser_secret(tmp_path) == first
+    assert oct((tmp_path / "browser-secret").stat().st_mode & 0o777) == "0o600"
+
+
+def test_work_in_worker_threads_is_recorded_for_the_visitor(tmp_path, as_visitor):
+    """Generate and Compare run the engine in worker threads; what they record is still the
+    visitor's (the event's context goes with the thread)."""
+    from ui.experiment_runner import stream_experiment
+    from ui.generation_handler import stream_generation
+
+    with GalleryStore.open(tmp_path / "g") as store:
+        gallery = VisitorGallery(store, Visitors(Hosting(auth=(("ada", "1"),))))
+        image = Image.new("RGB", (16, 16), "red")
+
+        def compare_work(on_progress, cancel):
+            return gallery.record_generation(NewGeneration("compared", image=image))
+
+        events = as_visitor(user("ada"), lambda: list(stream_experiment(compare_work)))
+        compared = events[-1].outcome
+        assert store.get(compared, owner="user:ada").prompt == "compared"
+
+        class RecordingEngine:
+            def generate(self, request, model, on_progress=None, cancel=None):
+                return gallery.record_generation(NewGeneration("generated", image=image))
+
+        run = stream_generation(RecordingEngine(), GenerationRequest("a"), "demo")
+        generated = as_visitor(user("ada"), lambda: list(run))[-1].result
+        assert store.get(generated, owner="user:ada").prompt == "generated"

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from gallery.errors import GalleryError
     from gallery.store import GalleryStore
     from ui.cli import CommandError
-    from ui.hosting import HostingError, hosting_from, launch_options
+    from ui.hosting import HostingError, hosting_from, launch_options, with_browser_secret
     from ui.page_assets import launch_assets
     from ui.runtime import build_engine
     from ui.settings import gallery_dir
@@ -67,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
             auth_file=getattr(args, "auth_file", None),
             default_model=default.model,
         )
+        if hosting.public:
+            hosting = with_browser_secret(hosting, data_dir)
         store = GalleryStore.open(gallery_dir(data_dir))
     except (HostingError, GalleryError) as exc:
         raise CommandError(str(exc)) from None
