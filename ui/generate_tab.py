@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -31,6 +32,7 @@ from ui.generation_handler import (
     upscale_preview,
 )
 from ui.messages import shown
+from ui.models_panel import build_models_panel
 
 log = logging.getLogger(__name__)
 
@@ -363,6 +365,11 @@ def build_generate_tab(
                     scheduler_names(), value="Euler a", label="Scheduler", elem_id="scheduler"
                 )
                 to_builder = gr.Button("← Open in Builder", size="sm", elem_id="gen-to-builder")
+            build_models_panel(
+                Path(engine.models.models_dir),
+                engine.lora_folder.names,
+                [model, steps, guidance, width, height, scheduler],
+            )
             with gr.Accordion("Keyboard shortcuts", open=False, elem_id="gen-help"):
                 gr.Markdown(SHORTCUTS_HELP)
         with gr.Column(scale=4, elem_id="gen-output"):
