@@ -376,3 +376,31 @@ def test_work_in_worker_threads_is_recorded_for_the_visitor(tmp_path, as_visitor
         run = stream_generation(RecordingEngine(), GenerationRequest("a"), "demo")
         generated = as_visitor(user("ada"), lambda: list(run))[-1].result
         assert store.get(generated, owner="user:ada").prompt == "generated"
+
+
+def test_a_hugging_face_sign_in_is_read_from_the_session_and_claims_the_browser_gallery(
+    tmp_path,
+):
+    """What Gradio's OAuth keeps in the session after "Sign in with Hugging Face" (the Space
+    itself cannot be reached here): a live sign-in is the owner, an expired one is not."""
+    from starlette.requests import Request
+
+    def signed_in(name, expires_in):
+        info = {"userinfo": {"preferred_username": name}, "expires_at": time.time() + expires_in}
+        scope = {"type": "http", "session": {"oauth_info": info}, "headers": []}
+        return SimpleNamespace(request=Request(scope), username=None, session_hash="s1")
+
+    visitors = Visitors(Hosting(public=True, sign_in_with_hf=True, admins=frozenset({"boss"})))
+    ada = visitors.visitor(signed_in("ada", 600))
+    assert (ada.owner, ada.signed_in, ada.admin) == ("hf:ada", True, False)
+    assert visitors.visitor(signed_in("boss", 600)).admin
+    assert not visitors.visitor(signed_in("ada", -1)).signed_in
+
+    with GalleryStore.open(tmp_path / "g") as store:
+        token = visitors.remember_browser(SimpleNamespace(session_hash="s0"), None)
+        made = store.record_generation(
+            NewGeneration("signed out", image=Image.new("RGB", (8, 8))),
+            owner=browser_owner(token),
+        )
+        assert store.transfer_owner(browser_owner(token), ada.owner) == 1
+        assert store.get(made, owner="hf:ada").prompt == "signed out"
