@@ -162,6 +162,10 @@ def test_provenance_is_complete(engine):
         ({"guidance_scale": -1.0}, "Guidance"),
         ({"num_images": 0}, "Number of images"),
         ({"seed": -5}, "Seed"),
+        ({"seed": 2**64}, "Seed"),
+        ({"seed": 2**64 - 2, "num_images": 3}, "at most 18446744073709551613"),
+        ({"clip_skip": 0}, "Clip skip"),
+        ({"clip_skip": 13}, "Clip skip"),
         ({"scheduler": "Warp drive"}, "Unknown scheduler"),
         ({"prompt": "x" * 9000}, "characters"),
         ({"prompt": "a (red fox"}, "never closed"),
@@ -273,3 +277,19 @@ def test_a_broken_prompt_resolver_is_an_engine_error(engine):
         broken.generate(GenerationRequest("a __hat__", seed=1, **SMALL))
     assert "/srv" not in str(caught.value)
     assert isinstance(caught.value.__cause__, PermissionError)
+
+
+@pytest.mark.parametrize("seed", [2**32, 2**63, 2**64 - 1])
+def test_64_bit_seeds_are_the_seeds_torch_takes(engine, seed):
+    ours = engine.generate(GenerationRequest("a red fox", seed=seed, **SMALL))
+    pipe = engine.models.current.pipeline
+    bare = pipe(
+        prompt="a red fox",
+        num_inference_steps=3,
+        guidance_scale=7.0,
+        width=64,
+        height=64,
+        generator=torch.Generator("cpu").manual_seed(seed),
+    ).images[0]
+    assert ours.seeds == [seed]
+    assert np.array_equal(pixels(ours.images[0]), pixels(bare))
