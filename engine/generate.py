@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from engine.devices import dtype_name
+from engine.embeddings import EmbeddingFolder
 from engine.errors import (
     EngineError,
     GenerationCancelled,
@@ -67,13 +68,16 @@ class Engine:
         resolve_prompt: PromptResolver = _identity,
         preview_every: int = 1,
         loras_dir: Path | None = None,
+        embeddings_dir: Path | None = None,
     ) -> None:
-        """`loras_dir` holds the LoRA files prompts name with `<lora:name:weight>`."""
+        """`loras_dir` holds the LoRA files prompts name with `<lora:name:weight>`;
+        `embeddings_dir` the textual-inversion embeddings prompts name by file name."""
         self.models = models
         self.resolve_prompt = resolve_prompt
         self.preview_every = preview_every
         self.encoder = PromptEncoder()
         self.lora_folder = LoraFolder(loras_dir)
+        self.embedding_folder = EmbeddingFolder(embeddings_dir)
         self._lora_signature: tuple[Any, ...] = ()
         models.on_change(self.encoder.clear)  # embeddings belong to one loaded model instance
         self._lock = threading.Lock()
@@ -184,6 +188,10 @@ class Engine:
             pipe.scheduler = make_scheduler(settings.scheduler, loaded.base_scheduler_config)
             seed_scheduler(pipe.scheduler, seeds)
             loras = self._apply_loras(pipe, lora_refs)
+            if self.embedding_folder.load_named(
+                pipe, loaded.kind, encode_prompts + encode_negatives
+            ):
+                self.encoder.clear()  # the tokenizer has new words: encode afresh
             # 3. Encode prompts (cached per text), one embedding row per image.
             notes: list[str] = []
             encode_started = time.perf_counter()

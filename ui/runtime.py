@@ -53,4 +53,9 @@ def build_engine(data_dir: Path, device: str | None = None, dtype: str | None = 
         return resolve_wildcards(text, seed, lists()).text
 
     models = ModelManager(models_dir(data_dir), device=device, dtype=dtype)
-    return Engine(models, resolve, loras_dir=Path(data_dir) / "loras")
+    return Engine(
+        models,
+        resolve,
+        loras_dir=Path(data_dir) / "loras",
+        embeddings_dir=Path(data_dir) / "embeddings",
+    )
