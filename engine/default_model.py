@@ -1,4 +1,5 @@
-"""Which model to start with: a small real model when it can be had quickly, else the demo."""
+"""Which model to start with: a small real model when it can be had quickly, else the shipped
+sketch model (else the demo, if the sketch weights are missing)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 from engine.demo_model import DEMO_MODEL_ID
+from engine.sketch import SKETCH_CAN_DRAW, SKETCH_MODEL_ID, sketch_model_available
 
 DEFAULT_HUB_MODEL = "stabilityai/sd-turbo"
 HUB_CHECK_SECONDS = 3.0
@@ -23,6 +25,10 @@ class DefaultModelChoice:
     @property
     def is_demo(self) -> bool:
         return self.model == DEMO_MODEL_ID
+
+    @property
+    def is_sketch(self) -> bool:
+        return self.model == SKETCH_MODEL_ID
 
 
 def _in_local_cache(repo_id: str) -> bool:
@@ -51,7 +57,8 @@ def _hub_answers(repo_id: str, timeout: float) -> bool:
 def choose_default_model(
     preferred: str = DEFAULT_HUB_MODEL, timeout: float = HUB_CHECK_SECONDS
 ) -> DefaultModelChoice:
-    """`preferred` when it is cached or the hub answers within `timeout`; otherwise the demo.
+    """`preferred` when it is cached or the hub answers within `timeout`; otherwise the sketch
+    model (the demo when the sketch weights are missing).
 
     HF_HUB_OFFLINE=1 skips the hub check (the local cache still counts).
     """
@@ -65,6 +72,13 @@ def choose_default_model(
         why = "the Hugging Face hub cannot be reached"
     else:
         why = "HF_HUB_OFFLINE is set"
+    if sketch_model_available():
+        return DefaultModelChoice(
+            SKETCH_MODEL_ID,
+            f"Running the built-in sketch model because {why} and {preferred} is not cached. "
+            f"It is tiny and draws {SKETCH_CAN_DRAW}; try the Builder's colour, lighting and "
+            "medium terms and compare seeds.",
+        )
     return DefaultModelChoice(
         DEMO_MODEL_ID,
         f"Running the built-in demo model because {why} and {preferred} is not cached: "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -57,6 +58,8 @@ def _load(ref: ModelRef, models_dir: Path, dtype: torch.dtype, single_file_confi
     if ref.source == "demo":
         folder = ensure_demo_model(models_dir)
         return AutoPipelineForText2Image.from_pretrained(folder, **common), demo_fingerprint()[:10]
+    if ref.source == "sketch":
+        return _load_sketch(Path(ref.location), common)
     if ref.source == "folder":
         return AutoPipelineForText2Image.from_pretrained(ref.location, **common), None
     if ref.source == "single_file":
@@ -77,6 +80,21 @@ def _load(ref: ModelRef, models_dir: Path, dtype: torch.dtype, single_file_confi
             f"the Hugging Face hub ({type(exc).__name__})."
         ) from exc
     return pipe, None
+
+
+def _load_sketch(folder: Path, common: dict[str, Any]):
+    """The shipped sketch model; its text_encoder folder also holds CLIP's image tower, which
+    the text encoder leaves aside on purpose, so that load report is silenced."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        pipe = AutoPipelineForText2Image.from_pretrained(folder, **common)
+    finally:
+        hf_logging.set_verbosity(level)
+    unet_file = folder / "unet" / "diffusion_pytorch_model.safetensors"
+    return pipe, hashlib.sha256(unet_file.read_bytes()).hexdigest()[:10]
 
 
 class ModelManager:
@@ -105,7 +123,8 @@ class ModelManager:
         return self._current
 
     def get(self, model: str, single_file_config: str | None = None) -> LoadedModel:
-        """The pipeline for `model` (hub id, folder, checkpoint or 'demo'), loading if needed."""
+        """The pipeline for `model` (hub id, folder, checkpoint, 'sketch' or 'demo'), loading
+        if needed."""
         ref = resolve_model_ref(model)
         key = f"{ref.source}:{ref.location}@{ref.revision}:{single_file_config}"
         if self._current is not None and self._current.key == key:

@@ -1,4 +1,5 @@
-"""Turning what the user typed (a hub id, a folder, a checkpoint file, "demo") into a model ref."""
+"""Turning what the user typed (a hub id, a folder, a checkpoint file, "demo", "sketch") into a
+model ref."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Literal
 
 from engine.demo_model import DEMO_MODEL_ID
 from engine.errors import ModelLoadError
+from engine.sketch import SKETCH_MODEL_ID, sketch_model_available, sketch_model_dir
 
-ModelSource = Literal["demo", "folder", "single_file", "hub"]
+ModelSource = Literal["demo", "sketch", "folder", "single_file", "hub"]
 CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -28,14 +30,26 @@ class ModelRef:
     def is_demo(self) -> bool:
         return self.source == "demo"
 
+    @property
+    def is_sketch(self) -> bool:
+        return self.source == "sketch"
+
 
 def resolve_model_ref(text: str, revision: str | None = None) -> ModelRef:
     """Classify a model reference, or raise ModelLoadError saying what is wrong with it."""
     text = (text or "").strip()
     if not text:
-        raise ModelLoadError("No model was given; name a hub id, a folder, a checkpoint or 'demo'.")
+        raise ModelLoadError(
+            "No model was given; name a hub id, a folder, a checkpoint, 'sketch' or 'demo'."
+        )
     if text == DEMO_MODEL_ID:
         return ModelRef(DEMO_MODEL_ID, "demo", DEMO_MODEL_ID)
+    if text == SKETCH_MODEL_ID:
+        if not sketch_model_available():
+            raise ModelLoadError(
+                "The sketch model's weights are missing from assets/models/sketch."
+            )
+        return ModelRef(SKETCH_MODEL_ID, "sketch", str(sketch_model_dir()))
     path = Path(text).expanduser()
     if path.is_dir():
         if not (path / "model_index.json").is_file():

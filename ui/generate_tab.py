@@ -36,6 +36,8 @@ from ui.models_panel import build_models_panel
 
 log = logging.getLogger(__name__)
 
+# Start sizes for the built-in models: the sketch model's native size, a small demo size.
+START_SIZES = {"sketch": 128, "demo": 256}
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
 SHORTCUTS_HELP = """
@@ -283,7 +285,7 @@ def build_generate_tab(
         from engine.tokenizer import load_clip_tokenizer
 
         tokenizer = load_clip_tokenizer
-    small = default_model == "demo"
+    start_size = START_SIZES.get(default_model, 512)
     with gr.Row(equal_height=False, elem_id="gen-layout"):
         with gr.Column(scale=3, elem_id="gen-left"):
             with gr.Group(elem_id="gen-prompts"):
@@ -348,7 +350,7 @@ def build_generate_tab(
                     width = gr.Slider(
                         64,
                         2048,
-                        value=256 if small else 512,
+                        value=start_size,
                         step=8,
                         label="Width",
                         elem_id="width",
@@ -356,7 +358,7 @@ def build_generate_tab(
                     height = gr.Slider(
                         64,
                         2048,
-                        value=256 if small else 512,
+                        value=start_size,
                         step=8,
                         label="Height",
                         elem_id="height",

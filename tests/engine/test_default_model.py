@@ -1,11 +1,23 @@
-"""The default model: a real one when cached (or the hub answers), else the demo, said plainly."""
+"""The default model: a real one when cached (or the hub answers), else the shipped sketch
+model (else the demo), said plainly."""
 
+import engine.default_model
 from engine.default_model import choose_default_model
 
 
-def test_offline_without_cache_falls_back_to_the_demo(tmp_path, monkeypatch):
+def test_offline_without_cache_falls_back_to_the_sketch_model(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    choice = choose_default_model("stabilityai/sd-turbo")
+    assert choice.is_sketch and not choice.is_demo
+    assert "sketch model" in choice.reason and "HF_HUB_OFFLINE" in choice.reason
+    assert "circle" in choice.reason and "night" in choice.reason  # says what it can draw
+
+
+def test_without_the_sketch_weights_the_demo_is_the_fallback(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(engine.default_model, "sketch_model_available", lambda: False)
     choice = choose_default_model("stabilityai/sd-turbo")
     assert choice.is_demo
     assert "demo model" in choice.reason and "HF_HUB_OFFLINE" in choice.reason

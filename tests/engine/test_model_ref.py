@@ -1,4 +1,5 @@
-"""Telling hub ids, folders, checkpoint files and the demo apart, with clear errors."""
+"""Telling hub ids, folders, checkpoint files, the sketch model and the demo apart, with clear
+errors."""
 
 import pytest
 
@@ -10,6 +11,17 @@ def test_demo_and_hub_ids():
     assert resolve_model_ref("demo").source == "demo"
     ref = resolve_model_ref("stabilityai/sd-turbo")
     assert (ref.source, ref.location) == ("hub", "stabilityai/sd-turbo")
+
+
+def test_sketch_is_the_shipped_folder_and_missing_weights_are_one_sentence(monkeypatch):
+    import engine.model_ref
+
+    ref = resolve_model_ref("sketch")
+    assert (ref.source, ref.name, ref.is_sketch, ref.is_demo) == ("sketch", "sketch", True, False)
+    assert ref.location.endswith("assets/models/sketch")
+    monkeypatch.setattr(engine.model_ref, "sketch_model_available", lambda: False)
+    with pytest.raises(ModelLoadError, match=r"sketch model's weights are missing"):
+        resolve_model_ref("sketch")
 
 
 def test_folder_needs_a_model_index(tmp_path):

@@ -12,7 +12,7 @@ def test_type_a_prompt_and_generate(server, browser, tmp_path):
     before = len(recorded)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(url)
-    expect(page.locator("#model-banner")).to_contain_text("demo model")
+    expect(page.locator("#model-banner")).to_contain_text("sketch model")
     page.get_by_role("tab", name="Generate").click()
     page.locator("#prompt textarea").fill("a lighthouse at dusk, (oil painting:1.2)")
     page.locator("#seed input, #seed textarea").first.fill("77")

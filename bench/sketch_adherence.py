@@ -1,0 +1,139 @@
+"""How well the sketch model follows the prompt, read back by an analytic checker.
+
+Generates a fixed grid of prompts x seeds (scenes drawn from a fixed seed, written the way the
+Builder composes prompts, e.g. "a small blue star, left, night, pixel art"), reads every picture
+back with `engine.sketch.checker` (subject colour, background lighting, position, shape; size
+is printed but not counted) and prints the accuracy of each attribute. Also prints the sketch
+CLIP's top-1 accuracy at picking a scene's caption among 10 (on rendered scenes and on the
+generated pictures), the checker's accuracy on rendered ground truth, and the time per image.
+The last line is `ratio: X`, the mean of the four attribute accuracies.
+
+    .venv/bin/python bench/sketch_adherence.py [--prompts 30] [--seeds 1000,1001] [--steps 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+import torch
+
+from engine.sketch import load_sketch_clip, sketch_model_dir
+from engine.sketch.checker import read_scene
+from engine.sketch.world import full_caption, render_scene, sample_scene
+
+ATTRIBUTES = ("colour", "lighting", "position", "shape")
+GRID_SEED = 20261201  # the prompt grid; training used other seeds
+
+
+def load_pipeline(folder: Path):
+    from diffusers import StableDiffusionPipeline
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    pipe = StableDiffusionPipeline.from_pretrained(folder, dtype=torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def clip_top1(images: list[np.ndarray], captions: list[str], rng: random.Random) -> float:
+    """Share of images whose own caption scores best among itself and 9 others."""
+    model, processor, tokenizer = load_sketch_clip()
+    with torch.no_grad():
+        pixels = processor(images=images, return_tensors="pt").pixel_values
+        image_emb = model.get_image_features(pixel_values=pixels)
+        ids = tokenizer(captions, padding="max_length", max_length=77, return_tensors="pt")
+        text_emb = model.get_text_features(input_ids=ids.input_ids)
+    image_emb = torch.nn.functional.normalize(image_emb, dim=-1)
+    text_emb = torch.nn.functional.normalize(text_emb, dim=-1)
+    sims = image_emb @ text_emb.T
+    hits = 0
+    for i in range(len(images)):
+        others = [j for j in range(len(captions)) if captions[j] != captions[i]]
+        pool = [i, *rng.sample(others, 9)]
+        hits += int(max(pool, key=lambda j: float(sims[i, j])) == i)
+    return hits / len(images)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=sketch_model_dir())
+    parser.add_argument("--prompts", type=int, default=30)
+    parser.add_argument("--seeds", default="1000,1001")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--cfg", type=float, default=7.0)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--truth", type=int, default=300, help="rendered scenes for the checks")
+    parser.add_argument("--save", type=Path, default=None, help="folder for the pictures")
+    args = parser.parse_args()
+    torch.set_num_threads(int(os.environ.get("SKETCH_THREADS", "1")))
+    seeds = [int(s) for s in args.seeds.split(",")]
+
+    rng = random.Random(GRID_SEED)
+    scenes = [sample_scene(rng) for _ in range(args.prompts)]
+    truth_rng = random.Random(GRID_SEED + 1)
+    truth = [sample_scene(truth_rng) for _ in range(args.truth)]
+    truth_images = [render_scene(s, i) for i, s in enumerate(truth)]
+    checker_ok = Counter()
+    for scene, image in zip(truth, truth_images, strict=True):
+        checker_ok.update(k for k, v in read_scene(image).matches(scene).items() if v)
+    print(
+        "checker on rendered ground truth:",
+        ", ".join(f"{k} {checker_ok[k] / len(truth):.1%}" for k in (*ATTRIBUTES, "size")),
+    )
+    clip_truth = clip_top1(truth_images, [full_caption(s) for s in truth], random.Random(1))
+    print(f"sketch CLIP top-1 of 10 on rendered scenes: {clip_truth:.1%}")
+
+    pipe = load_pipeline(args.model)
+    if args.save:
+        args.save.mkdir(parents=True, exist_ok=True)
+    correct, total, times = Counter(), 0, []
+    generated, gen_captions = [], []
+    for index, scene in enumerate(scenes):
+        prompt = full_caption(scene)
+        for seed in seeds:
+            started = time.perf_counter()
+            image = pipe(
+                prompt,
+                num_inference_steps=args.steps,
+                guidance_scale=args.cfg,
+                height=args.size,
+                width=args.size,
+                generator=torch.Generator().manual_seed(seed),
+                output_type="np",
+            ).images[0]
+            times.append(time.perf_counter() - started)
+            picture = (image * 255).round().astype(np.uint8)
+            generated.append(picture)
+            gen_captions.append(prompt)
+            correct.update(k for k, v in read_scene(picture).matches(scene).items() if v)
+            total += 1
+            if args.save:
+                from PIL import Image
+
+                Image.fromarray(picture).save(args.save / f"{index:03d}-{seed}.png")
+    clip_generated = clip_top1(generated, gen_captions, random.Random(2))
+    accuracy = {k: correct[k] / total for k in (*ATTRIBUTES, "size")}
+    print(
+        f"{total} images ({args.prompts} prompts x {len(seeds)} seeds), {args.steps} steps, "
+        f"CFG {args.cfg}, {args.size} px"
+    )
+    print(f"median seconds per image: {float(np.median(times[1:] or times)):.2f}")
+    print(f"sketch CLIP top-1 of 10 on generated pictures: {clip_generated:.1%}")
+    for key, value in accuracy.items():
+        note = " (not counted)" if key == "size" else ""
+        print(f"{key:9s} {value:.1%}{note}")
+    print(f"ratio: {sum(accuracy[k] for k in ATTRIBUTES) / len(ATTRIBUTES):.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Assemble trained checkpoints into a diffusers folder with fp16 safetensors.
+
+The folder is a plain `StableDiffusionPipeline` layout. One twist keeps it small: the
+`text_encoder/` folder holds the whole `CLIPModel` (text and image towers). diffusers loads it
+as `CLIPTextModel`, which takes the `text_model.*` weights and leaves the image tower aside,
+while a CLIP scorer loads the same folder as `CLIPModel`; the 49,408-row token table, the
+biggest tensor, is stored once.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from diffusers import (
+    AutoencoderKL,
+    EulerAncestralDiscreteScheduler,
+    StableDiffusionPipeline,
+    UNet2DConditionModel,
+)
+from transformers import CLIPImageProcessor, CLIPTextModel
+
+from engine.sketch.configs import CLIP_VISION_CONFIG, SCHEDULER_CONFIG, UNET_CONFIG, VAE_CONFIG
+from engine.sketch.train import build_clip
+from engine.tokenizer import load_clip_tokenizer
+
+
+def clip_image_processor() -> CLIPImageProcessor:
+    """Resize and normalise pictures the way the sketch CLIP saw them in training."""
+    size = CLIP_VISION_CONFIG["image_size"]
+    return CLIPImageProcessor(
+        size={"shortest_edge": size},
+        crop_size={"height": size, "width": size},
+        do_center_crop=True,
+        resample=3,
+    )
+
+
+def load_trained_parts(workdir: Path):
+    """(vae, clip, unet, unet steps) from the stage checkpoints; the VAE gets its fine-tuned
+    decoder when there is one, the UNet its EMA weights."""
+    latents = torch.load(workdir / "latents.pt", map_location="cpu")
+    vae = AutoencoderKL(**VAE_CONFIG, scaling_factor=latents["scaling_factor"])
+    vae_file = workdir / "decoder.pt" if (workdir / "decoder.pt").is_file() else workdir / "vae.pt"
+    vae.load_state_dict(torch.load(vae_file, map_location="cpu")["model"])
+    clip = build_clip()
+    clip.load_state_dict(torch.load(workdir / "clip.pt", map_location="cpu")["model"])
+    unet = UNet2DConditionModel(**UNET_CONFIG)
+    state = torch.load(workdir / "unet.pt", map_location="cpu", weights_only=False)
+    unet.load_state_dict(state["ema"])
+    return vae.eval(), clip.eval(), unet.eval(), int(state["step"])
+
+
+def export_model(workdir: Path, out: Path) -> Path:
+    """Write the pipeline to `out` (replacing it atomically) and return `out`."""
+    vae, clip, unet, _ = load_trained_parts(Path(workdir))
+    text_encoder = CLIPTextModel(clip.config.text_config)
+    text_encoder.load_state_dict(clip.text_model.state_dict())
+    pipe = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=load_clip_tokenizer(),
+        unet=unet,
+        scheduler=EulerAncestralDiscreteScheduler(**SCHEDULER_CONFIG),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".export-") as tmp:
+        staging = Path(tmp) / "model"
+        pipe.to(torch.float16).save_pretrained(staging, safe_serialization=True)
+        shutil.rmtree(staging / "text_encoder")
+        clip.to(torch.float16).save_pretrained(staging / "text_encoder", safe_serialization=True)
+        clip_image_processor().save_pretrained(staging / "text_encoder")
+        card = out / "README.md"
+        if card.is_file():
+            shutil.copy(card, staging / "README.md")
+        old = Path(tmp) / "old"
+        if out.exists():
+            out.rename(old)
+        staging.rename(out)
+    return out

@@ -1,0 +1,127 @@
+"""The shipped sketch model: loads like any diffusers folder, draws, follows weights; its CLIP
+scores; its training script runs a step per part, resumes, and exports a loadable folder."""
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+from engine.generate import Engine
+from engine.loading import ModelManager
+from engine.model_ref import resolve_model_ref
+from engine.request import GenerationRequest
+from engine.sketch import clip_path, load_sketch_clip, sketch_model_dir
+from engine.sketch.checker import subject_mask
+from engine.sketch.world import Scene, full_caption, render_scene
+
+
+@pytest.fixture(scope="module")
+def sketch_engine(tmp_path_factory):
+    return Engine(ModelManager(tmp_path_factory.mktemp("models")))
+
+
+def test_the_shipped_files_are_fp16_safetensors_under_25_mb():
+    files = [p for p in sketch_model_dir().rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) < 25 * 1024 * 1024
+    weights = [p for p in files if p.suffix == ".safetensors"]
+    assert len(weights) == 3  # unet, vae, text_encoder (the whole CLIP)
+    for path in weights:
+        with safe_open(path, "pt") as f:
+            assert {f.get_tensor(k).dtype for k in f.keys()}  # noqa: SIM118 (safe_open is not a dict) <= {torch.float16, torch.int64}
+
+
+def test_sketch_resolves_and_draws_at_128_and_192(sketch_engine):
+    assert resolve_model_ref("sketch").source == "sketch"
+    for size in (128, 192):
+        result = sketch_engine.generate(
+            GenerationRequest("a red circle, night", seed=1, steps=2, width=size, height=size),
+            model="sketch",
+        )
+        assert result.images[0].size == (size, size)
+    loaded = sketch_engine.models.current
+    assert loaded.kind == "sd1" and loaded.dtype == torch.float32 and loaded.model_hash
+
+
+def redness(image) -> float:
+    pixels = np.asarray(image.convert("RGB").resize((128, 128)), dtype=np.float32)
+    mask = subject_mask(pixels.astype(np.uint8))
+    region = pixels[mask] if mask.sum() > 20 else pixels.reshape(-1, 3)
+    return float((region[:, 0] - region[:, 2]).mean())
+
+
+def test_prompt_weights_change_the_colour(sketch_engine):
+    def mean_redness(prompt):
+        values = []
+        for seed in (1, 2, 3):
+            request = GenerationRequest(prompt, seed=seed, steps=12, width=128, height=128)
+            values.append(redness(sketch_engine.generate(request, model="sketch").images[0]))
+        return np.mean(values)
+
+    red_heavy = mean_redness("a (red:1.4) (blue:0.7) circle")
+    blue_heavy = mean_redness("a (red:0.7) (blue:1.4) circle")
+    assert red_heavy > blue_heavy + 20
+
+
+def test_the_sketch_clip_prefers_the_right_caption():
+    model, processor, tokenizer = load_sketch_clip()
+    assert clip_path().name == "text_encoder"
+    scene = Scene("star", "yellow", "large", "centre", "night", "flat")
+    captions = [
+        full_caption(scene),
+        full_caption(Scene("star", "blue", "large", "centre", "night", "flat")),
+        full_caption(Scene("house", "yellow", "large", "centre", "golden hour", "flat")),
+    ]
+    with torch.no_grad():
+        pixels = processor(images=[render_scene(scene)], return_tensors="pt").pixel_values
+        ids = tokenizer(captions, padding="max_length", max_length=77, return_tensors="pt")
+        logits = model(input_ids=ids.input_ids, pixel_values=pixels).logits_per_image[0]
+    assert int(logits.argmax()) == 0
+
+
+def test_one_training_step_per_part_resumes_and_exports(tmp_path):
+    from diffusers import StableDiffusionPipeline
+
+    from engine.sketch.export import export_model
+    from engine.sketch.train import Checkpoint, parse_args, run_all
+
+    work = tmp_path / "work"
+    tiny = ["--scenes", "24", "--vae-batch", "2", "--clip-batch", "4", "--unet-batch", "2"]
+    run_all(
+        parse_args(
+            [
+                "all",
+                "--workdir",
+                str(work),
+                *tiny,
+                "--vae-steps",
+                "1",
+                "--clip-steps",
+                "1",
+                "--unet-steps",
+                "1",
+            ]
+        )
+    )
+    assert Checkpoint(work, "unet").load()["step"] == 1
+    run_all(
+        parse_args(
+            [
+                "all",
+                "--workdir",
+                str(work),
+                *tiny,
+                "--vae-steps",
+                "1",
+                "--clip-steps",
+                "1",
+                "--unet-steps",
+                "2",
+            ]
+        )
+    )
+    assert Checkpoint(work, "unet").load()["step"] == 2  # resumed, not restarted
+    assert Checkpoint(work, "vae").load()["step"] == 1
+    folder = export_model(work, tmp_path / "model")
+    pipe = StableDiffusionPipeline.from_pretrained(folder, dtype=torch.float32)
+    image = pipe("a red circle", num_inference_steps=1, height=64, width=64, output_type="np")
+    assert image.images[0].shape == (64, 64, 3)
