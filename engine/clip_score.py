@@ -2,8 +2,8 @@
 
 Which CLIP, looked up at call time (`find_clip`):
 1. a real CLIP (`openai/clip-vit-base-patch32`) when it is in the local Hugging Face cache;
-2. else the project's trained sketch CLIP, a `save_pretrained` folder under
-   `assets/models/sketch/clip` (or `assets/models/sketch` itself when that holds a CLIP);
+2. else the project's trained sketch CLIP: the whole `CLIPModel` saved in the sketch model's
+   `text_encoder/` folder (`engine.sketch.clip_path()`; `assets/models/sketch/clip` also counts);
 3. else a tiny CLIP built from a config with seeded random weights, so the code path runs —
    its scores are marked not meaningful and the page says so.
 
@@ -24,13 +24,14 @@ import numpy as np
 import torch
 from PIL import Image
 
+from engine.sketch import clip_path
 from prompts.weighting import PromptSyntaxError, strip_weights
 
 REAL_CLIP_ID = "openai/clip-vit-base-patch32"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SKETCH_CLIP_FOLDERS = (
+    clip_path(),
     REPO_ROOT / "assets" / "models" / "sketch" / "clip",
-    REPO_ROOT / "assets" / "models" / "sketch",
 )
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)

@@ -30,3 +30,16 @@ def test_a_clip_folder_is_found_and_scored_with(tmp_path):
     # and the score depends on the text: the same image scores differently per caption
     scorer = ClipScorer(choice)
     assert scorer.score(IMAGES[:1], ["a red circle"]) != scorer.score(IMAGES[:1], ["night sky"])
+
+
+def test_without_a_real_clip_the_shipped_sketch_clip_scores_and_means_something():
+    from engine.sketch import clip_path
+    from engine.sketch.world import Scene, full_caption, render_scene
+
+    choice = find_clip()  # offline, no real CLIP cached: the sketch model's own CLIP
+    assert choice.folder == clip_path() and choice.meaningful and choice.name == "sketch CLIP"
+    scene = Scene("circle", "red", "large", "centre", "night", "flat")
+    image = Image.fromarray(render_scene(scene))
+    other = full_caption(Scene("circle", "blue", "large", "centre", "golden hour", "flat"))
+    right, wrong = ClipScorer(choice).score([image, image], [full_caption(scene), other])
+    assert right > wrong
