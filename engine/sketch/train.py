@@ -417,13 +417,24 @@ def run_all(args: argparse.Namespace) -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     (args.workdir / "args.json").write_text(json.dumps(vars(args), default=str, indent=1))
     started = time.monotonic()
-    scenes, images = render_dataset(args.scenes, args.seed)
-    log.info("rendered %d scenes in %.0fs", len(scenes), time.monotonic() - started)
-    vae = train_vae(images, args, Checkpoint(args.workdir, "vae"))
-    clip = train_clip(scenes, images, args, Checkpoint(args.workdir, "clip"))
-    latents, scaling = encode_latents(vae, images, args.workdir / "latents.pt")
+    stages_done = (
+        all((Checkpoint(args.workdir, name).load() or {}).get("done") for name in ("vae", "clip"))
+        and (args.workdir / "latents.pt").is_file()
+    )
+    if stages_done:  # only the UNet is left: it needs the scenes, not their pictures
+        rng = random.Random(args.seed)
+        scenes, images = [sample_scene(rng) for _ in range(args.scenes)], None
+        clip = train_clip(scenes, images, args, Checkpoint(args.workdir, "clip"))
+        saved = torch.load(args.workdir / "latents.pt", map_location="cpu")
+        latents, scaling = saved["latents"], saved["scaling_factor"]
+    else:
+        scenes, images = render_dataset(args.scenes, args.seed)
+        log.info("rendered %d scenes in %.0fs", len(scenes), time.monotonic() - started)
+        vae = train_vae(images, args, Checkpoint(args.workdir, "vae"))
+        clip = train_clip(scenes, images, args, Checkpoint(args.workdir, "clip"))
+        latents, scaling = encode_latents(vae, images, args.workdir / "latents.pt")
+        del images
     log.info("latents %s, scaling factor %.4f", tuple(latents.shape), scaling)
-    del images
     train_unet(scenes, latents, scaling, clip, args, Checkpoint(args.workdir, "unet"))
     log.info("all stages done in %.0fs", time.monotonic() - started)
 
