@@ -23,7 +23,8 @@ def add_serve_flags(parser: argparse.ArgumentParser) -> None:
         "--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     )
     parser.add_argument(
-        "--model", help="model to start with (default: sd-turbo when reachable, else the demo)"
+        "--model",
+        help="model to start with (default: sd-turbo when reachable, else the sketch model)",
     )
     parser.add_argument("--device", help="cuda, mps or cpu")
     parser.add_argument("--dtype", choices=["fp32", "fp16", "bf16"])
