@@ -313,7 +313,7 @@ def build_generate_tab(
                 )
             with gr.Accordion("Settings", open=True, elem_id="gen-settings"):
                 model = gr.Textbox(
-                    label="Model (hub id, folder, checkpoint, or demo)",
+                    label="Model (hub id, folder, checkpoint, sketch or demo)",
                     value=default_model,
                     elem_id="model",
                 )

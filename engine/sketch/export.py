@@ -38,24 +38,26 @@ def clip_image_processor() -> CLIPImageProcessor:
     )
 
 
-def load_trained_parts(workdir: Path):
-    """(vae, clip, unet, unet steps) from the stage checkpoints; the VAE gets its fine-tuned
-    decoder when there is one, the UNet its EMA weights."""
+def load_trained_parts(workdir: Path, raw_unet: bool = False):
+    """(vae, clip, unet, unet steps) from the stage checkpoints: the VAE its refined or
+    decoder-tuned weights when there are some, the UNet its EMA (its last weights with
+    `raw_unet`)."""
     latents = torch.load(workdir / "latents.pt", map_location="cpu")
     vae = AutoencoderKL(**VAE_CONFIG, scaling_factor=latents["scaling_factor"])
-    vae_file = workdir / "decoder.pt" if (workdir / "decoder.pt").is_file() else workdir / "vae.pt"
+    candidates = [workdir / name for name in ("refined.pt", "decoder.pt", "vae.pt")]
+    vae_file = next(path for path in candidates if path.is_file())
     vae.load_state_dict(torch.load(vae_file, map_location="cpu")["model"])
     clip = build_clip()
     clip.load_state_dict(torch.load(workdir / "clip.pt", map_location="cpu")["model"])
     unet = UNet2DConditionModel(**UNET_CONFIG)
     state = torch.load(workdir / "unet.pt", map_location="cpu", weights_only=False)
-    unet.load_state_dict(state["ema"])
+    unet.load_state_dict(state["model" if raw_unet else "ema"])
     return vae.eval(), clip.eval(), unet.eval(), int(state["step"])
 
 
-def export_model(workdir: Path, out: Path) -> Path:
+def export_model(workdir: Path, out: Path, raw_unet: bool = False) -> Path:
     """Write the pipeline to `out` (replacing it atomically) and return `out`."""
-    vae, clip, unet, _ = load_trained_parts(Path(workdir))
+    vae, clip, unet, _ = load_trained_parts(Path(workdir), raw_unet)
     text_encoder = CLIPTextModel(clip.config.text_config)
     text_encoder.load_state_dict(clip.text_model.state_dict())
     pipe = StableDiffusionPipeline(

@@ -300,6 +300,37 @@ def train_decoder(images, latents, args, ckpt: Checkpoint, vae: AutoencoderKL) -
     return vae.eval()
 
 
+def refine_autoencoder(images: np.ndarray, args, ckpt: Checkpoint, vae: AutoencoderKL):
+    """Train encoder and decoder further as a plain (deterministic) autoencoder: without the
+    posterior's sampling noise the encoder learns the subject's colour far faster."""
+    state = ckpt.load() or {}
+    opt = torch.optim.AdamW(vae.parameters(), lr=args.vae_lr)
+    if state:
+        vae.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+    step, elapsed = state.get("step", 0), state.get("elapsed", 0.0)
+    budget, last_save = Budget(args.vae_steps, args.vae_minutes, elapsed), time.monotonic()
+    vae.train()
+    while not budget.over(step):
+        g = np.random.default_rng(args.seed * 23 + step)
+        idx = g.integers(0, len(images), args.vae_batch)
+        ys, xs = g.integers(0, 128 - args.vae_crop + 1, 2)
+        batch = to_tensor(images[idx, ys : ys + args.vae_crop, xs : xs + args.vae_crop])
+        recon = vae.decode(vae.encode(batch).latent_dist.mode()).sample
+        loss = _weighted_l1(recon, batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 25 == 0:
+            log.info("refine step %d loss %.4f (%.0fs)", step, loss.item(), budget.elapsed())
+        if time.monotonic() - last_save > args.save_every * 60 or budget.over(step):
+            state = {"model": vae.state_dict(), "opt": opt.state_dict(), "step": step}
+            ckpt.save({**state, "elapsed": budget.elapsed()})
+            last_save = time.monotonic()
+    return vae.eval()
+
+
 def train_unet(scenes, latents, scaling, clip: CLIPModel, args, ckpt: Checkpoint):
     """Epsilon prediction on cached latents, text from the frozen CLIP text tower,
     10 % empty captions (for classifier-free guidance), min-SNR(5) loss weights, an EMA."""
@@ -312,6 +343,8 @@ def train_unet(scenes, latents, scaling, clip: CLIPModel, args, ckpt: Checkpoint
         unet.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         ema = state["ema"]
+        if args.reset_ema:  # e.g. after the latents changed: forget the old average
+            ema = {k: v.detach().clone() for k, v in unet.state_dict().items()}
     step, elapsed = state.get("step", 0), state.get("elapsed", 0.0)
     text_model = clip.text_model.eval()
     tokenizer = load_clip_tokenizer()
@@ -377,9 +410,12 @@ def train_unet(scenes, latents, scaling, clip: CLIPModel, args, ckpt: Checkpoint
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("command", choices=["all", "vae", "clip", "decoder", "export"])
+    p.add_argument("command", choices=["all", "vae", "clip", "decoder", "refine", "export"])
     p.add_argument(
         "--more", action="store_true", help="train a finished VAE or CLIP further (to its budget)"
+    )
+    p.add_argument(
+        "--reset-ema", action="store_true", help="UNet: restart the EMA from the weights"
     )
     p.add_argument(
         "--lock-text", action="store_true", help="CLIP: freeze the text tower, train the rest"
@@ -451,6 +487,13 @@ def main(argv: list[str] | None = None) -> None:
         vae = AutoencoderKL(**VAE_CONFIG)
         vae.load_state_dict(Checkpoint(args.workdir, "vae").load()["model"])
         train_decoder(images, saved["latents"], args, Checkpoint(args.workdir, "decoder"), vae)
+    elif args.command == "refine":  # then re-encode into latents.pt and resume the UNet
+        _, images = render_dataset(args.scenes, args.seed)
+        vae = AutoencoderKL(**VAE_CONFIG)
+        start = Checkpoint(args.workdir, "decoder").load() or Checkpoint(args.workdir, "vae").load()
+        vae.load_state_dict(start["model"])
+        vae = refine_autoencoder(images, args, Checkpoint(args.workdir, "refined"), vae)
+        encode_latents(vae, images, args.workdir / "latents-refined.pt")
     elif args.command in ("vae", "clip"):  # one stage alone, e.g. two stages side by side
         scenes, images = render_dataset(args.scenes, args.seed)
         if args.command == "vae":
@@ -460,7 +503,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         from engine.sketch.export import export_model
 
-        export_model(args.workdir, args.out)
+        export_model(args.workdir, args.out, raw_unet=args.raw_unet)
 
 
 if __name__ == "__main__":
