@@ -46,21 +46,28 @@ def load_pipeline(folder: Path):
 
 
 def clip_top1(images: list[np.ndarray], captions: list[str], rng: random.Random) -> float:
-    """Share of images whose own caption scores best among itself and 9 others."""
+    """Share of images whose own caption scores best among itself and 9 captions of other
+    random scenes."""
     model, processor, tokenizer = load_sketch_clip()
+    pool = sorted({full_caption(sample_scene(rng)) for _ in range(300)})
+    texts = list(dict.fromkeys([*captions, *pool]))
     with torch.no_grad():
         pixels = processor(images=images, return_tensors="pt").pixel_values
         image_emb = model.get_image_features(pixel_values=pixels)
-        ids = tokenizer(captions, padding="max_length", max_length=77, return_tensors="pt")
+        ids = tokenizer(texts, padding="max_length", max_length=77, return_tensors="pt")
         text_emb = model.get_text_features(input_ids=ids.input_ids)
-    image_emb = torch.nn.functional.normalize(image_emb, dim=-1)
-    text_emb = torch.nn.functional.normalize(text_emb, dim=-1)
-    sims = image_emb @ text_emb.T
+    image_emb = getattr(image_emb, "pooler_output", image_emb)  # transformers 5 wraps them
+    text_emb = getattr(text_emb, "pooler_output", text_emb)
+    sims = (
+        torch.nn.functional.normalize(image_emb, dim=-1)
+        @ torch.nn.functional.normalize(text_emb, dim=-1).T
+    )
+    index = {text: i for i, text in enumerate(texts)}
     hits = 0
-    for i in range(len(images)):
-        others = [j for j in range(len(captions)) if captions[j] != captions[i]]
-        pool = [i, *rng.sample(others, 9)]
-        hits += int(max(pool, key=lambda j: float(sims[i, j])) == i)
+    for i, caption in enumerate(captions):
+        own = index[caption]
+        others = rng.sample([index[t] for t in pool if t != caption], 9)
+        hits += int(max([own, *others], key=lambda j: float(sims[i, j])) == own)
     return hits / len(images)
 
 

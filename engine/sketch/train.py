@@ -414,6 +414,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--more", action="store_true", help="train a finished VAE or CLIP further (to its budget)"
     )
+    p.add_argument("--raw-unet", action="store_true", help="export: last weights, not the EMA")
     p.add_argument(
         "--reset-ema", action="store_true", help="UNet: restart the EMA from the weights"
     )
