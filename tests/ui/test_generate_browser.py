@@ -69,9 +69,10 @@ def test_escape_stops_and_keeps_the_finished_images(server, browser, tmp_path):
     url, recorded = server
     before = len(recorded)
     page = open_generate(browser, url)
-    set_number(page, "#steps input[type=number]", 12)
-    set_number(page, "#width input[type=number]", 64)
-    set_number(page, "#height input[type=number]", 64)
+    # Long enough per image (about 9 s quiet, a minute loaded) that Esc lands during image 2.
+    set_number(page, "#steps input[type=number]", 60)
+    set_number(page, "#width input[type=number]", 128)
+    set_number(page, "#height input[type=number]", 128)
     set_number(page, "#batch input[type=number]", 4)
     set_number(page, "#seed input", 300)
     page.locator("#prompt textarea").fill("a lighthouse")
