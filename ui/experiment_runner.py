@@ -70,6 +70,9 @@ def run_experiment(
     Everything belongs to the store's owner (pass `store.for_owner(owner)` for a visitor)."""
     # 1. Check the whole plan before anything is saved.
     plan.validate()
+    check_size = getattr(engine, "check_experiment_size", None)  # a hosted engine's limit
+    if check_size is not None:
+        check_size(len(plan.cells()))
     # 2. The experiment and its variants.
     experiment = store.create_experiment(
         name.strip() or default_name(plan),

@@ -131,6 +131,15 @@ class HostedEngine:
         if self.hosting.limits is not None:
             check_limits(request, self.hosting.limits)
 
+    def check_experiment_size(self, images: int) -> None:
+        """Refuse a whole comparison over the limit before any of it is saved or run."""
+        limits = self.hosting.limits
+        if limits is not None and images > limits.max_experiment_images:
+            raise InvalidRequestError(
+                f"This comparison has {images} images; at most "
+                f"{limits.max_experiment_images} are allowed here."
+            )
+
     def generate(
         self,
         request: GenerationRequest,

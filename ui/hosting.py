@@ -36,6 +36,7 @@ class Limits:
     max_batch: int = 4
     max_prompt_chars: int = 2000
     max_rows_per_call: int = 8  # one batched pipeline call of a comparison
+    max_experiment_images: int = 32  # cells of one comparison or ablation, checked up front
     runs_per_visitor: int = 1  # at the same time
     requests_per_minute: int = 6
     images_per_minute: int = 32  # what bounds a comparison's size, too
@@ -44,7 +45,8 @@ class Limits:
         """One line for the page."""
         return (
             f"Limits here: up to {self.max_side}×{self.max_side} px, {self.max_steps} steps, "
-            f"{self.max_batch} images per run, {self.max_prompt_chars} characters per prompt; "
+            f"{self.max_batch} images per run, {self.max_experiment_images} per comparison, "
+            f"{self.max_prompt_chars} characters per prompt; "
             f"one run at a time, {self.requests_per_minute} runs and "
             f"{self.images_per_minute} images (comparisons included) a minute per visitor."
         )

@@ -404,3 +404,20 @@ def test_a_hugging_face_sign_in_is_read_from_the_session_and_claims_the_browser_
         )
         assert store.transfer_owner(browser_owner(token), ada.owner) == 1
         assert store.get(made, owner="hf:ada").prompt == "signed out"
+
+
+def test_a_comparison_over_the_public_limit_is_refused_before_anything_is_saved(engine, tmp_path):
+    from engine.compare_plan import ComparePlan, CompareVariant
+    from ui.experiment_runner import run_experiment
+
+    hosting = Hosting(public=True, allowed_models=("demo",), limits=Limits())
+    hosted = HostedEngine(engine, hosting, lambda: "ada")
+    settings = GenerationRequest("", steps=1, width=64, height=64)
+    variants = tuple(CompareVariant(n, f"a {n}") for n in ("fox", "cat", "owl"))
+    with GalleryStore.open(tmp_path / "data") as store:
+        too_big = ComparePlan(variants, tuple(range(11)), settings)  # 33 images > 32
+        with pytest.raises(InvalidRequestError, match="33 images; at most 32"):
+            run_experiment(hosted, store, too_big)
+        assert store.list_experiments() == []
+        run_experiment(hosted, store, ComparePlan(variants, (1,), settings))  # 3 images pass
+        assert len(store.list_experiments()) == 1
