@@ -47,7 +47,7 @@ def test_a_two_by_two_comparison_slider_blind_votes_and_reopening(
     header = page.locator("#compare-header")
     expect(header.locator(".diff-added")).to_have_text("blue")
     expect(header.locator(".diff-removed")).to_have_text("red")
-    expect(page.locator("#compare-summary")).to_contain_text("not meaningful")
+    expect(page.locator("#compare-summary")).to_contain_text("CLIP scores by sketch CLIP")
     expect(page.locator("#compare-summary")).to_contain_text("fox <b>colours</b>")  # escaped
     grid = page.locator("#compare-grid")
     expect(grid.locator("img")).to_have_count(4)
