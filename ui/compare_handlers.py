@@ -50,6 +50,7 @@ from ui.experiment_runner import (
     stream_experiment,
 )
 from ui.experiment_view import ExperimentView, load_view
+from ui.messages import md_text
 
 Store = GalleryStore | OwnerGallery
 GENERATORS = ("Prompt S/R", "Prompt matrix", "Style sweep")
@@ -437,20 +438,20 @@ def summary_markdown(view: ExperimentView) -> str:
     e = view.experiment
     s = e.settings
     parts = [
-        f"**#{e.id} {html.escape(e.name)}** · {e.kind} · seeds {', '.join(map(str, e.seeds))}",
-        f"{html.escape(str(s.get('model', '')))} · {s.get('width')}x{s.get('height')} · "
+        f"**#{e.id} {md_text(e.name)}** · {e.kind} · seeds {', '.join(map(str, e.seeds))}",
+        f"{md_text(str(s.get('model', '')))} · {s.get('width')}x{s.get('height')} · "
         f"{s.get('steps')} steps · CFG {s.get('guidance_scale')} · "
-        f"{html.escape(str(s.get('scheduler', '')))}",
+        f"{md_text(str(s.get('scheduler', '')))}",
     ]
     if e.axis.get("values"):
         parts.append(
             f"Axis {AXIS_LABELS.get(e.axis['name'], e.axis['name'])}: "
-            + ", ".join(html.escape(str(v)) for v in e.axis["values"])
+            + ", ".join(md_text(str(v)) for v in e.axis["values"])
         )
     if view.scores_meaningful is False:
-        parts.append(NOT_MEANINGFUL.format(name=html.escape(view.scorer_name)))
+        parts.append(NOT_MEANINGFUL.format(name=md_text(view.scorer_name)))
     elif view.scorer_name:
-        parts.append(f"CLIP scores by {html.escape(view.scorer_name)}.")
+        parts.append(f"CLIP scores by {md_text(view.scorer_name)}.")
     return "\n\n".join(parts)
 
 
@@ -498,7 +499,7 @@ def pick_cell(
     cell = view.cell(row, column)
     if cell is None or cell.image_path is None:
         raise gr.Error("That cell was not made.")
-    label = html.escape(view.column_label(column))
+    label = md_text(view.column_label(column))
     info = f"#{cell.generation.id} · seed {cell.generation.seed} · {label}"
     if first is None or first == [row, column]:
         return gr.skip(), [row, column], f"Picked {info}; click a second cell to compare."
@@ -506,7 +507,7 @@ def pick_cell(
     if other is None or other.image_path is None:
         return gr.skip(), [row, column], f"Picked {info}."
     pair = (Image.open(other.image_path).convert("RGB"), Image.open(cell.image_path).convert("RGB"))
-    left = f"#{other.generation.id} {html.escape(view.column_label(first[1]))}"
+    left = f"#{other.generation.id} {md_text(view.column_label(first[1]))}"
     return pair, None, f"Slider: {left} ⟷ {info}"
 
 
@@ -575,7 +576,7 @@ def mark_winner(store: Store, experiment_id: Any, label: str | None) -> str:
     if label and variant is None:
         raise gr.Error("Choose one of this experiment's variants.")
     store.set_winner(view.experiment.id, variant.id if variant else None)
-    return f"Winner: {html.escape(label)}." if label else "Winner cleared."
+    return f"Winner: {md_text(label)}." if label else "Winner cleared."
 
 
 def mark_row_best(store: Store, experiment_id: Any, picked: Any) -> str:
@@ -588,7 +589,7 @@ def mark_row_best(store: Store, experiment_id: Any, picked: Any) -> str:
     store.add_vote(
         view.experiment.id, view.variants[variant_index].id, seed_index=row, axis_index=axis
     )
-    name = html.escape(view.variants[variant_index].name)
+    name = md_text(view.variants[variant_index].name)
     return f"Best on seed {view.experiment.seeds[row]}: {name}."
 
 

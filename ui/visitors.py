@@ -52,6 +52,13 @@ class Visitor:
     name: str | None = None
     signed_in: bool = False
     admin: bool = False
+    address: str = ""  # the network address of an anonymous caller
+
+    @property
+    def rate_key(self) -> str:
+        """Whom the public limits count against: a signed-in account, else the caller's
+        network address (an anonymous caller can mint sessions and browser tokens at will)."""
+        return self.owner if self.signed_in or not self.address else f"addr:{self.address}"
 
     @property
     def reading_scope(self) -> Owner:
@@ -89,12 +96,14 @@ class Visitors:
             return Visitor(f"hf:{hf_name}", hf_name, True, self.hosting.is_admin(hf_name))
         if not self.hosting.per_user:
             return Visitor(LOCAL_OWNER)
+        address = client_address(request, behind_proxy=self.hosting.on_space)
         session = getattr(request, "session_hash", None)
         if not session:
-            return Visitor(NOBODY)
+            return Visitor(NOBODY, address=address)
         with self._lock:
             owner = self._sessions.get(session)
-        return Visitor(owner or f"session:{hashlib.sha256(session.encode()).hexdigest()[:32]}")
+        owner = owner or f"session:{hashlib.sha256(session.encode()).hexdigest()[:32]}"
+        return Visitor(owner, address=address)
 
     def remember_browser(self, request: Any, token: Any) -> str:
         """Tie this page session to the browser's token (a new one if it has none); return
@@ -109,6 +118,18 @@ class Visitors:
                 while len(self._sessions) > MAX_REMEMBERED_SESSIONS:
                     self._sessions.popitem(last=False)
         return token
+
+
+def client_address(request: Any, *, behind_proxy: bool) -> str:
+    """The caller's network address; behind a Space's proxy, the first X-Forwarded-For hop."""
+    if behind_proxy:
+        headers = getattr(request, "headers", None)
+        forwarded = headers.get("x-forwarded-for", "") if headers is not None else ""
+        first = str(forwarded).split(",")[0].strip()
+        if first:
+            return first
+    client = getattr(request, "client", None)
+    return str(getattr(client, "host", "") or "")
 
 
 def hugging_face_name(request: Any) -> str | None:

@@ -421,3 +421,35 @@ def test_a_comparison_over_the_public_limit_is_refused_before_anything_is_saved(
         assert store.list_experiments() == []
         run_experiment(hosted, store, ComparePlan(variants, (1,), settings))  # 3 images pass
         assert len(store.list_experiments()) == 1
+
+
+def test_anonymous_callers_are_limited_by_address_not_by_the_sessions_they_mint():
+    """A stranger can open new sessions (or browser tokens) at will; the limits count their
+    network address. Signed-in users count as themselves."""
+    visitors = Visitors(Hosting(public=True))
+    client = SimpleNamespace(host="203.0.113.7")
+    first = visitors.visitor(SimpleNamespace(username=None, session_hash="s-1", client=client))
+    second = visitors.visitor(SimpleNamespace(username=None, session_hash="s-2", client=client))
+    assert first.owner != second.owner  # separate galleries...
+    assert first.rate_key == second.rate_key == "addr:203.0.113.7"  # ...one shared budget
+    other = visitors.visitor(
+        SimpleNamespace(username=None, session_hash="s-3", client=SimpleNamespace(host="x"))
+    )
+    assert other.rate_key != first.rate_key
+    ada = visitors.visitor(SimpleNamespace(username="ada", session_hash="s-4", client=client))
+    assert ada.rate_key == "user:ada"
+    behind_proxy = Visitors(Hosting(public=True, on_space=True))
+    forwarded = SimpleNamespace(
+        username=None,
+        session_hash="s-5",
+        client=SimpleNamespace(host="10.0.0.1"),
+        headers={"x-forwarded-for": "198.51.100.4, 10.0.0.1"},
+    )
+    assert behind_proxy.visitor(forwarded).rate_key == "addr:198.51.100.4"
+    hosted = HostedEngine(object(), Hosting(public=True), lambda: first.rate_key)
+    with (
+        hosted.admission.enter(first.rate_key),
+        pytest.raises(InvalidRequestError),
+        hosted.admission.enter(second.rate_key),
+    ):
+        pass

@@ -103,7 +103,7 @@ def build_served_app(
 
             gpu_key = register_engine(engine)
             engine.models.get(default.model)  # loaded onto CUDA now, as ZeroGPU expects
-        serving = HostedEngine(engine, hosting, lambda: gallery.current().owner, gpu_key=gpu_key)
+        serving = HostedEngine(engine, hosting, lambda: gallery.current().rate_key, gpu_key=gpu_key)
     return build_app(
         serving,
         default,
