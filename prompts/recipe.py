@@ -14,6 +14,9 @@ from typing import Any, ClassVar
 RECIPE_VERSION = 1
 
 
+MAX_RECIPE_CHARS = 8000  # the longest prompt the engine takes
+
+
 class RecipeError(ValueError):
     """A recipe (or its JSON) is malformed."""
 
@@ -63,6 +66,11 @@ class Recipe:
             if not all(isinstance(item, str) for item in value):
                 raise RecipeError(f"Recipe field '{name}' must contain only text.")
             object.__setattr__(self, name, tuple(value))
+        size = sum(len(getattr(self, n)) for n in self.TEXT_FIELDS) + sum(
+            len(term) for n in self.LIST_FIELDS for term in getattr(self, n)
+        )
+        if size > MAX_RECIPE_CHARS:
+            raise RecipeError(f"The recipe has {size} characters; the limit is {MAX_RECIPE_CHARS}.")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict: `version` first, then every field (lists as lists)."""

@@ -79,3 +79,11 @@ def test_malformed_json_is_a_recipe_error():
 def test_deeply_nested_json_is_a_recipe_error_not_a_recursion_error():
     with pytest.raises(RecipeError, match="nests too deeply"):
         Recipe.from_json("[" * 100_000)
+
+
+def test_a_recipe_longer_than_a_prompt_can_be_is_one_sentence():
+    from prompts.recipe import MAX_RECIPE_CHARS
+
+    Recipe(subject="x" * MAX_RECIPE_CHARS)  # at the limit: fine
+    with pytest.raises(RecipeError, match=f"the limit is {MAX_RECIPE_CHARS}"):
+        Recipe(subject="fox", details=["x" * MAX_RECIPE_CHARS])
