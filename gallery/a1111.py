@@ -19,6 +19,7 @@ expression's `findall` returns, in one pass.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -233,7 +234,10 @@ def _read_known(key: str, value: str, settings: dict[str, Any]) -> bool:
         if key == "Steps":
             settings["steps"] = int(value)
         elif key == "CFG scale":
-            settings["guidance_scale"] = float(value)
+            scale = float(value)
+            if not math.isfinite(scale):  # "1e309", "nan": kept as text, never as a number
+                return False
+            settings["guidance_scale"] = scale
         elif key == "Seed":
             settings["seed"] = int(value)
         elif key == "Size":

@@ -221,3 +221,11 @@ def test_every_menu_scheduler_goes_through_the_infotext_and_back():
         clip_skip=1,
     )
     assert "Clip skip" not in format_infotext("a fox", "", plain)
+
+
+@pytest.mark.parametrize("scale", ["1e309", "-1e309", "nan", "inf"])
+def test_a_cfg_scale_that_is_no_finite_number_is_kept_as_text_not_as_a_setting(scale):
+    metadata = from_infotext(f"a fox\nSteps: 20, CFG scale: {scale}, Seed: 5, Size: 64x64")
+    assert "guidance_scale" not in metadata.settings
+    assert metadata.extra["CFG scale"] == scale
+    assert metadata.settings["steps"] == 20 and metadata.settings["seed"] == 5
