@@ -14,6 +14,7 @@ left out of settings and, where useful, kept in `extra`.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 ForeignResult = tuple[str, str, dict[str, Any], dict[str, Any]]
@@ -111,14 +112,14 @@ def _int(value: Any) -> int | None:
 
 
 def _float(value: Any) -> float | None:
-    if isinstance(value, bool):
+    """A finite number from a JSON value or its text; None for anything else (1e309, NaN)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
     try:
-        return float(value) if isinstance(value, str) else None
-    except ValueError:
+        number = float(value)
+    except (ValueError, OverflowError):
         return None
+    return number if math.isfinite(number) else None
 
 
 def _put(settings: dict[str, Any], key: str, value: Any) -> None:

@@ -229,3 +229,13 @@ def test_a_cfg_scale_that_is_no_finite_number_is_kept_as_text_not_as_a_setting(s
     assert "guidance_scale" not in metadata.settings
     assert metadata.extra["CFG scale"] == scale
     assert metadata.settings["steps"] == 20 and metadata.settings["seed"] == 5
+
+
+def test_other_tools_numbers_that_are_not_finite_are_dropped_too():
+    from gallery.peer_formats import parse_fooocus
+
+    data = {"prompt": "a fox", "seed": 5, "steps": 20, "guidance_scale": float("inf")}
+    _, _, settings, _ = parse_fooocus(data)
+    assert "guidance_scale" not in settings and settings["steps"] == 20
+    _, _, settings, _ = parse_fooocus({**data, "guidance_scale": "1e309"})
+    assert "guidance_scale" not in settings
