@@ -12,7 +12,7 @@ import collections
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +22,8 @@ from engine.request import GenerationRequest, ImageSpec
 from ui.hosting import Hosting, Limits
 
 RATE_WINDOW_S = 60.0
+ANONYMOUS_PREFIX = "addr:"  # the rate key of a signed-out caller (see `Visitor.rate_key`)
+ANONYMOUS = "anonymous"
 
 
 class Admission:
@@ -119,9 +121,28 @@ class HostedEngine:
         self.admission = Admission(
             limits.runs_per_visitor, limits.requests_per_minute, limits.images_per_minute
         )
+        # One more gate that every signed-out caller shares: addresses can be forged or
+        # rotated, so together they get a bounded share of the machine.
+        self.anonymous = Admission(limits.anonymous_runs, 10**9, limits.anonymous_images_per_minute)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.engine, name)
+
+    @contextmanager
+    def _admitted(self, images: int, *, is_start: bool = True) -> Iterator[None]:
+        """Hold the caller's run slot, and for a signed-out caller also a shared one."""
+        visitor = self._visitor_of()
+        with ExitStack() as stack:
+            stack.enter_context(self.admission.enter(visitor, images, is_start=is_start))
+            if visitor.startswith(ANONYMOUS_PREFIX):
+                try:
+                    stack.enter_context(self.anonymous.enter(ANONYMOUS, images))
+                except InvalidRequestError as error:
+                    raise InvalidRequestError(
+                        "This app is busy with signed-out visitors; sign in or try again in "
+                        "a minute."
+                    ) from error
+            yield
 
     def check(self, request: GenerationRequest, model: str) -> None:
         """Every check that needs no work: the model is offered here, the request is bounded."""
@@ -153,7 +174,7 @@ class HostedEngine:
         self.check(request, model)
         if single_file_config is not None and self.hosting.public:
             raise InvalidRequestError("Model configuration folders cannot be chosen here.")
-        with self.admission.enter(self._visitor_of(), request.num_images):
+        with self._admitted(request.num_images):
             if self._gpu_key is not None:
                 from ui.zerogpu import run_on_gpu
 
@@ -189,7 +210,7 @@ class HostedEngine:
                 )
         if single_file_config is not None and self.hosting.public:
             raise InvalidRequestError("Model configuration folders cannot be chosen here.")
-        with self.admission.enter(self._visitor_of(), len(specs), is_start=False):
+        with self._admitted(len(specs), is_start=False):
             return self.engine.generate_rows(
                 specs, settings, model=model, on_progress=on_progress, cancel=cancel
             )

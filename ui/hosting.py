@@ -40,6 +40,8 @@ class Limits:
     runs_per_visitor: int = 1  # at the same time
     requests_per_minute: int = 6
     images_per_minute: int = 32  # what bounds a comparison's size, too
+    anonymous_runs: int = 4  # at the same time, all signed-out callers together
+    anonymous_images_per_minute: int = 128  # all signed-out callers together
 
     def describe(self) -> str:
         """One line for the page."""
@@ -48,7 +50,8 @@ class Limits:
             f"{self.max_batch} images per run, {self.max_experiment_images} per comparison, "
             f"{self.max_prompt_chars} characters per prompt; "
             f"one run at a time, {self.requests_per_minute} runs and "
-            f"{self.images_per_minute} images (comparisons included) a minute per visitor."
+            f"{self.images_per_minute} images (comparisons included) a minute per visitor; "
+            f"signed-out visitors share {self.anonymous_images_per_minute} images a minute."
         )
 
 

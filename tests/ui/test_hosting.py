@@ -453,3 +453,20 @@ def test_anonymous_callers_are_limited_by_address_not_by_the_sessions_they_mint(
         hosted.admission.enter(second.rate_key),
     ):
         pass
+
+
+def test_signed_out_callers_share_one_cap_whatever_address_they_claim(engine):
+    """A forged X-Forwarded-For gives each call a new address; all signed-out calls together
+    still stop at the shared cap, and a signed-in visitor is not held by it."""
+    limits = Limits(anonymous_images_per_minute=3)
+    hosting = Hosting(public=True, allowed_models=("demo",), limits=limits)
+    callers = iter(["addr:198.51.100.1", "addr:198.51.100.2", "addr:198.51.100.3", "user:ada"])
+    hosted = HostedEngine(engine, hosting, lambda: next(callers))
+    one = GenerationRequest("fox", steps=1, width=64, height=64)
+    two = GenerationRequest("fox", steps=1, width=64, height=64, num_images=2)
+    assert len(hosted.generate(one, model="demo").images) == 1
+    assert len(hosted.generate(one, model="demo").images) == 1
+    with pytest.raises(InvalidRequestError, match="busy with signed-out visitors; sign in"):
+        hosted.generate(two, model="demo")
+    assert len(hosted.generate(two, model="demo").images) == 2
+    assert "signed-out visitors share 3 images a minute" in limits.describe()
