@@ -72,9 +72,12 @@ def read_image_texts(data: bytes, deadline: Deadline | None = None) -> ImageText
     if data.startswith(PNG_SIGNATURE):
         # Walked by hand: Pillow would inflate every text chunk while opening.
         texts = _png_header(data)
-        texts.chunks = _png_text_chunks(data, texts.notes, deadline)
+        texts.chunks, exif_block = _png_text_chunks(data, texts.notes, deadline)
         if XMP_PNG_KEY in texts.chunks:
             texts.xmp = texts.chunks.pop(XMP_PNG_KEY)
+        exif = _png_exif(exif_block, texts.notes) if exif_block else None
+        if exif is not None:
+            texts.user_comment, texts.exif_text = _exif_texts(exif, texts.notes)
         return texts
     image = open_image(data)
     texts = ImageTexts(image.format or "", image.width, image.height, image.mode)
@@ -104,9 +107,13 @@ def _png_header(data: bytes) -> ImageTexts:
     return ImageTexts("PNG", width, height, _PNG_MODES.get(colour, "?"))
 
 
-def _png_text_chunks(data: bytes, notes: list[str], deadline: Deadline) -> dict[str, str]:
-    """Text chunks by keyword (the first of a repeated keyword wins); capped, never raises."""
+def _png_text_chunks(
+    data: bytes, notes: list[str], deadline: Deadline
+) -> tuple[dict[str, str], bytes | None]:
+    """Text chunks by keyword (the first of a repeated keyword wins), and the first `eXIf`
+    chunk's bytes; capped, never raises."""
     chunks: dict[str, str] = {}
+    exif: bytes | None = None
     position = len(PNG_SIGNATURE)
     size = len(data)
     while position + 8 <= size:
@@ -130,10 +137,27 @@ def _png_text_chunks(data: bytes, notes: list[str], deadline: Deadline) -> dict[
                     )
                 if keyword not in chunks:
                     chunks[keyword] = cap_text(text, notes, f"'{keyword}'")
+        elif kind == b"eXIf" and exif is None:
+            if length > _MAX_CHUNK_BYTES:
+                notes.append("The EXIF block is too large to read and was skipped.")
+            else:
+                exif = data[body_start:body_end]
         elif kind == b"IEND":
             break
         position = body_end + 4
-    return chunks
+    return chunks, exif
+
+
+def _png_exif(block: bytes, notes: list[str]) -> Image.Exif | None:
+    """A PNG `eXIf` chunk (a TIFF-layout EXIF block, as JPEG's without its `Exif` prefix)."""
+    exif = Image.Exif()
+    try:
+        exif.load(block)
+        exif.get_ifd(EXIF_IFD)
+    except (OSError, ValueError, SyntaxError, struct.error, KeyError, IndexError):
+        notes.append("The EXIF block could not be read and was skipped.")
+        return None
+    return exif
 
 
 def _decode_text_chunk(kind: bytes, body: bytes, notes: list[str]) -> tuple[str, str]:

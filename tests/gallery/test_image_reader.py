@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import struct
+import zlib
 
 import pytest
 from PIL import Image
@@ -52,6 +54,33 @@ def test_a1111_jpeg_and_webp_with_exif_user_comment(fmt, encoding):
         prompt = prompt.replace("lighthouse", "phare ✨")
     check(reading, "a1111", prompt, "blurry, lowres", A1111_SETTINGS, fmt)
     assert reading.metadata.extra["read_from"] == "EXIF UserComment"
+
+
+def test_a1111_settings_in_a_png_exif_chunk():
+    """A PNG whose settings sit only in an `eXIf` chunk (an editor moved them there), as
+    Pillow writes the chunk: the UserComment is read as in a JPEG."""
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9286] = fx.user_comment_unicode(fx.A1111_TEXT)
+    data = fx.with_exif("PNG", exif)
+    assert b"eXIf" in data and b"tEXt" not in data
+    reading = read_image_metadata(data)
+    check(reading, "a1111", "a lighthouse at dusk, (storm clouds:1.2)", "blurry, lowres",
+          A1111_SETTINGS, "PNG")  # fmt: skip
+    assert reading.metadata.extra["read_from"] == "EXIF UserComment"
+
+
+def test_a_broken_png_exif_chunk_is_a_note_not_an_error():
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9286] = fx.user_comment_unicode(fx.A1111_TEXT)
+    data = bytearray(fx.with_exif("PNG", exif))
+    start = data.index(b"eXIf") + 4
+    (length,) = struct.unpack(">I", data[start - 8 : start - 4])
+    data[start : start + 8] = b"XXXXXXXX"  # no TIFF header any more, a valid CRC still
+    crc = zlib.crc32(bytes(data[start - 4 : start + length]))
+    data[start + length : start + length + 4] = struct.pack(">I", crc)
+    reading = read_image_metadata(bytes(data))
+    assert reading.metadata is None
+    assert reading.notes == ("The EXIF block could not be read and was skipped.",)
 
 
 def test_user_comment_prefixes_as_piexif_defines_them():
