@@ -140,7 +140,10 @@ def parse_novelai(chunks: dict[str, Any], comment: Any) -> ForeignResult | None:
         return None
     prompt = comment.get("prompt")
     if not isinstance(prompt, str):
-        prompt = _text(chunks.get("Description"))
+        prompt = _v4_caption(comment.get("v4_prompt")) or _text(chunks.get("Description"))
+    negative = comment.get("uc")
+    if not isinstance(negative, str):
+        negative = _v4_caption(comment.get("v4_negative_prompt"))
     settings: dict[str, Any] = {}
     _put(settings, "seed", _int(comment.get("seed")))
     _put(settings, "steps", _int(comment.get("steps")))
@@ -161,7 +164,27 @@ def parse_novelai(chunks: dict[str, Any], comment: Any) -> ForeignResult | None:
             settings["model_id"] = source.strip()
     used = {"prompt", "uc", "seed", "steps", "scale", "width", "height", "sampler"}
     extra = _rest(comment, used)
-    return prompt, _text(comment.get("uc")), settings, extra
+    characters = _v4_characters(comment.get("v4_prompt"))
+    if characters:
+        extra["characters"] = characters
+    return prompt, _text(negative), settings, extra
+
+
+def _v4_caption(v4: Any) -> str:
+    """The base caption of a NovelAI V4 `v4_prompt` / `v4_negative_prompt` object."""
+    caption = v4.get("caption") if isinstance(v4, dict) else None
+    base = caption.get("base_caption") if isinstance(caption, dict) else None
+    return base if isinstance(base, str) else ""
+
+
+def _v4_characters(v4: Any) -> list[str]:
+    """The character prompts of a NovelAI V4 `v4_prompt`, in order (their places dropped)."""
+    caption = v4.get("caption") if isinstance(v4, dict) else None
+    chars = caption.get("char_captions") if isinstance(caption, dict) else None
+    if not isinstance(chars, list):
+        return []
+    texts = (c.get("char_caption") for c in chars if isinstance(c, dict))
+    return [t for t in texts if isinstance(t, str) and t.strip()]
 
 
 # --- SwarmUI -----------------------------------------------------------------------------------

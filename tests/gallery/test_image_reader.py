@@ -196,6 +196,37 @@ def test_novelai_png():
     assert reading.metadata.extra["cfg_rescale"] == 0.0
 
 
+def test_novelai_v4_base_captions_and_character_prompts():
+    """NovelAI V4/4.5 keeps the prompts in `v4_prompt` / `v4_negative_prompt` objects; the
+    base captions are the prompts when `prompt` / `uc` are absent, and the character
+    prompts are kept, in order, beside them."""
+    v4 = {
+        "caption": {
+            "base_caption": "2girls, park, spring",
+            "char_captions": [
+                {"char_caption": "girl, red hair", "centers": [{"x": 0.3, "y": 0.5}]},
+                {"char_caption": "girl, blue hair", "centers": [{"x": 0.7, "y": 0.5}]},
+            ],
+        },
+        "use_coords": True,
+        "use_order": True,
+    }
+    negative = {"caption": {"base_caption": "lowres", "char_captions": []}, "legacy_uc": False}
+    comment = {"steps": 23, "scale": 5.0, "seed": 7, "width": 832, "height": 1216,
+               "sampler": "k_euler_ancestral",
+               "v4_prompt": v4, "v4_negative_prompt": negative}  # fmt: skip
+    chunks = {**fx.NOVELAI_CHUNKS, "Comment": json.dumps(comment), "Description": "other"}
+    reading = read_image_metadata(fx.png(chunks))
+    assert reading.metadata.prompt == "2girls, park, spring"
+    assert reading.metadata.negative_prompt == "lowres"
+    assert reading.metadata.extra["characters"] == ["girl, red hair", "girl, blue hair"]
+    with_prompt = {**comment, "prompt": "typed prompt", "uc": "typed negative"}
+    chunks["Comment"] = json.dumps(with_prompt)
+    reading = read_image_metadata(fx.png(chunks))
+    assert reading.metadata.prompt == "typed prompt"
+    assert reading.metadata.negative_prompt == "typed negative"
+
+
 def test_swarmui_png_and_jpeg():
     settings = {
         "seed": 1618033988,
