@@ -43,8 +43,8 @@ QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
 SHORTCUTS_HELP = """
 | Keys | What they do |
 | --- | --- |
-| **Ctrl+Enter** (⌘+Enter) | Generate |
-| **Esc** | Stop (keeps the finished images) |
+| **Ctrl+Enter** (⌘+Enter) | Generate (on Compare: run the comparison) |
+| **Esc** | Stop (keeps the finished images or cells) |
 | **Ctrl+↑ / Ctrl+↓** | Weight the word, selection or (group) at the cursor ±0.1 |
 | Click a result | Put its seed in the seed box |
 | 🎲 / ♻ | Random seed (-1) / reuse the last seed |

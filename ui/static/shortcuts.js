@@ -1,6 +1,6 @@
 // Keyboard shortcuts of the page, the way AUTOMATIC1111 users know them:
-//   Ctrl/Cmd+Enter  generate (on the Generate tab)
-//   Esc             stop the running generation
+//   Ctrl/Cmd+Enter  generate (Generate tab) or run the comparison (Compare tab)
+//   Esc             stop the running generation or comparison
 //   Ctrl/Cmd+Up/Down  raise/lower the weight of the word, selection or (group) under the
 //                   cursor in any prompt box, by 0.1 (0.05 inside <lora:...>), writing
 //                   A1111's (text:1.1) syntax and dropping the brackets again at 1.0.
@@ -10,6 +10,9 @@
   const EXTRA_STEP = 0.05;
 
   const visible = (element) => element && element.offsetParent !== null;
+  // The first of these buttons on the tab shown that can be pressed (only one tab shows).
+  const firstUsable = (ids) =>
+    ids.map((id) => document.getElementById(id)).find((b) => visible(b) && !b.disabled) || null;
 
   // The span inside the innermost open/close pair around the cursor, up to its last colon.
   function enclosingGroup(text, cursor, open, close) {
@@ -128,16 +131,16 @@
       return;
     }
     if (mod && event.key === "Enter") {
-      const button = document.getElementById("generate");
-      if (visible(button) && !button.disabled) {
+      const button = firstUsable(["generate", "compare-run"]);
+      if (button) {
         event.preventDefault();
         button.click();
       }
       return;
     }
     if (event.key === "Escape") {
-      const stop = document.getElementById("stop");
-      if (visible(stop) && !stop.disabled) {
+      const stop = firstUsable(["stop", "compare-stop"]);
+      if (stop) {
         event.preventDefault();
         stop.click();
       }
