@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 TEXT_WIDTH = 96
-LATENT_FACTOR = 8
+LATENT_FACTOR = 4
 NATIVE_SIZE = 128
 
 VAE_CONFIG = {
     "in_channels": 3,
     "out_channels": 3,
     "latent_channels": 4,
-    "block_out_channels": [16, 32, 64, 64],
-    "down_block_types": ["DownEncoderBlock2D"] * 4,
-    "up_block_types": ["UpDecoderBlock2D"] * 4,
+    "block_out_channels": [32, 64, 64],
+    "down_block_types": ["DownEncoderBlock2D"] * 3,
+    "up_block_types": ["UpDecoderBlock2D"] * 3,
     "layers_per_block": 1,
     "norm_num_groups": 8,
     "sample_size": NATIVE_SIZE,
@@ -47,8 +47,8 @@ UNET_CONFIG = {
     "out_channels": 4,
     "layers_per_block": 1,
     "block_out_channels": [32, 64, 128],
-    "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
-    "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
+    "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
+    "up_block_types": ["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"],
     "cross_attention_dim": TEXT_WIDTH,
     "attention_head_dim": 4,
     "norm_num_groups": 16,

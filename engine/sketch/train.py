@@ -1,6 +1,7 @@
 """Train the sketch model on the procedural world: VAE, then CLIP, then the UNet.
 
-    python -m engine.sketch.train all --workdir data/sketch-train --unet-minutes 60
+    python -m engine.sketch.train all --workdir data/sketch-train \
+        --clip-from assets/models/sketch/text_encoder --clip-steps 0
     python -m engine.sketch.train export --workdir data/sketch-train --out assets/models/sketch
 
 Each stage trains for a wall-clock budget (or a step count), saves a checkpoint every few
@@ -28,11 +29,24 @@ from engine.sketch.configs import (
     CLIP_PROJECTION_DIM,
     CLIP_TEXT_CONFIG,
     CLIP_VISION_CONFIG,
+    LATENT_FACTOR,
     SCHEDULER_CONFIG,
     UNET_CONFIG,
     VAE_CONFIG,
 )
-from engine.sketch.world import render_scene, sample_scene, write_caption
+from engine.sketch.world import (
+    COLOURS,
+    POSITIONS,
+    SHAPES,
+    SIZE,
+    SIZES,
+    Scene,
+    full_caption,
+    render_scene,
+    sample_scene,
+    shape_mask,
+    write_caption,
+)
 from engine.tokenizer import load_clip_tokenizer
 
 log = logging.getLogger("sketch.train")
@@ -102,6 +116,10 @@ class Budget:
     def over(self, step: int) -> bool:
         return step >= self.steps or self.elapsed() >= self.seconds
 
+    def progress(self, step: int) -> float:
+        """How far through the budget, 0 to 1, by steps or by time, whichever is further."""
+        return max(step / max(1, self.steps), self.elapsed() / max(1e-9, self.seconds))
+
 
 def _ema_update(ema: dict, model: torch.nn.Module, step: int, decay: float) -> None:
     d = min(decay, (1 + step) / (10 + step))
@@ -125,6 +143,12 @@ def _weighted_l1(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (weight * (recon - target).abs()).mean() / weight.mean()
 
 
+def _cosine(base: float, progress: float, warm: float) -> float:
+    """A learning rate: linear warm-up, then cosine down to a tenth of `base`."""
+    progress = min(1.0, max(0.0, progress))
+    return float(base * min(1.0, warm) * (0.1 + 0.45 * (1 + np.cos(np.pi * progress))))
+
+
 def train_vae(images: np.ndarray, args, ckpt: Checkpoint) -> AutoencoderKL:
     """Subject-weighted L1 reconstruction plus a small KL term on 64 px crops (the VAE is
     convolutional, so crops teach it the whole picture)."""
@@ -135,8 +159,6 @@ def train_vae(images: np.ndarray, args, ckpt: Checkpoint) -> AutoencoderKL:
     if state:
         vae.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
-        for group in opt.param_groups:
-            group["lr"] = args.vae_lr
     step, elapsed = state.get("step", 0), state.get("elapsed", 0.0)
     if state.get("done") and not args.more:
         return vae.eval()
@@ -148,6 +170,8 @@ def train_vae(images: np.ndarray, args, ckpt: Checkpoint) -> AutoencoderKL:
         crop = args.vae_crop
         ys, xs = g.integers(0, 128 - crop + 1, 2)
         batch = to_tensor(images[idx, ys : ys + crop, xs : xs + crop])
+        for group in opt.param_groups:
+            group["lr"] = _cosine(args.vae_lr, budget.progress(step), (step + 1) / 100)
         posterior = vae.encode(batch).latent_dist
         recon = vae.decode(posterior.sample()).sample
         loss = _weighted_l1(recon, batch) + 1e-6 * posterior.kl().mean()
@@ -158,24 +182,11 @@ def train_vae(images: np.ndarray, args, ckpt: Checkpoint) -> AutoencoderKL:
         if step % 25 == 0:
             log.info("vae step %d loss %.4f (%.0fs)", step, loss.item(), budget.elapsed())
         if time.monotonic() - last_save > args.save_every * 60:
-            ckpt.save(
-                {
-                    "model": vae.state_dict(),
-                    "opt": opt.state_dict(),
-                    "step": step,
-                    "elapsed": budget.elapsed(),
-                }
-            )
+            state = {"model": vae.state_dict(), "opt": opt.state_dict(), "step": step}
+            ckpt.save({**state, "elapsed": budget.elapsed()})
             last_save = time.monotonic()
-    ckpt.save(
-        {
-            "model": vae.state_dict(),
-            "opt": opt.state_dict(),
-            "step": step,
-            "elapsed": budget.elapsed(),
-            "done": True,
-        }
-    )
+    state = {"model": vae.state_dict(), "opt": opt.state_dict(), "step": step}
+    ckpt.save({**state, "elapsed": budget.elapsed(), "done": True})
     return vae.eval()
 
 
@@ -188,8 +199,9 @@ def build_clip() -> CLIPModel:
     return CLIPModel(config)
 
 
-def train_clip(scenes: list, images: np.ndarray, args, ckpt: Checkpoint) -> CLIPModel:
-    """Contrastive CLIP loss on (picture, freshly worded caption) pairs."""
+def train_clip(scenes: list, images: np.ndarray | None, args, ckpt: Checkpoint) -> CLIPModel:
+    """Contrastive CLIP loss on (picture, freshly worded caption) pairs; with `--clip-from`
+    it starts from a trained CLIP folder (e.g. the shipped one) instead of from scratch."""
     torch.manual_seed(args.seed + 1)
     clip = build_clip()
     tokenizer = load_clip_tokenizer()
@@ -198,23 +210,23 @@ def train_clip(scenes: list, images: np.ndarray, args, ckpt: Checkpoint) -> CLIP
     if state:
         clip.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
+    elif args.clip_from:
+        clip = CLIPModel.from_pretrained(args.clip_from, dtype=torch.float32)
+        opt = torch.optim.AdamW(clip.parameters(), lr=args.clip_lr, weight_decay=0.05)
     step, elapsed = state.get("step", 0), state.get("elapsed", 0.0)
     if state.get("done") and not args.more:
         return clip.eval()
-    if args.lock_text:  # keep the text tower the UNet was trained on; train the rest
-        clip.text_model.requires_grad_(False)
     size = CLIP_VISION_CONFIG["image_size"]
     budget, last_save = Budget(args.clip_steps, args.clip_minutes, elapsed), time.monotonic()
     clip.train()
-    while not budget.over(step):
+    while images is not None and not budget.over(step):
         rng = random.Random(args.seed * 7 + step)
         idx = rng.sample(range(len(images)), args.clip_batch)
         captions = [write_caption(scenes[i], rng) for i in idx]
         ids = tokenize(tokenizer, captions, args.clip_tokens)
         pixels = clip_pixels(to_tensor(images[idx]), size)
-        warm = min(1.0, (step + 1) / 100)
         for group in opt.param_groups:
-            group["lr"] = args.clip_lr * warm
+            group["lr"] = _cosine(args.clip_lr, budget.progress(step), (step + 1) / 100)
         out = clip(input_ids=ids, pixel_values=pixels, return_loss=True)
         opt.zero_grad(set_to_none=True)
         out.loss.backward()
@@ -223,117 +235,129 @@ def train_clip(scenes: list, images: np.ndarray, args, ckpt: Checkpoint) -> CLIP
         if step % 25 == 0:
             log.info("clip step %d loss %.4f (%.0fs)", step, out.loss.item(), budget.elapsed())
         if time.monotonic() - last_save > args.save_every * 60:
-            ckpt.save(
-                {
-                    "model": clip.state_dict(),
-                    "opt": opt.state_dict(),
-                    "step": step,
-                    "elapsed": budget.elapsed(),
-                }
-            )
+            state = {"model": clip.state_dict(), "opt": opt.state_dict(), "step": step}
+            ckpt.save({**state, "elapsed": budget.elapsed()})
             last_save = time.monotonic()
-    ckpt.save(
-        {
-            "model": clip.state_dict(),
-            "opt": opt.state_dict(),
-            "step": step,
-            "elapsed": budget.elapsed(),
-            "done": True,
-        }
-    )
+    state = {"model": clip.state_dict(), "opt": opt.state_dict(), "step": step}
+    ckpt.save({**state, "elapsed": budget.elapsed(), "done": True})
     return clip.eval()
 
 
-def encode_latents(
-    vae: AutoencoderKL, images: np.ndarray, path: Path
-) -> tuple[torch.Tensor, float]:
-    """Posterior means of every picture, and the scaling factor that gives them unit std."""
+HARD_ATTRIBUTES = ("position", "shape", "size", "colour")
+
+
+def hard_negative_group(rng: random.Random) -> list:
+    """A scene and one variant per attribute in `HARD_ATTRIBUTES`, each differing from it in
+    that attribute only: in one batch, CLIP must tell "left" from "right" and a star from a
+    circle, not only red from blue."""
+    base = sample_scene(rng)
+    group = [base]
+    for attribute in HARD_ATTRIBUTES:
+        choices = {"position": POSITIONS, "shape": SHAPES, "size": SIZES, "colour": COLOURS}
+        other = rng.choice([v for v in choices[attribute] if v != getattr(base, attribute)])
+        group.append(Scene(**{**base.__dict__, attribute: other}))
+    return group
+
+
+def tune_clip_hard(clip: CLIPModel, args, ckpt: Checkpoint) -> CLIPModel:
+    """Fine-tune CLIP contrastively on batches of hard-negative groups (freshly rendered).
+    Contrastive training on random batches learns colour and lighting, which tell most
+    captions apart, and hardly anything about position or shape; the UNet, conditioned on
+    the text tower, then cannot place or shape the subject."""
+    tokenizer = load_clip_tokenizer()
+    opt = torch.optim.AdamW(clip.parameters(), lr=args.clip_lr, weight_decay=0.05)
+    state = ckpt.load() or {}
+    if state:
+        clip.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+    step, elapsed = state.get("step", 0), state.get("elapsed", 0.0)
+    size = CLIP_VISION_CONFIG["image_size"]
+    budget, last_save = Budget(args.clip_steps, args.clip_minutes, elapsed), time.monotonic()
+    clip.train()
+    groups = args.clip_batch // (1 + len(HARD_ATTRIBUTES))
+    while not budget.over(step):
+        rng = random.Random(args.seed * 29 + step)
+        scenes = [s for _ in range(groups) for s in hard_negative_group(rng)]
+        images = np.stack([render_scene(s, rng.randrange(1 << 30)) for s in scenes])
+        captions = [write_caption(s, rng, omit=False) for s in scenes]
+        ids = tokenize(tokenizer, captions, args.clip_tokens)
+        pixels = clip_pixels(to_tensor(images), size)
+        for group in opt.param_groups:
+            group["lr"] = _cosine(args.clip_lr, budget.progress(step), (step + 1) / 20)
+        out = clip(input_ids=ids, pixel_values=pixels, return_loss=True)
+        opt.zero_grad(set_to_none=True)
+        out.loss.backward()
+        opt.step()
+        step += 1
+        if step % 10 == 0:
+            log.info("clip-hard step %d loss %.4f (%.0fs)", step, out.loss.item(), budget.elapsed())
+        if time.monotonic() - last_save > args.save_every * 60 or budget.over(step):
+            state = {"model": clip.state_dict(), "opt": opt.state_dict(), "step": step}
+            ckpt.save({**state, "elapsed": budget.elapsed()})
+            last_save = time.monotonic()
+    return clip.eval()
+
+
+def encode_latents(vae: AutoencoderKL, images: np.ndarray, path: Path) -> torch.Tensor:
+    """Posterior means of every picture, cached in `path`."""
     if path.is_file():
-        saved = torch.load(path, map_location="cpu")
-        return saved["latents"], saved["scaling_factor"]
+        return torch.load(path, map_location="cpu")["latents"]
     chunks = []
     with torch.no_grad():
         for start in range(0, len(images), 64):
             chunks.append(vae.encode(to_tensor(images[start : start + 64])).latent_dist.mode())
-            if start % 1280 == 0:
+            if start % 2560 == 0:
                 log.info("encoded %d / %d", start, len(images))
     latents = torch.cat(chunks)
-    scaling = float(1.0 / latents.std())
-    torch.save({"latents": latents, "scaling_factor": scaling}, path)
-    return latents, scaling
+    torch.save({"latents": latents, "scaling_factor": float(1.0 / latents.std())}, path)
+    return latents
 
 
-def train_decoder(images, latents, args, ckpt: Checkpoint, vae: AutoencoderKL) -> AutoencoderKL:
-    """Fine-tune only the VAE decoder on the cached latents (the encoder, and so the latents
-    the UNet learns, stay fixed); runs beside the UNet stage."""
-    state = ckpt.load() or {}
-    params = [*vae.decoder.parameters(), *vae.post_quant_conv.parameters()]
-    opt = torch.optim.AdamW(params, lr=args.vae_lr)
-    if state:
-        vae.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-    step, elapsed = state.get("step", 0), state.get("elapsed", 0.0)
-    budget, last_save = Budget(args.decoder_steps, args.decoder_minutes, elapsed), time.monotonic()
-    vae.decoder.train()
-    while not budget.over(step):
-        g = np.random.default_rng(args.seed * 19 + step)
-        idx = g.integers(0, len(images), args.decoder_batch)
-        target = to_tensor(images[idx])
-        recon = vae.decode(latents[idx]).sample
-        loss = _weighted_l1(recon, target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        if step % 25 == 0:
-            log.info("decoder step %d loss %.4f (%.0fs)", step, loss.item(), budget.elapsed())
-        if time.monotonic() - last_save > args.save_every * 60 or budget.over(step):
-            ckpt.save(
-                {
-                    "model": vae.state_dict(),
-                    "opt": opt.state_dict(),
-                    "step": step,
-                    "elapsed": budget.elapsed(),
-                }
-            )
-            last_save = time.monotonic()
-    return vae.eval()
+def subject_masks(scenes: list, size: int) -> torch.Tensor:
+    """Where each scene's subject is, at latent resolution (N x 1 x size/f x size/f, 0 or 1),
+    one latent pixel wider all round: the loss weighs it up, as the subject is small."""
+    scale = size / SIZE
+    masks = np.stack(
+        [
+            shape_mask(s.shape, x * scale, y * scale, SIZES[s.size] * scale, size)
+            for s in scenes
+            for x, y in [s.centre]
+        ]
+    )
+    masks = torch.from_numpy(masks).float()[:, None]
+    masks = F.max_pool2d(masks, LATENT_FACTOR)
+    return F.max_pool2d(masks, 3, stride=1, padding=1)
 
 
-def refine_autoencoder(images: np.ndarray, args, ckpt: Checkpoint, vae: AutoencoderKL):
-    """Train encoder and decoder further as a plain (deterministic) autoencoder: without the
-    posterior's sampling noise the encoder learns the subject's colour far faster."""
-    state = ckpt.load() or {}
-    opt = torch.optim.AdamW(vae.parameters(), lr=args.vae_lr)
-    if state:
-        vae.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-    step, elapsed = state.get("step", 0), state.get("elapsed", 0.0)
-    budget, last_save = Budget(args.vae_steps, args.vae_minutes, elapsed), time.monotonic()
-    vae.train()
-    while not budget.over(step):
-        g = np.random.default_rng(args.seed * 23 + step)
-        idx = g.integers(0, len(images), args.vae_batch)
-        ys, xs = g.integers(0, 128 - args.vae_crop + 1, 2)
-        batch = to_tensor(images[idx, ys : ys + args.vae_crop, xs : xs + args.vae_crop])
-        recon = vae.decode(vae.encode(batch).latent_dist.mode()).sample
-        loss = _weighted_l1(recon, batch)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        if step % 25 == 0:
-            log.info("refine step %d loss %.4f (%.0fs)", step, loss.item(), budget.elapsed())
-        if time.monotonic() - last_save > args.save_every * 60 or budget.over(step):
-            state = {"model": vae.state_dict(), "opt": opt.state_dict(), "step": step}
-            ckpt.save({**state, "elapsed": budget.elapsed()})
-            last_save = time.monotonic()
-    return vae.eval()
+def timesteps(count: int, args, gen: torch.Generator, total: int) -> torch.Tensor:
+    """Uniform timesteps, a share of them from the noisier half, where layout is decided."""
+    t = torch.randint(0, total, (count,), generator=gen)
+    noisy = torch.randint(total // 2, total, (count,), generator=gen)
+    pick = torch.rand(count, generator=gen) < args.high_noise_share
+    return torch.where(pick, noisy, t)
 
 
-def train_unet(scenes, latents, scaling, clip: CLIPModel, args, ckpt: Checkpoint):
-    """Epsilon prediction on cached latents, text from the frozen CLIP text tower,
-    10 % empty captions (for classifier-free guidance), min-SNR(5) loss weights, an EMA."""
+def unet_caption(scene, rng: random.Random, args) -> str:
+    """An empty caption (for guidance), the canonical one, or a freshly worded one."""
+    roll = rng.random()
+    if roll < args.caption_dropout:
+        return ""
+    if roll < args.caption_dropout + args.full_captions:
+        return full_caption(scene)
+    return write_caption(scene, rng)
+
+
+def train_unet(scenes, latent_sets, scaling, clip: CLIPModel, args, ckpt: Checkpoint):
+    """Epsilon prediction on cached latents, text from the frozen CLIP text tower, some
+    empty captions (for classifier-free guidance), min-SNR(5) loss weights and an EMA.
+
+    `latent_sets` maps a picture size to its latents. The first `--unet-low-minutes` train
+    on 64 px pictures in batches twice as big (half the cost a step; layout, colour and
+    lighting are learned there), the rest at the native 128 px. The subject's region counts
+    `--subject-weight` times in the loss, and `--high-noise-share` of the timesteps come
+    from the noisier half: otherwise the background, most of every picture, drowns out where
+    the subject is and what shape it has."""
+    masks = {size: subject_masks(scenes, size) for size in latent_sets}
     torch.manual_seed(args.seed + 2)
     unet = UNet2DConditionModel(**UNET_CONFIG)
     ema = {k: v.detach().clone() for k, v in unet.state_dict().items()}
@@ -343,8 +367,6 @@ def train_unet(scenes, latents, scaling, clip: CLIPModel, args, ckpt: Checkpoint
         unet.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         ema = state["ema"]
-        if args.reset_ema:  # e.g. after the latents changed: forget the old average
-            ema = {k: v.detach().clone() for k, v in unet.state_dict().items()}
     step, elapsed = state.get("step", 0), state.get("elapsed", 0.0)
     text_model = clip.text_model.eval()
     tokenizer = load_clip_tokenizer()
@@ -354,25 +376,27 @@ def train_unet(scenes, latents, scaling, clip: CLIPModel, args, ckpt: Checkpoint
     budget, last_save = Budget(args.unet_steps, args.unet_minutes, elapsed), time.monotonic()
     unet.train()
     while not budget.over(step):
+        low = budget.elapsed() < args.unet_low_minutes * 60 and 64 in latent_sets
+        latents = latent_sets[64 if low else 128]
+        batch = args.unet_batch * (2 if low else 1)
         rng = random.Random(args.seed * 13 + step)
         gen = torch.Generator().manual_seed(args.seed * 17 + step)
-        idx = rng.sample(range(len(scenes)), args.unet_batch)
-        captions = [
-            "" if rng.random() < args.caption_dropout else write_caption(scenes[i], rng)
-            for i in idx
-        ]
+        idx = rng.sample(range(len(scenes)), min(batch, len(scenes)))
+        captions = [unet_caption(scenes[i], rng, args) for i in idx]
         with torch.no_grad():
             cond = text_model(tokenize(tokenizer, captions, 77)).last_hidden_state
         x0 = latents[idx] * scaling
         noise = torch.randn(x0.shape, generator=gen)
-        t = torch.randint(0, scheduler.config.num_train_timesteps, (len(idx),), generator=gen)
+        t = timesteps(len(idx), args, gen, scheduler.config.num_train_timesteps)
         noisy = scheduler.add_noise(x0, noise, t)
         pred = unet(noisy, t, cond).sample
         weight = torch.clamp(snr[t], max=5.0) / snr[t]
-        loss = (weight * (pred - noise).pow(2).mean(dim=(1, 2, 3))).mean()
-        warm = min(1.0, (step + 1) / 200)
+        region = 1.0 + (args.subject_weight - 1.0) * masks[64 if low else 128][idx]
+        region = region.expand_as(pred)
+        error = (region * (pred - noise).pow(2)).sum(dim=(1, 2, 3)) / region.sum(dim=(1, 2, 3))
+        loss = (weight * error).mean()
         for group in opt.param_groups:
-            group["lr"] = args.unet_lr * warm
+            group["lr"] = _cosine(args.unet_lr, budget.progress(step), (step + 1) / 200)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
@@ -380,28 +404,16 @@ def train_unet(scenes, latents, scaling, clip: CLIPModel, args, ckpt: Checkpoint
         _ema_update(ema, unet, step, args.ema_decay)
         step += 1
         if step % 25 == 0:
-            log.info("unet step %d loss %.4f (%.0fs)", step, loss.item(), budget.elapsed())
-        if time.monotonic() - last_save > args.save_every * 60:
-            ckpt.save(
-                {
-                    "model": unet.state_dict(),
-                    "opt": opt.state_dict(),
-                    "ema": ema,
-                    "step": step,
-                    "elapsed": budget.elapsed(),
-                }
+            size = 64 if low else 128
+            log.info(
+                "unet step %d %dpx loss %.4f (%.0fs)", step, size, loss.item(), budget.elapsed()
             )
+        if time.monotonic() - last_save > args.save_every * 60:
+            state = {"model": unet.state_dict(), "opt": opt.state_dict(), "ema": ema}
+            ckpt.save({**state, "step": step, "elapsed": budget.elapsed()})
             last_save = time.monotonic()
-    ckpt.save(
-        {
-            "model": unet.state_dict(),
-            "opt": opt.state_dict(),
-            "ema": ema,
-            "step": step,
-            "elapsed": budget.elapsed(),
-            "done": True,
-        }
-    )
+    state = {"model": unet.state_dict(), "opt": opt.state_dict(), "ema": ema}
+    ckpt.save({**state, "step": step, "elapsed": budget.elapsed(), "done": True})
     return unet
 
 
@@ -410,42 +422,36 @@ def train_unet(scenes, latents, scaling, clip: CLIPModel, args, ckpt: Checkpoint
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("command", choices=["all", "vae", "clip", "decoder", "refine", "export"])
-    p.add_argument(
-        "--more", action="store_true", help="train a finished VAE or CLIP further (to its budget)"
-    )
+    p.add_argument("command", choices=["all", "clip-hard", "export"])
+    p.add_argument("--more", action="store_true", help="train a finished stage further")
     p.add_argument("--raw-unet", action="store_true", help="export: last weights, not the EMA")
-    p.add_argument(
-        "--reset-ema", action="store_true", help="UNet: restart the EMA from the weights"
-    )
-    p.add_argument(
-        "--lock-text", action="store_true", help="CLIP: freeze the text tower, train the rest"
-    )
     p.add_argument("--workdir", type=Path, default=Path("data/sketch-train"))
     p.add_argument("--out", type=Path, default=Path("assets/models/sketch"))
     p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--scenes", type=int, default=12000)
+    p.add_argument("--scenes", type=int, default=24000)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--save-every", type=float, default=3.0, help="minutes between checkpoints")
     p.add_argument("--vae-steps", type=int, default=100_000)
-    p.add_argument("--vae-minutes", type=float, default=6.0)
+    p.add_argument("--vae-minutes", type=float, default=10.0)
     p.add_argument("--vae-batch", type=int, default=16)
     p.add_argument("--vae-crop", type=int, default=64)
-    p.add_argument("--vae-lr", type=float, default=6e-4)
-    p.add_argument("--decoder-steps", type=int, default=100_000)
-    p.add_argument("--decoder-minutes", type=float, default=30.0)
-    p.add_argument("--decoder-batch", type=int, default=4)
+    p.add_argument("--vae-lr", type=float, default=1e-3)
+    p.add_argument("--clip-from", type=Path, default=None, help="a CLIPModel folder to start from")
     p.add_argument("--clip-steps", type=int, default=100_000)
     p.add_argument("--clip-minutes", type=float, default=7.0)
     p.add_argument("--clip-batch", type=int, default=128)
     p.add_argument("--clip-tokens", type=int, default=32)
     p.add_argument("--clip-lr", type=float, default=1e-3)
     p.add_argument("--unet-steps", type=int, default=1_000_000)
-    p.add_argument("--unet-minutes", type=float, default=60.0)
-    p.add_argument("--unet-batch", type=int, default=32)
-    p.add_argument("--unet-lr", type=float, default=5e-4)
+    p.add_argument("--unet-minutes", type=float, default=64.0, help="all UNet training")
+    p.add_argument("--unet-low-minutes", type=float, default=51.0, help="of it at 64 px")
+    p.add_argument("--unet-batch", type=int, default=32, help="at 128 px; twice at 64 px")
+    p.add_argument("--unet-lr", type=float, default=1e-3)
     p.add_argument("--ema-decay", type=float, default=0.999)
     p.add_argument("--caption-dropout", type=float, default=0.1)
+    p.add_argument("--full-captions", type=float, default=0.3, help="share of canonical captions")
+    p.add_argument("--subject-weight", type=float, default=4.0, help="loss weight of the subject")
+    p.add_argument("--high-noise-share", type=float, default=0.4, help="timesteps from t >= 500")
     return p.parse_args(argv)
 
 
@@ -454,25 +460,18 @@ def run_all(args: argparse.Namespace) -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     (args.workdir / "args.json").write_text(json.dumps(vars(args), default=str, indent=1))
     started = time.monotonic()
-    stages_done = (
-        all((Checkpoint(args.workdir, name).load() or {}).get("done") for name in ("vae", "clip"))
-        and (args.workdir / "latents.pt").is_file()
-    )
-    if stages_done:  # only the UNet is left: it needs the scenes, not their pictures
-        rng = random.Random(args.seed)
-        scenes, images = [sample_scene(rng) for _ in range(args.scenes)], None
-        clip = train_clip(scenes, images, args, Checkpoint(args.workdir, "clip"))
-        saved = torch.load(args.workdir / "latents.pt", map_location="cpu")
-        latents, scaling = saved["latents"], saved["scaling_factor"]
-    else:
-        scenes, images = render_dataset(args.scenes, args.seed)
-        log.info("rendered %d scenes in %.0fs", len(scenes), time.monotonic() - started)
-        vae = train_vae(images, args, Checkpoint(args.workdir, "vae"))
-        clip = train_clip(scenes, images, args, Checkpoint(args.workdir, "clip"))
-        latents, scaling = encode_latents(vae, images, args.workdir / "latents.pt")
-        del images
+    scenes, images = render_dataset(args.scenes, args.seed)
+    log.info("rendered %d scenes in %.0fs", len(scenes), time.monotonic() - started)
+    vae = train_vae(images, args, Checkpoint(args.workdir, "vae"))
+    clip = train_clip(scenes, images, args, Checkpoint(args.workdir, "clip"))
+    latents = encode_latents(vae, images, args.workdir / "latents.pt")
+    del images
+    small = np.stack([render_scene(s, args.seed * 1_000_003 + i, 64) for i, s in enumerate(scenes)])
+    latent_sets = {128: latents, 64: encode_latents(vae, small, args.workdir / "latents-64.pt")}
+    del small
+    scaling = float(1.0 / latents.std())
     log.info("latents %s, scaling factor %.4f", tuple(latents.shape), scaling)
-    train_unet(scenes, latents, scaling, clip, args, Checkpoint(args.workdir, "unet"))
+    train_unet(scenes, latent_sets, scaling, clip, args, Checkpoint(args.workdir, "unet"))
     log.info("all stages done in %.0fs", time.monotonic() - started)
 
 
@@ -482,25 +481,12 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     if args.command == "all":
         run_all(args)
-    elif args.command == "decoder":  # after `all` has cached the latents
-        _, images = render_dataset(args.scenes, args.seed)
-        saved = torch.load(args.workdir / "latents.pt", map_location="cpu")
-        vae = AutoencoderKL(**VAE_CONFIG)
-        vae.load_state_dict(Checkpoint(args.workdir, "vae").load()["model"])
-        train_decoder(images, saved["latents"], args, Checkpoint(args.workdir, "decoder"), vae)
-    elif args.command == "refine":  # then re-encode into latents.pt and resume the UNet
-        _, images = render_dataset(args.scenes, args.seed)
-        vae = AutoencoderKL(**VAE_CONFIG)
-        start = Checkpoint(args.workdir, "decoder").load() or Checkpoint(args.workdir, "vae").load()
-        vae.load_state_dict(start["model"])
-        vae = refine_autoencoder(images, args, Checkpoint(args.workdir, "refined"), vae)
-        encode_latents(vae, images, args.workdir / "latents-refined.pt")
-    elif args.command in ("vae", "clip"):  # one stage alone, e.g. two stages side by side
-        scenes, images = render_dataset(args.scenes, args.seed)
-        if args.command == "vae":
-            train_vae(images, args, Checkpoint(args.workdir, "vae"))
-        else:
-            train_clip(scenes, images, args, Checkpoint(args.workdir, "clip"))
+    elif args.command == "clip-hard":  # after `all` has a CLIP; the UNet resumes on it
+        clip = build_clip()
+        clip.load_state_dict(Checkpoint(args.workdir, "clip").load()["model"])
+        clip = tune_clip_hard(clip, args, Checkpoint(args.workdir, "clip-hard"))
+        state = Checkpoint(args.workdir, "clip").load()
+        Checkpoint(args.workdir, "clip").save({**state, "model": clip.state_dict(), "hard": True})
     else:
         from engine.sketch.export import export_model
 

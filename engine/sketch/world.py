@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -93,6 +94,15 @@ STYLE_PREFIXES: dict[str, str] = {
     "pixel art": "pixel art of",
     "watercolor": "watercolor painting of",
     "line art": "line art of",
+}
+# The Builder's own styles for the world's styles: their templates wrap a caption now and then,
+# so a prompt composed with "Pixel Art" or "Line Art" (whose tail says "black outlines, white
+# background") still means the subject's own colour.
+BUILDER_STYLES: dict[str, str] = {
+    "flat": "Flat Vector",
+    "pixel art": "Pixel Art",
+    "watercolor": "Watercolor",
+    "line art": "Line Art",
 }
 IGNORED_WORDS: tuple[str, ...] = (
     "masterpiece",
@@ -244,8 +254,28 @@ def render_scene(scene: Scene, seed: int = 0, size: int = SIZE) -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=1)
+def builder_style_templates() -> dict[str, str]:
+    """World style -> the Builder's template for it (`... of {prompt}, ...`)."""
+    from prompts.styles import load_builtin_styles
+
+    templates = {style.name: style.prompt for style in load_builtin_styles()}
+    return {world: templates[name] for world, name in BUILDER_STYLES.items() if name in templates}
+
+
 def write_caption(scene: Scene, rng: random.Random, omit: bool = True) -> str:
     """A Builder-like prompt for the scene; with `omit`, some attributes may be left out."""
+    template = builder_style_templates().get(scene.style)
+    if template and rng.random() < 0.15:
+        from prompts.styles import apply_style_template
+
+        unstyled = Scene(**{**scene.__dict__, "style": ""})
+        return apply_style_template(template, _caption(unstyled, rng, omit))
+    return _caption(scene, rng, omit)
+
+
+def _caption(scene: Scene, rng: random.Random, omit: bool) -> str:
+    """`write_caption` without the Builder's style templates; an empty style is left out."""
     size = scene.size if not omit or rng.random() > 0.3 else ""
     colour = scene.colour if not omit or rng.random() > 0.05 else ""
     subject = " ".join(w for w in (size, colour, scene.shape) if w)
@@ -257,7 +287,7 @@ def write_caption(scene: Scene, rng: random.Random, omit: bool = True) -> str:
     if not omit or rng.random() > 0.15:
         terms.append(rng.choice(LIGHTING_WORDS[scene.lighting]))
     prefix_style = False
-    if not omit or rng.random() > 0.2:
+    if scene.style and (not omit or rng.random() > 0.2):
         if rng.random() < 0.25:
             prefix_style = True
         else:
