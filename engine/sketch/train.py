@@ -199,6 +199,19 @@ def build_clip() -> CLIPModel:
     return CLIPModel(config)
 
 
+def _contrastive_step(clip, opt, tokenizer, captions, images: np.ndarray, args, lr: float) -> float:
+    """One CLIP step on (uint8 picture, caption) pairs at learning rate `lr`; its loss."""
+    ids = tokenize(tokenizer, captions, args.clip_tokens)
+    pixels = clip_pixels(to_tensor(images), CLIP_VISION_CONFIG["image_size"])
+    for group in opt.param_groups:
+        group["lr"] = lr
+    loss = clip(input_ids=ids, pixel_values=pixels, return_loss=True).loss
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return float(loss.item())
+
+
 def train_clip(scenes: list, images: np.ndarray | None, args, ckpt: Checkpoint) -> CLIPModel:
     """Contrastive CLIP loss on (picture, freshly worded caption) pairs; with `--clip-from`
     it starts from a trained CLIP folder (e.g. the shipped one) instead of from scratch."""
@@ -216,24 +229,17 @@ def train_clip(scenes: list, images: np.ndarray | None, args, ckpt: Checkpoint) 
     step, elapsed = state.get("step", 0), state.get("elapsed", 0.0)
     if state.get("done") and not args.more:
         return clip.eval()
-    size = CLIP_VISION_CONFIG["image_size"]
     budget, last_save = Budget(args.clip_steps, args.clip_minutes, elapsed), time.monotonic()
     clip.train()
     while images is not None and not budget.over(step):
         rng = random.Random(args.seed * 7 + step)
         idx = rng.sample(range(len(images)), args.clip_batch)
         captions = [write_caption(scenes[i], rng) for i in idx]
-        ids = tokenize(tokenizer, captions, args.clip_tokens)
-        pixels = clip_pixels(to_tensor(images[idx]), size)
-        for group in opt.param_groups:
-            group["lr"] = _cosine(args.clip_lr, budget.progress(step), (step + 1) / 100)
-        out = clip(input_ids=ids, pixel_values=pixels, return_loss=True)
-        opt.zero_grad(set_to_none=True)
-        out.loss.backward()
-        opt.step()
+        lr = _cosine(args.clip_lr, budget.progress(step), (step + 1) / 100)
+        loss = _contrastive_step(clip, opt, tokenizer, captions, images[idx], args, lr)
         step += 1
         if step % 25 == 0:
-            log.info("clip step %d loss %.4f (%.0fs)", step, out.loss.item(), budget.elapsed())
+            log.info("clip step %d loss %.4f (%.0fs)", step, loss, budget.elapsed())
         if time.monotonic() - last_save > args.save_every * 60:
             state = {"model": clip.state_dict(), "opt": opt.state_dict(), "step": step}
             ckpt.save({**state, "elapsed": budget.elapsed()})
@@ -243,7 +249,7 @@ def train_clip(scenes: list, images: np.ndarray | None, args, ckpt: Checkpoint) 
     return clip.eval()
 
 
-HARD_ATTRIBUTES = ("position", "shape", "size", "colour")
+HARD_ATTRIBUTES = {"position": POSITIONS, "shape": SHAPES, "size": SIZES, "colour": COLOURS}
 
 
 def hard_negative_group(rng: random.Random) -> list:
@@ -252,9 +258,8 @@ def hard_negative_group(rng: random.Random) -> list:
     circle, not only red from blue."""
     base = sample_scene(rng)
     group = [base]
-    for attribute in HARD_ATTRIBUTES:
-        choices = {"position": POSITIONS, "shape": SHAPES, "size": SIZES, "colour": COLOURS}
-        other = rng.choice([v for v in choices[attribute] if v != getattr(base, attribute)])
+    for attribute, values in HARD_ATTRIBUTES.items():
+        other = rng.choice([v for v in values if v != getattr(base, attribute)])
         group.append(Scene(**{**base.__dict__, attribute: other}))
     return group
 
@@ -271,7 +276,6 @@ def tune_clip_hard(clip: CLIPModel, args, ckpt: Checkpoint) -> CLIPModel:
         clip.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
     step, elapsed = state.get("step", 0), state.get("elapsed", 0.0)
-    size = CLIP_VISION_CONFIG["image_size"]
     budget, last_save = Budget(args.clip_steps, args.clip_minutes, elapsed), time.monotonic()
     clip.train()
     groups = args.clip_batch // (1 + len(HARD_ATTRIBUTES))
@@ -280,17 +284,11 @@ def tune_clip_hard(clip: CLIPModel, args, ckpt: Checkpoint) -> CLIPModel:
         scenes = [s for _ in range(groups) for s in hard_negative_group(rng)]
         images = np.stack([render_scene(s, rng.randrange(1 << 30)) for s in scenes])
         captions = [write_caption(s, rng, omit=False) for s in scenes]
-        ids = tokenize(tokenizer, captions, args.clip_tokens)
-        pixels = clip_pixels(to_tensor(images), size)
-        for group in opt.param_groups:
-            group["lr"] = _cosine(args.clip_lr, budget.progress(step), (step + 1) / 20)
-        out = clip(input_ids=ids, pixel_values=pixels, return_loss=True)
-        opt.zero_grad(set_to_none=True)
-        out.loss.backward()
-        opt.step()
+        lr = _cosine(args.clip_lr, budget.progress(step), (step + 1) / 20)
+        loss = _contrastive_step(clip, opt, tokenizer, captions, images, args, lr)
         step += 1
         if step % 10 == 0:
-            log.info("clip-hard step %d loss %.4f (%.0fs)", step, out.loss.item(), budget.elapsed())
+            log.info("clip-hard step %d loss %.4f (%.0fs)", step, loss, budget.elapsed())
         if time.monotonic() - last_save > args.save_every * 60 or budget.over(step):
             state = {"model": clip.state_dict(), "opt": opt.state_dict(), "step": step}
             ckpt.save({**state, "elapsed": budget.elapsed()})

@@ -133,3 +133,32 @@ def test_one_training_step_per_part_resumes_and_exports(tmp_path):
     pipe = StableDiffusionPipeline.from_pretrained(folder, dtype=torch.float32)
     image = pipe("a red circle", num_inference_steps=1, height=64, width=64, output_type="np")
     assert image.images[0].shape == (64, 64, 3)
+
+
+def test_hard_negative_groups_differ_from_their_scene_in_one_attribute_each():
+    import random
+
+    from engine.sketch.train import HARD_ATTRIBUTES, hard_negative_group
+
+    for seed in range(20):
+        base, *variants = hard_negative_group(random.Random(seed))
+        assert len(variants) == len(HARD_ATTRIBUTES)
+        for attribute, variant in zip(HARD_ATTRIBUTES, variants, strict=True):
+            changed = [k for k, v in base.__dict__.items() if getattr(variant, k) != v]
+            assert changed == [attribute]
+
+
+def test_clip_hard_tunes_the_clip_the_unet_resumes_on(tmp_path):
+    from engine.sketch.train import Checkpoint, build_clip, main
+
+    work = tmp_path / "work"
+    work.mkdir()
+    clip = build_clip()
+    Checkpoint(work, "clip").save({"model": clip.state_dict(), "step": 0, "done": True})
+    main(["clip-hard", "--workdir", str(work), "--clip-steps", "1", "--clip-batch", "10",
+          "--threads", "1"])  # fmt: skip
+    tuned = Checkpoint(work, "clip").load()
+    assert tuned["hard"] and Checkpoint(work, "clip-hard").load()["step"] == 1
+    before = clip.state_dict()["text_model.embeddings.token_embedding.weight"]
+    after = tuned["model"]["text_model.embeddings.token_embedding.weight"]
+    assert not torch.equal(before, after)
