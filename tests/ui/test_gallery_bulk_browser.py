@@ -69,8 +69,16 @@ def test_cards_chips_and_multi_select_export(server, gallery_store, browser, tmp
     assert gallery_store.get(second).tags == ("pair",) and gallery_store.get(third).tags == (
         "pair",
     )
-    chosen.get_by_label(f"#{second} 702 · demo", exact=False).check()  # the page refreshed
-    chosen.get_by_label(f"#{third} 703 · demo", exact=False).check()
+    # Tagging refreshes the page's list; tick both again once the refresh has settled (a
+    # tick made while it lands is undone).
+    labels = (f"#{second} 702 · demo", f"#{third} 703 · demo")
+    boxes = [chosen.get_by_label(label, exact=False) for label in labels]
+    for _ in range(5):
+        for box in boxes:
+            box.check()
+        page.wait_for_timeout(700)
+        if all(box.is_checked() for box in boxes):
+            break
     page.locator("#gallery-bulk-export").click()
     link = page.locator("#gallery-bulk-file a").first
     expect(link).to_be_visible()
