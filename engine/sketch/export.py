@@ -46,17 +46,24 @@ def compact_json(path: Path) -> None:
 
 
 def load_trained_parts(workdir: Path, raw_unet: bool = False):
-    """(vae, clip, unet, unet steps) from the stage checkpoints; the UNet's EMA weights, or
-    its last ones with `raw_unet`."""
-    latents = torch.load(workdir / "latents.pt", map_location="cpu")
+    """(vae, clip, unet, UNet steps) from the stage checkpoints: the EMA weights (or the last
+    ones with `raw_unet`) of the joint stage where it ran, else of the UNet stage."""
+    load = lambda name: torch.load(workdir / name, map_location="cpu", weights_only=False)  # noqa: E731
+    latents = load("latents.pt")
     vae = AutoencoderKL(**VAE_CONFIG, scaling_factor=latents["scaling_factor"])
-    vae.load_state_dict(torch.load(workdir / "vae.pt", map_location="cpu")["model"])
-    clip = build_clip()
-    clip.load_state_dict(torch.load(workdir / "clip.pt", map_location="cpu")["model"])
-    unet = UNet2DConditionModel(**UNET_CONFIG)
-    state = torch.load(workdir / "unet.pt", map_location="cpu", weights_only=False)
-    unet.load_state_dict(state["model" if raw_unet else "ema"])
-    return vae.eval(), clip.eval(), unet.eval(), int(state["step"])
+    vae.load_state_dict(load("vae.pt")["model"])
+    clip, unet = build_clip(), UNet2DConditionModel(**UNET_CONFIG)
+    state = load("unet.pt")
+    steps = int(state["step"])
+    if (workdir / "joint.pt").is_file():
+        joint = load("joint.pt")
+        clip.load_state_dict(joint["clip"] if raw_unet else joint["ema"]["clip"])
+        unet.load_state_dict(joint["unet"] if raw_unet else joint["ema"]["unet"])
+        steps += int(joint["step"])
+    else:
+        clip.load_state_dict(load("clip.pt")["model"])
+        unet.load_state_dict(state["model" if raw_unet else "ema"])
+    return vae.eval(), clip.eval(), unet.eval(), steps
 
 
 def export_model(workdir: Path, out: Path, raw_unet: bool = False) -> Path:

@@ -1,7 +1,6 @@
-"""Train the sketch model on the procedural world: VAE, then CLIP, then the UNet.
+"""Train the sketch model on the procedural world: VAE, CLIP, UNet, then UNet and CLIP together.
 
-    python -m engine.sketch.train all --workdir data/sketch-train \
-        --clip-from assets/models/sketch/text_encoder --clip-steps 0
+    python -m engine.sketch.train all --workdir data/sketch-train
     python -m engine.sketch.train export --workdir data/sketch-train --out assets/models/sketch
 
 Each stage trains for a wall-clock budget (or a step count), saves a checkpoint every few
@@ -345,6 +344,20 @@ def unet_caption(scene, rng: random.Random, args) -> str:
     return write_caption(scene, rng)
 
 
+def _denoising_loss(unet, scheduler, cond, x0, mask, gen: torch.Generator, args) -> torch.Tensor:
+    """Min-SNR(5)-weighted epsilon loss on noised latents `x0`; the subject's region (`mask`)
+    counts `--subject-weight` times."""
+    alphas = scheduler.alphas_cumprod
+    snr = alphas / (1 - alphas)
+    noise = torch.randn(x0.shape, generator=gen)
+    t = timesteps(len(x0), args, gen, scheduler.config.num_train_timesteps)
+    pred = unet(scheduler.add_noise(x0, noise, t), t, cond).sample
+    weight = torch.clamp(snr[t], max=5.0) / snr[t]
+    region = (1.0 + (args.subject_weight - 1.0) * mask).expand_as(pred)
+    error = (region * (pred - noise).pow(2)).sum(dim=(1, 2, 3)) / region.sum(dim=(1, 2, 3))
+    return (weight * error).mean()
+
+
 def train_unet(scenes, latent_sets, scaling, clip: CLIPModel, args, ckpt: Checkpoint):
     """Epsilon prediction on cached latents, text from the frozen CLIP text tower, some
     empty captions (for classifier-free guidance), min-SNR(5) loss weights and an EMA.
@@ -369,8 +382,6 @@ def train_unet(scenes, latent_sets, scaling, clip: CLIPModel, args, ckpt: Checkp
     text_model = clip.text_model.eval()
     tokenizer = load_clip_tokenizer()
     scheduler = DDPMScheduler(**SCHEDULER_CONFIG)
-    alphas = scheduler.alphas_cumprod
-    snr = alphas / (1 - alphas)
     budget, last_save = Budget(args.unet_steps, args.unet_minutes, elapsed), time.monotonic()
     unet.train()
     while not budget.over(step):
@@ -383,16 +394,8 @@ def train_unet(scenes, latent_sets, scaling, clip: CLIPModel, args, ckpt: Checkp
         captions = [unet_caption(scenes[i], rng, args) for i in idx]
         with torch.no_grad():
             cond = text_model(tokenize(tokenizer, captions, 77)).last_hidden_state
-        x0 = latents[idx] * scaling
-        noise = torch.randn(x0.shape, generator=gen)
-        t = timesteps(len(idx), args, gen, scheduler.config.num_train_timesteps)
-        noisy = scheduler.add_noise(x0, noise, t)
-        pred = unet(noisy, t, cond).sample
-        weight = torch.clamp(snr[t], max=5.0) / snr[t]
-        region = 1.0 + (args.subject_weight - 1.0) * masks[64 if low else 128][idx]
-        region = region.expand_as(pred)
-        error = (region * (pred - noise).pow(2)).sum(dim=(1, 2, 3)) / region.sum(dim=(1, 2, 3))
-        loss = (weight * error).mean()
+        mask = masks[64 if low else 128][idx]
+        loss = _denoising_loss(unet, scheduler, cond, latents[idx] * scaling, mask, gen, args)
         for group in opt.param_groups:
             group["lr"] = _cosine(args.unet_lr, budget.progress(step), (step + 1) / 200)
         opt.zero_grad(set_to_none=True)
@@ -413,6 +416,116 @@ def train_unet(scenes, latent_sets, scaling, clip: CLIPModel, args, ckpt: Checkp
     state = {"model": unet.state_dict(), "opt": opt.state_dict(), "ema": ema}
     ckpt.save({**state, "step": step, "elapsed": budget.elapsed(), "done": True})
     return unet
+
+
+class AttributeHeads(torch.nn.Module):
+    """Linear read-outs of a scene's position, shape, size and colour from a CLIP tower's
+    pooled output. A training aid (not shipped): their loss makes the towers keep the
+    words and looks that contrastive training leaves blurred."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.heads = torch.nn.ModuleDict(
+            {name: torch.nn.Linear(width, len(values)) for name, values in HARD_ATTRIBUTES.items()}
+        )
+
+    def loss(self, pooled: torch.Tensor, scenes: list) -> torch.Tensor:
+        """Mean cross-entropy over the attributes of `scenes`."""
+        total = pooled.new_zeros(())
+        for name, head in self.heads.items():
+            values = list(HARD_ATTRIBUTES[name])
+            target = torch.tensor([values.index(getattr(s, name)) for s in scenes])
+            total = total + F.cross_entropy(head(pooled), target)
+        return total / len(self.heads)
+
+
+def train_joint(scenes, images, latent_sets, scaling, clip, unet_state: dict, args, ckpt):
+    """Tune the UNet and the whole CLIP together, starting from the trained pair: the
+    denoising loss now reaches the text tower, and a contrastive loss every
+    `--joint-clip-every` steps keeps the image tower matched to it (the CLIP score uses both).
+
+    Contrastive training alone leaves position and shape words almost where they started,
+    since colour and lighting already tell most captions apart; the denoising loss cannot
+    be met without them. Returns (clip, unet state with its EMA); EMAs cover both parts."""
+    unet = UNet2DConditionModel(**UNET_CONFIG)
+    unet.load_state_dict(unet_state["ema"])
+    state = ckpt.load() or {}
+    if state:
+        unet.load_state_dict(state["unet"])
+        clip.load_state_dict(state["clip"])
+    ema = state.get("ema") or {
+        "unet": {k: v.detach().clone() for k, v in unet.state_dict().items()},
+        "clip": {k: v.detach().clone() for k, v in clip.state_dict().items()},
+    }
+    text_heads = AttributeHeads(clip.config.text_config.hidden_size)
+    image_heads = AttributeHeads(clip.config.projection_dim)
+    if state:
+        text_heads.load_state_dict(state["text_heads"])
+        image_heads.load_state_dict(state["image_heads"])
+    heads = [*text_heads.parameters(), *image_heads.parameters()]
+    groups = [
+        {"params": list(unet.parameters()), "base": args.joint_unet_lr, "weight_decay": 0.0},
+        {"params": list(clip.parameters()), "base": args.joint_clip_lr, "weight_decay": 0.05},
+        {"params": heads, "base": args.joint_unet_lr, "weight_decay": 0.0},
+    ]
+    opt = torch.optim.AdamW(groups, lr=args.joint_unet_lr)
+    if state:
+        opt.load_state_dict(state["opt"])
+    step, elapsed = state.get("step", 0), state.get("elapsed", 0.0)
+    masks = {size: subject_masks(scenes, size) for size in latent_sets}
+    tokenizer = load_clip_tokenizer()
+    scheduler = DDPMScheduler(**SCHEDULER_CONFIG)
+    budget, last_save = Budget(args.joint_steps, args.joint_minutes, elapsed), time.monotonic()
+    unet.train()
+    clip.train()
+    while not budget.over(step):
+        low = budget.elapsed() < args.joint_low_minutes * 60 and 64 in latent_sets
+        size = 64 if low else 128
+        batch = args.unet_batch * (2 if low else 1)
+        rng = random.Random(args.seed * 31 + step)
+        gen = torch.Generator().manual_seed(args.seed * 37 + step)
+        idx = rng.sample(range(len(scenes)), min(batch, len(scenes)))
+        captions = [unet_caption(scenes[i], rng, args) for i in idx]
+        cond = clip.text_model(tokenize(tokenizer, captions, 77)).last_hidden_state
+        x0 = latent_sets[size][idx] * scaling
+        loss = _denoising_loss(unet, scheduler, cond, x0, masks[size][idx], gen, args)
+        named = [scenes[i] for i in idx[: args.joint_aux_batch]]
+        ids = tokenize(tokenizer, [write_caption(s, rng, omit=False) for s in named],
+                       args.clip_tokens)  # fmt: skip
+        pooled = clip.text_model(ids).pooler_output
+        loss = loss + args.joint_aux_weight * text_heads.loss(pooled, named)
+        if step % args.joint_clip_every == 0:
+            pairs = rng.sample(range(len(scenes)), min(args.clip_batch, len(scenes)))
+            ids = tokenize(tokenizer, [write_caption(scenes[i], rng) for i in pairs],
+                           args.clip_tokens)  # fmt: skip
+            pixels = clip_pixels(to_tensor(images[pairs]), CLIP_VISION_CONFIG["image_size"])
+            out = clip(input_ids=ids, pixel_values=pixels, return_loss=True)
+            unit = out.image_embeds * clip.config.projection_dim**0.5  # from unit length
+            seen = image_heads.loss(unit, [scenes[i] for i in pairs])
+            loss = loss + args.joint_clip_weight * out.loss + args.joint_aux_weight * seen
+        for group in opt.param_groups:
+            group["lr"] = _cosine(group["base"], budget.progress(step), (step + 1) / 100)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(clip.parameters(), 1.0)
+        opt.step()
+        _ema_update(ema["unet"], unet, step, args.ema_decay)
+        _ema_update(ema["clip"], clip, step, args.ema_decay)
+        step += 1
+        if step % 25 == 0:
+            log.info("joint step %d %dpx loss %.4f (%.0fs)", step, size, loss.item(),
+                     budget.elapsed())  # fmt: skip
+        if time.monotonic() - last_save > args.save_every * 60 or budget.over(step):
+            done = budget.over(step)
+            state = {"unet": unet.state_dict(), "clip": clip.state_dict(), "ema": ema,
+                     "text_heads": text_heads.state_dict(),
+                     "image_heads": image_heads.state_dict()}  # fmt: skip
+            ckpt.save({**state, "opt": opt.state_dict(), "step": step,
+                       "elapsed": budget.elapsed(), "done": done})  # fmt: skip
+            last_save = time.monotonic()
+    clip.load_state_dict(ema["clip"])
+    return clip.eval(), {"model": unet.state_dict(), "ema": ema["unet"]}
 
 
 # ----------------------------------------------------------------------------- driver
@@ -441,8 +554,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--clip-tokens", type=int, default=32)
     p.add_argument("--clip-lr", type=float, default=1e-3)
     p.add_argument("--unet-steps", type=int, default=1_000_000)
-    p.add_argument("--unet-minutes", type=float, default=64.0, help="all UNet training")
-    p.add_argument("--unet-low-minutes", type=float, default=51.0, help="of it at 64 px")
+    p.add_argument("--unet-minutes", type=float, default=43.0, help="all UNet training")
+    p.add_argument("--unet-low-minutes", type=float, default=33.0, help="of it at 64 px")
     p.add_argument("--unet-batch", type=int, default=32, help="at 128 px; twice at 64 px")
     p.add_argument("--unet-lr", type=float, default=1e-3)
     p.add_argument("--ema-decay", type=float, default=0.999)
@@ -450,6 +563,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--full-captions", type=float, default=0.3, help="share of canonical captions")
     p.add_argument("--subject-weight", type=float, default=4.0, help="loss weight of the subject")
     p.add_argument("--high-noise-share", type=float, default=0.4, help="timesteps from t >= 500")
+    p.add_argument("--joint-steps", type=int, default=1_000_000)
+    p.add_argument("--joint-minutes", type=float, default=90.0, help="UNet and CLIP together")
+    p.add_argument("--joint-low-minutes", type=float, default=40.0, help="of it at 64 px")
+    p.add_argument("--joint-unet-lr", type=float, default=3e-4)
+    p.add_argument("--joint-clip-lr", type=float, default=2e-4)
+    p.add_argument("--joint-clip-every", type=int, default=4, help="steps between CLIP losses")
+    p.add_argument("--joint-clip-weight", type=float, default=0.5)
+    p.add_argument("--joint-aux-batch", type=int, default=32, help="captions read back a step")
+    p.add_argument("--joint-aux-weight", type=float, default=0.5, help="of the attribute heads")
     return p.parse_args(argv)
 
 
@@ -463,13 +585,16 @@ def run_all(args: argparse.Namespace) -> None:
     vae = train_vae(images, args, Checkpoint(args.workdir, "vae"))
     clip = train_clip(scenes, images, args, Checkpoint(args.workdir, "clip"))
     latents = encode_latents(vae, images, args.workdir / "latents.pt")
-    del images
     small = np.stack([render_scene(s, args.seed * 1_000_003 + i, 64) for i, s in enumerate(scenes)])
     latent_sets = {128: latents, 64: encode_latents(vae, small, args.workdir / "latents-64.pt")}
     del small
     scaling = float(1.0 / latents.std())
     log.info("latents %s, scaling factor %.4f", tuple(latents.shape), scaling)
-    train_unet(scenes, latent_sets, scaling, clip, args, Checkpoint(args.workdir, "unet"))
+    unet_ckpt = Checkpoint(args.workdir, "unet")
+    train_unet(scenes, latent_sets, scaling, clip, args, unet_ckpt)
+    if args.joint_steps > 0 and args.joint_minutes > 0:
+        joint = Checkpoint(args.workdir, "joint")
+        train_joint(scenes, images, latent_sets, scaling, clip, unet_ckpt.load(), args, joint)
     log.info("all stages done in %.0fs", time.monotonic() - started)
 
 

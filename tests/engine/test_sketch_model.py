@@ -107,6 +107,8 @@ def test_one_training_step_per_part_resumes_and_exports(tmp_path):
                 "1",
                 "--unet-steps",
                 "1",
+                "--joint-steps",
+                "1",
             ]
         )
     )
@@ -124,10 +126,13 @@ def test_one_training_step_per_part_resumes_and_exports(tmp_path):
                 "1",
                 "--unet-steps",
                 "2",
+                "--joint-steps",
+                "2",
             ]
         )
     )
     assert Checkpoint(work, "unet").load()["step"] == 2  # resumed, not restarted
+    assert Checkpoint(work, "joint").load()["step"] == 2
     assert Checkpoint(work, "vae").load()["step"] == 1
     folder = export_model(work, tmp_path / "model")
     pipe = StableDiffusionPipeline.from_pretrained(folder, dtype=torch.float32)
