@@ -488,6 +488,15 @@ def cell_at(view: ExperimentView, index: int) -> tuple[int, int]:
     return divmod(int(index), len(view.columns))
 
 
+def cell_generation_id(store: Store, experiment_id: Any, index: int | None) -> int | None:
+    """The gallery id of the grid cell at `index` (None where that cell was not made)."""
+    if index is None or experiment_id is None:
+        return None
+    view = _view(store, experiment_id)
+    cell = view.cell(*cell_at(view, index))
+    return None if cell is None else cell.generation.id
+
+
 def pick_cell(
     store: Store, experiment_id: Any, first: Any, index: int | None
 ) -> tuple[Any, Any, str]:

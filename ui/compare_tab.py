@@ -32,6 +32,9 @@ class CompareTab:
     base_prompt: gr.Textbox
     from_builder: gr.Button
     source_id: gr.Number
+    open_in_gallery: gr.Button
+    last_cell: gr.State
+    """The gallery id of the last cell clicked in the grid."""
 
 
 def build_compare_tab(
@@ -46,6 +49,7 @@ def build_compare_tab(
     size = 256 if default_model == "demo" else 512
     experiment_id = gr.State(None)
     picked = gr.State(None)
+    last_cell = gr.State(None)
     blind_pair = gr.State(None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=380):
@@ -170,6 +174,9 @@ def build_compare_tab(
                 )
                 winner = gr.Dropdown([], label="Overall winner", elem_id="compare-winner")
                 winner_button = gr.Button("Mark winner", elem_id="compare-markwinner")
+                open_in_gallery = gr.Button(
+                    "Open the last cell clicked in the Gallery", elem_id="compare-open-gallery"
+                )
             judged = gr.Markdown(elem_id="compare-judged")
             with gr.Accordion("Blind mode", open=False, elem_id="compare-blind"):
                 blind_start = gr.Button("Show a blind pair", elem_id="compare-blind-start")
@@ -256,6 +263,11 @@ def build_compare_tab(
         [slider, picked, pick_info],
         **PRIVATE,
     )
+
+    def remember(eid: Any, evt: gr.SelectData) -> int | None:
+        return h.cell_generation_id(store, eid, evt.index)
+
+    grid.select(remember, experiment_id, last_cell, **PRIVATE)
     row_best.click(
         partial(h.mark_row_best, store), [experiment_id, picked], judged, **PRIVATE
     ).then(show, [experiment_id, heat], shown, **PRIVATE)
@@ -277,7 +289,9 @@ def build_compare_tab(
     export_button.click(partial(h.export_experiment, store), experiment_id, exported, **PRIVATE)
 
     register_compare_api(engine, store, default_model)
-    return CompareTab(variants, negative, base_prompt, from_builder, source_id)
+    return CompareTab(
+        variants, negative, base_prompt, from_builder, source_id, open_in_gallery, last_cell
+    )
 
 
 def _refresh_saved(store: GalleryStore, selected: Any = None) -> gr.Dropdown:

@@ -8,6 +8,7 @@ refreshes its page each time it is opened, so new generations show up without a 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +63,9 @@ class GalleryTab:
     regenerate: gr.Button
     """"Regenerate from record" (the app connects it to the engine: ui/reproduce.py)."""
     regenerated: gr.Markdown
+    open_record: Callable[[Any], tuple[Any, ...]]
+    """Show one generation (by id) in the detail panel: returns values for `record_outputs`."""
+    record_outputs: list[Any]
 
 
 @dataclass(frozen=True)
@@ -298,7 +302,15 @@ def build_gallery_tab(store: GalleryStore, tab: gr.Tab) -> GalleryTab:
         outputs=[*confirm_buttons, selected, message, *detail.outputs(), *page_outputs],
         **PRIVATE,
     )
+
+    def open_record(generation_id: Any) -> tuple[Any, ...]:
+        if generation_id is None:
+            raise gr.Error("Click a picture first.")
+        return (generation_id, "", *show(detail_view(store, generation_id)))
+
     return GalleryTab(
+        open_record=open_record,
+        record_outputs=[selected, message, *detail.outputs()],
         recall=detail.recall,
         recall_builder=detail.recall_builder,
         selected=selected,

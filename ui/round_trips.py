@@ -8,6 +8,7 @@ buttons to them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -205,3 +206,20 @@ def connect_compare_these(
         return compare_rows(store, ids), gr.Tabs(selected=compare_tab_id)
 
     compare_these.click(hand_over, inputs=chosen, outputs=[variants, tabs], **PRIVATE)
+
+
+def connect_open_in_gallery(
+    button: gr.Button,
+    last_cell: gr.State,
+    open_record: Callable[[Any], tuple[Any, ...]],
+    record_outputs: list[Any],
+    tabs: gr.Tabs,
+    gallery_tab_id: str,
+) -> None:
+    """A Compare cell's "Open in the Gallery": its record in the Gallery's detail panel
+    (rating, tags, notes, recall), with the Gallery tab selected."""
+
+    def open_it(generation_id: Any) -> tuple[Any, ...]:
+        return (*open_record(generation_id), gr.Tabs(selected=gallery_tab_id))
+
+    button.click(open_it, inputs=last_cell, outputs=[*record_outputs, tabs], **PRIVATE)

@@ -26,6 +26,7 @@ from ui.round_trips import (
     connect_builder_to_generate,
     connect_compare_these,
     connect_generate_to_builder,
+    connect_open_in_gallery,
     connect_recall,
 )
 from ui.visitors import Visitors, browser_owner, valid_token
@@ -134,6 +135,14 @@ def build_app(
                 connect_compare(compare, builder.positive, kept.selected)
                 connect_compare_these(
                     kept.chosen, kept.compare_these, gallery, compare.variants, tabs, COMPARE_TAB
+                )
+                connect_open_in_gallery(
+                    compare.open_in_gallery,
+                    compare.last_cell,
+                    kept.open_record,
+                    kept.record_outputs,
+                    tabs,
+                    GALLERY_TAB,
                 )
         connect_builder_to_generate(builder, generate, tabs, GENERATE_TAB)
         connect_generate_to_builder(builder, generate, tabs, BUILDER_TAB)

@@ -88,4 +88,15 @@ def test_a_two_by_two_comparison_slider_blind_votes_and_reopening(
     expect(page.locator("#compare-ranking")).to_contain_text(f"{red_wins}–{2 - red_wins}")
     page.screenshot(path=str(tmp_path / "reopened.png"), full_page=True)
     shutil.copyfile(tmp_path / "reopened.png", "/tmp/compare-reopened.png")
+
+    blue = experiment.variants[1].id
+    cell = next(c for c in experiment.cells if c.seed_index == 1 and c.variant_id == blue)
+    grid.locator("img").nth(3).click()  # row 2 (seed 12), column 2 (blue)
+    page.locator("#compare-open-gallery").click()
+    expect(page.get_by_role("tab", name="Gallery")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#gallery-prompt textarea")).to_have_value("a blue fox in the snow")
+    expect(page.locator("#gallery-image img")).to_be_visible()
+    texts = page.locator("#gallery-settings td").all_inner_texts()
+    settings = dict(zip(texts[0::2], texts[1::2], strict=True))
+    assert settings["Seed"] == "12" and settings["Id"] == str(cell.generation_id)
     page.close()

@@ -69,6 +69,9 @@ def test_heat_map_and_slider(engine, store):
     left, right = slider
     assert left.size == right.size == (64, 64)
     assert np.abs(np.asarray(left, int) - np.asarray(right, int)).max() > 0
+    second = store.get(h.cell_generation_id(store, experiment_id, 1))
+    assert second.prompt == "a blue fox" and second.seed == 5  # what "Open in the Gallery" shows
+    assert h.cell_generation_id(store, None, 1) is None
 
 
 def test_blind_votes_rank_the_variants(engine, store):
