@@ -76,8 +76,8 @@ def choose_default_model(
         return DefaultModelChoice(
             SKETCH_MODEL_ID,
             f"Running the built-in sketch model because {why} and {preferred} is not cached. "
-            f"It is tiny and draws {SKETCH_CAN_DRAW}; try the Builder's colour, lighting and "
-            "medium terms and compare seeds.",
+            f"It is tiny and draws {SKETCH_CAN_DRAW}; try the Builder's colour, lighting, "
+            "position and shape terms and compare seeds.",
         )
     return DefaultModelChoice(
         DEMO_MODEL_ID,

@@ -46,6 +46,7 @@ from engine.sketch.world import (
     shape_mask,
     write_caption,
 )
+from engine.text_encoding import apply_weights, token_chunks
 from engine.tokenizer import load_clip_tokenizer
 
 log = logging.getLogger("sketch.train")
@@ -418,6 +419,31 @@ def train_unet(scenes, latent_sets, scaling, clip: CLIPModel, args, ckpt: Checkp
     return unet
 
 
+def emphasis_caption(scene: Scene, rng: random.Random) -> str:
+    """The canonical caption naming two colours, the scene's weighted up and another weighted
+    down, A1111-style, in either order: "a small (blue:1.4) (red:0.6) star, left, night, flat".
+    Training on them teaches the UNet that emphasis picks between conflicting words, as SD
+    models learn it from their captions."""
+    other = rng.choice([c for c in COLOURS if c != scene.colour])
+    words = [
+        f"({scene.colour}:{rng.uniform(1.2, 1.6):.1f})",
+        f"({other}:{rng.uniform(0.5, 0.8):.1f})",
+    ]
+    rng.shuffle(words)
+    return full_caption(scene).replace(f" {scene.colour} ", f" {' '.join(words)} ", 1)
+
+
+def weighted_states(text_model, tokenizer, captions: list[str]) -> torch.Tensor:
+    """The text tower's states for captions, with A1111 weights applied as the app applies
+    them (`engine.text_encoding`); a caption without weights comes out as plainly encoded."""
+    framed = [token_chunks(tokenizer, caption)[0] for caption in captions]
+    ids = torch.tensor([ids for ids, _ in framed])
+    hidden = text_model(ids).last_hidden_state
+    return torch.cat(
+        [apply_weights(hidden[j : j + 1], weights) for j, (_, weights) in enumerate(framed)]
+    )
+
+
 class AttributeHeads(torch.nn.Module):
     """Linear read-outs of a scene's position, shape, size and colour from a CLIP tower's
     pooled output. A training aid (not shipped): their loss makes the towers keep the
@@ -486,7 +512,12 @@ def train_joint(scenes, images, latent_sets, scaling, clip, unet_state: dict, ar
         gen = torch.Generator().manual_seed(args.seed * 37 + step)
         idx = rng.sample(range(len(scenes)), min(batch, len(scenes)))
         captions = [unet_caption(scenes[i], rng, args) for i in idx]
-        cond = clip.text_model(tokenize(tokenizer, captions, 77)).last_hidden_state
+        if budget.elapsed() >= args.joint_emphasis_from * 60:
+            captions = [
+                emphasis_caption(scenes[i], rng) if rng.random() < args.joint_emphasis_share else c
+                for i, c in zip(idx, captions, strict=True)
+            ]
+        cond = weighted_states(clip.text_model, tokenizer, captions)
         x0 = latent_sets[size][idx] * scaling
         loss = _denoising_loss(unet, scheduler, cond, x0, masks[size][idx], gen, args)
         named = [scenes[i] for i in idx[: args.joint_aux_batch]]
@@ -564,12 +595,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--subject-weight", type=float, default=4.0, help="loss weight of the subject")
     p.add_argument("--high-noise-share", type=float, default=0.4, help="timesteps from t >= 500")
     p.add_argument("--joint-steps", type=int, default=1_000_000)
-    p.add_argument("--joint-minutes", type=float, default=90.0, help="UNet and CLIP together")
+    p.add_argument("--joint-minutes", type=float, default=104.0, help="UNet and CLIP together")
     p.add_argument("--joint-low-minutes", type=float, default=40.0, help="of it at 64 px")
     p.add_argument("--joint-unet-lr", type=float, default=3e-4)
     p.add_argument("--joint-clip-lr", type=float, default=2e-4)
     p.add_argument("--joint-clip-every", type=int, default=4, help="steps between CLIP losses")
     p.add_argument("--joint-clip-weight", type=float, default=0.5)
+    p.add_argument("--joint-emphasis-from", type=float, default=90.0, help="minutes into it")
+    p.add_argument("--joint-emphasis-share", type=float, default=0.25, help="weighted captions")
     p.add_argument("--joint-aux-batch", type=int, default=32, help="captions read back a step")
     p.add_argument("--joint-aux-weight", type=float, default=0.5, help="of the attribute heads")
     return p.parse_args(argv)
