@@ -48,7 +48,10 @@ def compact_json(path: Path) -> None:
 def load_trained_parts(workdir: Path, raw_unet: bool = False):
     """(vae, clip, unet, UNet steps) from the stage checkpoints: the EMA weights (or the last
     ones with `raw_unet`) of the joint stage where it ran, else of the UNet stage."""
-    load = lambda name: torch.load(workdir / name, map_location="cpu", weights_only=False)  # noqa: E731
+
+    def load(name: str) -> dict:
+        return torch.load(workdir / name, map_location="cpu", weights_only=False)
+
     latents = load("latents.pt")
     vae = AutoencoderKL(**VAE_CONFIG, scaling_factor=latents["scaling_factor"])
     vae.load_state_dict(load("vae.pt")["model"])

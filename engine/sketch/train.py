@@ -465,14 +465,14 @@ class AttributeHeads(torch.nn.Module):
         return total / len(self.heads)
 
 
-def train_joint(scenes, images, latent_sets, scaling, clip, unet_state: dict, args, ckpt):
+def train_joint(scenes, images, latent_sets, scaling, clip, unet_state: dict, args, ckpt) -> None:
     """Tune the UNet and the whole CLIP together, starting from the trained pair: the
     denoising loss now reaches the text tower, and a contrastive loss every
     `--joint-clip-every` steps keeps the image tower matched to it (the CLIP score uses both).
 
     Contrastive training alone leaves position and shape words almost where they started,
     since colour and lighting already tell most captions apart; the denoising loss cannot
-    be met without them. Returns (clip, unet state with its EMA); EMAs cover both parts."""
+    be met without them. The checkpoint keeps an EMA of both parts (what export ships)."""
     unet = UNet2DConditionModel(**UNET_CONFIG)
     unet.load_state_dict(unet_state["ema"])
     state = ckpt.load() or {}
@@ -555,8 +555,6 @@ def train_joint(scenes, images, latent_sets, scaling, clip, unet_state: dict, ar
             ckpt.save({**state, "opt": opt.state_dict(), "step": step,
                        "elapsed": budget.elapsed(), "done": done})  # fmt: skip
             last_save = time.monotonic()
-    clip.load_state_dict(ema["clip"])
-    return clip.eval(), {"model": unet.state_dict(), "ema": ema["unet"]}
 
 
 # ----------------------------------------------------------------------------- driver
@@ -609,7 +607,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run_all(args: argparse.Namespace) -> None:
-    """Render the dataset, then train VAE, CLIP and UNet in turn (each resumable)."""
+    """Render the dataset, then train VAE, CLIP, UNet and the joint stage in turn (each
+    resumable)."""
     args.workdir.mkdir(parents=True, exist_ok=True)
     (args.workdir / "args.json").write_text(json.dumps(vars(args), default=str, indent=1))
     started = time.monotonic()

@@ -99,4 +99,6 @@ def test_a_two_by_two_comparison_slider_blind_votes_and_reopening(
     texts = page.locator("#gallery-settings td").all_inner_texts()
     settings = dict(zip(texts[0::2], texts[1::2], strict=True))
     assert settings["Seed"] == "12" and settings["Id"] == str(cell.generation_id)
+    page.screenshot(path=str(tmp_path / "opened.png"), full_page=True)
+    shutil.copyfile(tmp_path / "opened.png", "/tmp/compare-opened-in-gallery.png")
     page.close()
