@@ -24,7 +24,7 @@ from diffusers import (
 from transformers import CLIPImageProcessor, CLIPTextModel
 
 from engine.sketch.configs import CLIP_VISION_CONFIG, SCHEDULER_CONFIG, UNET_CONFIG, VAE_CONFIG
-from engine.sketch.train import build_clip
+from engine.sketch.train import PHASES, build_clip
 from engine.tokenizer import load_clip_tokenizer
 
 
@@ -47,7 +47,8 @@ def compact_json(path: Path) -> None:
 
 def load_trained_parts(workdir: Path, raw_unet: bool = False):
     """(vae, clip, unet, UNet steps) from the stage checkpoints: the EMA weights (or the last
-    ones with `raw_unet`) of the joint stage where it ran, else of the UNet stage."""
+    ones with `raw_unet`) of the joint stage's last phase where it ran, else of the UNet
+    stage."""
 
     def load(name: str) -> dict:
         return torch.load(workdir / name, map_location="cpu", weights_only=False)
@@ -58,11 +59,12 @@ def load_trained_parts(workdir: Path, raw_unet: bool = False):
     clip, unet = build_clip(), UNet2DConditionModel(**UNET_CONFIG)
     state = load("unet.pt")
     steps = int(state["step"])
-    if (workdir / "joint.pt").is_file():
-        joint = load("joint.pt")
-        clip.load_state_dict(joint["clip"] if raw_unet else joint["ema"]["clip"])
-        unet.load_state_dict(joint["unet"] if raw_unet else joint["ema"]["unet"])
-        steps += int(joint["step"])
+    joints = [load(f"{name}.pt") for name in PHASES if (workdir / f"{name}.pt").is_file()]
+    if joints:
+        last = joints[-1]
+        clip.load_state_dict(last["clip"] if raw_unet else last["ema"]["clip"])
+        unet.load_state_dict(last["unet"] if raw_unet else last["ema"]["unet"])
+        steps += sum(int(joint["step"]) for joint in joints)
     else:
         clip.load_state_dict(load("clip.pt")["model"])
         unet.load_state_dict(state["model" if raw_unet else "ema"])

@@ -1,4 +1,5 @@
-"""Train the sketch model on the procedural world: VAE, CLIP, UNet, then UNet and CLIP together.
+"""Train the sketch model on the procedural world: VAE, CLIP, UNet, then UNet and CLIP together
+(the `joint` phase, then the `weights` phase that teaches the UNet to heed A1111 weights).
 
     python -m engine.sketch.train all --workdir data/sketch-train
     python -m engine.sketch.train export --workdir data/sketch-train --out assets/models/sketch
@@ -16,6 +17,7 @@ import json
 import logging
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -433,12 +435,23 @@ def emphasis_caption(scene: Scene, rng: random.Random) -> str:
     return full_caption(scene).replace(f" {scene.colour} ", f" {' '.join(words)} ", 1)
 
 
-def weighted_states(text_model, tokenizer, captions: list[str]) -> torch.Tensor:
+def weighted_states(text_model, tokenizer, captions: list[str], bare=None) -> torch.Tensor:
     """The text tower's states for captions, with A1111 weights applied as the app applies
-    them (`engine.text_encoding`); a caption without weights comes out as plainly encoded."""
+    them (`engine.text_encoding`); a caption without weights comes out as plainly encoded.
+
+    Where `bare[j]` is true, caption j's end-of-text and padding states are the empty
+    caption's: they summarise the whole caption, and a UNet that never has to do without
+    them reads colour there, where A1111 weights do not act, rather than from the words."""
     framed = [token_chunks(tokenizer, caption)[0] for caption in captions]
-    ids = torch.tensor([ids for ids, _ in framed])
+    bare = list(bare) if bare is not None else [False] * len(captions)
+    rows = [ids for ids, _ in framed] + [token_chunks(tokenizer, "")[0][0]] * any(bare)
+    ids = torch.tensor(rows)
     hidden = text_model(ids).last_hidden_state
+    if any(bare):
+        place = torch.arange(ids.shape[1])
+        ends = [row.index(tokenizer.eos_token_id) for row in rows[: len(captions)]]
+        swap = torch.stack([(place >= end) & flag for end, flag in zip(ends, bare, strict=True)])
+        hidden = torch.where(swap[..., None], hidden[-1:], hidden[: len(captions)])
     return torch.cat(
         [apply_weights(hidden[j : j + 1], weights) for j, (_, weights) in enumerate(framed)]
     )
@@ -465,16 +478,52 @@ class AttributeHeads(torch.nn.Module):
         return total / len(self.heads)
 
 
-def train_joint(scenes, images, latent_sets, scaling, clip, unet_state: dict, args, ckpt) -> None:
-    """Tune the UNet and the whole CLIP together, starting from the trained pair: the
-    denoising loss now reaches the text tower, and a contrastive loss every
-    `--joint-clip-every` steps keeps the image tower matched to it (the CLIP score uses both).
+PHASES = ("joint", "weights")  # the joint stage's runs, in order
+
+
+@dataclass(frozen=True)
+class JointPhase:
+    """One run of the joint stage: its budget, learning rates and captions."""
+
+    name: str  # its checkpoint
+    steps: int
+    minutes: float
+    low_minutes: float  # of it at 64 px
+    unet_lr: float  # also the read-out heads'
+    clip_lr: float
+    emphasis_from: float  # minutes into it
+    emphasis_share: float
+    bare_padding: float  # share of captions without their summary states (`weighted_states`)
+    seed: int
+
+    @classmethod
+    def from_args(cls, args, name: str) -> JointPhase:
+        def arg(key: str):
+            return getattr(args, f"{name}_{key}")
+
+        return cls(name, arg("steps"), arg("minutes"), arg("low_minutes"), arg("unet_lr"),
+                   arg("clip_lr"), arg("emphasis_from"), arg("emphasis_share"),
+                   arg("bare_padding"), args.seed + 1009 * PHASES.index(name))  # fmt: skip
+
+    @property
+    def runs(self) -> bool:
+        return self.steps > 0 and self.minutes > 0
+
+
+def train_joint(scenes, images, latent_sets, scaling, clip, start: dict, phase: JointPhase,
+                args, ckpt: Checkpoint) -> dict:  # fmt: skip
+    """Tune the UNet and the whole CLIP together from `start` (their weights, and the
+    read-out heads' where an earlier phase trained them): the denoising loss now reaches the
+    text tower, and a contrastive loss every `--joint-clip-every` steps keeps the image tower
+    matched to it (the CLIP score uses both).
 
     Contrastive training alone leaves position and shape words almost where they started,
     since colour and lighting already tell most captions apart; the denoising loss cannot
-    be met without them. The checkpoint keeps an EMA of both parts (what export ships)."""
+    be met without them. The checkpoint keeps an EMA of both parts (what export ships);
+    the phase's end state is returned as the next phase's start."""
     unet = UNet2DConditionModel(**UNET_CONFIG)
-    unet.load_state_dict(unet_state["ema"])
+    unet.load_state_dict(start["unet"])
+    clip.load_state_dict(start["clip"])
     state = ckpt.load() or {}
     if state:
         unet.load_state_dict(state["unet"])
@@ -485,39 +534,40 @@ def train_joint(scenes, images, latent_sets, scaling, clip, unet_state: dict, ar
     }
     text_heads = AttributeHeads(clip.config.text_config.hidden_size)
     image_heads = AttributeHeads(clip.config.projection_dim)
-    if state:
-        text_heads.load_state_dict(state["text_heads"])
-        image_heads.load_state_dict(state["image_heads"])
+    for key, heads in (("text_heads", text_heads), ("image_heads", image_heads)):
+        if key in (state or start):
+            heads.load_state_dict((state or start)[key])
     heads = [*text_heads.parameters(), *image_heads.parameters()]
     groups = [
-        {"params": list(unet.parameters()), "base": args.joint_unet_lr, "weight_decay": 0.0},
-        {"params": list(clip.parameters()), "base": args.joint_clip_lr, "weight_decay": 0.05},
-        {"params": heads, "base": args.joint_unet_lr, "weight_decay": 0.0},
+        {"params": list(unet.parameters()), "base": phase.unet_lr, "weight_decay": 0.0},
+        {"params": list(clip.parameters()), "base": phase.clip_lr, "weight_decay": 0.05},
+        {"params": heads, "base": phase.unet_lr, "weight_decay": 0.0},
     ]
-    opt = torch.optim.AdamW(groups, lr=args.joint_unet_lr)
+    opt = torch.optim.AdamW(groups, lr=phase.unet_lr)
     if state:
         opt.load_state_dict(state["opt"])
     step, elapsed = state.get("step", 0), state.get("elapsed", 0.0)
     masks = {size: subject_masks(scenes, size) for size in latent_sets}
     tokenizer = load_clip_tokenizer()
     scheduler = DDPMScheduler(**SCHEDULER_CONFIG)
-    budget, last_save = Budget(args.joint_steps, args.joint_minutes, elapsed), time.monotonic()
+    budget, last_save = Budget(phase.steps, phase.minutes, elapsed), time.monotonic()
     unet.train()
     clip.train()
     while not budget.over(step):
-        low = budget.elapsed() < args.joint_low_minutes * 60 and 64 in latent_sets
+        low = budget.elapsed() < phase.low_minutes * 60 and 64 in latent_sets
         size = 64 if low else 128
         batch = args.unet_batch * (2 if low else 1)
-        rng = random.Random(args.seed * 31 + step)
-        gen = torch.Generator().manual_seed(args.seed * 37 + step)
+        rng = random.Random(phase.seed * 31 + step)
+        gen = torch.Generator().manual_seed(phase.seed * 37 + step)
         idx = rng.sample(range(len(scenes)), min(batch, len(scenes)))
         captions = [unet_caption(scenes[i], rng, args) for i in idx]
-        if budget.elapsed() >= args.joint_emphasis_from * 60:
+        if budget.elapsed() >= phase.emphasis_from * 60:
             captions = [
-                emphasis_caption(scenes[i], rng) if rng.random() < args.joint_emphasis_share else c
+                emphasis_caption(scenes[i], rng) if rng.random() < phase.emphasis_share else c
                 for i, c in zip(idx, captions, strict=True)
             ]
-        cond = weighted_states(clip.text_model, tokenizer, captions)
+        bare = [rng.random() < phase.bare_padding for _ in captions]
+        cond = weighted_states(clip.text_model, tokenizer, captions, bare)
         x0 = latent_sets[size][idx] * scaling
         loss = _denoising_loss(unet, scheduler, cond, x0, masks[size][idx], gen, args)
         named = [scenes[i] for i in idx[: args.joint_aux_batch]]
@@ -545,16 +595,17 @@ def train_joint(scenes, images, latent_sets, scaling, clip, unet_state: dict, ar
         _ema_update(ema["clip"], clip, step, args.ema_decay)
         step += 1
         if step % 25 == 0:
-            log.info("joint step %d %dpx loss %.4f (%.0fs)", step, size, loss.item(),
+            log.info("%s step %d %dpx loss %.4f (%.0fs)", phase.name, step, size, loss.item(),
                      budget.elapsed())  # fmt: skip
         if time.monotonic() - last_save > args.save_every * 60 or budget.over(step):
-            done = budget.over(step)
             state = {"unet": unet.state_dict(), "clip": clip.state_dict(), "ema": ema,
                      "text_heads": text_heads.state_dict(),
                      "image_heads": image_heads.state_dict()}  # fmt: skip
             ckpt.save({**state, "opt": opt.state_dict(), "step": step,
-                       "elapsed": budget.elapsed(), "done": done})  # fmt: skip
+                       "elapsed": budget.elapsed(), "done": budget.over(step)})  # fmt: skip
             last_save = time.monotonic()
+    state = ckpt.load() or {"ema": ema}
+    return {**state["ema"], **{k: state[k] for k in ("text_heads", "image_heads") if k in state}}
 
 
 # ----------------------------------------------------------------------------- driver
@@ -601,6 +652,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--joint-clip-weight", type=float, default=0.5)
     p.add_argument("--joint-emphasis-from", type=float, default=90.0, help="minutes into it")
     p.add_argument("--joint-emphasis-share", type=float, default=0.25, help="weighted captions")
+    p.add_argument("--joint-bare-padding", type=float, default=0.0, help="see weighted_states")
+    p.add_argument("--weights-steps", type=int, default=1_000_000)
+    p.add_argument("--weights-minutes", type=float, default=60.0, help="joint, to heed weights")
+    p.add_argument("--weights-low-minutes", type=float, default=0.0)
+    p.add_argument("--weights-unet-lr", type=float, default=1.5e-4)
+    p.add_argument("--weights-clip-lr", type=float, default=5e-5)
+    p.add_argument("--weights-emphasis-from", type=float, default=0.0)
+    p.add_argument("--weights-emphasis-share", type=float, default=0.3)
+    p.add_argument("--weights-bare-padding", type=float, default=0.5)
     p.add_argument("--joint-aux-batch", type=int, default=32, help="captions read back a step")
     p.add_argument("--joint-aux-weight", type=float, default=0.5, help="of the attribute heads")
     return p.parse_args(argv)
@@ -624,9 +684,13 @@ def run_all(args: argparse.Namespace) -> None:
     log.info("latents %s, scaling factor %.4f", tuple(latents.shape), scaling)
     unet_ckpt = Checkpoint(args.workdir, "unet")
     train_unet(scenes, latent_sets, scaling, clip, args, unet_ckpt)
-    if args.joint_steps > 0 and args.joint_minutes > 0:
-        joint = Checkpoint(args.workdir, "joint")
-        train_joint(scenes, images, latent_sets, scaling, clip, unet_ckpt.load(), args, joint)
+    start = {"unet": unet_ckpt.load()["ema"], "clip": clip.state_dict()}
+    for name in PHASES:
+        phase = JointPhase.from_args(args, name)
+        if phase.runs:
+            ckpt = Checkpoint(args.workdir, name)
+            start = train_joint(scenes, images, latent_sets, scaling, clip, start, phase, args,
+                                ckpt)  # fmt: skip
     log.info("all stages done in %.0fs", time.monotonic() - started)
 
 
