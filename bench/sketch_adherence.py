@@ -5,8 +5,9 @@ Builder composes prompts, e.g. "a small blue star, left, night, pixel art"), rea
 back with `engine.sketch.checker` (subject colour, background lighting, position, shape; size
 is printed but not counted) and prints the accuracy of each attribute. Also prints the sketch
 CLIP's top-1 accuracy at picking a scene's caption among 10 (on rendered scenes and on the
-generated pictures), the checker's accuracy on rendered ground truth, and the time per image.
-The last line is `ratio: X`, the mean of the four attribute accuracies.
+generated pictures), the checker's accuracy on rendered ground truth, the time per image, and
+how often A1111 weights pick between two colours named together (not counted). The last line
+is `ratio: X`, the mean of the four attribute accuracies.
 
     .venv/bin/python bench/sketch_adherence.py [--prompts 30] [--seeds 1000,1001] [--steps 20]
 """
@@ -71,6 +72,42 @@ def clip_top1(images: list[np.ndarray], captions: list[str], rng: random.Random)
     return hits / len(images)
 
 
+def weighted_prompt(scene, heavy: str, light: str, first: str) -> str:
+    """The scene's caption with its colour replaced by two A1111-weighted colours, `heavy` at
+    1.4 and `light` at 0.7, `first` of them written first."""
+    weight = {heavy: 1.4, light: 0.7}
+    words = [f"({c}:{weight[c]})" for c in (first, ({heavy, light} - {first}).pop())]
+    return full_caption(scene).replace(f" {scene.colour} ", f" {' '.join(words)} ", 1)
+
+
+def weighting_accuracy(model: Path, scenes: list, seeds: list[int], args) -> float:
+    """Share of pictures whose subject is read back in the up-weighted of two colours named
+    together ("a (red:1.4) (blue:0.7) star, left, night"), each pair tried both ways round,
+    through the app's own prompt encoding (the plain pipeline does not read weights)."""
+    import tempfile
+
+    from engine.generate import Engine
+    from engine.loading import ModelManager
+    from engine.request import GenerationRequest
+    from engine.sketch.world import COLOURS
+
+    engine = Engine(ModelManager(tempfile.mkdtemp(prefix="sketch-bench-")))
+    rng = random.Random(GRID_SEED + 2)
+    hits = total = 0
+    for scene in scenes:
+        a, b = rng.sample(list(COLOURS), 2)
+        first = rng.choice((a, b))
+        for heavy, light in ((a, b), (b, a)):
+            prompt = weighted_prompt(scene, heavy, light, first)
+            for seed in seeds:
+                request = GenerationRequest(prompt, seed=seed, steps=args.steps, width=args.size,
+                                            height=args.size, guidance_scale=args.cfg)  # fmt: skip
+                image = engine.generate(request, model=str(model)).images[0]
+                hits += int(read_scene(np.asarray(image.convert("RGB"))).colour == heavy)
+                total += 1
+    return hits / total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=sketch_model_dir())
@@ -80,6 +117,7 @@ def main() -> None:
     parser.add_argument("--cfg", type=float, default=7.0)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--truth", type=int, default=300, help="rendered scenes for the checks")
+    parser.add_argument("--weighted", type=int, default=15, help="scenes for the weighting")
     parser.add_argument("--save", type=Path, default=None, help="folder for the pictures")
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("SKETCH_THREADS", "1")))
@@ -129,6 +167,7 @@ def main() -> None:
 
                 Image.fromarray(picture).save(args.save / f"{index:03d}-{seed}.png")
     clip_generated = clip_top1(generated, gen_captions, random.Random(2))
+    weighting = weighting_accuracy(args.model, scenes[: args.weighted], seeds, args)
     accuracy = {k: correct[k] / total for k in (*ATTRIBUTES, "size")}
     print(
         f"{total} images ({args.prompts} prompts x {len(seeds)} seeds), {args.steps} steps, "
@@ -139,6 +178,10 @@ def main() -> None:
     for key, value in accuracy.items():
         note = " (not counted)" if key == "size" else ""
         print(f"{key:9s} {value:.1%}{note}")
+    print(
+        f"weighting {weighting:.1%} (not counted: the up-weighted of two colours drawn, "
+        f"{args.weighted} scenes x both ways x {len(seeds)} seeds)"
+    )
     print(f"ratio: {sum(accuracy[k] for k in ATTRIBUTES) / len(ATTRIBUTES):.3f}")
 
 
