@@ -77,7 +77,7 @@ def choose_default_model(
             SKETCH_MODEL_ID,
             f"Running the built-in sketch model because {why} and {preferred} is not cached. "
             f"It is tiny and draws {SKETCH_CAN_DRAW}; try the Builder's colour, lighting, "
-            "position and shape terms and compare seeds.",
+            "position and shape terms, weights such as (red:1.4) (blue:0.7), and compare seeds.",
         )
     return DefaultModelChoice(
         DEMO_MODEL_ID,

@@ -1,7 +1,8 @@
 """Draw the README's contact sheet: the sketch model on a few Builder recipes, several seeds.
 
 Each row is one recipe composed by the Builder's own `compose_prompt` (styles included), each
-column one seed; the prompt is written above its row.
+column one seed; the prompt is written above its row. The last two rows differ only in their
+A1111 weights.
 
     .venv/bin/python scripts/sketch_contact_sheet.py [--out docs/sketch-contact-sheet.png]
 """
@@ -37,6 +38,8 @@ RECIPES = (
     Recipe(subject="a white ring, right", lighting=("softbox lighting",), free_text="line art"),
     Recipe(subject="an orange cross", lighting=("harsh midday sun",), medium=("pixel art",)),
     Recipe(subject="a large purple diamond, bottom", lighting=("golden hour",)),
+    Recipe(subject="a large (red:1.4) (blue:0.7) circle", lighting=("soft overcast light",)),
+    Recipe(subject="a large (red:0.7) (blue:1.4) circle", lighting=("soft overcast light",)),
 )
 SEEDS = (1, 2, 3, 4)
 CELL, LABEL = 128, 16
