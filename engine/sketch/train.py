@@ -534,9 +534,10 @@ def train_joint(scenes, images, latent_sets, scaling, clip, start: dict, phase: 
     }
     text_heads = AttributeHeads(clip.config.text_config.hidden_size)
     image_heads = AttributeHeads(clip.config.projection_dim)
-    for key, heads in (("text_heads", text_heads), ("image_heads", image_heads)):
-        if key in (state or start):
-            heads.load_state_dict((state or start)[key])
+    source = state or start
+    for key, module in (("text_heads", text_heads), ("image_heads", image_heads)):
+        if key in source:
+            module.load_state_dict(source[key])
     heads = [*text_heads.parameters(), *image_heads.parameters()]
     groups = [
         {"params": list(unet.parameters()), "base": phase.unet_lr, "weight_decay": 0.0},
