@@ -30,6 +30,7 @@ import torch
 
 from engine.sketch import load_sketch_clip, sketch_model_dir
 from engine.sketch.checker import read_scene
+from engine.sketch.train import recoloured_caption
 from engine.sketch.world import full_caption, render_scene, sample_scene
 
 ATTRIBUTES = ("colour", "lighting", "position", "shape")
@@ -75,9 +76,8 @@ def clip_top1(images: list[np.ndarray], captions: list[str], rng: random.Random)
 def weighted_prompt(scene, heavy: str, light: str, first: str) -> str:
     """The scene's caption with its colour replaced by two A1111-weighted colours, `heavy` at
     1.4 and `light` at 0.7, `first` of them written first."""
-    weight = {heavy: 1.4, light: 0.7}
-    words = [f"({c}:{weight[c]})" for c in (first, ({heavy, light} - {first}).pop())]
-    return full_caption(scene).replace(f" {scene.colour} ", f" {' '.join(words)} ", 1)
+    words = [f"({heavy}:1.4)", f"({light}:0.7)"]
+    return recoloured_caption(scene, words if first == heavy else words[::-1])
 
 
 def weighting_accuracy(model: Path, scenes: list, seeds: list[int], args) -> float:

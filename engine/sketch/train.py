@@ -432,6 +432,11 @@ def emphasis_caption(scene: Scene, rng: random.Random) -> str:
         f"({other}:{rng.uniform(0.5, 0.8):.1f})",
     ]
     rng.shuffle(words)
+    return recoloured_caption(scene, words)
+
+
+def recoloured_caption(scene: Scene, words: list[str]) -> str:
+    """The scene's canonical caption with its colour word replaced by `words`."""
     return full_caption(scene).replace(f" {scene.colour} ", f" {' '.join(words)} ", 1)
 
 
@@ -443,15 +448,16 @@ def weighted_states(text_model, tokenizer, captions: list[str], bare=None) -> to
     caption's: they summarise the whole caption, and a UNet that never has to do without
     them reads colour there, where A1111 weights do not act, rather than from the words."""
     framed = [token_chunks(tokenizer, caption)[0] for caption in captions]
-    bare = list(bare) if bare is not None else [False] * len(captions)
-    rows = [ids for ids, _ in framed] + [token_chunks(tokenizer, "")[0][0]] * any(bare)
-    ids = torch.tensor(rows)
-    hidden = text_model(ids).last_hidden_state
-    if any(bare):
-        place = torch.arange(ids.shape[1])
-        ends = [row.index(tokenizer.eos_token_id) for row in rows[: len(captions)]]
+    rows = [ids for ids, _ in framed]
+    if bare is None or not any(bare):
+        hidden = text_model(torch.tensor(rows)).last_hidden_state
+    else:
+        empty_ids = token_chunks(tokenizer, "")[0][0]
+        states = text_model(torch.tensor([*rows, empty_ids])).last_hidden_state
+        place = torch.arange(len(empty_ids))
+        ends = [row.index(tokenizer.eos_token_id) for row in rows]
         swap = torch.stack([(place >= end) & flag for end, flag in zip(ends, bare, strict=True)])
-        hidden = torch.where(swap[..., None], hidden[-1:], hidden[: len(captions)])
+        hidden = torch.where(swap[..., None], states[-1:], states[:-1])
     return torch.cat(
         [apply_weights(hidden[j : j + 1], weights) for j, (_, weights) in enumerate(framed)]
     )
@@ -567,7 +573,7 @@ def train_joint(scenes, images, latent_sets, scaling, clip, start: dict, phase: 
                 emphasis_caption(scenes[i], rng) if rng.random() < phase.emphasis_share else c
                 for i, c in zip(idx, captions, strict=True)
             ]
-        bare = [rng.random() < phase.bare_padding for _ in captions]
+        bare = [rng.random() < phase.bare_padding for _ in captions] if phase.bare_padding else None
         cond = weighted_states(clip.text_model, tokenizer, captions, bare)
         x0 = latent_sets[size][idx] * scaling
         loss = _denoising_loss(unet, scheduler, cond, x0, masks[size][idx], gen, args)
@@ -605,8 +611,7 @@ def train_joint(scenes, images, latent_sets, scaling, clip, start: dict, phase: 
             ckpt.save({**state, "opt": opt.state_dict(), "step": step,
                        "elapsed": budget.elapsed(), "done": budget.over(step)})  # fmt: skip
             last_save = time.monotonic()
-    state = ckpt.load() or {"ema": ema}
-    return {**state["ema"], **{k: state[k] for k in ("text_heads", "image_heads") if k in state}}
+    return {**ema, "text_heads": text_heads.state_dict(), "image_heads": image_heads.state_dict()}
 
 
 # ----------------------------------------------------------------------------- driver
