@@ -14,14 +14,15 @@ from engine.tokenizer import load_clip_tokenizer
 from gallery.store import GalleryStore
 from prompts.styles import JsonUserStyleFile, StyleLibrary, UserStyleStore
 from prompts.wildcards import user_wildcards_dir
-from ui.api import register_api
-from ui.builder_tab import build_builder_tab
-from ui.compare_tab import build_compare_tab, connect_compare
-from ui.gallery_tab import build_gallery_tab
-from ui.generate_tab import build_generate_tab
-from ui.hosting import PUBLIC_QUEUE_SIZE, Hosting
+from ui.builder.tab import build_builder_tab
+from ui.compare.tab import build_compare_tab, connect_compare
+from ui.gallery_tab.reproduce import connect_regenerate
+from ui.gallery_tab.tab import build_gallery_tab
+from ui.generate.api import register_api
+from ui.generate.tab import build_generate_tab
+from ui.hosting.mode import PUBLIC_QUEUE_SIZE, Hosting
+from ui.hosting.visitors import Visitors, browser_owner, valid_token
 from ui.messages import md_text
-from ui.reproduce import connect_regenerate
 from ui.round_trips import (
     connect_builder_to_generate,
     connect_compare_these,
@@ -29,7 +30,6 @@ from ui.round_trips import (
     connect_open_in_gallery,
     connect_recall,
 )
-from ui.visitors import Visitors, browser_owner, valid_token
 
 TITLE = "Prompt Atelier"
 BUILDER_TAB = "builder"
@@ -149,8 +149,8 @@ def build_app(
         if gallery is not None:  # the hint shows until the gallery holds a first image
             app.load(lambda: gr.Markdown(visible=gallery.count() == 0), outputs=hint, **QUIET)
         register_api(engine, default_model.model, on_result, library, load_clip_tokenizer, gallery)
-    # A public app gets a longer queue: each visitor holds at most one run (ui.hosted_engine),
-    # and a refused request leaves the queue at once.
+    # A public app gets a longer queue: each visitor holds at most one run
+    # (ui.hosting.hosted_engine), and a refused request leaves the queue at once.
     app.queue(default_concurrency_limit=1, max_size=PUBLIC_QUEUE_SIZE if hosting.public else 32)
     return app
 

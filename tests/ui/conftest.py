@@ -45,7 +45,7 @@ def server(engine, gallery_store):
     which the page's Gallery tab shows.
     """
     from engine.default_model import choose_default_model
-    from ui.hosting import Hosting, launch_options
+    from ui.hosting.mode import Hosting, launch_options
     from ui.page_assets import launch_assets
     from ui.recording import record_result
     from ui.web import build_app

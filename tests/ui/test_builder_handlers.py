@@ -13,7 +13,7 @@ from prompts.recipe import Recipe
 from prompts.styles import JsonUserStyleFile, Style, StyleError, StyleLibrary
 from prompts.vocabularies import load_vocabularies
 from prompts.wildcards import load_wildcard_lists
-from ui.builder_handlers import (
+from ui.builder.handlers import (
     ADDED_TAG,
     RECIPE_FIELDS,
     ExpansionModel,
@@ -402,7 +402,7 @@ def test_send_to_generate_gives_the_composed_prompts_or_a_clear_error(library):
 def test_a_chunk_boundary_inside_a_word_shows_the_word_whole_and_each_chunk_once():
     from engine.tokenizer import load_clip_tokenizer
     from prompts.token_budget import count_tokens
-    from ui.builder_handlers import highlight_chunks
+    from ui.builder.handlers import highlight_chunks
 
     budget = count_tokens("a " * 74 + "bokeh lights", load_clip_tokenizer())
     assert budget.chunks[0].splits_word  # the tokenizer really cuts "bo|keh" at 75 tokens
@@ -415,8 +415,8 @@ def test_a_chunk_boundary_inside_a_word_shows_the_word_whole_and_each_chunk_once
 
 def test_picker_examples_name_only_terms_in_their_list():
     from prompts.vocabularies import load_vocabularies
-    from ui.builder_handlers import vocabulary_choices
-    from ui.builder_tab import PICKER_ROWS, picker_hint
+    from ui.builder.handlers import vocabulary_choices
+    from ui.builder.tab import PICKER_ROWS, picker_hint
 
     vocabularies = load_vocabularies()
     for row in PICKER_ROWS:

@@ -64,7 +64,7 @@ def test_compare_writes_sheet_and_cells_records_and_lists_the_experiment(data_di
 
 
 def run_in_process(capsys, *args: str, data_dir: Path) -> tuple[int, str, str]:
-    from ui.cli import main
+    from ui.cli.main import main
 
     code = main(["--data-dir", str(data_dir), *args])
     captured = capsys.readouterr()

@@ -156,7 +156,7 @@ def test_out_never_overwrites_an_earlier_file(data_dir, tmp_path):
 
 
 def test_write_new_file_takes_the_next_free_name(tmp_path):
-    from ui.commands.generate import write_new_file
+    from ui.cli.generate import write_new_file
 
     paths = [write_new_file(tmp_path / "fox-7.png", bytes([n])) for n in range(3)]
     assert [p.name for p in paths] == ["fox-7.png", "fox-7-2.png", "fox-7-3.png"]

@@ -12,7 +12,7 @@ from PIL import Image
 
 from gallery.store import GalleryStore
 from prompts.styles import Style, StyleLibrary
-from ui import compare_handlers as h
+from ui.compare import handlers as h
 
 SETTINGS = dict(model="demo", steps=1, guidance=7.0, width=64, height=64, scheduler="Euler a")
 

@@ -16,7 +16,7 @@ from gallery.image_reader import read_image_metadata
 from gallery.metadata import embed_metadata
 from gallery.records import NewGeneration
 from gallery.store import GalleryStore
-from ui.gallery_handlers import (
+from ui.gallery_tab.handlers import (
     ANY,
     PAGE_SIZE,
     UNRATED,

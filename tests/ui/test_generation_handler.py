@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from engine.request import GenerationRequest
-from ui.generate_tab import RunRegistry, generate_images, prompt_token_count, reuse_seed
-from ui.generation_handler import RunControl, describe_result, stream_batch, stream_generation
+from ui.generate.batch import RunControl, describe_result, stream_batch, stream_generation
+from ui.generate.tab import RunRegistry, generate_images, prompt_token_count, reuse_seed
 
 
 def test_stream_yields_each_step_then_the_result(engine):

@@ -19,14 +19,14 @@ from engine.errors import GenerationCancelled, InvalidRequestError
 from engine.request import GenerationRequest
 from gallery.records import NewGeneration
 from gallery.store import GalleryStore
-from ui import gallery_handlers as handlers
-from ui.gallery_handlers import ANY
-from ui.generate_tab import generate_images
-from ui.hosted_engine import Admission, HostedEngine, check_limits
-from ui.hosting import Hosting, HostingError, Limits, hosting_from, launch_options, parse_auth
+from ui.gallery_tab.handlers import ANY
+from ui.gallery_tab import handlers
+from ui.generate.tab import generate_images
+from ui.hosting.hosted_engine import Admission, HostedEngine, check_limits
+from ui.hosting.mode import Hosting, HostingError, Limits, hosting_from, launch_options, parse_auth
+from ui.hosting.visitors import VisitorGallery, Visitors, browser_owner
+from ui.hosting.zerogpu import gpu_seconds, register_engine
 from ui.messages import md_text
-from ui.visitors import VisitorGallery, Visitors, browser_owner
-from ui.zerogpu import gpu_seconds, register_engine
 
 NO_FILTERS = ("", ANY, ANY, 0, False, "")
 
@@ -345,7 +345,7 @@ def test_comparison_batches_pass_the_same_checks_and_count_their_images(engine):
 
 
 def test_the_browser_token_key_survives_a_restart(tmp_path):
-    from ui.hosting import browser_secret, with_browser_secret
+    from ui.hosting.mode import browser_secret, with_browser_secret
 
     first = with_browser_secret(Hosting(public=True), tmp_path).browser_secret
     assert len(first) >= 32 and browser_secret(tmp_path) == first
@@ -355,8 +355,8 @@ def test_the_browser_token_key_survives_a_restart(tmp_path):
 def test_work_in_worker_threads_is_recorded_for_the_visitor(tmp_path, as_visitor):
     """Generate and Compare run the engine in worker threads; what they record is still the
     visitor's (the event's context goes with the thread)."""
-    from ui.experiment_runner import stream_experiment
-    from ui.generation_handler import stream_generation
+    from ui.compare.runner import stream_experiment
+    from ui.generate.batch import stream_generation
 
     with GalleryStore.open(tmp_path / "g") as store:
         gallery = VisitorGallery(store, Visitors(Hosting(auth=(("ada", "1"),))))
@@ -408,7 +408,7 @@ def test_a_hugging_face_sign_in_is_read_from_the_session_and_claims_the_browser_
 
 def test_a_comparison_over_the_public_limit_is_refused_before_anything_is_saved(engine, tmp_path):
     from engine.compare_plan import ComparePlan, CompareVariant
-    from ui.experiment_runner import run_experiment
+    from ui.compare.runner import run_experiment
 
     hosting = Hosting(public=True, allowed_models=("demo",), limits=Limits())
     hosted = HostedEngine(engine, hosting, lambda: "ada")

@@ -3,7 +3,7 @@
 import gradio as gr
 import pytest
 
-from ui.models_panel import model_label, models_at_hand, panel_markdown, use_model
+from ui.generate.models_panel import model_label, models_at_hand, panel_markdown, use_model
 
 
 def test_use_a_turbo_model_sets_few_steps_and_no_cfg(tmp_path):

@@ -9,8 +9,8 @@ from gradio_client import Client
 from engine.default_model import DefaultModelChoice
 from gallery.store import GalleryStore
 from tests.ui.conftest import free_port
-from ui.commands.serve import build_served_app
-from ui.hosting import Hosting, Limits, launch_options
+from ui.cli.serve import build_served_app
+from ui.hosting.mode import Hosting, Limits, launch_options
 
 
 @pytest.fixture(scope="module")

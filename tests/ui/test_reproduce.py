@@ -3,8 +3,8 @@
 from PIL import Image
 
 from engine.request import GenerationRequest
+from ui.gallery_tab.reproduce import compare_pixels, regenerate_from_record, reproduce
 from ui.recording import record_result
-from ui.reproduce import compare_pixels, regenerate_from_record, reproduce
 
 SMALL = {"width": 64, "height": 64, "steps": 2}
 

@@ -8,8 +8,8 @@ import json
 
 from prompts.compose import compose_prompt
 from prompts.recipe import Recipe
-from ui.cli import main
-from ui.commands.styles import style_library
+from ui.cli.main import main
+from ui.cli.styles import style_library
 
 # A styles.csv as found in the wild: BOM, a comment row, a row with more values than the
 # header, a repeated name (A1111 keeps the last), the old `text` column name is not used here.

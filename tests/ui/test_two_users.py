@@ -14,8 +14,8 @@ from gallery.owners import EVERY_OWNER
 from gallery.records import NewGeneration
 from gallery.store import GalleryStore
 from tests.ui.conftest import free_port
-from ui.commands.serve import build_served_app
-from ui.hosting import Hosting, launch_options
+from ui.cli.serve import build_served_app
+from ui.hosting.mode import Hosting, launch_options
 
 USERS = (("ada", "ada-pw"), ("grace", "grace-pw"))
 

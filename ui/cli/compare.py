@@ -65,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def build_plan(args: argparse.Namespace) -> tuple[ComparePlan, str]:
     """The plan and experiment kind from the flags (raises ValueError subclasses)."""
-    from ui.experiment_runner import labels_or_prompts
+    from ui.compare.runner import labels_or_prompts
 
     settings = GenerationRequest(
         prompt="",
@@ -104,10 +104,10 @@ def run(args: argparse.Namespace) -> int:
     """Run the experiment, write the files, print the experiment id."""
     from gallery.experiment_export import cell_file_name
     from gallery.store import GalleryStore
-    from ui.cli import CommandError
-    from ui.contact_sheet import contact_sheet_png
-    from ui.experiment_runner import run_experiment
-    from ui.experiment_view import load_view
+    from ui.cli.main import CommandError
+    from ui.compare.contact_sheet import contact_sheet_png
+    from ui.compare.runner import run_experiment
+    from ui.compare.view import load_view
     from ui.runtime import build_engine
 
     data_dir = resolve_data_dir(args.data_dir)

@@ -15,7 +15,7 @@ from typing import Any
 import gradio as gr
 
 from gallery.store import GalleryStore
-from ui.gallery_handlers import (
+from ui.gallery_tab.handlers import (
     ANY,
     RATING_CHOICES,
     UNRATED,

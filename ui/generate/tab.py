@@ -23,16 +23,16 @@ from engine.result import GenerationResult
 from engine.schedulers import scheduler_names
 from prompts.token_budget import count_tokens
 from prompts.weighting import PromptSyntaxError
-from ui.api import build_request
-from ui.generation_handler import (
+from ui.generate.api import build_request
+from ui.generate.batch import (
     RunControl,
     describe_result,
     recording_warning,
     stream_batch,
     upscale_preview,
 )
+from ui.generate.models_panel import build_models_panel
 from ui.messages import shown
-from ui.models_panel import build_models_panel
 
 log = logging.getLogger(__name__)
 

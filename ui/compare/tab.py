@@ -2,7 +2,7 @@
 with per-column word diffs, an image slider, a difference heat map, blind pairwise votes with a
 Bradley–Terry ranking, CLIP scores, ablation ("which words matter"), saved experiments.
 
-Handlers live in `ui.compare_handlers`; this module only lays out widgets and wires events.
+Handlers live in `ui.compare.handlers`; this module only lays out widgets and wires events.
 It also registers the `compare` and `ablate` API endpoints.
 """
 
@@ -18,7 +18,7 @@ from engine.generate import Engine
 from engine.schedulers import scheduler_names
 from gallery.store import GalleryStore
 from prompts.styles import StyleLibrary
-from ui import compare_handlers as h
+from ui.compare import handlers as h
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 

@@ -19,7 +19,7 @@ from prompts.recipe import Recipe
 from prompts.styles import StyleError, StyleLibrary
 from prompts.vocabularies import Vocabulary, load_vocabularies
 from prompts.wildcards import load_wildcard_lists
-from ui.builder_handlers import (
+from ui.builder.handlers import (
     ALL_CATEGORIES,
     DEFAULT_USER_CATEGORY,
     EXPANSION_COLOR_MAP,

@@ -34,7 +34,7 @@ from prompts.recipe import Recipe, RecipeError
 from prompts.styles import StyleError, StyleLibrary
 from prompts.token_budget import count_tokens
 from prompts.weighting import PromptSyntaxError
-from ui.generation_handler import describe_result, recording_warning
+from ui.generate.batch import describe_result, recording_warning
 from ui.messages import shown
 
 ResultCallback = Callable[..., Any]

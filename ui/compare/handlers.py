@@ -1,4 +1,4 @@
-"""The Compare tab's handlers as plain functions (tested directly; `ui.compare_tab` wires them).
+"""The Compare tab's handlers as plain functions (tested directly; `ui.compare.tab` wires them).
 
 Variants come as rows `[label, prompt]`; a blank label becomes the prompt, shortened. The grid
 is rows = seeds by columns = (axis value, variant); a `gr.Gallery` shows it row by row, so the
@@ -42,14 +42,14 @@ from prompts.variants import (
     prompt_search_replace,
     style_sweep,
 )
-from ui.contact_sheet import contact_sheet_png
-from ui.experiment_runner import (
+from ui.compare.contact_sheet import contact_sheet_png
+from ui.compare.runner import (
     ExperimentOutcome,
     labels_or_prompts,
     run_experiment,
     stream_experiment,
 )
-from ui.experiment_view import ExperimentView, load_view
+from ui.compare.view import ExperimentView, load_view
 from ui.messages import md_text
 
 Store = GalleryStore | OwnerGallery

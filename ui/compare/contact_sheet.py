@@ -8,7 +8,7 @@ import io
 
 from PIL import Image, ImageDraw, ImageFont
 
-from ui.experiment_view import ExperimentView
+from ui.compare.view import ExperimentView
 
 CELL = 192
 PAD = 8

@@ -24,7 +24,7 @@ from typing import Any
 
 from gallery.owners import EVERY_OWNER, LOCAL_OWNER, Owner
 from gallery.store import OWNER_SCOPED, GalleryStore
-from ui.hosting import Hosting
+from ui.hosting.mode import Hosting
 
 NOBODY = "nobody"  # requests with no visitor at all in a per-user app: an empty gallery
 MAX_REMEMBERED_SESSIONS = 50_000

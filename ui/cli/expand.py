@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Expand the prompt and print original, added and final."""
-    from ui.cli import CommandError
+    from ui.cli.main import CommandError
 
     if not args.prompt.strip():
         raise CommandError("Enter a prompt to expand.")

@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
     from engine.default_model import DefaultModelChoice, choose_default_model
     from gallery.errors import GalleryError
     from gallery.store import GalleryStore
-    from ui.cli import CommandError
-    from ui.hosting import HostingError, hosting_from, launch_options, with_browser_secret
+    from ui.cli.main import CommandError
+    from ui.hosting.mode import HostingError, hosting_from, launch_options, with_browser_secret
     from ui.page_assets import launch_assets
     from ui.runtime import build_engine
     from ui.settings import gallery_dir
@@ -86,11 +86,12 @@ def run(args: argparse.Namespace) -> int:
 def build_served_app(
     engine: Any, default: Any, store: Any, hosting: Any, data_dir: Any = None
 ) -> Any:
-    """The page as `serve` runs it: each visitor's own gallery (`ui.visitors`), and in public
-    mode the engine behind the allow-list, limits and per-visitor bounds (on ZeroGPU too)."""
-    from ui.hosted_engine import HostedEngine
+    """The page as `serve` runs it: each visitor's own gallery (`ui.hosting.visitors`), and in
+    public mode the engine behind the allow-list, limits and per-visitor bounds (on ZeroGPU
+    too)."""
+    from ui.hosting.hosted_engine import HostedEngine
+    from ui.hosting.visitors import VisitorGallery, Visitors
     from ui.recording import record_result
-    from ui.visitors import VisitorGallery, Visitors
     from ui.web import build_app
 
     visitors = Visitors(hosting)
@@ -99,7 +100,7 @@ def build_served_app(
     if hosting.public:
         gpu_key = None
         if hosting.zero_gpu:
-            from ui.zerogpu import register_engine
+            from ui.hosting.zerogpu import register_engine
 
             gpu_key = register_engine(engine)
             engine.models.get(default.model)  # loaded onto CUDA now, as ZeroGPU expects

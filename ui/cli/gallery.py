@@ -117,7 +117,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Open the gallery and run the chosen action."""
-    from ui.cli import CommandError  # imported here: ui.cli imports this module
+    from ui.cli.main import CommandError  # imported here: ui.cli.main imports this module
 
     folder = gallery_dir(resolve_data_dir(args.data_dir))
     action = {
@@ -230,8 +230,8 @@ def _show(store: GalleryStore, args: argparse.Namespace) -> int:
 
 def _reproduce(store: GalleryStore, args: argparse.Namespace) -> int:
     from engine.errors import EngineError
-    from ui.cli import CommandError
-    from ui.reproduce import reproduce
+    from ui.cli.main import CommandError
+    from ui.gallery_tab.reproduce import reproduce
     from ui.runtime import build_engine
 
     record = store.get(args.id)

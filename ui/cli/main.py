@@ -1,6 +1,6 @@
 """Command line: `python app.py [--data-dir DIR] [SUB-COMMAND ...]`.
 
-Each sub-command lives in `ui/commands/<name>.py` with `register(subparsers)`, which adds its
+Each sub-command lives in `ui/cli/<name>.py` with `register(subparsers)`, which adds its
 parser and sets `handler` to a function taking the parsed args and returning an exit code.
 """
 
@@ -10,7 +10,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ui.commands import COMMAND_MODULES
+from ui.cli import compare, compose, expand, gallery, generate, serve, styles
+
+COMMAND_MODULES = (generate, compare, serve, expand, compose, gallery, styles)
 
 
 class CommandError(Exception):
@@ -41,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:
-        from ui.commands import serve
+        from ui.cli.main import serve
 
         handler = serve.run
     try:

@@ -137,7 +137,7 @@ def _record(result: GenerationResult, data_dir: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate, write PNGs, record them in the gallery, print where they went."""
-    from ui.cli import CommandError
+    from ui.cli.main import CommandError
     from ui.runtime import build_engine
 
     data_dir = resolve_data_dir(args.data_dir)

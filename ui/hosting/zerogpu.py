@@ -24,7 +24,7 @@ import spaces
 from engine.errors import GenerationCancelled
 from engine.generate import Engine
 from engine.request import GenerationRequest
-from ui.generation_handler import GenerationEvent, stream_generation
+from ui.generate.batch import GenerationEvent, stream_generation
 
 MIN_GPU_SECONDS = 15
 MAX_GPU_SECONDS = 180

@@ -69,7 +69,7 @@ def style_library(data_dir: str | Path | None) -> Iterator[StyleLibrary]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen action."""
-    from ui.cli import CommandError  # imported here: ui.cli imports this module
+    from ui.cli.main import CommandError  # imported here: ui.cli.main imports this module
 
     try:
         with style_library(args.data_dir) as library:

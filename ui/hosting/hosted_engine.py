@@ -19,7 +19,7 @@ from typing import Any
 from engine.errors import InvalidRequestError
 from engine.generate import Engine
 from engine.request import GenerationRequest, ImageSpec
-from ui.hosting import Hosting, Limits
+from ui.hosting.mode import Hosting, Limits
 
 RATE_WINDOW_S = 60.0
 ANONYMOUS_PREFIX = "addr:"  # the rate key of a signed-out caller (see `Visitor.rate_key`)
@@ -176,7 +176,7 @@ class HostedEngine:
             raise InvalidRequestError("Model configuration folders cannot be chosen here.")
         with self._admitted(request.num_images):
             if self._gpu_key is not None:
-                from ui.zerogpu import run_on_gpu
+                from ui.hosting.zerogpu import run_on_gpu
 
                 return run_on_gpu(self._gpu_key, request, model, on_progress, cancel)
             return self.engine.generate(
