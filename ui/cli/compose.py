@@ -26,6 +26,7 @@ from prompts.wildcards import (
     resolve_wildcards,
     user_wildcards_dir,
 )
+from ui.cli.errors import CommandError
 from ui.cli.styles import style_library
 from ui.settings import resolve_data_dir
 
@@ -82,7 +83,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compose and print the prompts (or list styles)."""
-    from ui.cli.main import CommandError
 
     data_dir = resolve_data_dir(args.data_dir)
     try:
@@ -93,7 +93,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _compose(args: argparse.Namespace, library: StyleLibrary, data_dir: Path) -> int:
-    from ui.cli.main import CommandError
 
     try:
         if args.list_styles is not None:
@@ -134,7 +133,6 @@ def _resolve_wildcards(
 def build_recipe(args: argparse.Namespace) -> Recipe:
     """The recipe from `--recipe` (if any) with the flags added: list flags append, text flags
     replace."""
-    from ui.cli.main import CommandError
 
     base = Recipe()
     if args.recipe:

@@ -12,6 +12,8 @@ import json
 import random
 import sys
 
+from ui.cli.errors import CommandError
+
 MAX_TERMS_LIMIT = 32
 
 
@@ -47,7 +49,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Expand the prompt and print original, added and final."""
-    from ui.cli.main import CommandError
 
     if not args.prompt.strip():
         raise CommandError("Enter a prompt to expand.")

@@ -11,12 +11,9 @@ import sys
 from collections.abc import Sequence
 
 from ui.cli import compare, compose, expand, gallery, generate, serve, styles
+from ui.cli.errors import CommandError
 
 COMMAND_MODULES = (generate, compare, serve, expand, compose, gallery, styles)
-
-
-class CommandError(Exception):
-    """A one-line, user-facing failure: printed to stderr, exit status 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:

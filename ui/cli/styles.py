@@ -27,6 +27,7 @@ from prompts.styles import (
     write_a1111_csv,
     write_fooocus_json,
 )
+from ui.cli.errors import CommandError
 from ui.settings import gallery_dir, resolve_data_dir
 
 
@@ -69,7 +70,6 @@ def style_library(data_dir: str | Path | None) -> Iterator[StyleLibrary]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen action."""
-    from ui.cli.main import CommandError  # imported here: ui.cli.main imports this module
 
     try:
         with style_library(args.data_dir) as library:
