@@ -14,7 +14,7 @@ from gallery.store import GalleryStore
 from prompts.styles import Style, StyleLibrary
 from ui.compare import handlers as h
 
-SETTINGS = dict(model="demo", steps=1, guidance=7.0, width=64, height=64, scheduler="Euler a")
+SETTINGS = dict(model="demo", steps=1, guidance_scale=7.0, width=64, height=64, scheduler="Euler a")
 
 
 @pytest.fixture
@@ -23,22 +23,18 @@ def store(tmp_path):
         yield opened
 
 
-def run(engine, store, rows, seeds="3, 4", axis_name=h.NO_AXIS, axis_values="", name=""):
-    s = SETTINGS
-    events = list(
-        h.run_comparison(
-            engine, store, rows, seeds, 0, "", s["model"], s["steps"], s["guidance"],
-            s["width"], s["height"], s["scheduler"], axis_name, axis_values, name, progress=None,
-        )
-    )  # fmt: skip
+def run(hosted, store, rows, seeds="3, 4", axis_name=h.NO_AXIS, axis_values="", name=""):
+    page = dict(variants=rows, seeds=seeds, random_seeds=0, negative_prompt="", name=name)
+    page |= dict(axis_name=axis_name, axis_values=axis_values, **SETTINGS)
+    events = list(h.run_comparison(hosted, store, h.read_form(page)))
     status, _, experiment_id = events[-1]
     assert status.startswith(f"Saved experiment #{experiment_id}")
     return experiment_id, events
 
 
-def test_a_run_saves_a_grid_with_diff_headers_scores_and_a_ranking(engine, store):
+def test_a_run_saves_a_grid_with_diff_headers_scores_and_a_ranking(hosted, store):
     rows = [["red", "a red fox, snow"], ["", "a (blue:1.3) fox, snow, night"]]
-    experiment_id, events = run(engine, store, rows)
+    experiment_id, events = run(hosted, store, rows)
     assert any(e[0].startswith("Cells 0 of 4") for e in events[:-1])  # one bar for the grid
     summary, header, grid, ranking, ablation, _plot, winner = h.show_experiment(
         store, experiment_id
@@ -55,8 +51,8 @@ def test_a_run_saves_a_grid_with_diff_headers_scores_and_a_ranking(engine, store
     assert winner.choices == [("red", "red"), ("a (blue:1.3) fox, snow, night",) * 2]
 
 
-def test_heat_map_and_slider(engine, store):
-    experiment_id, _ = run(engine, store, [["a", "a red fox"], ["b", "a blue fox"]], seeds="5")
+def test_heat_map_and_slider(hosted, store):
+    experiment_id, _ = run(hosted, store, [["a", "a red fox"], ["b", "a blue fox"]], seeds="5")
     view = h.load_view(store, experiment_id)
     plain = h.grid_items(view)
     heat = h.grid_items(view, heat=True)
@@ -74,8 +70,8 @@ def test_heat_map_and_slider(engine, store):
     assert h.cell_generation_id(store, None, 1) is None
 
 
-def test_blind_votes_rank_the_variants(engine, store):
-    experiment_id, _ = run(engine, store, [["a", "a red fox"], ["b", "a blue fox"]], seeds="5, 6")
+def test_blind_votes_rank_the_variants(hosted, store):
+    experiment_id, _ = run(hosted, store, [["a", "a red fox"], ["b", "a blue fox"]], seeds="5, 6")
     rng = random.Random(0)
     for _ in range(6):
         left, right, pair, text = h.next_blind_pair(store, experiment_id, rng)
@@ -94,9 +90,9 @@ def test_blind_votes_rank_the_variants(engine, store):
     assert h.mark_row_best(store, experiment_id, [1, 0]) == "Best on seed 6: a."
 
 
-def test_axis_columns_and_export_with_contact_sheet(engine, store, tmp_path):
+def test_axis_columns_and_export_with_contact_sheet(hosted, store, tmp_path):
     experiment_id, _ = run(
-        engine, store, [["a", "a red fox"], ["b", "a blue fox"]], seeds="5",
+        hosted, store, [["a", "a red fox"], ["b", "a blue fox"]], seeds="5",
         axis_name="cfg", axis_values="2, 8",
     )  # fmt: skip
     view = h.load_view(store, experiment_id)
@@ -117,14 +113,10 @@ def test_axis_columns_and_export_with_contact_sheet(engine, store, tmp_path):
     assert store.count() == 0 and h.experiment_choices(store) == []
 
 
-def test_ablation_ranks_terms_on_the_page(engine, store):
+def test_ablation_ranks_terms_on_the_page(hosted, store):
     s = SETTINGS
-    events = list(
-        h.run_ablation(
-            engine, store, "a fox, snow, golden hour", "5", 0, "", s["model"], s["steps"],
-            s["guidance"], s["width"], s["height"], s["scheduler"], "", progress=None,
-        )
-    )  # fmt: skip
+    page = dict(ablate="a fox, snow, golden hour", seeds="5", random_seeds=0, **s)
+    events = list(h.run_comparison(hosted, store, h.read_form(page)))
     experiment_id = events[-1][2]
     _, _, _, _, ablation, plot, _ = h.show_experiment(store, experiment_id)
     assert sorted(r[0] for r in ablation) == ["a fox", "golden hour", "snow"]
@@ -166,9 +158,9 @@ def test_generators_and_compare_with(store, make_generation_for_ui):
         ([["a", "a fox"], ["b", "a (cat"]], "1", "Prompt syntax"),
     ],
 )
-def test_bad_input_is_one_sentence(engine, store, rows, seeds, message):
+def test_bad_input_is_one_sentence(hosted, store, rows, seeds, message):
     with pytest.raises(gr.Error, match=message):
-        run(engine, store, rows, seeds=seeds)
+        run(hosted, store, rows, seeds=seeds)
     assert store.list_experiments() == [] or message == "Prompt syntax"
 
 

@@ -19,13 +19,16 @@ from engine.errors import GenerationCancelled, InvalidRequestError
 from engine.request import GenerationRequest
 from gallery.records import NewGeneration
 from gallery.store import GalleryStore
-from ui.gallery_tab.handlers import ANY
 from ui.gallery_tab import handlers
-from ui.generate.tab import generate_images
-from ui.hosting.hosted_engine import Admission, HostedEngine, check_limits
-from ui.hosting.mode import Hosting, HostingError, Limits, hosting_from, launch_options, parse_auth
+from ui.gallery_tab.handlers import ANY
+from ui.generate.handlers import generate_images, read_form
+from ui.hosting.admission import Admission, check_limits
+from ui.hosting.auth import HostingError, parse_auth
+from ui.hosting.hosted_engine import HostedEngine
+from ui.hosting.mode import Hosting, Limits, hosting_from
+from ui.hosting.served import launch_options
 from ui.hosting.visitors import VisitorGallery, Visitors, browser_owner
-from ui.hosting.zerogpu import gpu_seconds, register_engine
+from ui.hosting.zerogpu import PipelineCall, gpu_seconds
 from ui.messages import md_text
 
 NO_FILTERS = ("", ANY, ANY, 0, False, "")
@@ -204,7 +207,7 @@ def test_the_public_engine_offers_allowed_models_only_and_names_no_path(engine, 
 
 def test_the_zerogpu_path_streams_progress_and_stops(engine):
     hosting = Hosting(public=True, allowed_models=("demo",), limits=Limits())
-    hosted = HostedEngine(engine, hosting, lambda: "ada", gpu_key=register_engine(engine, "t"))
+    hosted = HostedEngine(engine, hosting, lambda: "ada")
     request = GenerationRequest("a fox", seed=4, steps=3, width=64, height=64)
     steps = []
     result = hosted.generate(request, "demo", on_progress=lambda u: steps.append(u.step))
@@ -228,12 +231,16 @@ def test_the_zerogpu_path_streams_progress_and_stops(engine):
 
 
 def test_gpu_time_grows_with_steps_pixels_and_images():
-    small = GenerationRequest("a", steps=4, width=512, height=512)
-    assert gpu_seconds("k", small) == 15  # the floor
-    big = GenerationRequest("a", steps=50, width=1024, height=1024, num_images=4)
-    one_image = GenerationRequest("a", steps=50, width=1024, height=1024, num_images=1)
+    def calls(**settings):
+        return [PipelineCall(GenerationRequest("a", **settings), "demo")]
+
+    assert gpu_seconds("k", calls(steps=4, width=512, height=512)) == 15  # the floor
+    big = calls(steps=50, width=1024, height=1024, num_images=4)
+    one_image = calls(steps=50, width=1024, height=1024, num_images=1)
     assert 15 < gpu_seconds("k", one_image) < gpu_seconds("k", big) <= 180
-    huge = GenerationRequest("a", steps=10_000, width=2048, height=2048, num_images=8)
+    image_by_image = one_image * 4  # a Generate batch: one call per image, one GPU entry
+    assert gpu_seconds("k", image_by_image) == gpu_seconds("k", big)
+    huge = calls(steps=10_000, width=2048, height=2048, num_images=8)
     assert gpu_seconds("k", huge) == 180  # the ceiling
 
 
@@ -267,19 +274,21 @@ def test_tags_and_settings_cannot_inject_markup(tmp_path):
 
 
 @pytest.mark.parametrize(("steps", "width"), [(2.7, 64), (2, 64.5)])
-def test_page_integers_are_validated_not_rounded(engine, steps, width):
+def test_page_integers_are_validated_not_rounded(steps, width):
     with pytest.raises(gr.Error, match="whole number"):
-        next(generate_images(engine, "demo", "a", "", 1, steps, 7.0, width, 64, 1, "Euler a"))
+        read_form({"prompt": "a", "seed": 1, "steps": steps, "width": width, "height": 64})
 
 
-def test_a_read_only_gallery_keeps_the_images_on_the_page_with_one_line(engine):
+def test_a_read_only_gallery_keeps_the_images_on_the_page_with_one_line(hosted):
     def read_only(result, recipe):
         raise PermissionError(13, "Permission denied", "/srv/secret/gallery/tmp/x.part")
 
     with pytest.warns(UserWarning) as warned:
         shown = list(
             generate_images(
-                engine, "demo", "a", "", 1, 1, 7.0, 64, 64, 1, "Euler a", progress=None,
+                hosted,
+                read_form({"prompt": "a", "model": "demo", "seed": 1, "steps": 1, "width": 64,
+                           "height": 64}),
                 on_result=read_only,
             )
         )  # fmt: skip
@@ -353,29 +362,19 @@ def test_the_browser_token_key_survives_a_restart(tmp_path):
 
 
 def test_work_in_worker_threads_is_recorded_for_the_visitor(tmp_path, as_visitor):
-    """Generate and Compare run the engine in worker threads; what they record is still the
-    visitor's (the event's context goes with the thread)."""
-    from ui.compare.runner import stream_experiment
-    from ui.generate.batch import stream_generation
+    """Generate and Compare run their work in a worker thread (`ui.streaming`); what it
+    records is still the visitor's (the event's context goes with the thread)."""
+    from ui.streaming import stream_work
 
     with GalleryStore.open(tmp_path / "g") as store:
         gallery = VisitorGallery(store, Visitors(Hosting(auth=(("ada", "1"),))))
         image = Image.new("RGB", (16, 16), "red")
 
-        def compare_work(on_progress, cancel):
-            return gallery.record_generation(NewGeneration("compared", image=image))
+        def work(emit, cancel):
+            emit(gallery.record_generation(NewGeneration("in a worker", image=image)))
 
-        events = as_visitor(user("ada"), lambda: list(stream_experiment(compare_work)))
-        compared = events[-1].outcome
-        assert store.get(compared, owner="user:ada").prompt == "compared"
-
-        class RecordingEngine:
-            def generate(self, request, model, on_progress=None, cancel=None):
-                return gallery.record_generation(NewGeneration("generated", image=image))
-
-        run = stream_generation(RecordingEngine(), GenerationRequest("a"), "demo")
-        generated = as_visitor(user("ada"), lambda: list(run))[-1].result
-        assert store.get(generated, owner="user:ada").prompt == "generated"
+        recorded = as_visitor(user("ada"), lambda: list(stream_work(work)))
+        assert store.get(recorded[0], owner="user:ada").prompt == "in a worker"
 
 
 def test_a_hugging_face_sign_in_is_read_from_the_session_and_claims_the_browser_gallery(
@@ -407,19 +406,20 @@ def test_a_hugging_face_sign_in_is_read_from_the_session_and_claims_the_browser_
 
 
 def test_a_comparison_over_the_public_limit_is_refused_before_anything_is_saved(engine, tmp_path):
-    from engine.compare_plan import ComparePlan, CompareVariant
+    from engine.compare_plan import CompareVariant
     from ui.compare.runner import run_experiment
+    from ui.forms import CompareForm
 
     hosting = Hosting(public=True, allowed_models=("demo",), limits=Limits())
     hosted = HostedEngine(engine, hosting, lambda: "ada")
     settings = GenerationRequest("", steps=1, width=64, height=64)
     variants = tuple(CompareVariant(n, f"a {n}") for n in ("fox", "cat", "owl"))
     with GalleryStore.open(tmp_path / "data") as store:
-        too_big = ComparePlan(variants, tuple(range(11)), settings)  # 33 images > 32
+        too_big = CompareForm(variants, tuple(range(11)), settings)  # 33 images > 32
         with pytest.raises(InvalidRequestError, match="33 images; at most 32"):
             run_experiment(hosted, store, too_big)
         assert store.list_experiments() == []
-        run_experiment(hosted, store, ComparePlan(variants, (1,), settings))  # 3 images pass
+        run_experiment(hosted, store, CompareForm(variants, (1,), settings))  # 3 images pass
         assert len(store.list_experiments()) == 1
 
 

@@ -6,31 +6,13 @@ from __future__ import annotations
 import pytest
 from gradio_client import Client
 
-from engine.default_model import DefaultModelChoice
-from gallery.store import GalleryStore
-from tests.ui.conftest import free_port
-from ui.cli.serve import build_served_app
-from ui.hosting.mode import Hosting, Limits, launch_options
+from ui.hosting.mode import Hosting, Limits
 
 
 @pytest.fixture(scope="module")
-def public_server(engine, tmp_path_factory):
-    store = GalleryStore.open(tmp_path_factory.mktemp("public"))
-    hosting = Hosting(public=True, allowed_models=("demo",), limits=Limits(requests_per_minute=2))
-    app = build_served_app(engine, DefaultModelChoice("demo", "Using demo."), store, hosting)
-    port = free_port()
-    app.launch(
-        server_name="127.0.0.1",
-        server_port=port,
-        prevent_thread_lock=True,
-        quiet=True,
-        **launch_options(store, hosting),
-    )
-    try:
-        yield f"http://127.0.0.1:{port}/", store
-    finally:
-        app.close()
-        store.close()
+def hosting():
+    """`server` as on a Space, signed out, with two generations a minute."""
+    return Hosting(public=True, allowed_models=("demo",), limits=Limits(requests_per_minute=2))
 
 
 def generate(client: Client, **settings):
@@ -39,8 +21,8 @@ def generate(client: Client, **settings):
 
 
 @pytest.mark.slow
-def test_public_callers_are_bounded_and_kept_apart(public_server, tmp_path):
-    url, _ = public_server
+def test_public_callers_are_bounded_and_kept_apart(server, tmp_path):
+    url, _ = server
     first = Client(url, verbose=False)
     with pytest.raises(Exception, match="offers these models only: demo") as refused:
         generate(first, model=str(tmp_path))

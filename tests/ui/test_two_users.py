@@ -9,35 +9,17 @@ import pytest
 from gradio_client import Client
 from PIL import Image
 
-from engine.default_model import DefaultModelChoice
 from gallery.owners import EVERY_OWNER
 from gallery.records import NewGeneration
-from gallery.store import GalleryStore
-from tests.ui.conftest import free_port
-from ui.cli.serve import build_served_app
-from ui.hosting.mode import Hosting, launch_options
+from ui.hosting.mode import Hosting
 
 USERS = (("ada", "ada-pw"), ("grace", "grace-pw"))
 
 
 @pytest.fixture(scope="module")
-def two_user_server(engine, tmp_path_factory):
-    store = GalleryStore.open(tmp_path_factory.mktemp("two-users"))
-    hosting = Hosting(auth=USERS)
-    app = build_served_app(engine, DefaultModelChoice("demo", "Using demo."), store, hosting)
-    port = free_port()
-    app.launch(
-        server_name="127.0.0.1",
-        server_port=port,
-        prevent_thread_lock=True,
-        quiet=True,
-        **launch_options(store, hosting),
-    )
-    try:
-        yield f"http://127.0.0.1:{port}/", store
-    finally:
-        app.close()
-        store.close()
+def hosting():
+    """`server` with `--auth` for two users."""
+    return Hosting(auth=USERS)
 
 
 def generate(client: Client, prompt: str) -> list[int]:
@@ -48,8 +30,9 @@ def generate(client: Client, prompt: str) -> list[int]:
 
 
 @pytest.mark.slow
-def test_each_user_reaches_only_their_own_gallery_through_the_api(two_user_server):
-    url, store = two_user_server
+def test_each_user_reaches_only_their_own_gallery_through_the_api(server, gallery_store):
+    url, _ = server
+    store = gallery_store
     ada = Client(url, auth=USERS[0], verbose=False)
     grace = Client(url, auth=USERS[1], verbose=False)
     (ada_id,) = generate(ada, "ada's fox")
@@ -68,17 +51,20 @@ def test_each_user_reaches_only_their_own_gallery_through_the_api(two_user_serve
 
 
 @pytest.mark.slow
-def test_without_a_login_nothing_is_reachable(two_user_server):
-    url, _ = two_user_server
+def test_without_a_login_nothing_is_reachable(server):
+    url, _ = server
     with pytest.raises(Exception):  # noqa: B017 (gradio_client raises its own types)
         Client(url, verbose=False).predict(query="", api_name="/search_gallery")
 
 
 @pytest.mark.browser
-def test_each_user_sees_only_their_own_gallery_in_the_browser(two_user_server, browser, tmp_path):
+def test_each_user_sees_only_their_own_gallery_in_the_browser(
+    server, gallery_store, browser, tmp_path
+):
     from playwright.sync_api import expect
 
-    url, store = two_user_server
+    url, _ = server
+    store = gallery_store
     store.record_generation(
         NewGeneration("ada's lighthouse", seed=4242, model_id="demo", image=red()),
         owner="user:ada",

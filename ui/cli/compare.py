@@ -11,12 +11,11 @@ import shutil
 import sys
 from pathlib import Path
 
-from engine.compare_plan import ComparePlan, CompareVariant, parse_axis, parse_seeds
 from engine.errors import EngineError
-from engine.request import GenerationRequest
 from engine.schedulers import scheduler_names
 from gallery.errors import GalleryError
-from prompts.variants import VariantError, ablation_variants
+from ui.cli.errors import CommandError
+from ui.forms import CompareForm, FormError
 from ui.settings import gallery_dir, resolve_data_dir
 
 
@@ -63,63 +62,55 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def build_plan(args: argparse.Namespace) -> tuple[ComparePlan, str]:
-    """The plan and experiment kind from the flags (raises ValueError subclasses)."""
-    from ui.compare.runner import labels_or_prompts
-
-    settings = GenerationRequest(
-        prompt="",
-        negative_prompt=args.negative,
-        steps=args.steps,
-        guidance_scale=args.guidance,
-        width=args.width,
-        height=args.height,
-        scheduler=args.scheduler,
-    )
-    seeds = tuple(parse_seeds(args.seeds, args.random_seeds))
-    axis = parse_axis(args.axis)
-    if args.ablate is not None:
-        if args.variant:
-            raise VariantError("Give either --variant prompts or --ablate PROMPT, not both.")
-        variants = tuple(
-            CompareVariant(v.label, v.prompt, v.negative_prompt, v.removed_term)
-            for v in ablation_variants(args.ablate, args.negative)
-        )
-        return ComparePlan(variants, seeds, settings, args.model, axis), "ablation"
-    if not 2 <= len(args.variant) <= 8:
-        raise VariantError("Give 2 to 8 --variant prompts.")
+def read_form(args: argparse.Namespace) -> CompareForm:
+    """The flags as the form the page and the API read too; `CommandError` on bad input."""
+    if args.ablate is not None and args.variant:
+        raise CommandError("Give either --variant prompts or --ablate PROMPT, not both.")
+    if args.ablate is None and not 2 <= len(args.variant) <= 8:
+        raise CommandError("Give 2 to 8 --variant prompts.")
     if len(args.label) > len(args.variant):
-        raise VariantError("There are more --label values than --variant prompts.")
-    labels = labels_or_prompts(
-        [*args.label, *[""] * (len(args.variant) - len(args.label))], args.variant
-    )
-    variants = tuple(
-        CompareVariant(label, prompt, args.negative)
-        for label, prompt in zip(labels, args.variant, strict=True)
-    )
-    return ComparePlan(variants, seeds, settings, args.model, axis), "compare"
+        raise CommandError("There are more --label values than --variant prompts.")
+    values = {
+        "negative_prompt": args.negative,
+        "seeds": args.seeds,
+        "random_seeds": args.random_seeds,
+        "axis": args.axis,
+        "model": args.model,
+        "steps": args.steps,
+        "guidance_scale": args.guidance,
+        "width": args.width,
+        "height": args.height,
+        "scheduler": args.scheduler,
+        "name": args.name,
+        "max_batch": args.batch_size,
+    }
+    if args.ablate is not None:
+        values["ablate"] = args.ablate
+    else:
+        values |= {"variants": args.variant, "labels": args.label}
+    try:
+        return CompareForm.read(values)
+    except FormError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the experiment, write the files, print the experiment id."""
     from gallery.experiment_export import cell_file_name
     from gallery.store import GalleryStore
-    from ui.cli.main import CommandError
     from ui.compare.contact_sheet import contact_sheet_png
     from ui.compare.runner import run_experiment
     from ui.compare.view import load_view
+    from ui.hosting.hosted_engine import HostedEngine
     from ui.runtime import build_engine
 
     data_dir = resolve_data_dir(args.data_dir)
     out = Path(args.out)
+    form = read_form(args)
     try:
-        plan, kind = build_plan(args)
-        plan.validate()
-        engine = build_engine(data_dir, args.device, args.dtype)
+        engine = HostedEngine(build_engine(data_dir, args.device, args.dtype))
         with GalleryStore.open(gallery_dir(data_dir)) as store:
-            outcome = run_experiment(
-                engine, store, plan, name=args.name, kind=kind, max_batch=args.batch_size
-            )
+            outcome = run_experiment(engine, store, form)
             view = load_view(store, outcome.experiment.id)
             out.mkdir(parents=True, exist_ok=True)
             (out / "contact_sheet.png").write_bytes(contact_sheet_png(view))
@@ -131,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
                     target = out / name
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(cell.image_path, target)
-    except (EngineError, GalleryError, VariantError) as exc:
+    except (EngineError, GalleryError) as exc:
         raise CommandError(str(exc)) from None
     except ValueError as exc:  # device or dtype flags
         raise CommandError(str(exc)) from None
@@ -141,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     print(f"wrote {out / 'contact_sheet.png'} and {len(view.cells)} cell PNG(s)", file=sys.stderr)
-    if kind == "ablation":
+    if form.kind == "ablation":
         for impact in view.ablation():
             print(
                 f"{impact.mean_distance:7.4f} ± {impact.spread:.4f}  {impact.term}",

@@ -27,6 +27,7 @@ from gallery.errors import GalleryError
 from gallery.owners import EVERY_OWNER
 from gallery.records import GalleryQuery, GenerationSummary
 from gallery.store import GalleryStore
+from ui.cli.errors import CommandError
 from ui.settings import gallery_dir, resolve_data_dir
 
 PROMPT_WIDTH = 70
@@ -117,7 +118,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Open the gallery and run the chosen action."""
-    from ui.cli.main import CommandError  # imported here: ui.cli.main imports this module
 
     folder = gallery_dir(resolve_data_dir(args.data_dir))
     action = {
@@ -230,13 +230,15 @@ def _show(store: GalleryStore, args: argparse.Namespace) -> int:
 
 def _reproduce(store: GalleryStore, args: argparse.Namespace) -> int:
     from engine.errors import EngineError
-    from ui.cli.main import CommandError
     from ui.gallery_tab.reproduce import reproduce
+    from ui.hosting.hosted_engine import HostedEngine
     from ui.runtime import build_engine
 
     record = store.get(args.id)
     try:
-        engine = build_engine(resolve_data_dir(args.data_dir), args.device, args.dtype)
+        engine = HostedEngine(
+            build_engine(resolve_data_dir(args.data_dir), args.device, args.dtype)
+        )
         report = reproduce(engine, record)
     except (EngineError, ValueError) as exc:  # ValueError: the device or dtype flags
         raise CommandError(str(exc)) from None

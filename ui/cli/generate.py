@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 from engine.errors import EngineError
-from engine.request import GenerationRequest, parse_seed
 from engine.result import GenerationResult, ProgressUpdate
 from engine.schedulers import scheduler_names
+from ui.cli.errors import CommandError
+from ui.forms import FormError, GenerateForm
 from ui.settings import resolve_data_dir
 
 
@@ -135,33 +136,40 @@ def _record(result: GenerationResult, data_dir: Path) -> None:
     print(f"recorded in the gallery as {', '.join(f'#{i}' for i in ids)}", file=sys.stderr)
 
 
+def read_form(args: argparse.Namespace) -> GenerateForm:
+    """The flags as the form the page and the API read too; `CommandError` on a bad value."""
+    try:
+        return GenerateForm.read(
+            {
+                "prompt": args.prompt,
+                "negative_prompt": args.negative,
+                "seed": args.seed,
+                "steps": args.steps,
+                "guidance_scale": args.guidance,
+                "width": args.width,
+                "height": args.height,
+                "num_images": args.batch,
+                "scheduler": args.scheduler,
+                "model": args.model,
+                "clip_skip": args.clip_skip,
+            }
+        )
+    except FormError as exc:
+        raise CommandError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Generate, write PNGs, record them in the gallery, print where they went."""
-    from ui.cli.main import CommandError
+    from ui.hosting.hosted_engine import HostedEngine
     from ui.runtime import build_engine
 
     data_dir = resolve_data_dir(args.data_dir)
+    form = read_form(args)
     try:
-        seed = parse_seed(args.seed)
-    except EngineError as exc:
-        raise CommandError(str(exc)) from None
-    request = GenerationRequest(
-        prompt=args.prompt,
-        negative_prompt=args.negative,
-        seed=seed,
-        steps=args.steps,
-        guidance_scale=args.guidance,
-        width=args.width,
-        height=args.height,
-        num_images=args.batch,
-        scheduler=args.scheduler,
-        clip_skip=args.clip_skip,
-    )
-    try:
-        engine = build_engine(data_dir, args.device, args.dtype)
+        engine = HostedEngine(build_engine(data_dir, args.device, args.dtype))
         result = engine.generate(
-            request,
-            model=args.model,
+            form.request(),
+            model=form.model,
             on_progress=_progress_printer(args.quiet),
             single_file_config=args.config,
         )

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ui.cli.errors import CommandError
+from ui.hosting.mode import Hosting
 from ui.settings import resolve_data_dir
+
+if TYPE_CHECKING:  # the page's libraries load only when `serve` runs
+    import gradio as gr
+
+    from engine.default_model import DefaultModelChoice
+    from engine.generate import Engine
+    from gallery.store import GalleryStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,8 +57,9 @@ def run(args: argparse.Namespace) -> int:
     from engine.default_model import DefaultModelChoice, choose_default_model
     from gallery.errors import GalleryError
     from gallery.store import GalleryStore
-    from ui.cli.main import CommandError
-    from ui.hosting.mode import HostingError, hosting_from, launch_options, with_browser_secret
+    from ui.hosting.auth import HostingError
+    from ui.hosting.mode import hosting_from, with_browser_secret
+    from ui.hosting.served import launch_options
     from ui.page_assets import launch_assets
     from ui.runtime import build_engine
     from ui.settings import gallery_dir
@@ -84,11 +95,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def build_served_app(
-    engine: Any, default: Any, store: Any, hosting: Any, data_dir: Any = None
-) -> Any:
-    """The page as `serve` runs it: each visitor's own gallery (`ui.hosting.visitors`), and in
-    public mode the engine behind the allow-list, limits and per-visitor bounds (on ZeroGPU
-    too)."""
+    engine: Engine, default: DefaultModelChoice, store: GalleryStore, hosting: Hosting,
+    data_dir: Path | None = None,
+) -> gr.Blocks:  # fmt: skip
+    """The page as `serve` runs it: each visitor's own gallery (`ui.hosting.visitors`), every
+    run through the GPU boundary, and in public mode behind the allow-list, the limits and
+    per-visitor bounds (`ui.hosting.hosted_engine`)."""
     from ui.hosting.hosted_engine import HostedEngine
     from ui.hosting.visitors import VisitorGallery, Visitors
     from ui.recording import record_result
@@ -96,17 +108,10 @@ def build_served_app(
 
     visitors = Visitors(hosting)
     gallery = VisitorGallery(store, visitors)  # each visitor sees their own
-    serving: Any = engine
-    if hosting.public:
-        gpu_key = None
-        if hosting.zero_gpu:
-            from ui.hosting.zerogpu import register_engine
-
-            gpu_key = register_engine(engine)
-            engine.models.get(default.model)  # loaded onto CUDA now, as ZeroGPU expects
-        serving = HostedEngine(engine, hosting, lambda: gallery.current().rate_key, gpu_key=gpu_key)
+    if hosting.zero_gpu:
+        engine.models.get(default.model)  # loaded onto CUDA now, as ZeroGPU expects
     return build_app(
-        serving,
+        HostedEngine(engine, hosting, lambda: gallery.current().rate_key),
         default,
         on_result=lambda result, recipe=None: record_result(gallery, result, recipe),
         data_dir=data_dir,

@@ -10,51 +10,37 @@ from __future__ import annotations
 import html
 import random
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 from PIL import Image
 
-from engine.compare_plan import (
-    AXIS_LABELS,
-    ComparePlan,
-    CompareVariant,
-    make_axis,
-    parse_axis,
-    parse_seeds,
-)
+from engine.compare_plan import AXIS_LABELS
 from engine.compare_run import CompareProgress
 from engine.errors import EngineError
-from engine.generate import Engine
 from engine.image_metrics import difference_heat_map
-from engine.request import GenerationRequest
 from gallery.errors import GalleryError
 from gallery.store import GalleryStore, OwnerGallery
 from prompts.styles import StyleError, StyleLibrary
 from prompts.variants import (
     MAX_VARIANTS,
     VariantError,
-    ablation_variants,
     default_label,
     prompt_matrix,
     prompt_search_replace,
     style_sweep,
 )
 from ui.compare.contact_sheet import contact_sheet_png
-from ui.compare.runner import (
-    ExperimentOutcome,
-    labels_or_prompts,
-    run_experiment,
-    stream_experiment,
-)
+from ui.compare.runner import stream_experiment
 from ui.compare.view import ExperimentView, load_view
+from ui.forms import NO_AXIS, CompareForm, FormError, variant_rows
+from ui.hosting.hosted_engine import HostedEngine
 from ui.messages import md_text
 
 Store = GalleryStore | OwnerGallery
 GENERATORS = ("Prompt S/R", "Prompt matrix", "Style sweep")
-NO_AXIS = "none"
 AXIS_CHOICES = [(NO_AXIS, NO_AXIS), *((label, name) for name, label in AXIS_LABELS.items())]
 NOT_MEANINGFUL = (
     "⚠️ CLIP scores here come from a **{name}** and are **not meaningful** "
@@ -64,33 +50,6 @@ TAG_COLOURS = {"+": "#1b7f2a", "-": "#b3261e", "~": "#b06000"}
 
 
 # --- variants ------------------------------------------------------------------------------
-
-
-def variant_rows(table: Any) -> list[list[str]]:
-    """The Dataframe's rows as `[label, prompt]` text pairs, blank rows dropped."""
-    if table is None:
-        return []
-    if hasattr(table, "values") and hasattr(table, "columns"):  # a pandas DataFrame
-        table = table.values.tolist()
-    rows = []
-    for row in table:
-        cells = ["" if value is None else str(value) for value in list(row)[:2]]
-        cells += [""] * (2 - len(cells))
-        if cells[1].strip() or cells[0].strip():
-            rows.append([cells[0].strip(), cells[1].strip()])
-    return rows
-
-
-def variants_from_rows(rows: Sequence[Sequence[str]], negative: str) -> tuple[CompareVariant, ...]:
-    """Variants from `[label, prompt]` rows; gr.Error unless there are 2 to 8 with prompts."""
-    rows = [row for row in variant_rows(rows) if row[1]]
-    if not 2 <= len(rows) <= MAX_VARIANTS:
-        raise gr.Error(f"Give 2 to {MAX_VARIANTS} variants with a prompt; there are {len(rows)}.")
-    labels = labels_or_prompts([r[0] for r in rows], [r[1] for r in rows])
-    return tuple(
-        CompareVariant(label, row[1], negative or "")
-        for label, row in zip(labels, rows, strict=True)
-    )
 
 
 def generate_variants(
@@ -154,51 +113,12 @@ def compare_with(store: Store, generation_id: Any) -> tuple[Any, ...]:
 # --- running ---------------------------------------------------------------------------------
 
 
-def make_plan(
-    rows: Any,
-    seeds_text: str,
-    random_count: Any,
-    negative: str,
-    model: str,
-    steps: Any,
-    guidance: Any,
-    width: Any,
-    height: Any,
-    scheduler: str,
-    axis_name: str = NO_AXIS,
-    axis_values: str = "",
-    variants: Sequence[CompareVariant] | None = None,
-) -> ComparePlan:
-    """The plan from the page's inputs; gr.Error with one sentence for bad input."""
+def read_form(values: Mapping[str, Any]) -> CompareForm:
+    """The page's or the API's values as a form; gr.Error with one sentence for bad input."""
     try:
-        settings = GenerationRequest(
-            prompt="",
-            negative_prompt=negative or "",
-            steps=int(steps),
-            guidance_scale=float(guidance),
-            width=int(width),
-            height=int(height),
-            scheduler=scheduler,
-        )
-        seeds = tuple(parse_seeds(seeds_text or "", int(random_count or 0)))
-        axis = None
-        if axis_name and axis_name != NO_AXIS:
-            axis = make_axis(axis_name, [v for v in (axis_values or "").split(",") if v.strip()])
-            if axis is None:
-                raise gr.Error(
-                    f"Give the values of the {AXIS_LABELS[axis_name]} axis, e.g. 5, 7, 9."
-                )
-        plan = ComparePlan(
-            tuple(variants) if variants is not None else variants_from_rows(rows, negative),
-            seeds,
-            settings,
-            (model or "demo").strip(),
-            axis,
-        )
-        plan.validate()
-    except (EngineError, ValueError) as exc:
+        return CompareForm.read(values)
+    except FormError as exc:
         raise gr.Error(str(exc)) from None
-    return plan
 
 
 def progress_text(update: CompareProgress) -> str:
@@ -209,32 +129,24 @@ def progress_text(update: CompareProgress) -> str:
     return text
 
 
-def stream_run(
-    engine: Engine,
+def run_comparison(
+    engine: HostedEngine,
     store: Store,
-    plan: ComparePlan,
-    name: str,
-    kind: str,
-    progress: gr.Progress | None,
+    form: CompareForm,
+    progress: gr.Progress | None = None,
 ) -> Iterator[tuple[Any, Any, Any]]:
-    """Yield (status, preview, experiment id) while the experiment runs, then the final one."""
-
-    def work(on_progress: Callable[[CompareProgress], None], cancel: Any) -> ExperimentOutcome:
-        return run_experiment(
-            engine, store, plan, name=name or "", kind=kind, on_progress=on_progress, cancel=cancel
-        )
-
+    """The Run and "Which words matter?" buttons: yield (status, preview, experiment id)
+    while the experiment runs, then the final one."""
+    size = (form.settings.width, form.settings.height)
     try:
-        for event in stream_experiment(work):
+        for event in stream_experiment(engine, store, form):
             if event.progress is not None:
                 update = event.progress
                 if progress is not None:
                     progress(update.fraction, desc="Comparing", unit="cells")
                 preview = None
                 if update.preview is not None:
-                    preview = update.preview.resize(
-                        (plan.settings.width, plan.settings.height), Image.Resampling.NEAREST
-                    )
+                    preview = update.preview.resize(size, Image.Resampling.NEAREST)
                 yield progress_text(update), preview if preview else gr.skip(), gr.skip()
             elif event.outcome is not None:
                 outcome = event.outcome
@@ -245,63 +157,6 @@ def stream_run(
                 yield status, gr.skip(), outcome.experiment.id
     except (EngineError, GalleryError) as exc:
         raise gr.Error(str(exc)) from None
-
-
-def run_comparison(
-    engine: Engine,
-    store: Store,
-    rows: Any,
-    seeds_text: str,
-    random_count: Any,
-    negative: str,
-    model: str,
-    steps: Any,
-    guidance: Any,
-    width: Any,
-    height: Any,
-    scheduler: str,
-    axis_name: str,
-    axis_values: str,
-    name: str,
-    progress: gr.Progress | None = gr.Progress(),  # noqa: B008 (Gradio injects it here)
-) -> Iterator[tuple[Any, Any, Any]]:
-    """The Run button: yields (status, preview, experiment id)."""
-    plan = make_plan(
-        rows, seeds_text, random_count, negative, model, steps, guidance, width, height,
-        scheduler, axis_name, axis_values,
-    )  # fmt: skip
-    yield from stream_run(engine, store, plan, name, "compare", progress)
-
-
-def run_ablation(
-    engine: Engine,
-    store: Store,
-    prompt: str,
-    seeds_text: str,
-    random_count: Any,
-    negative: str,
-    model: str,
-    steps: Any,
-    guidance: Any,
-    width: Any,
-    height: Any,
-    scheduler: str,
-    name: str,
-    progress: gr.Progress | None = gr.Progress(),  # noqa: B008
-) -> Iterator[tuple[Any, Any, Any]]:
-    """The "Which words matter" button: the prompt with each term removed, on shared seeds."""
-    try:
-        made = ablation_variants(prompt or "", negative or "")
-    except VariantError as exc:
-        raise gr.Error(str(exc)) from None
-    variants = [CompareVariant(v.label, v.prompt, v.negative_prompt, v.removed_term) for v in made]
-    plan = make_plan(
-        None, seeds_text, random_count, negative, model, steps, guidance, width, height,
-        scheduler, variants=variants,
-    )  # fmt: skip
-    yield from stream_run(
-        engine, store, plan, name or f"Ablation: {default_label(prompt)}", "ablation", progress
-    )
 
 
 # --- showing an experiment ---------------------------------------------------------------
@@ -624,114 +479,3 @@ def export_experiment(store: Store, experiment_id: Any) -> str:
     except GalleryError as exc:
         raise gr.Error(str(exc)) from None
     return str(path)
-
-
-# --- API endpoints ---------------------------------------------------------------------------
-
-
-def outcome_summary(store: Store, outcome: ExperimentOutcome) -> dict[str, Any]:
-    """JSON for the API: experiment id, variants, cells with seed, axis value and CLIP score."""
-    view = load_view(store, outcome.experiment.id)
-    cells = []
-    for (row, column), cell in sorted(view.cells.items()):
-        axis, variant_index = view.columns[column]
-        cells.append(
-            {
-                "seed": view.experiment.seeds[row],
-                "variant": view.variants[variant_index].name,
-                "axis_value": view.axis_values[axis] if axis is not None else None,
-                "generation_id": cell.generation.id,
-                "prompt": cell.generation.prompt,
-                "clip_score": cell.score.value if cell.score else None,
-            }
-        )
-    return {
-        "experiment_id": view.experiment.id,
-        "variants": [v.name for v in view.variants],
-        "seeds": list(view.experiment.seeds),
-        "axis": view.experiment.axis or None,
-        "cells": cells,
-        "clip_scorer": outcome.scorer_name,
-        "scores_meaningful": outcome.scores_meaningful,
-        "stopped_early": outcome.cancelled,
-    }
-
-
-def compare_api(
-    engine: Engine,
-    store: Store,
-    variants: Sequence[str],
-    labels: Sequence[str] | None = None,
-    seeds: str = "1,2",
-    negative_prompt: str = "",
-    axis: str = "",
-    model: str = "demo",
-    steps: int = 20,
-    guidance_scale: float = 7.0,
-    width: int = 512,
-    height: int = 512,
-    scheduler: str = "Euler a",
-    name: str = "",
-) -> dict[str, Any]:
-    """Run and save a comparison; return its summary (see `outcome_summary`)."""
-    prompts = [str(v) for v in variants or []]
-    names = [str(label) for label in (labels or [])][: len(prompts)]
-    rows = [[names[i] if i < len(names) else "", p] for i, p in enumerate(prompts)]
-    try:
-        parsed_axis = parse_axis(axis)
-    except EngineError as exc:
-        raise gr.Error(str(exc)) from None
-    plan = make_plan(
-        rows, seeds, 0, negative_prompt, model, steps, guidance_scale, width, height, scheduler,
-        parsed_axis.name if parsed_axis else NO_AXIS,
-        ",".join(str(v) for v in parsed_axis.values) if parsed_axis else "",
-    )  # fmt: skip
-    try:
-        outcome = run_experiment(engine, store, plan, name=name)
-    except (EngineError, GalleryError) as exc:
-        raise gr.Error(str(exc)) from None
-    return outcome_summary(store, outcome)
-
-
-def ablate_api(
-    engine: Engine,
-    store: Store,
-    prompt: str,
-    seeds: str = "1,2",
-    negative_prompt: str = "",
-    model: str = "demo",
-    steps: int = 20,
-    guidance_scale: float = 7.0,
-    width: int = 512,
-    height: int = 512,
-    scheduler: str = "Euler a",
-) -> dict[str, Any]:
-    """Run and save an ablation; return the terms ranked by how much the image changed."""
-    try:
-        made = ablation_variants(prompt or "", negative_prompt or "")
-    except VariantError as exc:
-        raise gr.Error(str(exc)) from None
-    variants = [CompareVariant(v.label, v.prompt, v.negative_prompt, v.removed_term) for v in made]
-    plan = make_plan(
-        None, seeds, 0, negative_prompt, model, steps, guidance_scale, width, height, scheduler,
-        variants=variants,
-    )  # fmt: skip
-    try:
-        outcome = run_experiment(
-            engine, store, plan, name=f"Ablation: {default_label(prompt)}", kind="ablation"
-        )
-    except (EngineError, GalleryError) as exc:
-        raise gr.Error(str(exc)) from None
-    view = load_view(store, outcome.experiment.id)
-    summary = outcome_summary(store, outcome)
-    summary["terms"] = [
-        {
-            "term": i.term,
-            "mean_distance": i.mean_distance,
-            "spread": i.spread,
-            "mean_ssim": i.mean_ssim,
-            "mean_delta_e": i.mean_delta_e,
-        }
-        for i in view.ablation()
-    ]
-    return summary

@@ -9,22 +9,22 @@ finished batch at once (so Stop keeps what is done); 4. score every cell with CL
 
 from __future__ import annotations
 
-import contextvars
 import dataclasses
-import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from engine.clip_score import ClipScorer, clip_scorer
-from engine.compare_plan import DEFAULT_MAX_BATCH, ComparePlan
+from engine.compare_plan import ComparePlan
 from engine.compare_run import CellImage, CompareProgress, run_plan
-from engine.generate import Engine
 from gallery.experiment_export import SCORE_METRIC
-from gallery.records import ExperimentRecord, ScoreRecord, VariantSpec
+from gallery.records import ExperimentRecord, NewGeneration, ScoreRecord, VariantSpec
 from gallery.store import GalleryStore, OwnerGallery
+from ui.forms import CompareForm
+from ui.hosting.hosted_engine import HostedEngine
 from ui.recording import new_generation
+from ui.streaming import Emit, stream_work
 
 COMPARE_SOURCE = "compare"
 
@@ -54,33 +54,30 @@ def plan_settings(plan: ComparePlan) -> dict[str, Any]:
 
 
 def run_experiment(
-    engine: Engine,
+    engine: HostedEngine,
     store: GalleryStore | OwnerGallery,
-    plan: ComparePlan,
+    form: CompareForm,
     *,
-    name: str = "",
-    kind: str = "compare",
-    max_batch: int = DEFAULT_MAX_BATCH,
     on_progress: Callable[[CompareProgress], None] | None = None,
     cancel: threading.Event | None = None,
     scorer: ClipScorer | None = None,
 ) -> ExperimentOutcome:
-    """Run `plan`, save it as an experiment and return it; raises EngineError/GalleryError.
+    """Run the form's plan, save it as an experiment and return it; raises EngineError or
+    GalleryError. Each batch of cells is one pipeline call through the GPU boundary.
 
     Everything belongs to the store's owner (pass `store.for_owner(owner)` for a visitor)."""
     # 1. Check the whole plan before anything is saved.
+    plan = form.plan()
     plan.validate()
-    check_size = getattr(engine, "check_experiment_size", None)  # a hosted engine's limit
-    if check_size is not None:
-        check_size(len(plan.cells()))
+    engine.check_experiment_size(len(plan.cells()))  # a public app's limit
     # 2. The experiment and its variants.
     experiment = store.create_experiment(
-        name.strip() or default_name(plan),
+        form.name.strip() or default_name(plan),
         [
             VariantSpec(v.label, _variant_recipe(v.prompt, v.negative_prompt, v.removed_term))
             for v in plan.variants
         ],
-        kind=kind,
+        kind=form.kind,
         settings=plan_settings(plan),
         seeds=list(plan.seeds),
         axis=plan.axis.to_dict() if plan.axis else {},
@@ -104,7 +101,7 @@ def run_experiment(
     run = run_plan(
         engine,
         plan,
-        max_batch=max_batch,
+        max_batch=form.max_batch,
         on_progress=on_progress,
         on_batch=record,
         cancel=cancel,
@@ -140,7 +137,7 @@ def default_name(plan: ComparePlan) -> str:
     return text if len(text) <= 80 else text[:79] + "…"
 
 
-def _new_generation(cell: CellImage):
+def _new_generation(cell: CellImage) -> NewGeneration:
     item = new_generation(cell.result, cell.index)
     settings = dict(item.settings)
     settings.update(
@@ -162,47 +159,22 @@ class RunEvent:
 
 
 def stream_experiment(
-    work: Callable[[Callable[[CompareProgress], None], threading.Event], ExperimentOutcome],
-    cancel: threading.Event | None = None,
+    engine: HostedEngine, store: GalleryStore | OwnerGallery, form: CompareForm
 ) -> Iterator[RunEvent]:
-    """Run `work(on_progress, cancel)` in a worker thread; yield progress, then the outcome.
+    """`run_experiment` in a worker thread (`ui.streaming`): yield progress, then the outcome.
 
-    Closing the iterator early (the page's Stop) sets `cancel`: the run stops between steps and
-    keeps the finished cells. Errors are re-raised in the caller's thread.
+    Closing the iterator early (the page's Stop) stops the run between steps; the finished
+    cells are kept. Errors are re-raised in the caller's thread.
     """
-    cancel = cancel or threading.Event()
-    events: queue.Queue[tuple[str, Any]] = queue.Queue()
 
-    def target() -> None:
-        try:
-            events.put(("done", work(lambda p: events.put(("progress", p)), cancel)))
-        except BaseException as exc:  # handed to the caller's thread
-            events.put(("error", exc))
+    def work(emit: Emit[RunEvent], cancel: threading.Event) -> None:
+        outcome = run_experiment(
+            engine,
+            store,
+            form,
+            on_progress=lambda update: emit(RunEvent(progress=update)),
+            cancel=cancel,
+        )
+        emit(RunEvent(outcome=outcome))
 
-    # The worker sees this event's context (Gradio's request: whose gallery records it).
-    context = contextvars.copy_context()
-    worker = threading.Thread(target=context.run, args=(target,), name="compare", daemon=True)
-    worker.start()
-    try:
-        while True:
-            kind, payload = events.get()
-            if kind == "progress":
-                yield RunEvent(progress=payload)
-            elif kind == "done":
-                yield RunEvent(outcome=payload)
-                return
-            else:
-                raise payload
-    finally:
-        cancel.set()
-        worker.join(timeout=60)
-
-
-def labels_or_prompts(labels: Sequence[str], prompts: Sequence[str]) -> list[str]:
-    """Each label, or its prompt shortened when the label is blank, made unique."""
-    from prompts.variants import default_label, unique_labels
-
-    return unique_labels(
-        (label.strip() or default_label(prompt))
-        for label, prompt in zip(labels, prompts, strict=True)
-    )
+    yield from stream_work(work, name="compare")

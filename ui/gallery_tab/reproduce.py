@@ -2,7 +2,8 @@
 whether the pixels are identical, within one level, or different, and why they may differ.
 
 The stored prompts are the final ones (wildcards already resolved), so the image is made with
-`Engine.generate_rows` from exactly those texts and the stored seed.
+`Engine.generate_rows` from exactly those texts and the stored seed (one GPU entry, through
+`HostedEngine`).
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import numpy as np
 from PIL import Image
 
 from engine.errors import EngineError, InvalidRequestError
-from engine.generate import Engine
 from engine.request import GenerationRequest, ImageSpec
 from engine.result import GenerationResult
 from gallery.errors import GalleryError
 from gallery.records import GenerationRecord
 from gallery.store import GalleryStore
+from ui.hosting.hosted_engine import HostedEngine
 
 VERDICTS = ("identical", "within 1 level", "different")
 _VERSION_KEYS = ("torch", "diffusers", "transformers", "prompt_atelier")
@@ -118,7 +119,7 @@ def reasons_for(record: GenerationRecord, provenance: dict[str, Any]) -> list[st
     return reasons
 
 
-def reproduce(engine: Engine, record: GenerationRecord) -> ReproduceReport:
+def reproduce(engine: HostedEngine, record: GenerationRecord) -> ReproduceReport:
     """Regenerate `record` and compare with its stored image (EngineError on failure)."""
     image_file = record.image
     if image_file is None or image_file.missing or not image_file.path.is_file():
@@ -136,7 +137,7 @@ def reproduce(engine: Engine, record: GenerationRecord) -> ReproduceReport:
     return ReproduceReport(record.id, verdict, difference, tuple(reasons), result)
 
 
-def regenerate_from_record(engine: Engine, store: GalleryStore, generation_id: Any) -> str:
+def regenerate_from_record(engine: HostedEngine, store: GalleryStore, generation_id: Any) -> str:
     """The Gallery detail's "Regenerate from record" button: Markdown with the verdict."""
     if generation_id is None:
         raise gr.Error("Select a thumbnail first.")
@@ -148,7 +149,7 @@ def regenerate_from_record(engine: Engine, store: GalleryStore, generation_id: A
 
 
 def connect_regenerate(
-    button: gr.Button, selected: Any, out: gr.Markdown, engine: Engine, store: GalleryStore
+    button: gr.Button, selected: Any, out: gr.Markdown, engine: HostedEngine, store: GalleryStore
 ) -> None:
     """Wire the button to the engine (the Gallery tab itself does not know the engine)."""
     button.click(

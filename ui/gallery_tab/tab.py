@@ -1,7 +1,7 @@
 """The Gallery tab: search and filter every kept generation, look at one closely, curate it,
 recall it into Generate, delete, export and import.
 
-Widgets and wiring only; what each event computes lives in `ui/gallery_handlers.py`. The tab
+Widgets and wiring only; what each event computes lives in `ui.gallery_tab.handlers`. The tab
 refreshes its page each time it is opened, so new generations show up without a reload.
 """
 
@@ -61,7 +61,8 @@ class GalleryTab:
     """The ids ticked in "Select several"."""
     compare_these: gr.Button
     regenerate: gr.Button
-    """"Regenerate from record" (the app connects it to the engine: ui/reproduce.py)."""
+    """"Regenerate from record" (the app connects it to the engine:
+    `ui.gallery_tab.reproduce`)."""
     regenerated: gr.Markdown
     open_record: Callable[[Any], tuple[Any, ...]]
     """Show one generation (by id) in the detail panel: returns values for `record_outputs`."""
@@ -118,6 +119,61 @@ class _Detail:
         ]
 
 
+@dataclass(frozen=True)
+class _Page:
+    """The thumbnails of one page of results, how to turn pages, and what each page holds."""
+
+    thumbnails: gr.Gallery
+    ids: gr.State
+    number: gr.State
+    previous: gr.Button
+    following: gr.Button
+    status: gr.Markdown
+    chosen: gr.CheckboxGroup
+
+    def outputs(self) -> list[Any]:
+        """What `page_values` fills, in its order."""
+        return [
+            self.thumbnails,
+            self.ids,
+            self.number,
+            self.previous,
+            self.following,
+            self.status,
+            self.chosen,
+        ]
+
+
+def page_values(view: GalleryPageView) -> tuple[Any, ...]:
+    """The values of `_Page.outputs` for one page of results."""
+    return (
+        view.items,
+        view.ids,
+        view.page,
+        gr.Button(interactive=view.has_previous),
+        gr.Button(interactive=view.has_next),
+        view.status,
+        gr.CheckboxGroup(choices=selection_choices(view), value=[]),
+    )
+
+
+def detail_values(view: DetailView | None) -> tuple[Any, ...]:
+    """The values of `_Detail.outputs` for one generation (None hides the panel)."""
+    if view is None:
+        return (gr.Column(visible=False), *[None] * 5, False, gr.Dropdown(value=[]), "")
+    return (
+        gr.Column(visible=True),
+        view.image_path,
+        view.prompt,
+        view.negative,
+        view.settings_markdown,
+        view.rating,
+        view.favourite,
+        tag_chips(view.tags),
+        view.notes,
+    )
+
+
 def build_gallery_tab(store: GalleryStore, tab: gr.Tab) -> GalleryTab:
     """Add the Gallery tab's widgets and events to the current Blocks; `tab` is the gr.Tab it
     sits in (opening it refreshes the page)."""
@@ -143,31 +199,54 @@ def build_gallery_tab(store: GalleryStore, tab: gr.Tab) -> GalleryTab:
         with gr.Column(scale=2, min_width=360):
             message = gr.Markdown(HINT, elem_id="gallery-message")
             detail = _detail_widgets()
-    ids = gr.State([])
-    page = gr.State(1)
+    page = _Page(thumbnails, gr.State([]), gr.State(1), previous, following, status, bulk.chosen)
     selected = gr.State(None)
-    imported = _files_panel(store, ids, selected)
+    imported = _files_panel(store, page.ids, selected)
+    _wire_pages(store, filters, page, bulk, [tab.select, imported.then])
+    record_outputs = [selected, message, *detail.outputs()]
 
-    # --- search and pages
-    page_outputs = [thumbnails, ids, page, previous, following, status, bulk.chosen]
+    def select(current_ids: list[int], event: gr.SelectData) -> tuple[Any, ...]:
+        generation_id = selected_id(current_ids, event.index)
+        return (generation_id, "", *detail_values(detail_view(store, generation_id)))
 
-    def show_page(view: GalleryPageView) -> tuple[Any, ...]:
-        return (
-            view.items,
-            view.ids,
-            view.page,
-            gr.Button(interactive=view.has_previous),
-            gr.Button(interactive=view.has_next),
-            view.status,
-            gr.CheckboxGroup(choices=selection_choices(view), value=[]),
-        )
+    thumbnails.select(select, inputs=page.ids, outputs=record_outputs, **QUIET)
+    _wire_curation(store, detail, filters, selected, message)
+    _wire_delete(store, detail, filters, page, record_outputs)
+
+    def open_record(generation_id: Any) -> tuple[Any, ...]:
+        if generation_id is None:
+            raise gr.Error("Click a picture first.")
+        return (generation_id, "", *detail_values(detail_view(store, generation_id)))
+
+    return GalleryTab(
+        open_record=open_record,
+        record_outputs=record_outputs,
+        recall=detail.recall,
+        recall_builder=detail.recall_builder,
+        selected=selected,
+        regenerate=detail.regenerate,
+        regenerated=detail.regenerated,
+        chosen=bulk.chosen,
+        compare_these=bulk.compare,
+    )
+
+
+def _wire_pages(
+    store: GalleryStore,
+    filters: _Filters,
+    page: _Page,
+    bulk: _Bulk,
+    refreshers: list[Callable[..., Any]],
+) -> None:
+    """Searching, turning pages, and refreshing the page (filters' choices too) whenever one
+    of `refreshers` fires (opening the tab, an import)."""
 
     def search(*values: Any) -> tuple[Any, ...]:
-        return show_page(search_gallery(store, *values, page=1))
+        return page_values(search_gallery(store, *values, page=1))
 
-    def turn(step: int):
+    def turn(step: int) -> Callable[..., tuple[Any, ...]]:
         def go(current: int, *values: Any) -> tuple[Any, ...]:
-            return show_page(search_gallery(store, *values, page=max(1, current + step)))
+            return page_values(search_gallery(store, *values, page=max(1, current + step)))
 
         return go
 
@@ -181,7 +260,7 @@ def build_gallery_tab(store: GalleryStore, tab: gr.Tab) -> GalleryTab:
         return (
             gr.Dropdown(choices=models, value=model),
             gr.Dropdown(choices=tags, value=tag),
-            *show_page(view),
+            *page_values(view),
         )
 
     gr.on(
@@ -195,38 +274,27 @@ def build_gallery_tab(store: GalleryStore, tab: gr.Tab) -> GalleryTab:
         ],
         fn=search,
         inputs=filters.widgets(),
-        outputs=page_outputs,
+        outputs=page.outputs(),
         **QUIET,
     )
-    previous.click(turn(-1), inputs=[page, *filters.widgets()], outputs=page_outputs, **QUIET)
-    following.click(turn(+1), inputs=[page, *filters.widgets()], outputs=page_outputs, **QUIET)
-    refresh_inputs = [filters.model, filters.tag, page, *filters.widgets()]
-    refresh_outputs = [filters.model, filters.tag, *page_outputs]
-    tab.select(refresh, inputs=refresh_inputs, outputs=refresh_outputs, **QUIET)
-    imported.then(refresh, inputs=refresh_inputs, outputs=refresh_outputs, **QUIET)
+    turning = [page.number, *filters.widgets()]
+    page.previous.click(turn(-1), inputs=turning, outputs=page.outputs(), **QUIET)
+    page.following.click(turn(+1), inputs=turning, outputs=page.outputs(), **QUIET)
+    refresh_inputs = [filters.model, filters.tag, page.number, *filters.widgets()]
+    refresh_outputs = [filters.model, filters.tag, *page.outputs()]
+    for when in refreshers:
+        when(refresh, inputs=refresh_inputs, outputs=refresh_outputs, **QUIET)
     _wire_bulk(store, bulk, refresh, refresh_inputs, refresh_outputs)
 
-    # --- the detail panel
-    def show(view: DetailView | None) -> tuple[Any, ...]:
-        if view is None:
-            return (gr.Column(visible=False), *[None] * 5, False, gr.Dropdown(value=[]), "")
-        return (
-            gr.Column(visible=True),
-            view.image_path,
-            view.prompt,
-            view.negative,
-            view.settings_markdown,
-            view.rating,
-            view.favourite,
-            tag_chips(view.tags),
-            view.notes,
-        )
 
-    def select(current_ids: list[int], event: gr.SelectData) -> tuple[Any, ...]:
-        generation_id = selected_id(current_ids, event.index)
-        return (generation_id, "", *show(detail_view(store, generation_id)))
-
-    thumbnails.select(select, inputs=ids, outputs=[selected, message, *detail.outputs()], **QUIET)
+def _wire_curation(
+    store: GalleryStore,
+    detail: _Detail,
+    filters: _Filters,
+    selected: gr.State,
+    message: gr.Markdown,
+) -> None:
+    """Rating, favourite, tags (chips and the tag box) and notes of the selected generation."""
     detail.rating.input(
         lambda gid, value: set_rating(store, gid, value),
         inputs=[selected, detail.rating],
@@ -240,7 +308,7 @@ def build_gallery_tab(store: GalleryStore, tab: gr.Tab) -> GalleryTab:
         **QUIET,
     )
 
-    def tag_action(action: Any):
+    def tag_action(action: Any) -> Callable[[int | None, str], tuple[Any, ...]]:
         def run(gid: int | None, name: str) -> tuple[Any, ...]:
             view = action(store, gid, name)
             return tag_chips(view.tags), "", gr.Dropdown(choices=tag_choices(store))
@@ -277,7 +345,16 @@ def build_gallery_tab(store: GalleryStore, tab: gr.Tab) -> GalleryTab:
         **QUIET,
     )
 
-    # --- delete, with a confirmation step
+
+def _wire_delete(
+    store: GalleryStore,
+    detail: _Detail,
+    filters: _Filters,
+    page: _Page,
+    record_outputs: list[Any],
+) -> None:
+    """Delete the selected generation, after a confirmation step."""
+
     def asking(ask: bool) -> tuple[Any, ...]:
         return (
             gr.Button(visible=not ask),
@@ -294,30 +371,14 @@ def build_gallery_tab(store: GalleryStore, tab: gr.Tab) -> GalleryTab:
         view = search_gallery(store, *values, page=current)
         if not view.items and current > 1:
             view = search_gallery(store, *values, page=current - 1)
-        return (*asking(False), None, text, *show(None), *show_page(view))
+        return (*asking(False), None, text, *detail_values(None), *page_values(view))
 
+    selected = record_outputs[0]
     detail.confirm.click(
         remove,
-        inputs=[selected, page, *filters.widgets()],
-        outputs=[*confirm_buttons, selected, message, *detail.outputs(), *page_outputs],
+        inputs=[selected, page.number, *filters.widgets()],
+        outputs=[*confirm_buttons, *record_outputs, *page.outputs()],
         **PRIVATE,
-    )
-
-    def open_record(generation_id: Any) -> tuple[Any, ...]:
-        if generation_id is None:
-            raise gr.Error("Click a picture first.")
-        return (generation_id, "", *show(detail_view(store, generation_id)))
-
-    return GalleryTab(
-        open_record=open_record,
-        record_outputs=[selected, message, *detail.outputs()],
-        recall=detail.recall,
-        recall_builder=detail.recall_builder,
-        selected=selected,
-        regenerate=detail.regenerate,
-        regenerated=detail.regenerated,
-        chosen=bulk.chosen,
-        compare_these=bulk.compare,
     )
 
 

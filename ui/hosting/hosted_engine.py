@@ -1,123 +1,50 @@
-"""The engine as a public app offers it: allowed models only, bounded requests, one run at a
-time and a few runs a minute per visitor, and the pipeline on ZeroGPU when the Space has it.
+"""The engine as this app runs it: through the GPU boundary once per batch, and in public mode
+behind the model allow-list, the limits and each visitor's admission.
 
-`HostedEngine` wraps the real `Engine` and keeps its `generate` contract, so the Generate tab
-and the API endpoint need no change; every check happens on the server, before any work, and
-fails with one sentence (`InvalidRequestError`) that names no server path.
+Every path that runs the pipeline comes through here: the Generate tab's batch
+(`stream_batch`: image by image, Stop and Skip), the API and the CLI (`generate`), the batches
+of a comparison or an ablation and Regenerate from record (`generate_rows`). Each runs as one
+`ui.hosting.zerogpu.run_on_gpu` entry. The public checks happen on the server, before any
+work, and fail with one sentence (`InvalidRequestError`) that names no server path.
 """
 
 from __future__ import annotations
 
-import collections
-import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
-from typing import Any
+from threading import Event
 
-from engine.errors import InvalidRequestError
-from engine.generate import Engine
-from engine.request import GenerationRequest, ImageSpec
+from engine.errors import GenerationCancelled, InvalidRequestError
+from engine.generate import Engine, ProgressCallback
+from engine.loading import ModelManager
+from engine.loras import LoraFolder
+from engine.request import GenerationRequest, ImageSpec, validate_request
+from engine.result import GenerationResult
+from ui.hosting import zerogpu
+from ui.hosting.admission import ANONYMOUS, ANONYMOUS_PREFIX, Admission, check_limits
+from ui.hosting.batch import BatchEvent, RunControl, merge_results
 from ui.hosting.mode import Hosting, Limits
+from ui.hosting.zerogpu import PipelineCall
 
-RATE_WINDOW_S = 60.0
-ANONYMOUS_PREFIX = "addr:"  # the rate key of a signed-out caller (see `Visitor.rate_key`)
-ANONYMOUS = "anonymous"
-
-
-class Admission:
-    """Per-visitor bounds: at most `runs` at once, `per_minute` starts of a generation and
-    `images_per_minute` images (generations and comparison batches) in any minute."""
-
-    def __init__(
-        self,
-        runs: int,
-        per_minute: int,
-        images_per_minute: int = 10**9,
-        clock: Callable[[], float] = time.monotonic,
-    ):
-        self.runs, self.per_minute, self.images_per_minute = runs, per_minute, images_per_minute
-        self._clock = clock
-        self._running: collections.Counter[str] = collections.Counter()
-        self._starts: dict[str, collections.deque[tuple[float, int, bool]]] = (
-            collections.defaultdict(collections.deque)
-        )
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def enter(self, visitor: str, images: int = 1, *, is_start: bool = True) -> Iterator[None]:
-        """Hold one run slot of `visitor` for `images` images; `InvalidRequestError` when over
-        a bound. A comparison's later batches pass `is_start=False` (they count as images)."""
-        now = self._clock()
-        with self._lock:
-            starts = self._starts[visitor]
-            while starts and now - starts[0][0] >= RATE_WINDOW_S:
-                starts.popleft()
-            if self._running[visitor] >= self.runs:
-                raise InvalidRequestError(
-                    "You already have a generation running; wait for it to finish."
-                )
-            started = sum(1 for _, _, start in starts if start)
-            if is_start and started >= self.per_minute:
-                raise InvalidRequestError(
-                    f"You can start {self.per_minute} generations a minute here; "
-                    f"try again in {self._wait(starts, now)} s."
-                )
-            if sum(n for _, n, _ in starts) + images > self.images_per_minute:
-                raise InvalidRequestError(
-                    f"You can make {self.images_per_minute} images a minute here; "
-                    f"try again in {self._wait(starts, now)} s."
-                )
-            starts.append((now, images, is_start))
-            self._running[visitor] += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._running[visitor] -= 1
-                if self._running[visitor] <= 0:
-                    del self._running[visitor]
-
-    @staticmethod
-    def _wait(starts: collections.deque[tuple[float, int, bool]], now: float) -> int:
-        return int(RATE_WINDOW_S - (now - starts[0][0])) + 1 if starts else 1
-
-
-def check_limits(request: GenerationRequest, limits: Limits) -> None:
-    """`InvalidRequestError` naming the first setting over this app's limit."""
-    if max(request.width, request.height) > limits.max_side:
-        raise InvalidRequestError(
-            f"Images can be at most {limits.max_side}×{limits.max_side} px here."
-        )
-    if request.steps > limits.max_steps:
-        raise InvalidRequestError(f"Use at most {limits.max_steps} steps here.")
-    if request.num_images > limits.max_batch:
-        raise InvalidRequestError(f"Make at most {limits.max_batch} images per run here.")
-    longest = max(len(request.prompt or ""), len(request.negative_prompt or ""))
-    if longest > limits.max_prompt_chars:
-        raise InvalidRequestError(
-            f"Prompts can be at most {limits.max_prompt_chars} characters long here."
-        )
+LOCAL = "local"
 
 
 class HostedEngine:
-    """`Engine` behind the public app's checks (see the module docstring); other attributes
-    pass through to the wrapped engine."""
+    """`Engine` as the app runs it (see the module docstring)."""
 
     def __init__(
         self,
         engine: Engine,
-        hosting: Hosting,
-        visitor_of: Callable[[], str],
-        *,
-        gpu_key: str | None = None,
+        hosting: Hosting | None = None,
+        visitor_of: Callable[[], str] = lambda: LOCAL,
     ) -> None:
+        """`visitor_of()` names whom a run counts against (a visitor's rate key)."""
         self.engine = engine
-        self.hosting = hosting
+        self.hosting = hosting or Hosting()
         self._visitor_of = visitor_of
-        self._gpu_key = gpu_key
-        limits = hosting.limits or Limits()
+        self._gpu_key = zerogpu.register_engine(engine)
+        limits = self.hosting.limits or Limits()
         self.admission = Admission(
             limits.runs_per_visitor, limits.requests_per_minute, limits.images_per_minute
         )
@@ -125,12 +52,48 @@ class HostedEngine:
         # rotated, so together they get a bounded share of the machine.
         self.anonymous = Admission(limits.anonymous_runs, 10**9, limits.anonymous_images_per_minute)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.engine, name)
+    @property
+    def models(self) -> ModelManager:
+        return self.engine.models
+
+    @property
+    def lora_folder(self) -> LoraFolder:
+        return self.engine.lora_folder
+
+    def resolve_prompt(self, text: str, seed: int) -> str:
+        """The engine's wildcard resolution (a comparison resolves each cell's prompts)."""
+        return self.engine.resolve_prompt(text, seed)
+
+    # --- the checks -------------------------------------------------------------------------
+
+    def check(
+        self, request: GenerationRequest, model: str, single_file_config: str | None = None
+    ) -> None:
+        """Every check that needs no work: the model is offered here, the request is bounded."""
+        if not self.hosting.model_allowed(model):
+            offered = ", ".join(self.hosting.allowed_models)
+            raise InvalidRequestError(f"This app offers these models only: {offered}.")
+        if self.hosting.limits is not None:
+            check_limits(request, self.hosting.limits)
+        if single_file_config is not None and self.hosting.public:
+            raise InvalidRequestError("Model configuration folders cannot be chosen here.")
+
+    def check_experiment_size(self, images: int) -> None:
+        """Refuse a whole comparison over the limit before any of it is saved or run."""
+        limits = self.hosting.limits
+        if limits is not None and images > limits.max_experiment_images:
+            raise InvalidRequestError(
+                f"This comparison has {images} images; at most "
+                f"{limits.max_experiment_images} are allowed here."
+            )
 
     @contextmanager
     def _admitted(self, images: int, *, is_start: bool = True) -> Iterator[None]:
-        """Hold the caller's run slot, and for a signed-out caller also a shared one."""
+        """In public mode, hold the caller's run slot (and for a signed-out caller also a
+        shared one); elsewhere nothing is counted."""
+        if not self.hosting.public:
+            yield
+            return
         visitor = self._visitor_of()
         with ExitStack() as stack:
             stack.enter_context(self.admission.enter(visitor, images, is_start=is_start))
@@ -144,73 +107,106 @@ class HostedEngine:
                     ) from error
             yield
 
-    def check(self, request: GenerationRequest, model: str) -> None:
-        """Every check that needs no work: the model is offered here, the request is bounded."""
-        if not self.hosting.model_allowed(model):
-            offered = ", ".join(self.hosting.allowed_models)
-            raise InvalidRequestError(f"This app offers these models only: {offered}.")
-        if self.hosting.limits is not None:
-            check_limits(request, self.hosting.limits)
+    # --- running ----------------------------------------------------------------------------
 
-    def check_experiment_size(self, images: int) -> None:
-        """Refuse a whole comparison over the limit before any of it is saved or run."""
-        limits = self.hosting.limits
-        if limits is not None and images > limits.max_experiment_images:
-            raise InvalidRequestError(
-                f"This comparison has {images} images; at most "
-                f"{limits.max_experiment_images} are allowed here."
-            )
+    def stream_batch(
+        self, request: GenerationRequest, model: str, control: RunControl | None = None
+    ) -> Iterator[BatchEvent]:
+        """The Generate tab's batch, one GPU entry for all of it: image k with seed + k (the
+        pixels a batched call gives it), each its own pipeline call, so Stop keeps the finished
+        images and Skip drops the rest once the image being made is done.
+
+        EngineError propagates. The last event has `done=True`.
+        """
+        validate_request(request)  # the whole batch's seeds in range before the first image
+        request, model = request.with_seed(), (model or "").strip()
+        self.check(request, model)
+        control = control or RunControl()
+        seeds = request.image_seeds()
+        calls = [PipelineCall(replace(request, seed=seed, num_images=1), model) for seed in seeds]
+        parts: list[GenerationResult] = []
+        stopped = skipped = False
+        with self._admitted(len(seeds)):
+            events = zerogpu.run_on_gpu(self._gpu_key, calls)
+            try:
+                for event in events:
+                    if event.result is None:
+                        if control.stop.is_set():
+                            stopped = True
+                            break
+                        yield BatchEvent(event.call, len(seeds), progress=event.progress)
+                        continue
+                    parts.append(event.result)
+                    yield BatchEvent(event.call, len(seeds), finished=merge_results(parts))
+                    if len(parts) < len(seeds) and (control.stop.is_set() or control.skip.is_set()):
+                        stopped = control.stop.is_set()
+                        skipped = not stopped
+                        break
+            finally:
+                events.close()  # stops the work at its next step
+        whole = merge_results(parts) if parts else None
+        yield BatchEvent(
+            len(parts), len(seeds), finished=whole, done=True, stopped=stopped, skipped=skipped
+        )
 
     def generate(
         self,
         request: GenerationRequest,
         model: str = "demo",
-        on_progress: Any = None,
-        cancel: threading.Event | None = None,
+        on_progress: ProgressCallback | None = None,
+        cancel: Event | None = None,
         single_file_config: str | None = None,
-    ) -> Any:
-        """`Engine.generate` after the checks, holding one of the visitor's run slots."""
+    ) -> GenerationResult:
+        """`Engine.generate` (one batched pipeline call) after the checks, in one GPU entry."""
         model = (model or "").strip()
-        self.check(request, model)
-        if single_file_config is not None and self.hosting.public:
-            raise InvalidRequestError("Model configuration folders cannot be chosen here.")
+        self.check(request, model, single_file_config)
+        call = PipelineCall(request, model, single_file_config=single_file_config)
         with self._admitted(request.num_images):
-            if self._gpu_key is not None:
-                from ui.hosting.zerogpu import run_on_gpu
-
-                return run_on_gpu(self._gpu_key, request, model, on_progress, cancel)
-            return self.engine.generate(
-                request, model=model, on_progress=on_progress, cancel=cancel
-            )
+            return self._run(call, on_progress, cancel)
 
     def generate_rows(
         self,
         specs: Sequence[ImageSpec],
         settings: GenerationRequest,
         model: str = "demo",
-        on_progress: Any = None,
-        cancel: threading.Event | None = None,
+        on_progress: ProgressCallback | None = None,
+        cancel: Event | None = None,
         single_file_config: str | None = None,
-    ) -> Any:
-        """`Engine.generate_rows` (a comparison's batch) after the same checks; the batch
-        counts its images toward the visitor's images a minute, not as a new start."""
-        specs = list(specs)
+    ) -> GenerationResult:
+        """`Engine.generate_rows` (a comparison's batch, a regeneration) after the same checks,
+        in one GPU entry; the rows count toward the visitor's images a minute, not as a start."""
+        rows = tuple(specs)
         model = (model or "").strip()
-        self.check(settings, model)
+        self.check(settings, model, single_file_config)
         limits = self.hosting.limits
         if limits is not None:
-            if len(specs) > limits.max_rows_per_call:
+            if len(rows) > limits.max_rows_per_call:
                 raise InvalidRequestError(
                     f"Compare at most {limits.max_rows_per_call} images per batch here."
                 )
-            for spec in specs:
+            for row in rows:
                 check_limits(
-                    replace(settings, prompt=spec.prompt, negative_prompt=spec.negative_prompt),
+                    replace(settings, prompt=row.prompt, negative_prompt=row.negative_prompt),
                     limits,
                 )
-        if single_file_config is not None and self.hosting.public:
-            raise InvalidRequestError("Model configuration folders cannot be chosen here.")
-        with self._admitted(len(specs), is_start=False):
-            return self.engine.generate_rows(
-                specs, settings, model=model, on_progress=on_progress, cancel=cancel
-            )
+        call = PipelineCall(settings, model, rows, single_file_config)
+        with self._admitted(len(rows), is_start=False):
+            return self._run(call, on_progress, cancel)
+
+    def _run(
+        self, call: PipelineCall, on_progress: ProgressCallback | None, cancel: Event | None
+    ) -> GenerationResult:
+        """One call through the GPU boundary: progress to the callback, `cancel` checked at
+        every step (closing the GPU generator stops the work)."""
+        events = zerogpu.run_on_gpu(self._gpu_key, [call])
+        try:
+            for event in events:
+                if event.result is not None:
+                    return event.result
+                if on_progress is not None and event.progress is not None:
+                    on_progress(event.progress)
+                if cancel is not None and cancel.is_set():
+                    break
+        finally:
+            events.close()
+        raise GenerationCancelled("Generation was cancelled.")

@@ -18,13 +18,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ui.hosting.auth import parse_auth
+
 MODELS_ENV = "ATELIER_MODELS"
 ADMINS_ENV = "ATELIER_ADMINS"
 PUBLIC_QUEUE_SIZE = 64
-
-
-class HostingError(ValueError):
-    """A hosting flag or variable that cannot be used (one sentence)."""
 
 
 @dataclass(frozen=True)
@@ -84,28 +82,6 @@ class Hosting:
         return not self.allowed_models or model.strip() in self.allowed_models
 
 
-def parse_auth(pairs: list[str] | None, auth_file: str | None) -> tuple[tuple[str, str], ...]:
-    """`user:pass` pairs from flags and a file (one a line, `#` comments); `HostingError` on a
-    malformed line (which names the line number, never the password)."""
-    lines = [("--auth", n, text) for n, text in enumerate(pairs or [], start=1)]
-    if auth_file:
-        try:
-            content = Path(auth_file).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise HostingError(f"The auth file cannot be read: {exc.strerror}.") from None
-        lines += [("the auth file", n, t) for n, t in enumerate(content.splitlines(), start=1)]
-    found: dict[str, str] = {}
-    for where, number, text in lines:
-        text = text.strip()
-        if not text or text.startswith("#"):
-            continue
-        user, sep, password = text.partition(":")
-        if not sep or not user.strip() or not password:
-            raise HostingError(f"Entry {number} of {where} is not in the form user:password.")
-        found[user.strip()] = password
-    return tuple(found.items())
-
-
 def hosting_from(
     *,
     public_flag: bool = False,
@@ -160,17 +136,3 @@ def browser_secret(data_dir: Path) -> str:
 def with_browser_secret(hosting: Hosting, data_dir: Path) -> Hosting:
     """`hosting` with its browser-token key from the data folder (see `browser_secret`)."""
     return replace(hosting, browser_secret=hosting.browser_secret or browser_secret(data_dir))
-
-
-def launch_options(store: Any, hosting: Hosting) -> dict[str, Any]:
-    """Keyword arguments for `Blocks.launch`: what may be served, and the login."""
-    options: dict[str, Any] = {
-        # Only the image and thumbnail folders: never the database, temp files or intents.
-        "allowed_paths": [str(folder) for folder in store.served_folders] if store else [],
-        # Tracebacks never reach a visitor; our own errors are one sentence anyway.
-        "show_error": not hosting.public,
-    }
-    if hosting.auth:
-        options["auth"] = list(hosting.auth)
-        options["auth_message"] = "Sign in to see your own gallery."
-    return options
