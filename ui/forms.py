@@ -91,35 +91,44 @@ def _known(values: Mapping[str, Any], names: Sequence[str], form: str) -> None:
         raise TypeError(f"{form} reads no {', '.join(sorted(unknown))}")
 
 
+GENERATE_INPUTS = (
+    "prompt",
+    "negative_prompt",
+    "seed",
+    "steps",
+    "guidance_scale",
+    "width",
+    "height",
+    "num_images",
+    "scheduler",
+    "model",
+    "clip_skip",
+)
+
+
 @dataclass(frozen=True)
 class GenerateForm:
-    """One Generate: the prompts and every setting (`seed=None`: random)."""
+    """One Generate: the engine's request (`seed=None`: random) and the model to run it on."""
 
-    prompt: str = ""
-    negative_prompt: str = ""
-    seed: int | None = None
-    steps: int = 20
-    guidance_scale: float = 7.0
-    width: int = 512
-    height: int = 512
-    num_images: int = 1
-    scheduler: str = DEFAULT_SCHEDULER
+    request: GenerationRequest
     model: str = ""
     """Empty: the app's default model."""
-    clip_skip: int = 1
 
     @classmethod
     def read(cls, values: Mapping[str, Any]) -> GenerateForm:
-        """The form from loosely typed values; `FormError` on a bad one. A seed below 0 (or
-        none, or blank) means random; seeds are read exactly, up to 2**64 - 1."""
-        _known(values, [f.name for f in fields(cls)], "GenerateForm")
-        v = {f.name: values.get(f.name, f.default) for f in fields(cls)}
+        """The form from loosely typed values named as in `GENERATE_INPUTS` (a missing one
+        takes the request's default); `FormError` on a bad one. A seed below 0 (or none, or
+        blank) means random; seeds are read exactly, up to 2**64 - 1. The engine checks
+        sizes, steps and ranges."""
+        _known(values, GENERATE_INPUTS, "GenerateForm")
+        defaults = {f.name: f.default for f in fields(GenerationRequest)}
+        v = {name: values.get(name, defaults.get(name)) for name in GENERATE_INPUTS}
         try:
             seed = parse_seed(-1 if v["seed"] is None else v["seed"])
         except EngineError as exc:
             raise FormError(str(exc)) from None
-        clip_skip = v["clip_skip"]
-        return cls(
+        clip_skip = 1 if v["clip_skip"] in (None, "") else v["clip_skip"]
+        request = GenerationRequest(
             prompt=_text(v["prompt"]),
             negative_prompt=_text(v["negative_prompt"]),
             seed=seed,
@@ -129,24 +138,9 @@ class GenerateForm:
             height=whole_number(v["height"], "Height"),
             num_images=whole_number(v["num_images"], "Number of images"),
             scheduler=_text(v["scheduler"]) or DEFAULT_SCHEDULER,
-            model=_text(v["model"]).strip(),
-            clip_skip=whole_number(1 if clip_skip in (None, "") else clip_skip, "Clip skip"),
+            clip_skip=whole_number(clip_skip, "Clip skip"),
         )
-
-    def request(self) -> GenerationRequest:
-        """The engine's request (the engine checks sizes, steps and ranges)."""
-        return GenerationRequest(
-            prompt=self.prompt,
-            negative_prompt=self.negative_prompt,
-            seed=self.seed,
-            steps=self.steps,
-            guidance_scale=self.guidance_scale,
-            width=self.width,
-            height=self.height,
-            num_images=self.num_images,
-            scheduler=self.scheduler,
-            clip_skip=self.clip_skip,
-        )
+        return cls(request, _text(v["model"]).strip())
 
 
 @dataclass(frozen=True)

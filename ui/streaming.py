@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextvars
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -32,7 +32,7 @@ class _Failed:
 
 def stream_work(
     work: Callable[[Emit[T], threading.Event], None], name: str = "pipeline"
-) -> Iterator[T]:
+) -> Generator[T, None, None]:
     """Yield what `work(emit, cancel)` emits while it runs in a worker thread named `name`."""
     cancel = threading.Event()
     events: queue.Queue[T | _Done[T] | _Failed] = queue.Queue()

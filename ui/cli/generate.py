@@ -168,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         engine = HostedEngine(build_engine(data_dir, args.device, args.dtype))
         result = engine.generate(
-            form.request(),
+            form.request,
             model=form.model,
             on_progress=_progress_printer(args.quiet),
             single_file_config=args.config,

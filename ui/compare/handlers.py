@@ -11,6 +11,7 @@ import html
 import random
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from prompts.variants import (
     style_sweep,
 )
 from ui.compare.contact_sheet import contact_sheet_png
-from ui.compare.runner import stream_experiment
+from ui.compare.runner import RunEvent, stream_experiment
 from ui.compare.view import ExperimentView, load_view
 from ui.forms import NO_AXIS, CompareForm, FormError, variant_rows
 from ui.hosting.hosted_engine import HostedEngine
@@ -139,24 +140,32 @@ def run_comparison(
     while the experiment runs, then the final one."""
     size = (form.settings.width, form.settings.height)
     try:
-        for event in stream_experiment(engine, store, form):
-            if event.progress is not None:
-                update = event.progress
-                if progress is not None:
-                    progress(update.fraction, desc="Comparing", unit="cells")
-                preview = None
-                if update.preview is not None:
-                    preview = update.preview.resize(size, Image.Resampling.NEAREST)
-                yield progress_text(update), preview if preview else gr.skip(), gr.skip()
-            elif event.outcome is not None:
-                outcome = event.outcome
-                done = len(outcome.experiment.cells)
-                status = f"Saved experiment #{outcome.experiment.id}: {done} image(s)."
-                if outcome.cancelled:
-                    status += " Stopped early; the finished cells are kept."
-                yield status, gr.skip(), outcome.experiment.id
+        with closing(stream_experiment(engine, store, form)) as events:
+            yield from _run_outputs(events, size, progress)
     except (EngineError, GalleryError) as exc:
         raise gr.Error(str(exc)) from None
+
+
+def _run_outputs(
+    events: Iterator[RunEvent], size: tuple[int, int], progress: gr.Progress | None
+) -> Iterator[tuple[Any, Any, Any]]:
+    """(status, preview, experiment id) for each event of a running experiment."""
+    for event in events:
+        if event.progress is not None:
+            update = event.progress
+            if progress is not None:
+                progress(update.fraction, desc="Comparing", unit="cells")
+            preview = None
+            if update.preview is not None:
+                preview = update.preview.resize(size, Image.Resampling.NEAREST)
+            yield progress_text(update), preview if preview else gr.skip(), gr.skip()
+        elif event.outcome is not None:
+            outcome = event.outcome
+            done = len(outcome.experiment.cells)
+            status = f"Saved experiment #{outcome.experiment.id}: {done} image(s)."
+            if outcome.cancelled:
+                status += " Stopped early; the finished cells are kept."
+            yield status, gr.skip(), outcome.experiment.id
 
 
 # --- showing an experiment ---------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,7 +160,7 @@ class RunEvent:
 
 def stream_experiment(
     engine: HostedEngine, store: GalleryStore | OwnerGallery, form: CompareForm
-) -> Iterator[RunEvent]:
+) -> Generator[RunEvent, None, None]:
     """`run_experiment` in a worker thread (`ui.streaming`): yield progress, then the outcome.
 
     Closing the iterator early (the page's Stop) stops the run between steps; the finished

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import gradio as gr
 from gallery.errors import GalleryError
 from gallery.records import GalleryQuery, GenerationRecord
 from gallery.store import GalleryStore
+from ui.endpoints import Param, keyword_endpoint
 from ui.forms import FormError
 from ui.forms import whole_number as read_whole_number
 from ui.messages import shown
@@ -30,30 +32,33 @@ def whole_number(value: Any, name: str) -> int:
         raise gr.Error(shown(exc)) from None
 
 
-def search(
-    store: GalleryStore,
-    query: str = "",
-    model: str = "",
-    tag: str = "",
-    min_rating: int = 0,
-    favourites_only: bool = False,
-    page: int = 1,
-    page_size: int = 24,
-) -> list[dict[str, Any]]:
-    """Generations matching the full-text query and filters, newest first."""
-    size = whole_number(page_size, "Page size")
+SEARCH_PARAMS = (
+    Param("query", str, ""),
+    Param("model", str, ""),
+    Param("tag", str, ""),
+    Param("min_rating", int, 0),
+    Param("favourites_only", bool, False),
+    Param("page", int, 1),
+    Param("page_size", int, 24),
+)
+
+
+def search(store: GalleryStore, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Generations matching the full-text query and filters (`SEARCH_PARAMS` by name),
+    newest first."""
+    size = whole_number(values.get("page_size", 24), "Page size")
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise gr.Error(f"Page size must be from 1 to {MAX_PAGE_SIZE}.")
-    rating = whole_number(min_rating or 0, "Minimum rating")
+    rating = whole_number(values.get("min_rating") or 0, "Minimum rating")
     if not 0 <= rating <= 5:
         raise gr.Error("The minimum rating must be from 0 to 5.")
     gallery_query = GalleryQuery(
-        text=(query or "").strip(),
-        model_id=(model or "").strip() or None,
-        tag=(tag or "").strip() or None,
+        text=(values.get("query") or "").strip(),
+        model_id=(values.get("model") or "").strip() or None,
+        tag=(values.get("tag") or "").strip() or None,
         min_rating=rating or None,
-        favourite=True if favourites_only else None,
-        page=max(1, whole_number(page, "Page")),
+        favourite=True if values.get("favourites_only") else None,
+        page=max(1, whole_number(values.get("page", 1), "Page")),
         page_size=size,
     )
     try:
@@ -144,17 +149,13 @@ def register_gallery_api(store: GalleryStore) -> None:
         imported = gr.JSON(label="imported")
         import_trigger = gr.Button("import_image")
 
-    def search_gallery(
-        query: str = "",
-        model: str = "",
-        tag: str = "",
-        min_rating: int = 0,
-        favourites_only: bool = False,
-        page: int = 1,
-        page_size: int = 24,
-    ) -> list[dict[str, Any]]:
-        """Generations matching the text and filters, newest first: id, prompt, seed, ..."""
-        return search(store, query, model, tag, min_rating, favourites_only, page, page_size)
+    search_gallery = keyword_endpoint(
+        "search_gallery",
+        SEARCH_PARAMS,
+        partial(search, store),
+        returns=list[dict[str, Any]],
+        doc="Generations matching the text and filters, newest first: id, prompt, seed, ...",
+    )
 
     def get_generation_api(id: int) -> dict[str, Any]:
         """One generation's prompts, settings, recipe, rating, favourite, tags and notes."""

@@ -37,7 +37,7 @@ def generate(
     """Generate and record; return the images and {seeds, ids, prompts, model, info}."""
     form = read_form(dict(values))
     try:
-        result = engine.generate(form.request(), model=form.model or default_model)
+        result = engine.generate(form.request, model=form.model or default_model)
     except EngineError as exc:
         raise gr.Error(shown(exc)) from None
     summary = {

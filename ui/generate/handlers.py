@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from typing import Any
 
 import gradio as gr
@@ -96,7 +97,7 @@ def generate_images(
     `recipe` is the Builder recipe the prompt came from (see `linked_recipe`), recorded with
     the images. gr.Error on bad input; a stopped run ends with what finished and says so.
     """
-    settings = form.request().with_seed()
+    settings = form.request.with_seed()
     runs = runs or RunRegistry()
     session = session_of(request)
     control = runs.start(session)
@@ -111,11 +112,12 @@ def generate_images(
             gr.skip(),
             gr.skip(),
         )
-        for event in engine.stream_batch(settings, form.model, control):
-            if event.done:
-                last = event
-            else:
-                yield shown_so_far.update(event, progress)
+        with closing(engine.stream_batch(settings, form.model, control)) as batch:
+            for event in batch:  # closed early (Stop cancels the event): the run stops too
+                if event.done:
+                    last = event
+                else:
+                    yield shown_so_far.update(event, progress)
     except EngineError as exc:
         raise gr.Error(shown(exc)) from None
     finally:

@@ -282,7 +282,7 @@ def _wire_run(
         yield from generate_images(
             engine,
             form,
-            recipe=linked_recipe(recipe_link, form.prompt),
+            recipe=linked_recipe(recipe_link, form.request.prompt),
             request=request,
             progress=progress,
             on_result=on_result,

@@ -10,7 +10,7 @@ work, and fail with one sentence (`InvalidRequestError`) that names no server pa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from threading import Event
@@ -111,7 +111,7 @@ class HostedEngine:
 
     def stream_batch(
         self, request: GenerationRequest, model: str, control: RunControl | None = None
-    ) -> Iterator[BatchEvent]:
+    ) -> Generator[BatchEvent, None, None]:
         """The Generate tab's batch, one GPU entry for all of it: image k with seed + k (the
         pixels a batched call gives it), each its own pipeline call, so Stop keeps the finished
         images and Skip drops the rest once the image being made is done.

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 
 import spaces
@@ -82,7 +82,7 @@ def gpu_seconds(key: str, calls: Sequence[PipelineCall]) -> int:
 
 
 @spaces.GPU(duration=gpu_seconds)
-def run_on_gpu(key: str, calls: Sequence[PipelineCall]) -> Iterator[GpuEvent]:
+def run_on_gpu(key: str, calls: Sequence[PipelineCall]) -> Generator[GpuEvent, None, None]:
     """Run `calls` in order on the registered engine; yield progress, then each result."""
     engine = _engines[key]
 
