@@ -28,7 +28,6 @@ from engine.errors import EngineError
 from engine.request import GenerationRequest, parse_seed
 from prompts.variants import (
     MAX_VARIANTS,
-    VariantError,
     ablation_variants,
     default_label,
     unique_labels,
@@ -182,7 +181,8 @@ class CompareForm:
                 height=whole_number(v.get("height", 512), "Height"),
                 scheduler=_text(v.get("scheduler")) or DEFAULT_SCHEDULER,
             )
-            seeds = parse_seeds(_text(v.get("seeds")), int(v.get("random_seeds") or 0))
+            random_seeds = whole_number(v.get("random_seeds") or 0, "The number of random seeds")
+            seeds = parse_seeds(_text(v.get("seeds")), random_seeds)
             axis = _axis(v)
             ablate = v.get("ablate")
             if ablate is not None:
@@ -202,7 +202,9 @@ class CompareForm:
                 whole_number(v.get("max_batch", DEFAULT_MAX_BATCH), "Batch size"),
             )
             form.plan().validate()
-        except (EngineError, VariantError) as exc:
+        except FormError:
+            raise
+        except (EngineError, ValueError) as exc:  # the engine's and the variants' checks
             raise FormError(str(exc)) from None
         return form
 
