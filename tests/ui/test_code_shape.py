@@ -101,3 +101,18 @@ def test_no_import_circles_in_ui():
         if name not in state:
             visit(name, [name])
     assert circles == []
+
+
+def test_every_ui_package_is_in_a_non_editable_install():
+    """A Space installs the project (`pip install .`): every folder of `ui/` with modules must
+    be listed in pyproject's packages, and the page's static files in its package data."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    config = tomllib.loads((UI.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = set(config["tool"]["setuptools"]["packages"])
+    folders = {
+        ".".join(path.parent.relative_to(UI.parent).parts)
+        for path in UI.rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    assert folders - listed == set()
+    assert "static/*" in config["tool"]["setuptools"]["package-data"]["ui"]
