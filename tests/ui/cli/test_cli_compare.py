@@ -12,7 +12,7 @@ from PIL import Image
 
 from gallery.metadata import read_metadata
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SMALL = ("--steps", "1", "--width", "64", "--height", "64")
 
 

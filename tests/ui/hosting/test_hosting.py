@@ -315,7 +315,7 @@ def test_the_gallery_command_acts_for_one_owner_or_all(tmp_path):
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     with GalleryStore.open(tmp_path / "gallery") as store:
         image = Image.new("RGB", (16, 16), "red")
         store.record_generation(NewGeneration("local fox", image=image))

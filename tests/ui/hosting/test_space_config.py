@@ -7,7 +7,7 @@ from pathlib import Path
 
 import gradio
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def front_matter() -> dict[str, str]:
