@@ -101,7 +101,7 @@ class RecordService:
         self, folder: str | os.PathLike[str], *, recursive: bool = True, owner: Owner
     ) -> ImportReport:
         """Import every PNG, JPEG and WebP in `folder` for `owner` (see `gallery.importers`)."""
-        return import_images(OwnerRecorder(self, owner), folder, recursive=recursive)
+        return import_images(_OwnerRecorder(self, owner), folder, recursive=recursive)
 
     def get(self, generation_id: int, *, owner: Owner) -> GenerationRecord:
         """Everything about one of `owner`'s generations; `NotFoundError` if there is none."""
@@ -197,7 +197,7 @@ class RecordService:
 
 
 @dataclasses.dataclass(frozen=True)
-class OwnerRecorder:
+class _OwnerRecorder:
     """A `RecordService` recording for one owner (what `gallery.importers` and
     `gallery.rebuild` write through)."""
 

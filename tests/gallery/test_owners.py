@@ -166,3 +166,22 @@ def test_a_signed_out_gallery_is_claimed_at_sign_in(store, make_generation):
     styles = {s.name: s.category for s in store.for_owner("hf:ada").list_user_styles()}
     assert styles == {"Ink": "Kept", "Wash": "New"}
     assert store.for_owner("browser:x").search().items == ()
+
+
+def test_rebuild_records_lost_rows_for_the_owner_given_and_leaves_others_images(
+    store, make_generation
+):
+    """An image another owner's row still holds is no lost record: it is not copied."""
+    from sqlalchemy import delete
+
+    from gallery.models import Generation
+
+    grace = store.for_owner("grace").record_generation(make_generation(seed=1))
+    lost = store.for_owner("ada").record_generation(make_generation(seed=2, prompt="ada's"))
+    with store.engine.begin() as connection:  # ada's row is lost; her file stays
+        connection.execute(delete(Generation).where(Generation.id == lost))
+    report = store.admin().rebuild(owner="ada")
+    assert len(report.imported) == 1 and report.failed == ()
+    assert [i.prompt for i in store.for_owner("ada").search().items] == ["ada's"]
+    assert [i.id for i in store.for_owner("grace").search().items] == [grace]
+    assert store.admin().rebuild(owner="ada").imported == ()
