@@ -208,6 +208,7 @@ def fill(
                     "name": f"experiment {n}",
                     "description": "",
                     "created_at": datetime.now(timezone.utc),
+                    "user_id": LOCAL_OWNER,
                 },
             ).scalar_one()
             variant_ids += (
@@ -242,7 +243,7 @@ def fill(
                 {
                     "batch_id": f"{k // 4:032x}",
                     "created_at": first_day + step * k,
-                    "user_id": None,
+                    "user_id": LOCAL_OWNER,
                     "parent_id": None,
                     "source": "generated",
                     "recipe": {"version": 1, "free_text": "", "negative": []},
@@ -350,10 +351,15 @@ def main() -> None:
     parser.add_argument(
         "--analyze",
         action="store_true",
-        help="run GalleryStore.optimize() (ANALYZE) after the fill; by default the planner has "
+        help="run store.admin().optimize() (ANALYZE) after the fill; by default the planner has "
         "no statistics, as in a gallery that grew by use",
     )
+    parser.add_argument(
+        "--smoke", action="store_true", help="a quick run: 2,000 generations, 20 queries each"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.count, args.queries, args.inserts = 2_000, 20, 3
     os.environ.pop("DATABASE_URL", None)
 
     folder = Path(tempfile.mkdtemp(prefix="atelier-gallery-bench-"))
