@@ -28,7 +28,7 @@ from engine.request import GenerationRequest, parse_seed
 from engine.result import GenerationResult
 from gallery.errors import GalleryError
 from gallery.records import GalleryQuery, GenerationRecord
-from gallery.store import GalleryStore
+from gallery.views import OwnerGallery
 from prompts.compose import compose_prompt as compose_recipe
 from prompts.recipe import Recipe, RecipeError
 from prompts.styles import StyleError, StyleLibrary
@@ -208,7 +208,7 @@ def _terms(value: Any) -> list[str]:
 
 
 def search(
-    store: GalleryStore,
+    store: OwnerGallery,
     query: str = "",
     model: str = "",
     tag: str = "",
@@ -254,7 +254,7 @@ def search(
     ]
 
 
-def get_generation(store: GalleryStore, id: int) -> dict[str, Any]:
+def get_generation(store: OwnerGallery, id: int) -> dict[str, Any]:
     """Everything the gallery keeps about one generation (not the image itself)."""
     try:
         record = store.get(whole_number(id, "The id"))
@@ -289,7 +289,7 @@ def generation_dict(record: GenerationRecord) -> dict[str, Any]:
     }
 
 
-def import_image(store: GalleryStore, image: str | None) -> dict[str, Any]:
+def import_image(store: OwnerGallery, image: str | None) -> dict[str, Any]:
     """Import one PNG, JPEG or WebP with its embedded settings; the new generation ids (empty
     if a duplicate)."""
     if not image:
@@ -318,7 +318,7 @@ def register_api(
     on_result: ResultCallback | None,
     library: StyleLibrary,
     tokenizer: Callable[[], Any],
-    store: GalleryStore | None,
+    store: OwnerGallery | None,
 ) -> None:
     """Add the named endpoints to the current Blocks (on hidden components where needed)."""
     with gr.Column(visible=False, elem_id="api-only"):

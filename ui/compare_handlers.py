@@ -31,7 +31,7 @@ from engine.generate import Engine
 from engine.image_metrics import difference_heat_map
 from engine.request import GenerationRequest
 from gallery.errors import GalleryError
-from gallery.store import GalleryStore, OwnerGallery
+from gallery.views import OwnerGallery
 from prompts.styles import StyleError, StyleLibrary
 from prompts.variants import (
     MAX_VARIANTS,
@@ -52,7 +52,7 @@ from ui.experiment_runner import (
 from ui.experiment_view import ExperimentView, load_view
 from ui.messages import md_text
 
-Store = GalleryStore | OwnerGallery
+Store = OwnerGallery
 GENERATORS = ("Prompt S/R", "Prompt matrix", "Style sweep")
 NO_AXIS = "none"
 AXIS_CHOICES = [(NO_AXIS, NO_AXIS), *((label, name) for name, label in AXIS_LABELS.items())]

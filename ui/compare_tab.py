@@ -16,7 +16,7 @@ import gradio as gr
 
 from engine.generate import Engine
 from engine.schedulers import scheduler_names
-from gallery.store import GalleryStore
+from gallery.views import OwnerGallery
 from prompts.styles import StyleLibrary
 from ui import compare_handlers as h
 
@@ -39,7 +39,7 @@ class CompareTab:
 
 def build_compare_tab(
     engine: Engine,
-    store: GalleryStore,
+    store: OwnerGallery,
     default_model: str,
     library: StyleLibrary | None,
     tab: gr.Tab | None = None,
@@ -294,18 +294,18 @@ def build_compare_tab(
     )
 
 
-def _refresh_saved(store: GalleryStore, selected: Any = None) -> gr.Dropdown:
+def _refresh_saved(store: OwnerGallery, selected: Any = None) -> gr.Dropdown:
     return gr.Dropdown(choices=h.experiment_choices(store), value=selected)
 
 
-def _vote_then_next(store: GalleryStore, choice: str, experiment_id: Any, pair: Any) -> tuple:
+def _vote_then_next(store: OwnerGallery, choice: str, experiment_id: Any, pair: Any) -> tuple:
     h.blind_vote(store, pair, choice)
     following = h.next_blind_pair(store, experiment_id)
     view = h.load_view(store, int(experiment_id))
     return (*following, h.ranking_rows(view))
 
 
-def register_compare_api(engine: Engine, store: GalleryStore, default_model: str) -> None:
+def register_compare_api(engine: Engine, store: OwnerGallery, default_model: str) -> None:
     """The `compare` and `ablate` endpoints for `gradio_client` (JSON in, JSON out)."""
 
     def compare(

@@ -23,7 +23,7 @@ from engine.compare_run import CellImage, CompareProgress, run_plan
 from engine.generate import Engine
 from gallery.experiment_export import SCORE_METRIC
 from gallery.records import ExperimentRecord, ScoreRecord, VariantSpec
-from gallery.store import GalleryStore, OwnerGallery
+from gallery.views import OwnerGallery
 from ui.recording import new_generation
 
 COMPARE_SOURCE = "compare"
@@ -55,7 +55,7 @@ def plan_settings(plan: ComparePlan) -> dict[str, Any]:
 
 def run_experiment(
     engine: Engine,
-    store: GalleryStore | OwnerGallery,
+    store: OwnerGallery,
     plan: ComparePlan,
     *,
     name: str = "",

@@ -20,7 +20,7 @@ from engine.request import GenerationRequest, ImageSpec
 from engine.result import GenerationResult
 from gallery.errors import GalleryError
 from gallery.records import GenerationRecord
-from gallery.store import GalleryStore
+from gallery.views import OwnerGallery
 
 VERDICTS = ("identical", "within 1 level", "different")
 _VERSION_KEYS = ("torch", "diffusers", "transformers", "prompt_atelier")
@@ -136,7 +136,7 @@ def reproduce(engine: Engine, record: GenerationRecord) -> ReproduceReport:
     return ReproduceReport(record.id, verdict, difference, tuple(reasons), result)
 
 
-def regenerate_from_record(engine: Engine, store: GalleryStore, generation_id: Any) -> str:
+def regenerate_from_record(engine: Engine, store: OwnerGallery, generation_id: Any) -> str:
     """The Gallery detail's "Regenerate from record" button: Markdown with the verdict."""
     if generation_id is None:
         raise gr.Error("Select a thumbnail first.")
@@ -148,7 +148,7 @@ def regenerate_from_record(engine: Engine, store: GalleryStore, generation_id: A
 
 
 def connect_regenerate(
-    button: gr.Button, selected: Any, out: gr.Markdown, engine: Engine, store: GalleryStore
+    button: gr.Button, selected: Any, out: gr.Markdown, engine: Engine, store: OwnerGallery
 ) -> None:
     """Wire the button to the engine (the Gallery tab itself does not know the engine)."""
     button.click(

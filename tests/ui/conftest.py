@@ -38,7 +38,15 @@ def gallery_store(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server(engine, gallery_store):
+def local_gallery(gallery_store):
+    """The local user's view of `gallery_store` (what the app without logins acts as)."""
+    from gallery.owners import LOCAL_OWNER
+
+    return gallery_store.for_owner(LOCAL_OWNER)
+
+
+@pytest.fixture(scope="module")
+def server(engine, gallery_store, local_gallery):
     """Launch the app in this process (non-blocking); yield its URL and the recorded results.
 
     Every finished generation is appended to the list and recorded into `gallery_store`,
@@ -54,9 +62,9 @@ def server(engine, gallery_store):
 
     def on_result(result, recipe=None):
         recorded.append(result)
-        return record_result(gallery_store, result, recipe)
+        return record_result(local_gallery, result, recipe)
 
-    app = build_app(engine, choose_default_model(), on_result=on_result, gallery=gallery_store)
+    app = build_app(engine, choose_default_model(), on_result=on_result, gallery=local_gallery)
     port = free_port()
     app.launch(
         **launch_assets(),

@@ -103,6 +103,7 @@ def build_plan(args: argparse.Namespace) -> tuple[ComparePlan, str]:
 def run(args: argparse.Namespace) -> int:
     """Run the experiment, write the files, print the experiment id."""
     from gallery.experiment_export import cell_file_name
+    from gallery.owners import LOCAL_OWNER
     from gallery.store import GalleryStore
     from ui.cli import CommandError
     from ui.contact_sheet import contact_sheet_png
@@ -116,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
         plan, kind = build_plan(args)
         plan.validate()
         engine = build_engine(data_dir, args.device, args.dtype)
-        with GalleryStore.open(gallery_dir(data_dir)) as store:
+        with GalleryStore.open(gallery_dir(data_dir)) as opened:
+            store = opened.for_owner(LOCAL_OWNER)
             outcome = run_experiment(
                 engine, store, plan, name=args.name, kind=kind, max_batch=args.batch_size
             )
