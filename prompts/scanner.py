@@ -24,9 +24,7 @@ import enum
 import re
 from dataclasses import dataclass
 
-ESCAPE = "\\"
-PAIRS = {"(": ")", "[": "]", "{": "}", "<": ">"}
-_OPENER_OF = {close: open_ for open_, close in PAIRS.items()}
+_OPENER_OF = {")": "(", "]": "[", "}": "{"}
 
 _LEXEME = re.compile(
     r"""
