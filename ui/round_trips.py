@@ -15,7 +15,7 @@ from typing import Any
 import gradio as gr
 
 from gallery.records import GenerationRecord
-from gallery.store import GalleryStore
+from gallery.views import OwnerGallery
 from prompts.compose import split_terms
 from prompts.recipe import Recipe, RecipeError
 from ui.builder.handlers import prompts_for_generate, recipe_from_values
@@ -52,7 +52,7 @@ class RecalledSettings:
     recipe: dict[str, Any] | None
 
 
-def recall_settings(store: GalleryStore, generation_id: int | None) -> RecalledSettings:
+def recall_settings(store: OwnerGallery, generation_id: int | None) -> RecalledSettings:
     """Everything Generate needs to make the record again; `gr.Error` if it is gone."""
     base = recall_values(store, generation_id)  # prompts, seed, steps, CFG, size, scheduler
     record = store.get(int(generation_id))  # type: ignore[arg-type] (checked just above)
@@ -154,7 +154,7 @@ def connect_recall(
     recall_generate: gr.Button,
     recall_builder: gr.Button,
     selected: gr.State,
-    store: GalleryStore,
+    store: OwnerGallery,
     builder: BuilderTab | None,
     generate: GenerateTab,
     tabs: gr.Tabs,
@@ -192,7 +192,7 @@ def connect_recall(
 def connect_compare_these(
     chosen: gr.CheckboxGroup,
     compare_these: gr.Button,
-    store: GalleryStore,
+    store: OwnerGallery,
     variants: gr.Dataframe | None,
     tabs: gr.Tabs,
     compare_tab_id: str,

@@ -11,7 +11,7 @@ import gradio as gr
 from engine.default_model import DefaultModelChoice
 from engine.generate import Engine
 from engine.tokenizer import load_clip_tokenizer
-from gallery.store import GalleryStore
+from gallery.views import OwnerGallery
 from prompts.styles import JsonUserStyleFile, StyleLibrary, UserStyleStore
 from prompts.wildcards import user_wildcards_dir
 from ui.builder.api import register_compose_api
@@ -67,7 +67,7 @@ def build_app(
     *,
     data_dir: Path | None = None,
     style_store: UserStyleStore | None = None,
-    gallery: GalleryStore | Any | None = None,
+    gallery: OwnerGallery | None = None,
     hosting: Hosting | None = None,
     visitors: Visitors | None = None,
 ) -> gr.Blocks:
@@ -186,7 +186,7 @@ def _visitor_row(
         kept = visitors.remember_browser(request, saved)
         claimed = 0
         if visitor.signed_in and valid_token(saved) and gallery is not None:
-            claimed = gallery.store.transfer_owner(browser_owner(kept), visitor.owner)
+            claimed = gallery.store.admin().transfer_owner(browser_owner(kept), visitor.owner)
         if not visitor.signed_in:
             return kept, (
                 "Your gallery is kept for this browser only"

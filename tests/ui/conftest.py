@@ -46,7 +46,15 @@ def hosting(request):
 
 
 @pytest.fixture(scope="module")
-def server(engine, gallery_store, hosting):
+def local_gallery(gallery_store):
+    """The local user's view of `gallery_store` (what the app without logins acts as)."""
+    from gallery.owners import LOCAL_OWNER
+
+    return gallery_store.for_owner(LOCAL_OWNER)
+
+
+@pytest.fixture(scope="module")
+def server(engine, gallery_store, local_gallery, hosting):
     """Launch the app in this process (non-blocking) on a free port; yield its URL and the
     results recorded through it. The one fixture every test that launches the app uses.
 
@@ -67,10 +75,10 @@ def server(engine, gallery_store, hosting):
 
     def on_result(result, recipe=None):
         recorded.append(result)
-        return record_result(gallery_store, result, recipe)
+        return record_result(local_gallery, result, recipe)
 
     if hosting is None:
-        app = build_app(engine, choose_default_model(), on_result=on_result, gallery=gallery_store)
+        app = build_app(engine, choose_default_model(), on_result=on_result, gallery=local_gallery)
     else:
         demo = DefaultModelChoice("demo", "Using demo.")
         app = build_served_app(engine, demo, gallery_store, hosting)

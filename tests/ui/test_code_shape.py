@@ -60,9 +60,6 @@ def test_no_function_is_longer_than_120_lines():
     assert over == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="VisitorGallery forwards by name until the gallery branch makes it typed"
-)
 def test_nothing_forwards_by_getattr():
     forwarding = [
         f"{module}.__getattr__" for module, node in functions() if node.name == "__getattr__"

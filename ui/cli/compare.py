@@ -97,6 +97,7 @@ def read_form(args: argparse.Namespace) -> CompareForm:
 def run(args: argparse.Namespace) -> int:
     """Run the experiment, write the files, print the experiment id."""
     from gallery.experiment_export import cell_file_name
+    from gallery.owners import LOCAL_OWNER
     from gallery.store import GalleryStore
     from ui.compare.contact_sheet import contact_sheet_png
     from ui.compare.runner import run_experiment
@@ -109,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
     form = read_form(args)
     try:
         engine = HostedEngine(build_engine(data_dir, args.device, args.dtype))
-        with GalleryStore.open(gallery_dir(data_dir)) as store:
+        with GalleryStore.open(gallery_dir(data_dir)) as opened:
+            store = opened.for_owner(LOCAL_OWNER)
             outcome = run_experiment(engine, store, form)
             view = load_view(store, outcome.experiment.id)
             out.mkdir(parents=True, exist_ok=True)

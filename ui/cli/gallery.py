@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from gallery.errors import GalleryError
-from gallery.owners import EVERY_OWNER
+from gallery.owners import EVERY_OWNER, LOCAL_OWNER
 from gallery.records import GalleryQuery, GenerationSummary
 from gallery.store import GalleryStore
+from gallery.views import AdminGallery, OwnerGallery
 from ui.cli.errors import CommandError
 from ui.settings import gallery_dir, resolve_data_dir
 
@@ -136,8 +137,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         with GalleryStore.open(folder, allow_unrecorded_images=rebuilding) as store:
             if args.gallery_action in ("check", "rebuild"):
-                return action(store, args)  # maintenance walks every owner's files
-            owner = EVERY_OWNER if args.all_owners else args.owner
+                return action(store.admin(), args)  # maintenance walks every owner's files
+            owner = EVERY_OWNER if args.all_owners else args.owner or LOCAL_OWNER
             return action(store.for_owner(owner), args)
     except GalleryError as exc:
         raise CommandError(str(exc)) from None
@@ -173,7 +174,7 @@ def summary_line(item: GenerationSummary) -> str:
     return "  ".join([*parts, prompt])
 
 
-def _search(store: GalleryStore, args: argparse.Namespace) -> int:
+def _search(store: OwnerGallery, args: argparse.Namespace) -> int:
     if args.limit < 1 or args.page < 1:
         raise GalleryError("--limit and --page must be 1 or more.")
     query = GalleryQuery(
@@ -198,7 +199,7 @@ def _search(store: GalleryStore, args: argparse.Namespace) -> int:
     return 0
 
 
-def _show(store: GalleryStore, args: argparse.Namespace) -> int:
+def _show(store: OwnerGallery, args: argparse.Namespace) -> int:
     record = store.get(args.id)
     if args.json:
         print(_dumps(asdict(record)))
@@ -228,7 +229,7 @@ def _show(store: GalleryStore, args: argparse.Namespace) -> int:
     return 0
 
 
-def _reproduce(store: GalleryStore, args: argparse.Namespace) -> int:
+def _reproduce(store: OwnerGallery, args: argparse.Namespace) -> int:
     from engine.errors import EngineError
     from ui.gallery_tab.reproduce import reproduce
     from ui.hosting.hosted_engine import HostedEngine
@@ -246,7 +247,7 @@ def _reproduce(store: GalleryStore, args: argparse.Namespace) -> int:
     return 1 if report.verdict == "different" else 0
 
 
-def _import(store: GalleryStore, args: argparse.Namespace) -> int:
+def _import(store: OwnerGallery, args: argparse.Namespace) -> int:
     report = store.import_folder(Path(args.folder), recursive=not args.no_recursive)
     for path, found in report.found:
         print(f"imported: {path}: {found}")
@@ -266,27 +267,27 @@ def _import(store: GalleryStore, args: argparse.Namespace) -> int:
     return 0
 
 
-def _export(store: GalleryStore, args: argparse.Namespace) -> int:
+def _export(store: OwnerGallery, args: argparse.Namespace) -> int:
     out = store.export_zip(args.ids, Path(args.out))
     print(f"wrote {len(set(args.ids))} generation(s) to {out}")
     return 0
 
 
-def _delete(store: GalleryStore, args: argparse.Namespace) -> int:
+def _delete(store: OwnerGallery, args: argparse.Namespace) -> int:
     count = store.delete(args.ids)
     print(f"deleted {count} generation(s)")
     return 0
 
 
-def _rebuild(store: GalleryStore, args: argparse.Namespace) -> int:
-    report = store.rebuild()
+def _rebuild(store: AdminGallery, args: argparse.Namespace) -> int:
+    report = store.rebuild(owner=args.owner or LOCAL_OWNER)
     print(f"re-created {len(report.imported)} record(s), {len(report.failed)} failed")
     for path, reason in report.failed:
         print(f"failed: {path.name}: {reason}", file=sys.stderr)
     return 0
 
 
-def _check(store: GalleryStore, args: argparse.Namespace) -> int:
+def _check(store: AdminGallery, args: argparse.Namespace) -> int:
     report = store.sweep(full=True, delete_ours=args.delete_ours)
     print(
         f"removed {len(report.removed_files)} orphan file(s) and "
@@ -304,7 +305,7 @@ def _check(store: GalleryStore, args: argparse.Namespace) -> int:
     return 0
 
 
-def _experiments(store: GalleryStore, args: argparse.Namespace) -> int:
+def _experiments(store: OwnerGallery, args: argparse.Namespace) -> int:
     experiments = store.list_experiments()
     if args.json:
         print(
@@ -337,7 +338,7 @@ def _experiments(store: GalleryStore, args: argparse.Namespace) -> int:
     return 0
 
 
-def _scores(store: GalleryStore, args: argparse.Namespace) -> int:
+def _scores(store: OwnerGallery, args: argparse.Namespace) -> int:
     if not 1 <= args.limit <= 1000:
         raise GalleryError("--limit must be from 1 to 1000.")
     ranked = store.ranked_by_score(args.metric, limit=args.limit, descending=not args.lowest)

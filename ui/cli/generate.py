@@ -122,13 +122,14 @@ def _record(result: GenerationResult, data_dir: Path) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from gallery.errors import GalleryError
+    from gallery.owners import LOCAL_OWNER
     from gallery.store import GalleryStore
     from ui.recording import record_result
     from ui.settings import gallery_dir
 
     try:
         with GalleryStore.open(gallery_dir(data_dir)) as store:
-            ids = record_result(store, result)
+            ids = record_result(store.for_owner(LOCAL_OWNER), result)
     except (GalleryError, OSError, SQLAlchemyError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"warning: the images were not recorded in the gallery: {reason}", file=sys.stderr)

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from gallery.errors import GalleryError
+from gallery.owners import LOCAL_OWNER
 from gallery.store import GalleryStore
 from prompts.style_import import apply_style_import, plan_style_import, read_style_file
 from prompts.styles import (
@@ -65,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def style_library(data_dir: str | Path | None) -> Iterator[StyleLibrary]:
     """Built-in styles plus the user's, kept in the gallery database as the web app keeps them."""
     with GalleryStore.open(gallery_dir(resolve_data_dir(data_dir))) as store:
-        yield StyleLibrary(user=store)
+        yield StyleLibrary(user=store.for_owner(LOCAL_OWNER))
 
 
 def run(args: argparse.Namespace) -> int:

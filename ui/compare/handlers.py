@@ -23,7 +23,7 @@ from engine.compare_run import CompareProgress
 from engine.errors import EngineError
 from engine.image_metrics import difference_heat_map
 from gallery.errors import GalleryError
-from gallery.store import GalleryStore, OwnerGallery
+from gallery.views import OwnerGallery
 from prompts.styles import StyleError, StyleLibrary
 from prompts.variants import (
     MAX_VARIANTS,
@@ -40,7 +40,7 @@ from ui.forms import NO_AXIS, CompareForm, FormError, variant_rows
 from ui.hosting.hosted_engine import HostedEngine
 from ui.messages import md_text
 
-Store = GalleryStore | OwnerGallery
+Store = OwnerGallery
 GENERATORS = ("Prompt S/R", "Prompt matrix", "Style sweep")
 AXIS_CHOICES = [(NO_AXIS, NO_AXIS), *((label, name) for name, label in AXIS_LABELS.items())]
 NOT_MEANINGFUL = (

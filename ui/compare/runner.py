@@ -20,7 +20,7 @@ from engine.compare_plan import ComparePlan
 from engine.compare_run import CellImage, CompareProgress, run_plan
 from gallery.experiment_export import SCORE_METRIC
 from gallery.records import ExperimentRecord, NewGeneration, ScoreRecord, VariantSpec
-from gallery.store import GalleryStore, OwnerGallery
+from gallery.views import OwnerGallery
 from ui.forms import CompareForm
 from ui.hosting.hosted_engine import HostedEngine
 from ui.recording import new_generation
@@ -55,7 +55,7 @@ def plan_settings(plan: ComparePlan) -> dict[str, Any]:
 
 def run_experiment(
     engine: HostedEngine,
-    store: GalleryStore | OwnerGallery,
+    store: OwnerGallery,
     form: CompareForm,
     *,
     on_progress: Callable[[CompareProgress], None] | None = None,
@@ -159,7 +159,7 @@ class RunEvent:
 
 
 def stream_experiment(
-    engine: HostedEngine, store: GalleryStore | OwnerGallery, form: CompareForm
+    engine: HostedEngine, store: OwnerGallery, form: CompareForm
 ) -> Generator[RunEvent, None, None]:
     """`run_experiment` in a worker thread (`ui.streaming`): yield progress, then the outcome.
 

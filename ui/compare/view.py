@@ -16,7 +16,7 @@ from engine.ablation import TermImpact, rank_terms
 from gallery.experiment_export import SCORE_METRIC
 from gallery.rankings import PairedDifference, VariantRank, paired_difference, rank_variants
 from gallery.records import ExperimentRecord, GenerationRecord, ScoreRecord, VoteRecord
-from gallery.store import GalleryStore, OwnerGallery
+from gallery.views import OwnerGallery
 from prompts.diff import Highlight, highlight_diff
 
 
@@ -146,7 +146,7 @@ class ExperimentView:
         return rank_terms(full, list(zip(removed, ablated, strict=True)))
 
 
-def load_view(store: GalleryStore | OwnerGallery, experiment_id: int) -> ExperimentView:
+def load_view(store: OwnerGallery, experiment_id: int) -> ExperimentView:
     """Read one of the store's owner's experiments with its cells' records, scores and votes."""
     experiment = store.get_experiment(experiment_id)
     positions = {v.id: v.position for v in experiment.variants}

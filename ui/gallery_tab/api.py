@@ -15,7 +15,7 @@ import gradio as gr
 
 from gallery.errors import GalleryError
 from gallery.records import GalleryQuery, GenerationRecord
-from gallery.store import GalleryStore
+from gallery.views import OwnerGallery
 from ui.endpoints import Param, keyword_endpoint
 from ui.forms import FormError
 from ui.forms import whole_number as read_whole_number
@@ -43,7 +43,7 @@ SEARCH_PARAMS = (
 )
 
 
-def search(store: GalleryStore, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+def search(store: OwnerGallery, values: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Generations matching the full-text query and filters (`SEARCH_PARAMS` by name),
     newest first."""
     size = whole_number(values.get("page_size", 24), "Page size")
@@ -82,7 +82,7 @@ def search(store: GalleryStore, values: Mapping[str, Any]) -> list[dict[str, Any
     ]
 
 
-def get_generation(store: GalleryStore, id: int) -> dict[str, Any]:
+def get_generation(store: OwnerGallery, id: int) -> dict[str, Any]:
     """Everything the gallery keeps about one generation (not the image itself)."""
     try:
         record = store.get(whole_number(id, "The id"))
@@ -117,7 +117,7 @@ def generation_dict(record: GenerationRecord) -> dict[str, Any]:
     }
 
 
-def import_image(store: GalleryStore, image: str | None) -> dict[str, Any]:
+def import_image(store: OwnerGallery, image: str | None) -> dict[str, Any]:
     """Import one PNG, JPEG or WebP with its embedded settings; the new generation ids (empty
     if a duplicate)."""
     if not image:
@@ -140,7 +140,7 @@ def import_image(store: GalleryStore, image: str | None) -> dict[str, Any]:
     }
 
 
-def register_gallery_api(store: GalleryStore) -> None:
+def register_gallery_api(store: OwnerGallery) -> None:
     """Add the gallery endpoints to the current Blocks (the upload on a hidden component)."""
     with gr.Column(visible=False, elem_id="api-only-gallery"):
         upload = gr.File(

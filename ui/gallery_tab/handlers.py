@@ -1,4 +1,4 @@
-"""What the Gallery tab computes: plain functions over a `GalleryStore` and plain values.
+"""What the Gallery tab computes: plain functions over an `OwnerGallery` and plain values.
 
 Search and filter a page of thumbnails, show one generation's details, curate it (rating,
 favourite, tags, notes), recall its settings into Generate, delete, export, import PNGs and
@@ -26,7 +26,7 @@ from gallery.errors import GalleryError
 from gallery.image_reader import TOOL_NAMES, read_image_metadata
 from gallery.peer_copies import peer_copy, suffix_for
 from gallery.records import MAX_SEED, GalleryQuery, GenerationRecord, GenerationSummary
-from gallery.store import GalleryStore
+from gallery.views import OwnerGallery
 from ui.messages import md_text, shown
 
 EXPORT_PREFIX = "atelier-export-"
@@ -64,12 +64,12 @@ class GalleryPageView:
     """Markdown: how many match and which page this is."""
 
 
-def model_choices(store: GalleryStore) -> list[str]:
+def model_choices(store: OwnerGallery) -> list[str]:
     """The model filter's choices: `ANY`, then every model in the gallery."""
     return [ANY, *store.models()]
 
 
-def tag_choices(store: GalleryStore) -> list[tuple[str, str]]:
+def tag_choices(store: OwnerGallery) -> list[tuple[str, str]]:
     """The tag filter's choices as (label with count, tag): `ANY` first."""
     return [(ANY, ANY), *((f"{name} ({count})", name) for name, count in store.tags())]
 
@@ -115,7 +115,7 @@ def _seed_filter(seed: str | float | None) -> int | None:
 
 
 def search_gallery(
-    store: GalleryStore,
+    store: OwnerGallery,
     text: str | None,
     model: str | None,
     tag: str | None,
@@ -168,7 +168,7 @@ def selection_choices(view: GalleryPageView) -> list[tuple[str, int]]:
     return [(f"#{gid} {text}", gid) for (_, text), gid in zip(view.items, view.ids, strict=True)]
 
 
-def tag_generations(store: GalleryStore, ids: Sequence[int] | None, tag: str | None) -> str:
+def tag_generations(store: OwnerGallery, ids: Sequence[int] | None, tag: str | None) -> str:
     """Add one tag to every selected generation; a status line."""
     chosen = _chosen(ids)
     for generation_id in chosen:
@@ -177,7 +177,7 @@ def tag_generations(store: GalleryStore, ids: Sequence[int] | None, tag: str | N
     return f"Tagged {len(chosen)} {noun} with `{html.escape((tag or '').strip().lower())}`."
 
 
-def delete_generations(store: GalleryStore, ids: Sequence[int] | None) -> str:
+def delete_generations(store: OwnerGallery, ids: Sequence[int] | None) -> str:
     """Delete every selected generation with its files; a status line."""
     chosen = _chosen(ids)
     try:
@@ -187,7 +187,7 @@ def delete_generations(store: GalleryStore, ids: Sequence[int] | None) -> str:
     return f"Deleted {count} generation{'s' if count != 1 else ''}."
 
 
-def compare_rows(store: GalleryStore, ids: Sequence[int] | None) -> list[list[str]]:
+def compare_rows(store: OwnerGallery, ids: Sequence[int] | None) -> list[list[str]]:
     """The Compare tab's variant rows (label, prompt) for 2 to 8 selected generations."""
     chosen = _chosen(ids)
     if not 2 <= len(chosen) <= 8:
@@ -251,7 +251,7 @@ def selected_id(ids: Sequence[int] | None, index: int | None) -> int:
     return ids[int(index)]
 
 
-def detail_view(store: GalleryStore, generation_id: int | None) -> DetailView:
+def detail_view(store: OwnerGallery, generation_id: int | None) -> DetailView:
     """Everything the detail panel shows about one generation; `gr.Error` if it is gone."""
     record = _record(store, generation_id)
     image = record.image
@@ -300,7 +300,7 @@ def _cell(value: Any) -> str:
     return md_text(value)
 
 
-def _record(store: GalleryStore, generation_id: int | None) -> GenerationRecord:
+def _record(store: OwnerGallery, generation_id: int | None) -> GenerationRecord:
     if generation_id is None:
         raise gr.Error("Select a thumbnail first.")
     try:
@@ -312,7 +312,7 @@ def _record(store: GalleryStore, generation_id: int | None) -> GenerationRecord:
 # --- curation -------------------------------------------------------------------------------------
 
 
-def set_rating(store: GalleryStore, generation_id: int | None, rating: str | None) -> str:
+def set_rating(store: OwnerGallery, generation_id: int | None, rating: str | None) -> str:
     """Store a rating from the radio's value (`UNRATED` clears it); return a status line."""
     _record(store, generation_id)
     if rating in (None, "", UNRATED):
@@ -325,31 +325,31 @@ def set_rating(store: GalleryStore, generation_id: int | None, rating: str | Non
     return "Rating cleared." if value is None else f"Rated {value}."
 
 
-def set_favourite(store: GalleryStore, generation_id: int | None, favourite: bool) -> str:
+def set_favourite(store: OwnerGallery, generation_id: int | None, favourite: bool) -> str:
     """Mark or unmark a favourite; return a status line."""
     _apply(store.set_favourite, generation_id, bool(favourite))
     return "Marked as favourite." if favourite else "No longer a favourite."
 
 
-def save_notes(store: GalleryStore, generation_id: int | None, notes: str | None) -> str:
+def save_notes(store: OwnerGallery, generation_id: int | None, notes: str | None) -> str:
     """Replace the notes; return a status line."""
     _apply(store.set_notes, generation_id, notes or "")
     return "Notes saved."
 
 
-def add_tag(store: GalleryStore, generation_id: int | None, tag: str | None) -> DetailView:
+def add_tag(store: OwnerGallery, generation_id: int | None, tag: str | None) -> DetailView:
     """Add a tag (trimmed, lower-cased); the refreshed view. `gr.Error` on an empty tag."""
     _apply(store.add_tag, generation_id, tag or "")
     return detail_view(store, generation_id)
 
 
-def remove_tag(store: GalleryStore, generation_id: int | None, tag: str | None) -> DetailView:
+def remove_tag(store: OwnerGallery, generation_id: int | None, tag: str | None) -> DetailView:
     """Remove a tag (absent tags are fine); the refreshed view."""
     _apply(store.remove_tag, generation_id, tag or "")
     return detail_view(store, generation_id)
 
 
-def set_tags(store: GalleryStore, generation_id: int | None, tags: Sequence[str]) -> DetailView:
+def set_tags(store: OwnerGallery, generation_id: int | None, tags: Sequence[str]) -> DetailView:
     """Make the generation's tags exactly `tags` (the chips after a × or a typed one)."""
     current = set(detail_view(store, generation_id).tags)
     wanted = {tag.strip().lower() for tag in tags if tag and tag.strip()}
@@ -376,7 +376,7 @@ RECALL_FIELDS = ("prompt", "negative", "seed", "steps", "guidance", "width", "he
 """The Generate widgets "Recall into Generate" fills, in the order `recall_values` returns."""
 
 
-def recall_values(store: GalleryStore, generation_id: int | None) -> tuple[Any, ...]:
+def recall_values(store: OwnerGallery, generation_id: int | None) -> tuple[Any, ...]:
     """The Generate tab's values for a generation, in `RECALL_FIELDS` order.
 
     Settings the record lacks (or a scheduler Generate does not offer) are `gr.skip()`, so
@@ -397,7 +397,7 @@ def recall_values(store: GalleryStore, generation_id: int | None) -> tuple[Any, 
     )
 
 
-def delete_generation(store: GalleryStore, generation_id: int | None) -> str:
+def delete_generation(store: OwnerGallery, generation_id: int | None) -> str:
     """Delete a generation with its image files; return a status line."""
     if generation_id is None:
         raise gr.Error("Select a thumbnail first.")
@@ -409,7 +409,7 @@ def delete_generation(store: GalleryStore, generation_id: int | None) -> str:
 
 
 def export_generations(
-    store: GalleryStore, ids: Sequence[int] | None, image_format: str = "PNG"
+    store: OwnerGallery, ids: Sequence[int] | None, image_format: str = "PNG"
 ) -> str:
     """A zip of the generations' images (PNG, or JPEG/WebP carrying the A1111 text in EXIF
     UserComment) with settings.csv and settings.json; its path."""
@@ -440,7 +440,7 @@ def remove_old_exports(max_age_s: float = EXPORT_KEEP_S) -> int:
     return removed
 
 
-def download_as(store: GalleryStore, generation_id: int | None, image_format: str) -> str:
+def download_as(store: OwnerGallery, generation_id: int | None, image_format: str) -> str:
     """The selected image as a JPEG or WebP file that A1111 and its peers read; its path."""
     record = _record(store, generation_id)
     image = next((i for i in record.images if not i.missing and i.path.exists()), None)
@@ -457,7 +457,7 @@ def download_as(store: GalleryStore, generation_id: int | None, image_format: st
     return str(out)
 
 
-def import_pngs(store: GalleryStore, paths: Sequence[str] | str | None) -> str:
+def import_pngs(store: OwnerGallery, paths: Sequence[str] | str | None) -> str:
     """Import uploaded PNG, JPEG and WebP files (read with their embedded settings); a summary
     of what happened, one line per file."""
     files = [Path(paths)] if isinstance(paths, str) else [Path(p) for p in paths or ()]

@@ -20,7 +20,7 @@ from engine.request import GenerationRequest, ImageSpec
 from engine.result import GenerationResult
 from gallery.errors import GalleryError
 from gallery.records import GenerationRecord
-from gallery.store import GalleryStore
+from gallery.views import OwnerGallery
 from ui.hosting.hosted_engine import HostedEngine
 
 VERDICTS = ("identical", "within 1 level", "different")
@@ -137,7 +137,7 @@ def reproduce(engine: HostedEngine, record: GenerationRecord) -> ReproduceReport
     return ReproduceReport(record.id, verdict, difference, tuple(reasons), result)
 
 
-def regenerate_from_record(engine: HostedEngine, store: GalleryStore, generation_id: Any) -> str:
+def regenerate_from_record(engine: HostedEngine, store: OwnerGallery, generation_id: Any) -> str:
     """The Gallery detail's "Regenerate from record" button: Markdown with the verdict."""
     if generation_id is None:
         raise gr.Error("Select a thumbnail first.")
@@ -149,7 +149,7 @@ def regenerate_from_record(engine: HostedEngine, store: GalleryStore, generation
 
 
 def connect_regenerate(
-    button: gr.Button, selected: Any, out: gr.Markdown, engine: HostedEngine, store: GalleryStore
+    button: gr.Button, selected: Any, out: gr.Markdown, engine: HostedEngine, store: OwnerGallery
 ) -> None:
     """Wire the button to the engine (the Gallery tab itself does not know the engine)."""
     button.click(

@@ -14,7 +14,7 @@ from typing import Any
 
 import gradio as gr
 
-from gallery.store import GalleryStore
+from gallery.views import OwnerGallery
 from ui.gallery_tab.handlers import (
     ANY,
     RATING_CHOICES,
@@ -174,7 +174,7 @@ def detail_values(view: DetailView | None) -> tuple[Any, ...]:
     )
 
 
-def build_gallery_tab(store: GalleryStore, tab: gr.Tab) -> GalleryTab:
+def build_gallery_tab(store: OwnerGallery, tab: gr.Tab) -> GalleryTab:
     """Add the Gallery tab's widgets and events to the current Blocks; `tab` is the gr.Tab it
     sits in (opening it refreshes the page)."""
     filters = _filter_widgets(store)
@@ -232,7 +232,7 @@ def build_gallery_tab(store: GalleryStore, tab: gr.Tab) -> GalleryTab:
 
 
 def _wire_pages(
-    store: GalleryStore,
+    store: OwnerGallery,
     filters: _Filters,
     page: _Page,
     bulk: _Bulk,
@@ -288,7 +288,7 @@ def _wire_pages(
 
 
 def _wire_curation(
-    store: GalleryStore,
+    store: OwnerGallery,
     detail: _Detail,
     filters: _Filters,
     selected: gr.State,
@@ -347,7 +347,7 @@ def _wire_curation(
 
 
 def _wire_delete(
-    store: GalleryStore,
+    store: OwnerGallery,
     detail: _Detail,
     filters: _Filters,
     page: _Page,
@@ -424,7 +424,7 @@ def _bulk_widgets() -> _Bulk:
 
 
 def _wire_bulk(
-    store: GalleryStore, bulk: _Bulk, refresh: Any, inputs: list[Any], outputs: list[Any]
+    store: OwnerGallery, bulk: _Bulk, refresh: Any, inputs: list[Any], outputs: list[Any]
 ) -> None:
     """Tag, export or delete every ticked image; the page refreshes after a change."""
     tagged = bulk.add_tag.click(
@@ -460,7 +460,7 @@ def tag_chips(tags: tuple[str, ...] | list[str]) -> gr.Dropdown:
     return gr.Dropdown(choices=list(tags), value=list(tags))
 
 
-def _filter_widgets(store: GalleryStore) -> _Filters:
+def _filter_widgets(store: OwnerGallery) -> _Filters:
     with gr.Row(equal_height=True):
         text = gr.Textbox(
             label="Search prompts",
@@ -574,7 +574,7 @@ def _detail_widgets() -> _Detail:
     )
 
 
-def _files_panel(store: GalleryStore, ids: gr.State, selected: gr.State) -> Any:
+def _files_panel(store: OwnerGallery, ids: gr.State, selected: gr.State) -> Any:
     """Export a zip or an image as JPEG/WebP, import images, read an image's settings; returns
     the import event (the page refreshes after it)."""
     files = gr.Accordion("Export, import, read an image", open=False, elem_id="gallery-files")
@@ -639,5 +639,5 @@ def _files_panel(store: GalleryStore, ids: gr.State, selected: gr.State) -> Any:
     return import_event
 
 
-def _download(store: GalleryStore, image_format: str, gid: int | None) -> str:
+def _download(store: OwnerGallery, image_format: str, gid: int | None) -> str:
     return download_as(store, gid, image_format)

@@ -8,9 +8,10 @@
   (an API client) gets a gallery for its session only.
 - A signed-in name listed in `ATELIER_ADMINS` sees every gallery (and still writes as itself).
 
-`VisitorGallery` is what the page's handlers hold instead of the store: each owner-scoped call
-reads the current request from Gradio's per-event context and acts for that visitor only, so
-the handlers stay plain functions of a store (tests pass `store.for_owner(...)` directly).
+`VisitorGallery` is what the page's handlers hold instead of the store: an `OwnerGallery`
+whose owner is read, at each call, from the current request in Gradio's per-event context, so
+it acts for that visitor only and the handlers stay plain functions of an `OwnerGallery`
+(tests pass `store.for_owner(...)` directly).
 """
 
 from __future__ import annotations
@@ -23,25 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from gallery.owners import EVERY_OWNER, LOCAL_OWNER, Owner
-from gallery.store import OWNER_SCOPED, GalleryStore
+from gallery.store import GalleryStore
+from gallery.views import OwnerGallery
 from ui.hosting.mode import Hosting
 
 NOBODY = "nobody"  # requests with no visitor at all in a per-user app: an empty gallery
 MAX_REMEMBERED_SESSIONS = 50_000
 TOKEN_BYTES = 24
-# Calls that write or list one's own things: an admin makes them as themself.
-OWN_ONLY = frozenset(
-    {
-        "record_generation",
-        "record_generations",
-        "has_content",
-        "import_folder",
-        "create_experiment",
-        "list_user_styles",
-        "save_user_style",
-        "delete_user_style",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -155,11 +144,13 @@ def current_request() -> Any:
     return LocalContext.request.get(None)
 
 
-class VisitorGallery:
-    """The gallery as the current visitor sees it: owner-scoped methods act for the visitor of
-    the event being handled (see the module docstring); everything else passes through."""
+class VisitorGallery(OwnerGallery):
+    """The gallery as the current visitor sees it (see the module docstring): they read and
+    change their own items, an admin every owner's; new items and styles are always the
+    visitor's own."""
 
     def __init__(self, store: GalleryStore, visitors: Visitors) -> None:
+        super().__init__(store, NOBODY)  # never used: `owner` and `author` ask the request
         self.store = store
         self.visitors = visitors
 
@@ -167,17 +158,12 @@ class VisitorGallery:
         """The visitor of the event being handled."""
         return self.visitors.visitor(current_request())
 
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self.store, name)
-        if name == "for_owner":
-            raise AttributeError("The visitor's gallery cannot switch to another owner.")
-        if name not in OWNER_SCOPED:
-            return attribute
+    @property
+    def owner(self) -> Owner:
+        """Whose items the current visitor reads and changes (every owner's for an admin)."""
+        return self.current().reading_scope
 
-        def for_visitor(*args: Any, **kwargs: Any) -> Any:
-            kwargs.pop("owner", None)  # the visitor decides, never the caller's argument
-            visitor = self.current()
-            owner = visitor.owner if name in OWN_ONLY else visitor.reading_scope
-            return attribute(*args, owner=owner, **kwargs)
-
-        return for_visitor
+    @property
+    def author(self) -> Owner:
+        """The current visitor: whose new items are made and whose styles are listed."""
+        return self.current().owner

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from gallery.metadata import read_metadata
+from gallery.image_reader import read_metadata
 
 ROOT = Path(__file__).resolve().parents[3]
 SMALL = ("--steps", "1", "--width", "64", "--height", "64")

@@ -7,7 +7,7 @@ from gradio_client import Client
 
 
 @pytest.mark.slow
-def test_compare_and_ablate_endpoints(server, gallery_store):
+def test_compare_and_ablate_endpoints(server, local_gallery):
     url, _ = server
     client = Client(url, verbose=False)
     result = client.predict(
@@ -24,7 +24,7 @@ def test_compare_and_ablate_endpoints(server, gallery_store):
         (7, "red"), (7, "blue"), (8, "red"), (8, "blue")
     ]  # fmt: skip
     assert result["scores_meaningful"] is True  # the shipped sketch CLIP
-    saved = gallery_store.get_experiment(result["experiment_id"])
+    saved = local_gallery.get_experiment(result["experiment_id"])
     assert [v.name for v in saved.variants] == ["red", "blue"] and len(saved.cells) == 4
 
     ablation = client.predict(

@@ -17,7 +17,7 @@ def set_number(page, elem_id: str, value: int) -> None:
 
 
 def test_a_two_by_two_comparison_slider_blind_votes_and_reopening(
-    server, gallery_store, browser, tmp_path
+    server, local_gallery, browser, tmp_path
 ):
     from playwright.sync_api import expect
 
@@ -41,7 +41,7 @@ def test_a_two_by_two_comparison_slider_blind_votes_and_reopening(
     page.locator("#compare-name textarea").press("Control+Enter")  # runs it, as the button
     expect(page.locator("#compare-status")).to_contain_text("Saved experiment", timeout=120_000)
 
-    experiment = gallery_store.list_experiments()[0]
+    experiment = local_gallery.list_experiments()[0]
     assert [v.name for v in experiment.variants] == ["red", "blue"]
     assert experiment.seeds == (11, 12) and len(experiment.cells) == 4
     header = page.locator("#compare-header")
@@ -70,7 +70,7 @@ def test_a_two_by_two_comparison_slider_blind_votes_and_reopening(
     expect(page.locator("#compare-blind-text")).to_contain_text("1 vote(s) so far")
     page.locator("#blind-vote-right").click()
     expect(page.locator("#compare-blind-text")).to_contain_text("2 vote(s) so far")
-    votes = gallery_store.votes(experiment.id)
+    votes = local_gallery.votes(experiment.id)
     assert len(votes) == 2 and all(v.blind and v.loser_variant_id for v in votes)
     expect(page.locator("#compare-ranking")).to_contain_text("red")
     page.locator("#compare-blind").scroll_into_view_if_needed()

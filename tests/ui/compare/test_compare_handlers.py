@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from gallery.owners import LOCAL_OWNER
 from gallery.store import GalleryStore
 from prompts.styles import Style, StyleLibrary
 from ui.compare import handlers as h
@@ -20,7 +21,7 @@ SETTINGS = dict(model="demo", steps=1, guidance_scale=7.0, width=64, height=64, 
 @pytest.fixture
 def store(tmp_path):
     with GalleryStore.open(tmp_path / "gallery") as opened:
-        yield opened
+        yield opened.for_owner(LOCAL_OWNER)
 
 
 def run(hosted, store, rows, seeds="3, 4", axis_name=h.NO_AXIS, axis_values="", name=""):

@@ -11,10 +11,10 @@ from gallery.records import NewGeneration
 pytestmark = pytest.mark.browser
 
 
-def test_search_select_and_rate_a_kept_generation(server, gallery_store, browser, tmp_path):
+def test_search_select_and_rate_a_kept_generation(server, local_gallery, browser, tmp_path):
     from playwright.sync_api import expect
 
-    lighthouse, forest = gallery_store.record_generations(
+    lighthouse, forest = local_gallery.record_generations(
         [
             NewGeneration(
                 prompt="a lighthouse on a rocky cliff at dusk",
@@ -54,8 +54,8 @@ def test_search_select_and_rate_a_kept_generation(server, gallery_store, browser
     expect(page.locator("#gallery-settings")).to_contain_text("Euler a")
     page.locator("#gallery-rating").get_by_text("★★★★", exact=True).click()
     expect(page.locator("#gallery-message")).to_contain_text("Rated 4.")
-    assert gallery_store.get(lighthouse).rating == 4
-    assert gallery_store.get(forest).rating is None
+    assert local_gallery.get(lighthouse).rating == 4
+    assert local_gallery.get(forest).rating is None
 
     shot = tmp_path / "gallery.png"
     page.screenshot(path=str(shot), full_page=True)

@@ -21,10 +21,10 @@ def patient_expect():
     expect.set_options(timeout=5_000)
 
 
-def test_cards_chips_and_multi_select_export(server, gallery_store, browser, tmp_path):
+def test_cards_chips_and_multi_select_export(server, local_gallery, browser, tmp_path):
     from playwright.sync_api import expect
 
-    first, second, third = gallery_store.record_generations(
+    first, second, third = local_gallery.record_generations(
         [
             NewGeneration(
                 prompt=f"a zebra crossing number {n}, long exposure, city lights at night",
@@ -36,8 +36,8 @@ def test_cards_chips_and_multi_select_export(server, gallery_store, browser, tmp
             for n, colour in ((1, "red"), (2, "green"), (3, "blue"))
         ]
     )
-    gallery_store.set_rating(first, 4)
-    gallery_store.set_favourite(first, True)
+    local_gallery.set_rating(first, 4)
+    local_gallery.set_favourite(first, True)
     url, _ = server
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
     page.goto(url)
@@ -56,7 +56,7 @@ def test_cards_chips_and_multi_select_export(server, gallery_store, browser, tmp
     tags.locator(".token").filter(has_text="street").locator(".token-remove").click()
     expect(tags.locator(".token")).to_have_count(1)
     page.wait_for_timeout(1500)
-    assert gallery_store.get(first).tags == ("night",)
+    assert local_gallery.get(first).tags == ("night",)
 
     # Tick two images: tag them, export them.
     page.locator("#gallery-bulk").get_by_text("Select several").click()
@@ -66,7 +66,7 @@ def test_cards_chips_and_multi_select_export(server, gallery_store, browser, tmp
     page.locator("#gallery-bulk-tag input, #gallery-bulk-tag textarea").first.fill("pair")
     page.locator("#gallery-bulk-tag-add").click()
     expect(page.locator("#gallery-bulk-status")).to_contain_text("Tagged 2 generations")
-    assert gallery_store.get(second).tags == ("pair",) and gallery_store.get(third).tags == (
+    assert local_gallery.get(second).tags == ("pair",) and local_gallery.get(third).tags == (
         "pair",
     )
     # Tagging refreshes the page's list; tick both again once the refresh has settled (a

@@ -14,6 +14,7 @@ from PIL import Image
 
 from gallery.image_reader import read_image_metadata
 from gallery.metadata import embed_metadata
+from gallery.owners import LOCAL_OWNER
 from gallery.records import NewGeneration
 from gallery.store import GalleryStore
 from ui.gallery_tab.handlers import (
@@ -63,7 +64,7 @@ def generation(prompt: str, seed: int, model: str = "demo", colour: str = "red",
 @pytest.fixture
 def store(tmp_path):
     with GalleryStore.open(tmp_path / "gallery") as opened:
-        yield opened
+        yield opened.for_owner(LOCAL_OWNER)
 
 
 @pytest.fixture

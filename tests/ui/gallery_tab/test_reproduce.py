@@ -9,29 +9,29 @@ from ui.recording import record_result
 SMALL = {"width": 64, "height": 64, "steps": 2}
 
 
-def test_a_demo_record_regenerates_identically(engine, gallery_store):
+def test_a_demo_record_regenerates_identically(engine, local_gallery):
     result = engine.generate(
         GenerationRequest(
             "a red fox", "blurry", seed=2**64 - 1, scheduler="DPM++ SDE Karras", clip_skip=2,
             **SMALL,
         )
     )  # fmt: skip
-    (generation_id,) = record_result(gallery_store, result)
-    report = reproduce(engine, gallery_store.get(generation_id))
+    (generation_id,) = record_result(local_gallery, result)
+    report = reproduce(engine, local_gallery.get(generation_id))
     assert report.verdict == "identical" and report.max_difference == 0
     assert report.result.seeds == [2**64 - 1]
-    text = regenerate_from_record(engine, gallery_store, generation_id)
+    text = regenerate_from_record(engine, local_gallery, generation_id)
     assert "identical" in text
 
 
-def test_different_pixels_say_what_changed(engine, gallery_store):
+def test_different_pixels_say_what_changed(engine, local_gallery):
     result = engine.generate(GenerationRequest("a red fox", seed=3, **SMALL))
     result.provenance["device"] = "cuda"
     result.provenance["dtype"] = "fp16"
     result.provenance["versions"] = {**result.provenance["versions"], "torch": "1.0"}
     result.images[0] = Image.new("RGB", (64, 64), (255, 0, 0))
-    (generation_id,) = record_result(gallery_store, result)
-    report = reproduce(engine, gallery_store.get(generation_id))
+    (generation_id,) = record_result(local_gallery, result)
+    report = reproduce(engine, local_gallery.get(generation_id))
     assert report.verdict == "different" and report.max_difference > 1
     assert "device was cuda, now cpu" in report.reasons
     assert "dtype was fp16, now fp32" in report.reasons

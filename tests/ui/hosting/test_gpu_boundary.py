@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from engine.request import GenerationRequest, ImageSpec
+from gallery.owners import LOCAL_OWNER
 from gallery.store import GalleryStore
 from ui.compare import handlers as compare
 from ui.gallery_tab.reproduce import regenerate_from_record
@@ -43,7 +44,7 @@ def entries(monkeypatch):
 @pytest.fixture
 def store(tmp_path):
     with GalleryStore.open(tmp_path / "gallery") as opened:
-        yield opened
+        yield opened.for_owner(LOCAL_OWNER)
 
 
 def test_a_generate_batch_of_three_is_one_gpu_entry_with_one_worker(hosted, entries):

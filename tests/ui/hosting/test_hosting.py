@@ -17,6 +17,7 @@ from PIL import Image
 
 from engine.errors import GenerationCancelled, InvalidRequestError
 from engine.request import GenerationRequest
+from gallery.owners import LOCAL_OWNER
 from gallery.records import NewGeneration
 from gallery.store import GalleryStore
 from ui.gallery_tab import handlers
@@ -109,7 +110,7 @@ def test_two_users_never_reach_each_others_items(tmp_path, as_visitor):
         grace = as_visitor(
             user("grace"), gallery.record_generation, NewGeneration("grace's", image=image)
         )
-        assert store.get(ada, owner="user:ada").user_id == "user:ada"
+        assert store.for_owner("user:ada").get(ada).user_id == "user:ada"
         page = as_visitor(user("ada"), handlers.search_gallery, gallery, *NO_FILTERS)
         assert page.ids == [ada]
         for attempt in (
@@ -123,11 +124,13 @@ def test_two_users_never_reach_each_others_items(tmp_path, as_visitor):
         ):
             with pytest.raises(gr.Error, match=f"There is no generation {grace}"):
                 as_visitor(user("ada"), attempt)
-        kept = store.get(grace, owner="user:grace")
+        kept = store.for_owner("user:grace").get(grace)
         assert (kept.rating, kept.tags, kept.notes) == (None, (), "")
         assert kept.image.path.is_file()
         # The caller cannot pick the owner; an admin sees both, nobody sees nothing.
-        assert as_visitor(user("ada"), lambda: gallery.count(None, owner="user:grace")) == 1
+        with pytest.raises(TypeError, match="owner"):
+            as_visitor(user("ada"), lambda: gallery.count(None, owner="user:grace"))
+        assert as_visitor(user("ada"), gallery.count) == 1
         assert as_visitor(user("root"), gallery.count) == 2
         assert as_visitor(None, gallery.count) == 0
         with pytest.raises(AttributeError):
@@ -259,11 +262,12 @@ def test_spaces_is_a_no_op_off_spaces():
 def test_tags_and_settings_cannot_inject_markup(tmp_path):
     with GalleryStore.open(tmp_path / "g") as store:
         image = Image.new("RGB", (32, 32), "red")
-        gid = store.record_generation(
+        local = store.for_owner(LOCAL_OWNER)
+        gid = local.record_generation(
             NewGeneration("p", image=image, model_id="[x](javascript:alert(1)) <img src=/m>")
         )
-        handlers.add_tag(store, gid, "x` <img src=/probe> `y")
-        view = handlers.detail_view(store, gid)
+        handlers.add_tag(local, gid, "x` <img src=/probe> `y")
+        view = handlers.detail_view(local, gid)
     for shown in (view.tags_markdown, view.settings_markdown):
         assert "<img" not in shown and "](" not in shown and "`" not in shown
     assert "&#60;img src=/probe&#62;" in view.tags_markdown
@@ -318,8 +322,8 @@ def test_the_gallery_command_acts_for_one_owner_or_all(tmp_path):
     root = Path(__file__).resolve().parents[3]
     with GalleryStore.open(tmp_path / "gallery") as store:
         image = Image.new("RGB", (16, 16), "red")
-        store.record_generation(NewGeneration("local fox", image=image))
-        store.record_generation(NewGeneration("ada's fox", image=image), owner="user:ada")
+        store.for_owner(LOCAL_OWNER).record_generation(NewGeneration("local fox", image=image))
+        store.for_owner("user:ada").record_generation(NewGeneration("ada's fox", image=image))
 
     def search(*flags):
         done = subprocess.run(
@@ -374,7 +378,7 @@ def test_work_in_worker_threads_is_recorded_for_the_visitor(tmp_path, as_visitor
             emit(gallery.record_generation(NewGeneration("in a worker", image=image)))
 
         recorded = as_visitor(user("ada"), lambda: list(stream_work(work)))
-        assert store.get(recorded[0], owner="user:ada").prompt == "in a worker"
+        assert store.for_owner("user:ada").get(recorded[0]).prompt == "in a worker"
 
 
 def test_a_hugging_face_sign_in_is_read_from_the_session_and_claims_the_browser_gallery(
@@ -397,12 +401,11 @@ def test_a_hugging_face_sign_in_is_read_from_the_session_and_claims_the_browser_
 
     with GalleryStore.open(tmp_path / "g") as store:
         token = visitors.remember_browser(SimpleNamespace(session_hash="s0"), None)
-        made = store.record_generation(
-            NewGeneration("signed out", image=Image.new("RGB", (8, 8))),
-            owner=browser_owner(token),
+        made = store.for_owner(browser_owner(token)).record_generation(
+            NewGeneration("signed out", image=Image.new("RGB", (8, 8)))
         )
-        assert store.transfer_owner(browser_owner(token), ada.owner) == 1
-        assert store.get(made, owner="hf:ada").prompt == "signed out"
+        assert store.admin().transfer_owner(browser_owner(token), ada.owner) == 1
+        assert store.for_owner("hf:ada").get(made).prompt == "signed out"
 
 
 def test_a_comparison_over_the_public_limit_is_refused_before_anything_is_saved(engine, tmp_path):
@@ -415,12 +418,13 @@ def test_a_comparison_over_the_public_limit_is_refused_before_anything_is_saved(
     settings = GenerationRequest("", steps=1, width=64, height=64)
     variants = tuple(CompareVariant(n, f"a {n}") for n in ("fox", "cat", "owl"))
     with GalleryStore.open(tmp_path / "data") as store:
+        local = store.for_owner(LOCAL_OWNER)
         too_big = CompareForm(variants, tuple(range(11)), settings)  # 33 images > 32
         with pytest.raises(InvalidRequestError, match="33 images; at most 32"):
-            run_experiment(hosted, store, too_big)
-        assert store.list_experiments() == []
-        run_experiment(hosted, store, CompareForm(variants, (1,), settings))  # 3 images pass
-        assert len(store.list_experiments()) == 1
+            run_experiment(hosted, local, too_big)
+        assert local.list_experiments() == []
+        run_experiment(hosted, local, CompareForm(variants, (1,), settings))  # 3 images pass
+        assert len(local.list_experiments()) == 1
 
 
 def test_anonymous_callers_are_limited_by_address_not_by_the_sessions_they_mint():

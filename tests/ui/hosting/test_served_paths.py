@@ -21,20 +21,20 @@ def fetch(url: str) -> tuple[int, bytes]:
 
 
 @pytest.fixture(scope="module")
-def recorded(server, gallery_store, engine):
+def recorded(server, gallery_store, local_gallery, engine):
     """One recorded generation, plus a temp file and an intent like a write in flight."""
     from engine.request import GenerationRequest
 
     result = engine.generate(
         GenerationRequest("a fox", seed=3, steps=1, width=64, height=64), model="demo"
     )
-    (generation_id,) = record_result(gallery_store, result)
+    (generation_id,) = record_result(local_gallery, result)
     root = gallery_store.root
     (root / "tmp" / "writer-1-x.png.part").write_bytes(b"half a png")
     (root / "pending" / "writer-1-x.json").write_text('{"hashes": []}')
     (root / "backups").mkdir(exist_ok=True)
     (root / "backups" / "atelier.db.before-0004").write_bytes(b"SQLite format 3\0old")
-    return gallery_store.get(generation_id)
+    return local_gallery.get(generation_id)
 
 
 def test_images_and_thumbnails_are_served(server, recorded):

@@ -37,8 +37,8 @@ def test_each_user_reaches_only_their_own_gallery_through_the_api(server, galler
     grace = Client(url, auth=USERS[1], verbose=False)
     (ada_id,) = generate(ada, "ada's fox")
     (grace_id,) = generate(grace, "grace's owl")
-    assert store.get(ada_id, owner="user:ada").prompt == "ada's fox"
-    assert store.get(grace_id, owner="user:grace").prompt == "grace's owl"
+    assert store.for_owner("user:ada").get(ada_id).prompt == "ada's fox"
+    assert store.for_owner("user:grace").get(grace_id).prompt == "grace's owl"
 
     found = ada.predict(query="", api_name="/search_gallery")
     assert [item["id"] for item in found] == [ada_id]
@@ -47,7 +47,7 @@ def test_each_user_reaches_only_their_own_gallery_through_the_api(server, galler
     with pytest.raises(Exception, match=f"There is no generation {grace_id}"):
         ada.predict(id=grace_id, api_name="/get_generation")
     assert [i["id"] for i in grace.predict(query="", api_name="/search_gallery")] == [grace_id]
-    assert store.count(owner=EVERY_OWNER) == 2
+    assert store.for_owner(EVERY_OWNER).count() == 2
 
 
 @pytest.mark.slow
@@ -65,13 +65,11 @@ def test_each_user_sees_only_their_own_gallery_in_the_browser(
 
     url, _ = server
     store = gallery_store
-    store.record_generation(
-        NewGeneration("ada's lighthouse", seed=4242, model_id="demo", image=red()),
-        owner="user:ada",
+    store.for_owner("user:ada").record_generation(
+        NewGeneration("ada's lighthouse", seed=4242, model_id="demo", image=red())
     )
-    store.record_generation(
-        NewGeneration("grace's forest", seed=5151, model_id="demo", image=red()),
-        owner="user:grace",
+    store.for_owner("user:grace").record_generation(
+        NewGeneration("grace's forest", seed=5151, model_id="demo", image=red())
     )
     for (name, password), mine, theirs in (
         (USERS[0], "4242 · demo", "5151 · demo"),

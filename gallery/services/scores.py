@@ -1,7 +1,6 @@
 """Scores kept with images (e.g. `clip`, the CLIP text-image similarity), one per metric.
 
-`ScoreService` sits behind `GalleryStore` (`save_scores`, `scores_of`, `ranked_by_score`);
-scores belong to their generation's owner, and every method keeps to `owner`'s. Saving a
+Scores belong to their generation's owner, and every method keeps to `owner`'s. Saving a
 score for a generation and metric that already has one replaces it.
 """
 
@@ -13,10 +12,10 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import delete, select
 
 from gallery.errors import GalleryError, NotFoundError
-from gallery.experiments import SessionFactory, owned
 from gallery.models import Generation, GenerationScore, utc_now
 from gallery.owners import Owner
 from gallery.records import ScoreRecord
+from gallery.services.common import Sessions, owned
 
 MAX_METRIC_CHARS = 64
 
@@ -24,12 +23,11 @@ MAX_METRIC_CHARS = 64
 class ScoreService:
     """Save, read and rank generations by their scores."""
 
-    def __init__(self, read: SessionFactory, write: SessionFactory) -> None:
-        self._read = read
-        self._write = write
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
 
-    def save(self, scores: Sequence[ScoreRecord], *, owner: Owner = None) -> None:
-        """Save (or replace) scores, all or nothing."""
+    def save(self, scores: Sequence[ScoreRecord], *, owner: Owner) -> None:
+        """Save (or replace) scores of `owner`'s generations, all or nothing."""
         for score in scores:
             if not score.metric or len(score.metric) > MAX_METRIC_CHARS:
                 raise GalleryError(f"A score's metric name is 1 to {MAX_METRIC_CHARS} characters.")
@@ -38,7 +36,7 @@ class ScoreService:
         if not scores:
             return
         now = utc_now()
-        with self._write() as session:
+        with self._sessions.write() as session:
             ids = {score.generation_id for score in scores}
             found = set(
                 session.scalars(
@@ -68,13 +66,13 @@ class ScoreService:
             )
 
     def of(
-        self, generation_ids: Iterable[int], metric: str, *, owner: Owner = None
+        self, generation_ids: Iterable[int], metric: str, *, owner: Owner
     ) -> dict[int, ScoreRecord]:
-        """The `metric` score of each of these generations that has one, by generation id."""
+        """The `metric` score of each of these generations of `owner`'s that has one, by id."""
         ids = sorted(set(generation_ids))
         if not ids:
             return {}
-        with self._read() as session:
+        with self._sessions.read() as session:
             rows = session.scalars(
                 select(GenerationScore)
                 .join(Generation, Generation.id == GenerationScore.generation_id)
@@ -87,9 +85,9 @@ class ScoreService:
             return {row.generation_id: _record(row) for row in rows}
 
     def ranked(
-        self, metric: str, *, limit: int = 50, descending: bool = True, owner: Owner = None
+        self, metric: str, *, limit: int = 50, descending: bool = True, owner: Owner
     ) -> list[ScoreRecord]:
-        """Generations sorted by their `metric` score (best first by default)."""
+        """`owner`'s generations sorted by their `metric` score (best first by default)."""
         order = GenerationScore.value.desc() if descending else GenerationScore.value.asc()
         statement = (
             select(GenerationScore)
@@ -97,7 +95,7 @@ class ScoreService:
             .where(GenerationScore.metric == metric, *owned(Generation, owner))
         )
         statement = statement.order_by(order, GenerationScore.generation_id).limit(limit)
-        with self._read() as session:
+        with self._sessions.read() as session:
             return [_record(row) for row in session.scalars(statement).all()]
 
 

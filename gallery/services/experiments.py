@@ -1,22 +1,22 @@
-"""Experiments: variants compared on shared seeds, their grid cells, winners and votes.
+"""`ExperimentService`: variants compared on shared seeds, their grid cells, winners, votes.
 
-`ExperimentService` is reached through `GalleryStore.experiments`; the store's own experiment
-methods delegate here. Sessions come from the store (`SessionFactory`), so every write is one
-transaction. Every method takes `owner` (see `gallery.owners`: None is the local user,
-`EVERY_OWNER` an admin) and keeps to that owner's experiments in its own statements; another
-owner's experiment is reported exactly like one that does not exist.
+Every write is one transaction. Every method takes `owner` (see `gallery.owners`;
+`EVERY_OWNER` for an admin) and keeps to that owner's experiments in its own statements;
+another owner's experiment is reported exactly like one that does not exist.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from gallery.errors import GalleryError, NotFoundError
+from gallery.experiment_export import SCORE_METRIC, write_experiment_zip
 from gallery.models import (
     Experiment,
     ExperimentVariant,
@@ -25,7 +25,7 @@ from gallery.models import (
     VariantGeneration,
     utc_now,
 )
-from gallery.owners import Owner, owner_filter, writing_owner
+from gallery.owners import Owner, writing_owner
 from gallery.records import (
     CellRecord,
     ExperimentRecord,
@@ -34,33 +34,28 @@ from gallery.records import (
     VoteRecord,
     json_safe,
 )
+from gallery.services.common import Sessions, check_id, owned
+from gallery.services.curation import CurationService
+from gallery.services.recording import RecordService
+from gallery.services.scores import ScoreService
 
-SessionFactory = Callable[[], contextlib.AbstractContextManager[Session]]
 EXPERIMENT_KINDS = ("compare", "ablation")
-MAX_ID = 2**63 - 1
-
-
-def owned(model: Any, owner: Owner) -> tuple[Any, ...]:
-    """WHERE conditions keeping `model`'s rows to `owner`'s (none for `EVERY_OWNER`)."""
-    user_id = owner_filter(owner)
-    return () if user_id is None else (model.user_id == user_id,)
-
-
-def check_id(value: Any) -> int:
-    """`value` if it is an id a database can hold, else one sentence."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise GalleryError(f"An id must be a whole number, not {value!r}.")
-    if not 1 <= value <= MAX_ID:
-        raise NotFoundError(f"There is no item {value}: ids run from 1 to {MAX_ID}.")
-    return value
 
 
 class ExperimentService:
-    """Create, read, judge and delete experiments."""
+    """Create, read, judge, export and delete experiments."""
 
-    def __init__(self, read: SessionFactory, write: SessionFactory) -> None:
-        self._read = read
-        self._write = write
+    def __init__(
+        self,
+        sessions: Sessions,
+        records: RecordService,
+        curation: CurationService,
+        scores: ScoreService,
+    ) -> None:
+        self._sessions = sessions
+        self._records = records
+        self._curation = curation
+        self._scores = scores
 
     def create(
         self,
@@ -68,7 +63,7 @@ class ExperimentService:
         variants: Sequence[VariantSpec | str],
         *,
         description: str = "",
-        owner: Owner = None,
+        owner: Owner,
         kind: str = "compare",
         settings: dict[str, Any] | None = None,
         seeds: Sequence[int] = (),
@@ -88,7 +83,7 @@ class ExperimentService:
             raise GalleryError("Variant names within an experiment must differ.")
         if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
             raise GalleryError("Seeds must be whole numbers.")
-        with self._write() as session:
+        with self._sessions.write() as session:
             experiment = Experiment(
                 name=name.strip()[:200],
                 description=description,
@@ -113,15 +108,15 @@ class ExperimentService:
             experiment_id = experiment.id
         return self.get(experiment_id, owner=user_id)
 
-    def get(self, experiment_id: int, *, owner: Owner = None) -> ExperimentRecord:
+    def get(self, experiment_id: int, *, owner: Owner) -> ExperimentRecord:
         """An experiment with its variants, cells and generations; `NotFoundError` if none."""
-        with self._read() as session:
+        with self._sessions.read() as session:
             experiment = self._find(session, experiment_id, owner)
             return _record(session, experiment)
 
-    def list(self, *, owner: Owner = None) -> list[ExperimentRecord]:
+    def list(self, *, owner: Owner) -> list[ExperimentRecord]:
         """Every experiment of `owner`, newest first."""
-        with self._read() as session:
+        with self._sessions.read() as session:
             statement = (
                 select(Experiment)
                 .where(*owned(Experiment, owner))
@@ -137,11 +132,11 @@ class ExperimentService:
         seed_index: int | None = None,
         axis_index: int | None = None,
         *,
-        owner: Owner = None,
+        owner: Owner,
     ) -> None:
         """Count a generation as made for a variant (both `owner`'s), at a grid position when
         given; adding twice is harmless."""
-        with self._write() as session:
+        with self._sessions.write() as session:
             variant = session.scalar(
                 select(ExperimentVariant)
                 .join(Experiment, Experiment.id == ExperimentVariant.experiment_id)
@@ -169,25 +164,32 @@ class ExperimentService:
             elif seed_index is not None or axis_index is not None:
                 row.seed_index, row.axis_index = seed_index, axis_index
 
-    def set_winner(
-        self, experiment_id: int, variant_id: int | None, *, owner: Owner = None
-    ) -> None:
+    def set_winner(self, experiment_id: int, variant_id: int | None, *, owner: Owner) -> None:
         """Mark one variant of an experiment as the overall winner, or clear it with None."""
-        with self._write() as session:
+        with self._sessions.write() as session:
             experiment = self._find(session, experiment_id, owner)
             if variant_id is not None and variant_id not in {v.id for v in experiment.variants}:
                 raise NotFoundError(f"Experiment {experiment_id} has no variant {variant_id}.")
             for variant in experiment.variants:
                 variant.is_winner = variant.id == variant_id
 
-    def delete(self, experiment_id: int, *, owner: Owner = None) -> list[int]:
-        """Delete an experiment, its variants and votes; return its cells' generation ids
-        (the generations themselves stay unless the caller deletes them too)."""
-        with self._write() as session:
+    def delete(self, experiment_id: int, *, with_images: bool = False, owner: Owner) -> None:
+        """Delete one of `owner`'s experiments with its variants and votes; `with_images` also
+        deletes the generations made for its cells (otherwise they stay in the gallery)."""
+        with self._sessions.write() as session:
             experiment = self._find(session, experiment_id, owner)
             generation_ids = _cell_generation_ids(session, experiment)
             session.execute(delete(Experiment).where(Experiment.id == experiment.id))
-        return generation_ids
+        if with_images and generation_ids:
+            with self._sessions.read() as session:
+                still_there = list(
+                    session.scalars(
+                        select(Generation.id).where(
+                            Generation.id.in_(generation_ids), *owned(Generation, owner)
+                        )
+                    )
+                )
+            self._curation.delete(still_there, owner=owner)
 
     def add_vote(
         self,
@@ -198,14 +200,14 @@ class ExperimentService:
         seed_index: int | None = None,
         axis_index: int | None = None,
         blind: bool = False,
-        owner: Owner = None,
+        owner: Owner,
     ) -> VoteRecord:
         """Record `owner`'s judgement on their experiment (see `VoteRecord`); both variants
         must be the experiment's."""
         voter = writing_owner(owner)
         if winner_variant_id == loser_variant_id:
             raise GalleryError("A variant cannot win against itself.")
-        with self._write() as session:
+        with self._sessions.write() as session:
             experiment = self._find(session, experiment_id, owner)
             ids = {v.id for v in experiment.variants}
             for variant_id in (winner_variant_id, loser_variant_id):
@@ -227,9 +229,9 @@ class ExperimentService:
             session.flush()
             return _vote_record(vote)
 
-    def votes(self, experiment_id: int, *, owner: Owner = None) -> list[VoteRecord]:
+    def votes(self, experiment_id: int, *, owner: Owner) -> list[VoteRecord]:
         """Every vote of an experiment, oldest first."""
-        with self._read() as session:
+        with self._sessions.read() as session:
             experiment = self._find(session, experiment_id, owner)
             rows = session.scalars(
                 select(ExperimentVote)
@@ -237,6 +239,27 @@ class ExperimentService:
                 .order_by(ExperimentVote.id)
             ).all()
             return [_vote_record(row) for row in rows]
+
+    def export(
+        self,
+        experiment_id: int,
+        out_path: str | os.PathLike[str],
+        contact_sheet_png: bytes | None = None,
+        *,
+        owner: Owner,
+    ) -> Path:
+        """Write one of `owner`'s experiments to a zip: contact sheet, cell PNGs, CSVs (see
+        `gallery.experiment_export`)."""
+        experiment = self.get(experiment_id, owner=owner)
+        records = {
+            c.generation_id: self._records.get(c.generation_id, owner=owner)
+            for c in experiment.cells
+        }
+        scores = self._scores.of(records, SCORE_METRIC, owner=owner)
+        votes = self.votes(experiment_id, owner=owner)
+        return write_experiment_zip(
+            experiment, records, scores, votes, contact_sheet_png, Path(out_path)
+        )
 
     def _find(self, session: Session, experiment_id: int, owner: Owner) -> Experiment:
         experiment = session.scalar(
