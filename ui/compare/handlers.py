@@ -39,6 +39,7 @@ from ui.compare.view import ExperimentView, load_view
 from ui.forms import NO_AXIS, CompareForm, FormError, variant_rows
 from ui.hosting.hosted_engine import HostedEngine
 from ui.messages import md_text
+from ui.model_settings import settings_for
 
 Store = OwnerGallery
 GENERATORS = ("Prompt S/R", "Prompt matrix", "Style sweep")
@@ -91,7 +92,8 @@ def add_variant(table: Any, prompt: str, label: str = "") -> list[list[str]]:
 
 
 def compare_with(store: Store, generation_id: Any) -> tuple[Any, ...]:
-    """A gallery image's recipe as variant A (plus an empty B), with its seed and settings."""
+    """A gallery image's recipe as variant A (plus an empty B), with its seed, model and
+    settings."""
     try:
         record = store.get(int(generation_id))
     except GalleryError as exc:
@@ -99,15 +101,22 @@ def compare_with(store: Store, generation_id: Any) -> tuple[Any, ...]:
     except (TypeError, ValueError):
         raise gr.Error("Choose a gallery image (its id) to compare with.") from None
     rows = [[f"#{record.id}", record.prompt], ["B", record.prompt]]
+    seed = "" if record.seed is None else str(record.seed)
+    return (rows, seed, record.negative_prompt, *record_settings(record, record.model_id or ""))
+
+
+def record_settings(record: Any, model: str) -> tuple[Any, ...]:
+    """(model, steps, CFG, width, height, scheduler) a gallery record was made with; what it
+    lacks, from its model's defaults (`model` when the record names none)."""
+    model = record.model_id or model
+    start = settings_for(model)
     return (
-        rows,
-        "" if record.seed is None else str(record.seed),
-        record.negative_prompt,
-        record.steps or 20,
-        record.guidance_scale if record.guidance_scale is not None else 7.0,
-        record.width or 512,
-        record.height or 512,
-        record.scheduler or "Euler a",
+        model,
+        record.steps or start.steps,
+        record.guidance_scale if record.guidance_scale is not None else start.guidance_scale,
+        record.width or start.width,
+        record.height or start.height,
+        record.scheduler or start.scheduler,
     )
 
 
@@ -123,10 +132,11 @@ def read_form(values: Mapping[str, Any]) -> CompareForm:
 
 
 def progress_text(update: CompareProgress) -> str:
-    """`Cells 2 of 8 · step 3/20` for the status line."""
-    text = f"Cells {update.cells_done} of {update.cells_total}"
+    """`Cells 2 of 8 · 30 % · current batch (4 cells) step 3/20` for the status line: the
+    share counts the steps of the batch in flight, so a first batch does not read as 0."""
+    text = f"Cells {update.cells_done} of {update.cells_total} · {update.fraction:.0%}"
     if update.steps:
-        text += f" · current batch step {update.step}/{update.steps}"
+        text += f" · current batch ({update.batch} cells) step {update.step}/{update.steps}"
     return text
 
 

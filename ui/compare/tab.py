@@ -21,6 +21,7 @@ from ui.compare import handlers as h
 from ui.compare.api import register_compare_api
 from ui.forms import NO_AXIS
 from ui.hosting.hosted_engine import HostedEngine
+from ui.model_settings import follow_model, settings_for
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 
@@ -37,6 +38,8 @@ class CompareTab:
     open_in_gallery: gr.Button
     last_cell: gr.State
     """The gallery id of the last cell clicked in the grid."""
+    settings: list[Any]
+    """Model, steps, CFG, width, height, scheduler ("Compare these" fills them)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,12 @@ class _Settings:
 
     def inputs(self) -> dict[str, Any]:
         return dict(vars(self))
+
+    def model_and_settings(self) -> list[Any]:
+        """Model, steps, CFG, width, height, scheduler: what a gallery record fills."""
+        return [
+            self.model, self.steps, self.guidance_scale, self.width, self.height, self.scheduler
+        ]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -194,6 +203,7 @@ def build_compare_tab(
         maker.source_id,
         results.open_in_gallery,
         state.last_cell,
+        settings.model_and_settings(),
     )
 
 
@@ -260,7 +270,8 @@ def _maker_widgets(library: StyleLibrary | None) -> _Maker:
 
 
 def _settings_widgets(default_model: str) -> _Settings:
-    size = 256 if default_model == "demo" else 512
+    """Seeds, the model and its settings (from its defaults, following the model box)."""
+    start = settings_for(default_model)
     with gr.Row():
         seeds = gr.Textbox(label="Seeds", value="1, 2", elem_id="compare-seeds")
         random_seeds = gr.Number(
@@ -269,14 +280,24 @@ def _settings_widgets(default_model: str) -> _Settings:
     with gr.Accordion("Shared settings", open=False):
         model = gr.Textbox(label="Model", value=default_model, elem_id="compare-model")
         with gr.Row():
-            steps = gr.Slider(1, 150, value=20, step=1, label="Steps", elem_id="compare-steps")
-            guidance = gr.Slider(0, 30, value=7.0, step=0.5, label="CFG scale")
-        with gr.Row():
-            width = gr.Slider(64, 2048, value=size, step=8, label="Width", elem_id="compare-width")
-            height = gr.Slider(
-                64, 2048, value=size, step=8, label="Height", elem_id="compare-height"
+            steps = gr.Slider(
+                1, 150, value=start.steps, step=1, label="Steps", elem_id="compare-steps"
             )
-        scheduler = gr.Dropdown(scheduler_names(), value="Euler a", label="Scheduler")
+            guidance = gr.Slider(
+                0, 30, value=start.guidance_scale, step=0.5, label="CFG scale",
+                elem_id="compare-guidance",
+            )  # fmt: skip
+        with gr.Row():
+            width = gr.Slider(
+                64, 2048, value=start.width, step=8, label="Width", elem_id="compare-width"
+            )
+            height = gr.Slider(
+                64, 2048, value=start.height, step=8, label="Height", elem_id="compare-height"
+            )
+        scheduler = gr.Dropdown(
+            scheduler_names(), value=start.scheduler, label="Scheduler",
+            elem_id="compare-scheduler",
+        )  # fmt: skip
         with gr.Row():
             axis_name = gr.Dropdown(
                 h.AXIS_CHOICES, value=NO_AXIS, label="Second axis", elem_id="compare-axis"
@@ -284,6 +305,7 @@ def _settings_widgets(default_model: str) -> _Settings:
             axis_values = gr.Textbox(
                 label="Axis values", placeholder="5, 7, 9", elem_id="compare-axis-values"
             )
+    follow_model(model, [steps, guidance, width, height, scheduler], default_model)
     return _Settings(
         seeds, random_seeds, model, steps, guidance, width, height, scheduler, axis_name,
         axis_values,
@@ -384,16 +406,7 @@ def _wire_maker(
     maker.compare_with.click(
         partial(h.compare_with, store),
         maker.source_id,
-        [
-            variants,
-            settings.seeds,
-            negative,
-            settings.steps,
-            settings.guidance_scale,
-            settings.width,
-            settings.height,
-            settings.scheduler,
-        ],
+        [variants, settings.seeds, negative, *settings.model_and_settings()],
         **PRIVATE,
     )
 

@@ -174,3 +174,11 @@ def make_generation_for_ui():
         guidance_scale=6.0, width=64, height=64, scheduler="Euler",
         image=Image.new("RGB", (64, 64)),
     )  # fmt: skip
+
+
+def test_the_status_line_counts_the_batch_in_flight():
+    from engine.compare_run import CompareProgress
+
+    # A first batch of 4 of 12 cells at step 10 of 20: not "0 of 12" as if hung.
+    text = h.progress_text(CompareProgress(0, 12, step=10, steps=20, batch=4))
+    assert text == "Cells 0 of 12 · 17% · current batch (4 cells) step 10/20"

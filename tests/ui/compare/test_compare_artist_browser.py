@@ -1,0 +1,85 @@
+"""The Compare tab as an artist lives in it, in Debian's Chromium at 1440 px: settings that
+follow the model (also after a reload), and the same on Generate."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+SHOTS = Path(os.environ.get("ATELIER_SHOTS", "")) if os.environ.get("ATELIER_SHOTS") else None
+
+
+@pytest.fixture(autouse=True)
+def patient_expect():
+    """Events queue behind each other on a loaded machine: wait up to 30 s for the page."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
+    yield
+    expect.set_options(timeout=5_000)
+
+
+def shot(page, tmp_path: Path, name: str) -> None:
+    """A full-page screenshot, also copied to $ATELIER_SHOTS when set (to look at)."""
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    if SHOTS is not None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, SHOTS / path.name)
+
+
+def number(page, elem_id: str):
+    return page.locator(f"#{elem_id} input[type=number]")
+
+
+def set_number(page, elem_id: str, value: float) -> None:
+    box = number(page, elem_id)
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def test_settings_follow_the_model_on_compare_and_generate(server, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.goto(url)
+    page.get_by_role("tab", name="Compare").click()
+    page.get_by_text("Shared settings").click()
+    expect(page.locator("#compare-model textarea, #compare-model input").first).to_have_value(
+        "sketch"
+    )
+    expect(number(page, "compare-width")).to_have_value("128")  # the sketch model's size
+    expect(number(page, "compare-height")).to_have_value("128")
+
+    set_number(page, "compare-steps", 5)  # the artist's own choice stays
+    model = page.locator("#compare-model textarea, #compare-model input").first
+    model.fill("")
+    model.press_sequentially("demo", delay=30)  # typed, letter by letter
+    expect(number(page, "compare-width")).to_have_value("256")
+    expect(number(page, "compare-height")).to_have_value("256")
+    expect(number(page, "compare-steps")).to_have_value("5")
+    shot(page, tmp_path, "compare-follows-demo")
+
+    page.reload()
+    page.get_by_role("tab", name="Compare").click()
+    page.get_by_text("Shared settings").click()
+    expect(number(page, "compare-width")).to_have_value("128")
+    expect(number(page, "compare-steps")).to_have_value("20")
+
+    page.get_by_role("tab", name="Generate").click()
+    expect(number(page, "width")).to_have_value("128")
+    model = page.locator("#model textarea, #model input").first
+    model.fill("demo")  # pasted, then the artist moves on
+    model.blur()
+    expect(number(page, "width")).to_have_value("256")
+    expect(page.locator("#scheduler input")).to_have_value("Euler a")
+    model.fill("sketch")
+    model.press("Enter")
+    expect(number(page, "width")).to_have_value("128")
+    page.close()
