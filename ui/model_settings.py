@@ -70,8 +70,9 @@ def _same(value: Any, default: Any) -> bool:
 
 def follow_model(model: gr.Textbox, settings: list[Any], start_model: str) -> gr.State:
     """Wire `settings` (steps, CFG, width, height, scheduler) to follow what the artist types in
-    `model` (following twice is following once); returns the state holding the defaults last applied (an event that puts a model's
-    defaults in the settings, such as the Models panel's "Use", outputs it too)."""
+    `model` (following twice is following once); returns the state holding the defaults last
+    applied (an event that puts a model's defaults in the settings, such as the Models panel's
+    "Use", outputs it too)."""
     applied = gr.State(list(astuple(settings_for(start_model))))
     # What the artist types, pastes or confirms; not `change`, which a recall also fires.
     gr.on(

@@ -3,9 +3,9 @@
 import json
 
 from engine.model_catalog import (
+    ModelDefaults,
     cached_models,
     folder_models,
-    ModelDefaults,
     model_defaults,
     pipeline_kind,
     suggested_models,
