@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import random
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
@@ -34,11 +35,11 @@ from prompts.variants import (
     style_sweep,
 )
 from ui.compare.contact_sheet import contact_sheet_png
-from ui.compare.runner import RunEvent, stream_experiment
+from ui.compare.runner import ExperimentOutcome, RunEvent, stream_experiment
 from ui.compare.view import ExperimentView, load_view
 from ui.forms import NO_AXIS, CompareForm, FormError, variant_rows
 from ui.hosting.hosted_engine import HostedEngine
-from ui.messages import md_text
+from ui.messages import error_line, md_text, shown
 from ui.model_settings import settings_for
 
 Store = OwnerGallery
@@ -77,7 +78,7 @@ def generate_variants(
         else:
             raise VariantError(f"Choose a generator: {', '.join(GENERATORS)}.")
     except (VariantError, StyleError) as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(str(exc), duration=None) from None
     return [[variant.label, variant.prompt] for variant in made]
 
 
@@ -85,9 +86,11 @@ def add_variant(table: Any, prompt: str, label: str = "") -> list[list[str]]:
     """The rows with one more variant (e.g. the Builder's composed prompt)."""
     rows = variant_rows(table)
     if not (prompt or "").strip():
-        raise gr.Error("There is no prompt to add; compose one in the Builder first.")
+        raise gr.Error(
+            "There is no prompt to add; compose one in the Builder first.", duration=None
+        )
     if len(rows) >= MAX_VARIANTS:
-        raise gr.Error(f"A comparison takes at most {MAX_VARIANTS} variants.")
+        raise gr.Error(f"A comparison takes at most {MAX_VARIANTS} variants.", duration=None)
     return [*rows, [label or default_label(prompt), prompt.strip()]]
 
 
@@ -97,9 +100,9 @@ def compare_with(store: Store, generation_id: Any) -> tuple[Any, ...]:
     try:
         record = store.get(int(generation_id))
     except GalleryError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(str(exc), duration=None) from None
     except (TypeError, ValueError):
-        raise gr.Error("Choose a gallery image (its id) to compare with.") from None
+        raise gr.Error("Choose a gallery image (its id) to compare with.", duration=None) from None
     rows = [[f"#{record.id}", record.prompt], ["B", record.prompt]]
     seed = "" if record.seed is None else str(record.seed)
     return (rows, seed, record.negative_prompt, *record_settings(record, record.model_id or ""))
@@ -128,7 +131,7 @@ def read_form(values: Mapping[str, Any]) -> CompareForm:
     try:
         return CompareForm.read(values)
     except FormError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(str(exc), duration=None) from None
 
 
 def progress_text(update: CompareProgress) -> str:
@@ -145,19 +148,24 @@ def run_comparison(
     store: Store,
     form: CompareForm,
     progress: gr.Progress | None = None,
+    stop: threading.Event | None = None,
 ) -> Iterator[tuple[Any, Any, Any]]:
     """The Run and "Which words matter?" buttons: yield (status, preview, experiment id)
-    while the experiment runs, then the final one."""
+    while the experiment runs, then the final one. Setting `stop` ends it after the step in
+    flight, keeping the finished cells."""
     size = (form.settings.width, form.settings.height)
     try:
-        with closing(stream_experiment(engine, store, form)) as events:
-            yield from _run_outputs(events, size, progress)
+        with closing(stream_experiment(engine, store, form, stop)) as events:
+            yield from _run_outputs(events, store, size, progress)
     except (EngineError, GalleryError) as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(shown(exc), duration=None) from None
 
 
 def _run_outputs(
-    events: Iterator[RunEvent], size: tuple[int, int], progress: gr.Progress | None
+    events: Iterator[RunEvent],
+    store: Store,
+    size: tuple[int, int],
+    progress: gr.Progress | None,
 ) -> Iterator[tuple[Any, Any, Any]]:
     """(status, preview, experiment id) for each event of a running experiment."""
     for event in events:
@@ -170,12 +178,30 @@ def _run_outputs(
                 preview = update.preview.resize(size, Image.Resampling.NEAREST)
             yield progress_text(update), preview if preview else gr.skip(), gr.skip()
         elif event.outcome is not None:
-            outcome = event.outcome
-            done = len(outcome.experiment.cells)
-            status = f"Saved experiment #{outcome.experiment.id}: {done} image(s)."
-            if outcome.cancelled:
-                status += " Stopped early; the finished cells are kept."
-            yield status, gr.skip(), outcome.experiment.id
+            yield _outcome_outputs(store, event.outcome)
+
+
+def _outcome_outputs(store: Store, outcome: ExperimentOutcome) -> tuple[Any, Any, Any]:
+    """The final status: what was saved, or, stopped before a cell finished, nothing."""
+    experiment = outcome.experiment
+    done = len(experiment.cells)
+    if not outcome.cancelled:
+        return f"Saved experiment #{experiment.id}: {done} image(s).", gr.skip(), experiment.id
+    if done == 0:
+        store.delete_experiment(experiment.id)
+        return "Stopped before the first cell finished; nothing was saved.", None, None
+    planned = len(experiment.seeds) * len(experiment.variants) * len(experiment.axis_values)
+    status = (
+        f"Stopped: kept {done} of {planned} cells as experiment #{experiment.id} "
+        "(the finished ones, scored)."
+    )
+    return status, gr.skip(), experiment.id
+
+
+def error_outputs(message: str) -> tuple[Any, Any, Any]:
+    """A failed run's outputs: the sentence on the status line, the preview and the open
+    experiment left as they are."""
+    return error_line(message), gr.skip(), gr.skip()
 
 
 # --- showing an experiment ---------------------------------------------------------------
@@ -193,9 +219,9 @@ def _view(store: Store, experiment_id: Any) -> ExperimentView:
     try:
         return load_view(store, int(experiment_id))
     except GalleryError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(str(exc), duration=None) from None
     except (TypeError, ValueError):
-        raise gr.Error("Open a saved experiment first.") from None
+        raise gr.Error("Open a saved experiment first.", duration=None) from None
 
 
 def header_html(view: ExperimentView) -> str:
@@ -381,7 +407,7 @@ def pick_cell(
     row, column = cell_at(view, index)
     cell = view.cell(row, column)
     if cell is None or cell.image_path is None:
-        raise gr.Error("That cell was not made.")
+        raise gr.Error("That cell was not made.", duration=None)
     label = md_text(view.column_label(column))
     info = f"#{cell.generation.id} · seed {cell.generation.seed} · {label}"
     if first is None or first == [row, column]:
@@ -411,7 +437,7 @@ def next_blind_pair(
             if len(made) >= 2:
                 candidates.append((row, axis_index, made))
     if not candidates:
-        raise gr.Error("Blind voting needs two variants made on the same seed.")
+        raise gr.Error("Blind voting needs two variants made on the same seed.", duration=None)
     row, axis_index, made = rng.choice(candidates)
     left, right = rng.sample(made, 2)
     images = [view.cell(row, view.column_of(i, axis_index)) for i in (left, right)]
@@ -434,7 +460,7 @@ def next_blind_pair(
 def blind_vote(store: Store, pair: Any, choice: str) -> str:
     """Record the blind choice ("left" or "right") as a pairwise vote."""
     if not isinstance(pair, dict) or choice not in ("left", "right"):
-        raise gr.Error("Start blind voting first.")
+        raise gr.Error("Start blind voting first.", duration=None)
     winner, loser = (
         (pair["left"], pair["right"]) if choice == "left" else (pair["right"], pair["left"])
     )
@@ -448,7 +474,7 @@ def blind_vote(store: Store, pair: Any, choice: str) -> str:
             blind=True,
         )
     except GalleryError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(str(exc), duration=None) from None
     return "Vote recorded."
 
 
@@ -457,7 +483,7 @@ def mark_winner(store: Store, experiment_id: Any, label: str | None) -> str:
     view = _view(store, experiment_id)
     variant = next((v for v in view.variants if v.name == label), None)
     if label and variant is None:
-        raise gr.Error("Choose one of this experiment's variants.")
+        raise gr.Error("Choose one of this experiment's variants.", duration=None)
     store.set_winner(view.experiment.id, variant.id if variant else None)
     return f"Winner: {md_text(label)}." if label else "Winner cleared."
 
@@ -466,7 +492,7 @@ def mark_row_best(store: Store, experiment_id: Any, picked: Any) -> str:
     """Record the last picked cell as the best of its seed row."""
     view = _view(store, experiment_id)
     if not picked:
-        raise gr.Error("Click a cell first; it becomes the best of its row.")
+        raise gr.Error("Click a cell first; it becomes the best of its row.", duration=None)
     row, column = picked
     axis, variant_index = view.columns[column]
     store.add_vote(
@@ -496,5 +522,5 @@ def export_experiment(store: Store, experiment_id: Any) -> str:
     try:
         store.export_experiment(view.experiment.id, path, contact_sheet_png(view))
     except GalleryError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(str(exc), duration=None) from None
     return str(path)

@@ -20,10 +20,12 @@ from prompts.styles import StyleLibrary
 from ui.compare import handlers as h
 from ui.compare.api import register_compare_api
 from ui.forms import NO_AXIS
+from ui.generate.handlers import RunRegistry, session_of
 from ui.hosting.hosted_engine import HostedEngine
 from ui.model_settings import follow_model, settings_for
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,7 @@ def build_compare_tab(
             with gr.Row():
                 run = gr.Button("Run comparison", variant="primary", elem_id="compare-run")
                 ablate = gr.Button("Which words matter?", elem_id="compare-ablate")
-                stop = gr.Button("Stop", variant="stop", elem_id="compare-stop")
+                stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="compare-stop")
             status = gr.Markdown(elem_id="compare-status")
             preview = gr.Image(label="Current cell", interactive=False, height=160)
             saved = _saved_widgets(store)
@@ -187,10 +189,16 @@ def build_compare_tab(
     shared = {**settings.inputs(), "negative_prompt": negative, "name": name}
     without_axis = {k: v for k, v in shared.items() if k not in ("axis_name", "axis_values")}
     runs = _Runs(engine, store, [status, preview, state.experiment_id])
-    running = run.click(runs.run, inputs_kwargs={**shared, "variants": variants}, **runs.options)
-    ablating = ablate.click(
+    running = _started(run, stop).then(
+        runs.run, inputs_kwargs={**shared, "variants": variants}, **runs.options
+    )
+    ablating = _started(ablate, stop).then(
         runs.run, inputs_kwargs={**without_axis, "ablate": maker.base_prompt}, **runs.options
     )
+    for event in (running, ablating):
+        event.then(lambda: gr.Button(interactive=False), None, stop, **QUIET)
+    # Its own concurrency group, unlimited: it must run while the run holds its slot.
+    stop.click(runs.stop, None, status, concurrency_limit=None, **QUIET)
     _wire_maker(maker, settings, store, library, variants, negative)
     _wire_saved(saved, results, state, store, tab, _RunEvents(running, ablating, stop, status))
     _wire_judging(results, state, store)
@@ -208,10 +216,13 @@ def build_compare_tab(
 
 
 class _Runs:
-    """The Run and "Which words matter?" buttons: each reads its form and streams the run."""
+    """The Run and "Which words matter?" buttons: each reads its form and streams the run;
+    Stop reaches the run of its browser session. An error ends the run with its sentence on
+    the status line and in a message that stays until dismissed, the controls usable."""
 
     def __init__(self, engine: HostedEngine, store: h.Store, outputs: list[Any]) -> None:
         self.engine, self.store = engine, store
+        self.registry = RunRegistry()
         self.options: dict[str, Any] = {
             "outputs": outputs,
             "concurrency_limit": 1,
@@ -221,15 +232,35 @@ class _Runs:
 
     def run(
         self,
+        request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects it here)
         **values: Any,
     ) -> Iterator[tuple[Any, Any, Any]]:
-        yield from h.run_comparison(self.engine, self.store, h.read_form(values), progress)
+        session = session_of(request)
+        control = self.registry.start(session)
+        try:
+            form = h.read_form(values)
+            yield from h.run_comparison(self.engine, self.store, form, progress, control.stop)
+        except gr.Error as exc:
+            gr.Warning(exc.message, duration=None, title="The comparison did not run")
+            yield h.error_outputs(exc.message)
+        finally:
+            self.registry.finish(session, control)
+
+    def stop(self, request: gr.Request) -> Any:
+        if self.registry.stop(session_of(request)):
+            return "Stopping after the step in flight; the finished cells are kept…"
+        return gr.skip()
+
+
+def _started(button: gr.Button, stop: gr.Button) -> Any:
+    """A run's first, instant step: Stop becomes usable."""
+    return button.click(lambda: gr.Button(interactive=True), None, stop, queue=False, **QUIET)
 
 
 @dataclass(frozen=True)
 class _RunEvents:
-    """The Run and ablation events, the Stop button that cancels them, the status line."""
+    """The Run and ablation events, the Stop button, the status line."""
 
     running: Any
     ablating: Any
@@ -430,9 +461,6 @@ def _wire_saved(
         event.success(show, experiment, shown, **PRIVATE).then(
             refresh, state.experiment_id, saved.saved, **PRIVATE
         )
-    runs.stop.click(None, cancels=[runs.running, runs.ablating], **PRIVATE).then(
-        refresh, None, saved.saved, **PRIVATE
-    )
     saved.open_button.click(
         lambda x: (x, None), saved.saved, [state.experiment_id, state.picked], **PRIVATE
     ).then(show, experiment, shown, **PRIVATE)

@@ -44,7 +44,7 @@ def model_label(entry: ModelEntry) -> str:
 def use_model(name: str | None, entries: list[ModelEntry]) -> tuple[Any, ...]:
     """(model, steps, CFG, width, height, scheduler) for the chosen model."""
     if not name:
-        raise gr.Error("Choose a model first.")
+        raise gr.Error("Choose a model first.", duration=None)
     kind = next((entry.kind for entry in entries if entry.name == name), "other")
     defaults = model_defaults(name, kind)
     return (

@@ -31,6 +31,7 @@ from ui.generate.handlers import (
 )
 from ui.generate.models_panel import build_models_panel
 from ui.hosting.hosted_engine import HostedEngine
+from ui.messages import error_line
 from ui.model_settings import follow_model, settings_for
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
@@ -281,16 +282,20 @@ def _wire_run(
         recipe_link: dict[str, Any] | None = None,
         **values: Any,
     ) -> Iterator[tuple[Any, ...]]:
-        form = read_form(values)
-        yield from generate_images(
-            engine,
-            form,
-            recipe=linked_recipe(recipe_link, form.request.prompt),
-            request=request,
-            progress=progress,
-            on_result=on_result,
-            runs=runs,
-        )
+        try:
+            form = read_form(values)
+            yield from generate_images(
+                engine,
+                form,
+                recipe=linked_recipe(recipe_link, form.request.prompt),
+                request=request,
+                progress=progress,
+                on_result=on_result,
+                runs=runs,
+            )
+        except gr.Error as exc:  # kept on the page; the finished images stay, Stop goes grey
+            gr.Warning(exc.message, duration=None, title="Nothing was generated")
+            yield gr.skip(), gr.skip(), gr.skip(), error_line(exc.message), gr.skip(), gr.skip()
 
     started = controls.generate.click(buttons(True), outputs=running, queue=False, **QUIET)
     started.then(

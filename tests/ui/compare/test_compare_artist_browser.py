@@ -83,3 +83,66 @@ def test_settings_follow_the_model_on_compare_and_generate(server, browser, tmp_
     model.press("Enter")
     expect(number(page, "width")).to_have_value("128")
     page.close()
+
+
+def no_bare_error(page) -> None:
+    """No status pill that says only "Error" anywhere on the page."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(".wrap span.error:visible")).to_have_count(0)
+
+
+def test_errors_stay_as_sentences_and_stop_keeps_what_finished(server, browser, tmp_path):
+    import time
+
+    from playwright.sync_api import expect
+
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.goto(url)
+
+    # An unavailable model on Generate: a sentence on the page, Stop and Skip grey again.
+    page.get_by_role("tab", name="Generate").click()
+    model = page.locator("#model textarea, #model input").first
+    model.fill("nobody/no-such-model")
+    page.locator("#prompt textarea").fill("a red circle")
+    page.locator("#generate").click()
+    sentence = "is not in the local cache and could not be fetched"
+    expect(page.locator("#info")).to_contain_text(sentence)
+    expect(page.locator("#stop")).to_be_disabled()
+    expect(page.locator("#skip")).to_be_disabled()
+    page.wait_for_timeout(11_000)  # longer than a toast's default 10 s
+    expect(page.locator(".toast-body").filter(has_text=sentence)).to_be_visible()
+    no_bare_error(page)
+    shot(page, tmp_path, "generate-error-stays")
+    page.locator(".toast-body .toast-close").first.click()  # dismissed by hand
+    model.fill("sketch")
+
+    # Compare: Stop is grey while idle; a run on a Steps axis (1, then 150) is two batches;
+    # Stop during the second keeps the first's four cells, fast, and says so.
+    page.get_by_role("tab", name="Compare").click()
+    stop = page.locator("#compare-stop")
+    expect(stop).to_be_disabled()
+    page.locator("#compare-base textarea").fill("a red circle")
+    page.locator("#compare-sr textarea").fill("red, blue")
+    page.locator("#compare-make").click()
+    expect(page.locator("#compare-variants")).to_contain_text("a blue circle")
+    page.get_by_text("Shared settings").click()
+    page.locator("#compare-axis input").click()
+    page.get_by_role("option", name="Steps").click()
+    page.locator("#compare-axis-values textarea, #compare-axis-values input").first.fill("1, 150")
+    page.locator("#compare-run").click()
+    status = page.locator("#compare-status")
+    expect(status).to_contain_text("Cells 4 of 8", timeout=120_000)
+    expect(stop).to_be_enabled()
+    asked = time.monotonic()
+    stop.click()
+    expect(status).to_contain_text("Stopped: kept 4 of 8 cells", timeout=60_000)
+    took = time.monotonic() - asked
+    assert took < 30, f"Stop took {took:.0f} s"
+    expect(stop).to_be_disabled()
+    expect(page.locator("#compare-grid img")).to_have_count(8)
+    expect(page.locator("#compare-grid").get_by_text("not made")).to_have_count(4)
+    no_bare_error(page)
+    shot(page, tmp_path, "compare-stopped")
+    page.close()
