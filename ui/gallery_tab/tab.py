@@ -325,10 +325,14 @@ def _wire_curation(
     )
 
     def sync_tags(gid: int | None, chips: list[str] | None) -> tuple[Any, ...]:
+        if gid is None or sorted(chips or []) == sorted(detail_view(store, gid).tags):
+            return gr.skip(), gr.skip()  # nothing selected, or the chips as saved (a recall)
         view = set_tags(store, gid, chips or [])
         return tag_chips(view.tags), gr.Dropdown(choices=tag_choices(store))
 
-    detail.tags.input(
+    # A chip typed and entered fires only `change`; a × fires `input` too.
+    gr.on(
+        [detail.tags.input, detail.tags.change],
         sync_tags,
         inputs=[selected, detail.tags],
         outputs=[detail.tags, filters.tag],
