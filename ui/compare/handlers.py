@@ -423,7 +423,8 @@ def pick_cell(
 def next_blind_pair(
     store: Store, experiment_id: Any, rng: random.Random | None = None
 ) -> tuple[Any, ...]:
-    """Two images of the same seed (and axis value), unlabelled, in random order."""
+    """Two images of the same seed (and axis value), unlabelled, in random order; a pair not
+    yet voted on first (a second vote on a pair replaces the first)."""
     view = _view(store, experiment_id)
     rng = rng or random.SystemRandom()
     candidates = []
@@ -434,12 +435,23 @@ def next_blind_pair(
                 i for i in range(len(view.variants))
                 if (c := view.cell(row, view.column_of(i, axis_index))) and c.image_path
             ]  # fmt: skip
-            if len(made) >= 2:
-                candidates.append((row, axis_index, made))
+            candidates += [
+                (row, axis_index, (a, b)) for n, a in enumerate(made) for b in made[n + 1 :]
+            ]
     if not candidates:
         raise gr.Error("Blind voting needs two variants made on the same seed.", duration=None)
-    row, axis_index, made = rng.choice(candidates)
-    left, right = rng.sample(made, 2)
+    voted = {
+        (v.seed_index, v.axis_index, frozenset((v.winner_variant_id, v.loser_variant_id)))
+        for v in view.votes
+        if v.loser_variant_id is not None
+    }
+    fresh = [
+        (row, axis, pair)
+        for row, axis, pair in candidates
+        if (row, axis, frozenset(view.variants[i].id for i in pair)) not in voted
+    ]
+    row, axis_index, two = rng.choice(fresh or candidates)
+    left, right = rng.sample(two, 2)
     images = [view.cell(row, view.column_of(i, axis_index)) for i in (left, right)]
     pair = {
         "experiment": view.experiment.id,
@@ -488,18 +500,23 @@ def mark_winner(store: Store, experiment_id: Any, label: str | None) -> str:
     return f"Winner: {md_text(label)}." if label else "Winner cleared."
 
 
-def mark_row_best(store: Store, experiment_id: Any, picked: Any) -> str:
-    """Record the last picked cell as the best of its seed row."""
+def mark_row_best(store: Store, experiment_id: Any, generation_id: Any) -> str:
+    """Record the last cell clicked (its gallery id) as the best of its seed row (and axis
+    value); a second click, on this cell or another of the row, changes that vote."""
     view = _view(store, experiment_id)
-    if not picked:
+    cell = next(
+        (c for c in view.experiment.cells if generation_id is not None
+         and c.generation_id == generation_id),
+        None,
+    )  # fmt: skip
+    if cell is None:
         raise gr.Error("Click a cell first; it becomes the best of its row.", duration=None)
-    row, column = picked
-    axis, variant_index = view.columns[column]
     store.add_vote(
-        view.experiment.id, view.variants[variant_index].id, seed_index=row, axis_index=axis
+        view.experiment.id, cell.variant_id, seed_index=cell.seed_index, axis_index=cell.axis_index
     )
-    name = md_text(view.variants[variant_index].name)
-    return f"Best on seed {view.experiment.seeds[row]}: {name}."
+    name = md_text(view.experiment.variant(cell.variant_id).name)
+    seed = view.experiment.seeds[cell.seed_index] if cell.seed_index is not None else "?"
+    return f"Best on seed {seed}: {name}."
 
 
 # --- keeping -------------------------------------------------------------------------------

@@ -498,7 +498,7 @@ def _wire_judging(results: _Results, state: _State, store: h.Store) -> None:
     )
     results.grid.select(remember, state.experiment_id, state.last_cell, **PRIVATE)
     results.row_best.click(
-        partial(h.mark_row_best, store), [state.experiment_id, state.picked], results.judged,
+        partial(h.mark_row_best, store), [state.experiment_id, state.last_cell], results.judged,
         **PRIVATE,
     ).then(show, experiment, shown, **PRIVATE)  # fmt: skip
     results.winner_button.click(

@@ -92,7 +92,9 @@ def no_bare_error(page) -> None:
     expect(page.locator(".wrap span.error:visible")).to_have_count(0)
 
 
-def test_errors_stay_as_sentences_and_stop_keeps_what_finished(server, browser, tmp_path):
+def test_errors_stay_stop_keeps_what_finished_and_votes_change(
+    server, local_gallery, browser, tmp_path
+):
     import time
 
     from playwright.sync_api import expect
@@ -145,4 +147,29 @@ def test_errors_stay_as_sentences_and_stop_keeps_what_finished(server, browser, 
     expect(page.locator("#compare-grid").get_by_text("not made")).to_have_count(4)
     no_bare_error(page)
     shot(page, tmp_path, "compare-stopped")
+
+    # Votes: two clicks open the slider, and "Best of its row" takes the last one; a second
+    # click changes the row's vote, never doubles it. Blind votes: one per pair per seed.
+    experiment = local_gallery.list_experiments()[0]
+    grid = page.locator("#compare-grid img")
+    grid.nth(0).click()
+    grid.nth(1).click()
+    expect(page.locator("#compare-pick")).to_contain_text("⟷")
+    page.locator("#compare-rowbest").click()
+    expect(page.locator("#compare-judged")).to_contain_text("Best on seed 1: blue")
+    page.locator("#compare-rowbest").click()
+    grid.nth(0).click()
+    page.locator("#compare-rowbest").click()
+    expect(page.locator("#compare-judged")).to_contain_text("Best on seed 1: red")
+    bests = [v for v in local_gallery.votes(experiment.id) if v.loser_variant_id is None]
+    assert [(v.winner_variant_id, v.seed_index) for v in bests] == [(experiment.variants[0].id, 0)]
+    page.locator("#compare-blind").get_by_text("Blind mode").click()
+    page.locator("#compare-blind-start").click()
+    text = page.locator("#compare-blind-text")
+    for count in (2, 3, 3, 3):  # the row best, then two pairs (seeds 1, 2); then changes
+        page.locator("#blind-vote-left").click()
+        expect(text).to_contain_text(f"{count} vote(s) so far")
+    blind = [v for v in local_gallery.votes(experiment.id) if v.blind]
+    assert sorted(v.seed_index for v in blind) == [0, 1]
+    no_bare_error(page)
     page.close()
