@@ -225,10 +225,11 @@ def _view(store: Store, experiment_id: Any) -> ExperimentView:
 
 
 def header_html(view: ExperimentView) -> str:
-    """Column headers: label and the word diff against the first variant, coloured, escaped."""
-    columns = len(view.columns)
+    """Column headers (one per variant): label and the word diff against the first variant,
+    coloured, escaped; with a second axis, a line saying what the rows are."""
+    columns = len(view.variants)
     cells = []
-    for column, (_axis, variant_index) in enumerate(view.columns):
+    for variant_index, variant in enumerate(view.variants):
         pieces = []
         for text, tag in view.header_diff(variant_index):
             escaped = html.escape(text)
@@ -241,36 +242,79 @@ def header_html(view: ExperimentView) -> str:
                 kind = {"+": "added", "-": "removed", "~": "reweighted"}[tag]
                 pieces.append(f'<span class="diff-{kind}" style="{style}">{escaped}</span>')
         cells.append(
-            f'<div class="compare-column"><b>{html.escape(view.column_label(column))}</b>'
+            f'<div class="compare-column"><b>{html.escape(variant.name)}</b>'
             f'<div class="compare-diff">{"".join(pieces)}</div></div>'
         )
+    rows = ""
+    if _has_axis(view):
+        values = ", ".join(_value_text(v) for v in view.axis_values)
+        rows = (
+            f'<div class="compare-rows">Rows: each seed × {html.escape(_axis_label(view))} '
+            f"({html.escape(values)}) · columns: variants</div>"
+        )
     return (
-        f'<div class="compare-header" style="display:grid;gap:8px;'
+        f'{rows}<div class="compare-header" style="display:grid;gap:8px;'
         f'grid-template-columns:repeat({columns},minmax(0,1fr))">{"".join(cells)}</div>'
     )
 
 
+def _has_axis(view: ExperimentView) -> bool:
+    return bool(view.experiment.axis.get("values"))
+
+
+def _axis_label(view: ExperimentView) -> str:
+    name = str(view.experiment.axis.get("name", ""))
+    return AXIS_LABELS.get(name, name)
+
+
+def _value_text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def grid_order(view: ExperimentView) -> list[tuple[int, int]]:
+    """(row, column) of each grid place, as the page lays them out, A1111's X/Y plot way:
+    one column per variant; one row per seed, or, with a second axis, per seed and axis
+    value (seed major)."""
+    axes = range(len(view.axis_values)) if _has_axis(view) else [None]
+    return [
+        (row, view.column_of(variant_index, axis))
+        for row in range(view.rows)
+        for axis in axes
+        for variant_index in range(len(view.variants))
+    ]
+
+
+def grid_label(view: ExperimentView) -> str:
+    """The grid's label: what its rows and columns are."""
+    if _has_axis(view):
+        return f"Rows: seed × {_axis_label(view)} · columns: variants (click two cells to compare)"
+    return "Rows: seeds · columns: variants (click two cells to compare them)"
+
+
 def grid_items(view: ExperimentView, heat: bool = False) -> list[tuple[Any, str]]:
-    """Gallery items row by row; with `heat`, each cell's ΔE heat map against the first
+    """Gallery items in `grid_order`; with `heat`, each cell's ΔE heat map against the first
     variant's cell on the same seed (and axis value); the first variant stays as it is."""
     items: list[tuple[Any, str]] = []
-    for row in range(view.rows):
-        for column, (axis, variant_index) in enumerate(view.columns):
-            cell = view.cell(row, column)
-            caption = f"seed {view.experiment.seeds[row]} · {view.column_label(column)}"
-            if cell is None or cell.image_path is None:
-                items.append((Image.new("RGB", (64, 64), (235, 235, 235)), caption + " · not made"))
-                continue
-            caption += f" · #{cell.generation.id}"
-            if cell.score is not None:
-                caption += f" · CLIP {cell.score.value:.1f}"
-            image: Any = str(cell.image_path)
-            base = view.cell(row, view.column_of(0, axis))
-            if heat and variant_index and base is not None and base.image_path is not None:
-                with Image.open(base.image_path) as a, Image.open(cell.image_path) as b:
-                    image = difference_heat_map(a.convert("RGB"), b.convert("RGB"))
-                caption += " · ΔE heat map"
-            items.append((image, caption))
+    for row, column in grid_order(view):
+        axis, variant_index = view.columns[column]
+        cell = view.cell(row, column)
+        caption = f"seed {view.experiment.seeds[row]}"
+        if axis is not None:
+            caption += f" · {_axis_label(view)} {_value_text(view.axis_values[axis])}"
+        caption += f" · {view.variants[variant_index].name}"
+        if cell is None or cell.image_path is None:
+            items.append((Image.new("RGB", (64, 64), (235, 235, 235)), caption + " · not made"))
+            continue
+        caption += f" · #{cell.generation.id}"
+        if cell.score is not None:
+            caption += f" · CLIP {cell.score.value:.1f}"
+        image: Any = str(cell.image_path)
+        base = view.cell(row, view.column_of(0, axis))
+        if heat and variant_index and base is not None and base.image_path is not None:
+            with Image.open(base.image_path) as a, Image.open(cell.image_path) as b:
+                image = difference_heat_map(a.convert("RGB"), b.convert("RGB"))
+            caption += " · ΔE heat map"
+        items.append((image, caption))
     return items
 
 
@@ -372,7 +416,9 @@ def show_experiment(store: Store, experiment_id: Any, heat: bool = False) -> tup
     return (
         summary_markdown(view),
         header_html(view),
-        gr.Gallery(value=grid_items(view, heat), columns=len(view.columns)),
+        gr.Gallery(
+            value=grid_items(view, heat), columns=len(view.variants), label=grid_label(view)
+        ),
         ranking_rows(view),
         ablation,
         ablation_plot_value(ablation),
@@ -385,7 +431,7 @@ def show_experiment(store: Store, experiment_id: Any, heat: bool = False) -> tup
 
 def cell_at(view: ExperimentView, index: int) -> tuple[int, int]:
     """(row, column) of the gallery index."""
-    return divmod(int(index), len(view.columns))
+    return grid_order(view)[int(index)]
 
 
 def cell_generation_id(store: Store, experiment_id: Any, index: int | None) -> int | None:

@@ -92,6 +92,10 @@ def no_bare_error(page) -> None:
     expect(page.locator(".wrap span.error:visible")).to_have_count(0)
 
 
+def grid_images(page):
+    return page.locator("#compare-grid img").all()
+
+
 def test_errors_stay_stop_keeps_what_finished_and_votes_change(
     server, local_gallery, browser, tmp_path
 ):
@@ -145,6 +149,13 @@ def test_errors_stay_stop_keeps_what_finished_and_votes_change(
     expect(stop).to_be_disabled()
     expect(page.locator("#compare-grid img")).to_have_count(8)
     expect(page.locator("#compare-grid").get_by_text("not made")).to_have_count(4)
+    # The axis as rows × columns: a column per variant, a row per seed and Steps value.
+    header = page.locator("#compare-header")
+    expect(header.locator(".compare-column")).to_have_count(2)
+    expect(header.locator(".compare-rows")).to_contain_text("Rows: each seed × Steps (1, 150)")
+    expect(page.locator("#compare-grid")).to_contain_text("Rows: seed × Steps")
+    tops = [box["y"] for box in (img.bounding_box() for img in grid_images(page))]
+    assert len({round(y) for y in tops}) == 4  # 8 cells in 4 rows of 2
     no_bare_error(page)
     shot(page, tmp_path, "compare-stopped")
 

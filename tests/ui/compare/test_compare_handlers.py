@@ -102,7 +102,7 @@ def test_blind_votes_rank_the_variants(hosted, store):
 
 def test_axis_columns_and_export_with_contact_sheet(hosted, store, tmp_path):
     experiment_id, _ = run(
-        hosted, store, [["a", "a red fox"], ["b", "a blue fox"]], seeds="5",
+        hosted, store, [["a", "a red fox"], ["b", "a blue fox"]], seeds="5, 6",
         axis_name="cfg", axis_values="2, 8",
     )  # fmt: skip
     view = h.load_view(store, experiment_id)
@@ -112,11 +112,23 @@ def test_axis_columns_and_export_with_contact_sheet(hosted, store, tmp_path):
         "a · cfg 8",
         "b · cfg 8",
     ]
+    # On the page: rows × columns as A1111's X/Y plot, one column per variant, one row per
+    # seed and CFG value (seed major), headed by the variants and what the rows are.
+    _, header, grid, *_ = h.show_experiment(store, experiment_id)
+    captions = [caption.split(" · #")[0] for _, caption in h.grid_items(view)]
+    assert captions == [
+        f"seed {seed} · CFG scale {cfg} · {variant}"
+        for seed in (5, 6) for cfg in (2, 8) for variant in ("a", "b")
+    ]  # fmt: skip
+    assert grid.columns == 2 and "Rows: seed × CFG scale" in grid.label
+    assert "Rows: each seed × CFG scale (2, 8)" in header and header.count("compare-column") == 2
+    a_cfg8_seed6 = h.cell_at(view, 6)
+    assert a_cfg8_seed6 == (1, view.column_of(0, 1))
     path = h.export_experiment(store, experiment_id)
     with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
         assert {"contact_sheet.png", "cells.csv", "votes.csv", "experiment.json"} <= names
-        assert len([n for n in names if n.startswith("cells/")]) == 4
+        assert len([n for n in names if n.startswith("cells/")]) == 8
         sheet = Image.open(archive.open("contact_sheet.png"))
         assert sheet.width > 4 * 64
     h.delete_experiment(store, experiment_id, with_images=True)
