@@ -153,8 +153,8 @@ def build_compare_tab(
     """Add the Compare tab's widgets and events to the current Blocks; opening `tab` (the
     gr.Tab it sits in) refreshes the list of saved experiments."""
     state = _State(gr.State(None), gr.State(None), gr.State(None), gr.State(None))
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=2, min_width=380):
+    with gr.Row(equal_height=False, elem_id="compare-layout"):
+        with gr.Column(scale=2, min_width=380, elem_id="compare-left"):
             variants = gr.Dataframe(
                 headers=["Label", "Prompt"],
                 datatype=["str", "str"],
@@ -180,9 +180,10 @@ def build_compare_tab(
                 ablate = gr.Button("Which words matter?", elem_id="compare-ablate")
                 stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="compare-stop")
             status = gr.Markdown(elem_id="compare-status")
-            preview = gr.Image(label="Current cell", interactive=False, height=160)
-            saved = _saved_widgets(store)
-        with gr.Column(scale=5):
+            with gr.Column(elem_id="compare-after"):  # on a phone: after the results
+                preview = gr.Image(label="Current cell", interactive=False, height=160)
+                saved = _saved_widgets(store)
+        with gr.Column(scale=5, min_width=0, elem_id="compare-results"):
             results = _result_widgets()
 
     # Both buttons read one `CompareForm`: the variants and the axis, or the prompt to ablate.
