@@ -406,7 +406,7 @@ def _result_widgets() -> _Results:
     with gr.Accordion("Which words matter (ablation)", open=True):
         ablation_plot = gr.BarPlot(
             x="term", y="change", title="Change when the term is removed", sort="-y",
-            elem_id="compare-ablation-plot",
+            y_lim=[0, None], visible=False, elem_id="compare-ablation-plot",
         )  # fmt: skip
         ablation_table = gr.Dataframe(
             headers=["Term", "Change (mean)", "Spread", "SSIM", "ΔE"],

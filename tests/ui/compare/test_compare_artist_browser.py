@@ -183,6 +183,20 @@ def test_errors_stay_stop_keeps_what_finished_and_votes_change(
     blind = [v for v in local_gallery.votes(experiment.id) if v.blind]
     assert sorted(v.seed_index for v in blind) == [0, 1]
     no_bare_error(page)
+
+    # "Which words matter?": no blank chart for a comparison; bars drawn for an ablation.
+    plot = page.locator("#compare-ablation-plot")
+    expect(plot).to_be_hidden()
+    page.locator("#compare-base textarea").fill("a large red star, night")
+    set_number(page, "compare-steps", 2)
+    page.locator("#compare-ablate").click()
+    expect(status).to_contain_text("Saved experiment #2", timeout=120_000)
+    expect(plot).to_be_visible()
+    expect(plot.locator("svg path, canvas").first).to_be_visible()
+    plot.scroll_into_view_if_needed()
+    plot.screenshot(path=str(tmp_path / "ablation.png"))
+    if SHOTS is not None:
+        shutil.copyfile(tmp_path / "ablation.png", SHOTS / "ablation.png")
     page.close()
 
 
