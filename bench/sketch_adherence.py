@@ -30,7 +30,7 @@ import torch
 
 from engine.sketch import load_sketch_clip, sketch_model_dir
 from engine.sketch.checker import read_scene
-from engine.sketch.train import recoloured_caption
+from engine.sketch.training_data import recoloured_caption
 from engine.sketch.world import full_caption, render_scene, sample_scene
 
 ATTRIBUTES = ("colour", "lighting", "position", "shape")
