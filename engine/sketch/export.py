@@ -39,7 +39,8 @@ def compact_json(path: Path) -> None:
 
 
 def export_model(workdir: Path, out: Path, raw_unet: bool = False) -> Path:
-    """Write the pipeline to `out` (replacing it atomically) and return `out`."""
+    """Write the pipeline to `out` (replacing it atomically, keeping its model card), with the
+    work folder's `args.json`, and return `out`."""
     vae, clip, unet, _ = load_trained_parts(Path(workdir), raw_unet)
     text_encoder = CLIPTextModel(clip.config.text_config)
     text_encoder.load_state_dict(clip.text_model.state_dict())
@@ -53,9 +54,11 @@ def export_model(workdir: Path, out: Path, raw_unet: bool = False) -> Path:
         clip.to(torch.float16).save_pretrained(staging / "text_encoder", safe_serialization=True)
         clip_image_processor().save_pretrained(staging / "text_encoder")
         compact_json(staging / "tokenizer" / "tokenizer.json")
-        card = out / "README.md"
+        card, recipe = out / "README.md", Path(workdir) / "args.json"
         if card.is_file():
             shutil.copy(card, staging / "README.md")
+        if recipe.is_file():  # the runs that trained it, which `train all --args` replays
+            shutil.copy(recipe, staging / "args.json")
         old = Path(tmp) / "old"
         if out.exists():
             out.rename(old)

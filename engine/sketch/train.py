@@ -1,14 +1,18 @@
 """Train the sketch model on the procedural world: VAE, CLIP, UNet, then UNet and CLIP together
 (the `joint` phase, then the `weights` phase that teaches the UNet to heed A1111 weights).
 
-    python -m engine.sketch.train all --workdir data/sketch-train
+    python -m engine.sketch.train all --args assets/models/sketch/args.json   # the shipped runs
+    python -m engine.sketch.train all --workdir data/sketch-train            # one run, defaults
     python -m engine.sketch.train export --workdir data/sketch-train --out assets/models/sketch
 
 Each stage is a `Stage` (its models, optimiser and the loss of one step) run by one loop,
-`run_stage`: it trains for a wall-clock budget (or a step count), saves a checkpoint every few
-minutes into the work folder and resumes from it when started again; a finished stage is
-skipped. Every random draw is seeded by the step number, so a resumed run sees the same data.
-Runs on a 2-core CPU: the dataset is rendered once and the UNet trains on cached latents.
+`run_stage`. Every budget and switch is a step count (minutes are only an optional cap), so a
+recipe replays on any machine: a stage trains to its step count, saves a checkpoint every few
+minutes into the work folder, resumes from it when started again, and trains further when its
+step count is raised. Every random draw is seeded by the step number, so a resumed run sees
+the same data. Each run adds its settings to the work folder's `args.json`, which `--args`
+replays. Runs on a 2-core CPU: the dataset is rendered once and the UNet trains on cached
+latents.
 """
 
 from __future__ import annotations
@@ -57,21 +61,24 @@ def build_clip() -> CLIPModel:
 
 
 class Budget:
-    """Stop after `steps` steps or `minutes` of wall clock in this stage, whichever first."""
+    """A stage's budget: `steps` steps, which also set its learning-rate schedule; `minutes`
+    of wall clock in the stage (resumed runs included) is an optional extra cap, which stops
+    it early without changing the schedule."""
 
-    def __init__(self, steps: int, minutes: float, done_seconds: float = 0.0) -> None:
-        self.steps, self.seconds = steps, minutes * 60
+    def __init__(self, steps: int, minutes: float | None = None, done_seconds: float = 0.0):
+        self.steps = steps
+        self.seconds = None if minutes is None else minutes * 60
         self.start = time.monotonic() - done_seconds
 
     def elapsed(self) -> float:
         return time.monotonic() - self.start
 
     def over(self, step: int) -> bool:
-        return step >= self.steps or self.elapsed() >= self.seconds
+        return step >= self.steps or (self.seconds is not None and self.elapsed() >= self.seconds)
 
     def progress(self, step: int) -> float:
-        """How far through the budget, 0 to 1, by steps or by time, whichever is further."""
-        return max(step / max(1, self.steps), self.elapsed() / max(1e-9, self.seconds))
+        """How far through the steps, 0 to 1."""
+        return step / max(1, self.steps)
 
 
 def _cosine(base: float, progress: float, warm: float) -> float:
@@ -102,10 +109,10 @@ class Stage:
     training: list[torch.nn.Module]  # put in train mode
     clipped: list[list[torch.nn.Parameter]]  # gradient norms clipped to 1, group by group
     steps: int
-    minutes: float
+    minutes: float | None
 
-    def loss(self, step: int, elapsed: float) -> tuple[torch.Tensor, str]:
-        """The loss of step `step`, `elapsed` seconds into the stage, and a note for the log."""
+    def loss(self, step: int) -> tuple[torch.Tensor, str]:
+        """The loss of step `step` and a note for the log."""
         raise NotImplementedError
 
     def after_step(self, step: int) -> None:
@@ -130,6 +137,7 @@ def run_stage(stage: Stage, ckpt: Checkpoint, save_every: float) -> None:
     step = state.get("step", 0)
     budget = Budget(stage.steps, stage.minutes, state.get("elapsed", 0.0))
     if budget.over(step) and state:
+        log.info("%s: done at step %d (of %d)", stage.name, step, stage.steps)
         return
     last_save = time.monotonic()
     for module in stage.training:
@@ -143,7 +151,7 @@ def run_stage(stage: Stage, ckpt: Checkpoint, save_every: float) -> None:
         progress, warm = budget.progress(step), (step + 1) / stage.warmup
         for group, base in zip(stage.optimizer.param_groups, stage.base_lrs, strict=True):
             group["lr"] = _cosine(base, progress, warm)
-        loss, note = stage.loss(step, budget.elapsed())
+        loss, note = stage.loss(step)
         stage.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         for params in stage.clipped:
@@ -187,7 +195,7 @@ class VaeStage(Stage):
         self.images, self.seed = images, args.seed
         self.batch, self.crop = args.vae_batch, args.vae_crop
 
-    def loss(self, step: int, elapsed: float) -> tuple[torch.Tensor, str]:
+    def loss(self, step: int) -> tuple[torch.Tensor, str]:
         g = np.random.default_rng(self.seed + step)
         idx = g.integers(0, len(self.images), self.batch)
         ys, xs = g.integers(0, SKETCH_SIZE - self.crop + 1, 2)
@@ -232,7 +240,7 @@ class ClipStage(Stage):
         self.steps, self.minutes = args.clip_steps, args.clip_minutes
         self.tokenizer = load_clip_tokenizer()
 
-    def loss(self, step: int, elapsed: float) -> tuple[torch.Tensor, str]:
+    def loss(self, step: int) -> tuple[torch.Tensor, str]:
         rng = random.Random(self.args.seed * 7 + step)
         idx = rng.sample(range(len(self.images)), self.args.clip_batch)
         captions = [write_caption(self.scenes[i], rng) for i in idx]
@@ -259,7 +267,7 @@ class ClipHardStage(ClipStage):
 
     name, warmup, log_every = "clip-hard", 20, 10
 
-    def loss(self, step: int, elapsed: float) -> tuple[torch.Tensor, str]:
+    def loss(self, step: int) -> tuple[torch.Tensor, str]:
         rng = random.Random(self.args.seed * 29 + step)
         groups = self.args.clip_batch // (1 + len(HARD_ATTRIBUTES))
         scenes = [s for _ in range(groups) for s in hard_negative_group(rng)]
@@ -292,16 +300,18 @@ def timesteps(count: int, gen: torch.Generator, total: int, noisy_share: float) 
     return torch.where(pick, noisy, t)
 
 
-def _denoising_loss(unet, scheduler, cond, x0, mask, gen: torch.Generator, args) -> torch.Tensor:
+def _denoising_loss(unet, scheduler, cond, x0, mask, gen: torch.Generator, subject_weight: float,
+                    noisy_share: float) -> torch.Tensor:  # fmt: skip
     """Min-SNR(5)-weighted epsilon loss on noised latents `x0`; the subject's region (`mask`)
-    counts `--subject-weight` times."""
+    counts `subject_weight` times, and `noisy_share` of the timesteps come from the noisier
+    half."""
     alphas = scheduler.alphas_cumprod
     snr = alphas / (1 - alphas)
     noise = torch.randn(x0.shape, generator=gen)
-    t = timesteps(len(x0), gen, scheduler.config.num_train_timesteps, args.high_noise_share)
+    t = timesteps(len(x0), gen, scheduler.config.num_train_timesteps, noisy_share)
     pred = unet(scheduler.add_noise(x0, noise, t), t, cond).sample
     weight = torch.clamp(snr[t], max=5.0) / snr[t]
-    region = (1.0 + (args.subject_weight - 1.0) * mask).expand_as(pred)
+    region = (1.0 + (subject_weight - 1.0) * mask).expand_as(pred)
     error = (region * (pred - noise).pow(2)).sum(dim=(1, 2, 3)) / region.sum(dim=(1, 2, 3))
     return (weight * error).mean()
 
@@ -310,12 +320,13 @@ class UnetStage(Stage):
     """Epsilon prediction on cached latents, text from the frozen CLIP text tower, some
     empty captions (for classifier-free guidance), min-SNR(5) loss weights and an EMA.
 
-    `latent_sets` maps a picture size to its latents. The first `--unet-low-minutes` train
-    on 64 px pictures in batches twice as big (half the cost a step; layout, colour and
-    lighting are learned there), the rest at the native 128 px. The subject's region counts
-    `--subject-weight` times in the loss, and `--high-noise-share` of the timesteps come
-    from the noisier half: otherwise the background, most of every picture, drowns out where
-    the subject is and what shape it has."""
+    `latent_sets` maps a picture size to its latents. The first `--unet-low-steps` train on
+    64 px pictures in batches twice as big (half the cost a step; layout, colour and lighting
+    are learned there), the rest at the native 128 px. From step `--unet-subject-from` on,
+    the subject's region counts `--subject-weight` times in the loss, and
+    `--high-noise-share` of the timesteps come from the noisier half: otherwise the
+    background, most of every picture, drowns out where the subject is and what shape it
+    has."""
 
     name, warmup = "unet", 200
 
@@ -334,9 +345,9 @@ class UnetStage(Stage):
         self.tokenizer = load_clip_tokenizer()
         self.scheduler = DDPMScheduler(**SKETCH.scheduler)
 
-    def loss(self, step: int, elapsed: float) -> tuple[torch.Tensor, str]:
+    def loss(self, step: int) -> tuple[torch.Tensor, str]:
         args = self.args
-        low = elapsed < args.unet_low_minutes * 60 and 64 in self.latent_sets
+        low = step < args.unet_low_steps and 64 in self.latent_sets
         size = 64 if low else SKETCH_SIZE
         batch = args.unet_batch * (2 if low else 1)
         rng = random.Random(args.seed * 13 + step)
@@ -347,8 +358,10 @@ class UnetStage(Stage):
         with torch.no_grad():
             cond = self.text_model(tokenize(self.tokenizer, captions, 77)).last_hidden_state
         x0 = self.latent_sets[size][idx] * self.scaling
+        subject = step >= args.unet_subject_from
         loss = _denoising_loss(self.unet, self.scheduler, cond, x0, self.masks[size][idx], gen,
-                               args)  # fmt: skip
+                               args.subject_weight if subject else 1.0,
+                               args.high_noise_share if subject else 0.0)  # fmt: skip
         return loss, f" {size}px"
 
     def after_step(self, step: int) -> None:
@@ -389,11 +402,11 @@ class JointPhase:
 
     name: str  # its checkpoint
     steps: int
-    minutes: float
-    low_minutes: float  # of it at 64 px
+    minutes: float | None  # an optional wall-clock cap
+    low_steps: int  # its first steps at 64 px
     unet_lr: float  # also the read-out heads'
     clip_lr: float
-    emphasis_from: float  # minutes into it
+    emphasis_from: int  # the step from which `emphasis_share` of the captions are weighted
     emphasis_share: float
     bare_padding: float  # share of captions without their summary states (`weighted_states`)
     seed: int
@@ -403,13 +416,13 @@ class JointPhase:
         def arg(key: str):
             return getattr(args, f"{name}_{key}")
 
-        return cls(name, arg("steps"), arg("minutes"), arg("low_minutes"), arg("unet_lr"),
+        return cls(name, arg("steps"), arg("minutes"), arg("low_steps"), arg("unet_lr"),
                    arg("clip_lr"), arg("emphasis_from"), arg("emphasis_share"),
                    arg("bare_padding"), args.seed + 1009 * JOINT_PHASES.index(name))  # fmt: skip
 
     @property
     def runs(self) -> bool:
-        return self.steps > 0 and self.minutes > 0
+        return self.steps > 0
 
 
 class JointStage(Stage):
@@ -459,9 +472,9 @@ class JointStage(Stage):
             if key in source:
                 module.load_state_dict(source[key])
 
-    def loss(self, step: int, elapsed: float) -> tuple[torch.Tensor, str]:
+    def loss(self, step: int) -> tuple[torch.Tensor, str]:
         phase, args, scenes, tokenizer = self.phase, self.args, self.scenes, self.tokenizer
-        low = elapsed < phase.low_minutes * 60 and 64 in self.latent_sets
+        low = step < phase.low_steps and 64 in self.latent_sets
         size = 64 if low else SKETCH_SIZE
         batch = args.unet_batch * (2 if low else 1)
         rng = random.Random(phase.seed * 31 + step)
@@ -469,7 +482,7 @@ class JointStage(Stage):
         idx = rng.sample(range(len(scenes)), min(batch, len(scenes)))
         captions = [unet_caption(scenes[i], rng, args.caption_dropout, args.full_captions)
                     for i in idx]  # fmt: skip
-        if elapsed >= phase.emphasis_from * 60:
+        if step >= phase.emphasis_from:
             captions = [
                 emphasis_caption(scenes[i], rng) if rng.random() < phase.emphasis_share else c
                 for i, c in zip(idx, captions, strict=True)
@@ -478,7 +491,7 @@ class JointStage(Stage):
         cond = weighted_states(self.clip.text_model, tokenizer, captions, bare)
         x0 = self.latent_sets[size][idx] * self.scaling
         loss = _denoising_loss(self.unet, self.scheduler, cond, x0, self.masks[size][idx], gen,
-                               args)  # fmt: skip
+                               args.subject_weight, args.high_noise_share)  # fmt: skip
         named = [scenes[i] for i in idx[: args.joint_aux_batch]]
         ids = tokenize(tokenizer, [write_caption(s, rng, omit=False) for s in named],
                        args.clip_tokens)  # fmt: skip
@@ -518,31 +531,42 @@ class JointStage(Stage):
 
 # ----------------------------------------------------------------------------- driver
 
+# Settings of where and how a run goes, not of what it trains: not recorded, not replayed.
+MACHINE_SETTINGS = ("command", "args", "workdir", "out", "threads", "save_every", "raw_unet")
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; the training defaults are the shipped model's settings as its last
+    run had them (`assets/models/sketch/args.json` has every run)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("command", choices=["all", "clip-hard", "export"])
+    p.add_argument("--args", type=Path, default=None,
+                   help="all: replay the runs recorded in this args.json, in order")  # fmt: skip
     p.add_argument("--raw-unet", action="store_true", help="export: last weights, not the EMA")
     p.add_argument("--workdir", type=Path, default=Path("data/sketch-train"))
     p.add_argument("--out", type=Path, default=Path("assets/models/sketch"))
-    p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--scenes", type=int, default=24000)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--save-every", type=float, default=3.0, help="minutes between checkpoints")
-    p.add_argument("--vae-steps", type=int, default=100_000)
-    p.add_argument("--vae-minutes", type=float, default=10.0)
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--scenes", type=int, default=24000)
+    minutes = "an optional wall-clock cap on the stage (off by default)"
+    p.add_argument("--vae-steps", type=int, default=1606)
+    p.add_argument("--vae-minutes", type=float, default=None, help=minutes)
     p.add_argument("--vae-batch", type=int, default=16)
     p.add_argument("--vae-crop", type=int, default=64)
     p.add_argument("--vae-lr", type=float, default=1e-3)
     p.add_argument("--clip-from", type=Path, default=None, help="a CLIPModel folder to start from")
-    p.add_argument("--clip-steps", type=int, default=100_000)
-    p.add_argument("--clip-minutes", type=float, default=7.0)
+    p.add_argument("--clip-steps", type=int, default=234)
+    p.add_argument("--clip-minutes", type=float, default=None, help=minutes)
     p.add_argument("--clip-batch", type=int, default=128)
     p.add_argument("--clip-tokens", type=int, default=32)
     p.add_argument("--clip-lr", type=float, default=1e-3)
-    p.add_argument("--unet-steps", type=int, default=1_000_000)
-    p.add_argument("--unet-minutes", type=float, default=43.0, help="all UNet training")
-    p.add_argument("--unet-low-minutes", type=float, default=33.0, help="of it at 64 px")
+    p.add_argument("--unet-steps", type=int, default=5050)
+    p.add_argument("--unet-minutes", type=float, default=None, help=minutes)
+    p.add_argument("--unet-low-steps", type=int, default=4326, help="the first steps, at 64 px")
+    p.add_argument("--unet-subject-from", type=int, default=2075,
+                   help="the step from which the subject weighs more and noisier timesteps "
+                   "are drawn more often")  # fmt: skip
     p.add_argument("--unet-batch", type=int, default=32, help="at 128 px; twice at 64 px")
     p.add_argument("--unet-lr", type=float, default=1e-3)
     p.add_argument("--ema-decay", type=float, default=0.999)
@@ -550,34 +574,84 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--full-captions", type=float, default=0.3, help="share of canonical captions")
     p.add_argument("--subject-weight", type=float, default=4.0, help="loss weight of the subject")
     p.add_argument("--high-noise-share", type=float, default=0.4, help="timesteps from t >= 500")
-    p.add_argument("--joint-steps", type=int, default=1_000_000)
-    p.add_argument("--joint-minutes", type=float, default=104.0, help="UNet and CLIP together")
-    p.add_argument("--joint-low-minutes", type=float, default=40.0, help="of it at 64 px")
+    p.add_argument("--joint-steps", type=int, default=6367, help="UNet and CLIP together")
+    p.add_argument("--joint-minutes", type=float, default=None, help=minutes)
+    p.add_argument("--joint-low-steps", type=int, default=2290, help="the first steps, at 64 px")
     p.add_argument("--joint-unet-lr", type=float, default=3e-4)
     p.add_argument("--joint-clip-lr", type=float, default=2e-4)
     p.add_argument("--joint-clip-every", type=int, default=4, help="steps between CLIP losses")
     p.add_argument("--joint-clip-weight", type=float, default=0.5)
-    p.add_argument("--joint-emphasis-from", type=float, default=90.0, help="minutes into it")
+    p.add_argument("--joint-emphasis-from", type=int, default=5475,
+                   help="the step from which captions are weighted")  # fmt: skip
     p.add_argument("--joint-emphasis-share", type=float, default=0.25, help="weighted captions")
     p.add_argument("--joint-bare-padding", type=float, default=0.0, help="see weighted_states")
-    p.add_argument("--weights-steps", type=int, default=1_000_000)
-    p.add_argument("--weights-minutes", type=float, default=60.0, help="joint, to heed weights")
-    p.add_argument("--weights-low-minutes", type=float, default=0.0)
+    p.add_argument("--weights-steps", type=int, default=6371, help="joint, to heed weights")
+    p.add_argument("--weights-minutes", type=float, default=None, help=minutes)
+    p.add_argument("--weights-low-steps", type=int, default=0)
     p.add_argument("--weights-unet-lr", type=float, default=1.5e-4)
     p.add_argument("--weights-clip-lr", type=float, default=5e-5)
-    p.add_argument("--weights-emphasis-from", type=float, default=0.0)
-    p.add_argument("--weights-emphasis-share", type=float, default=0.3)
+    p.add_argument("--weights-emphasis-from", type=int, default=0)
+    p.add_argument("--weights-emphasis-share", type=float, default=0.5)
     p.add_argument("--weights-bare-padding", type=float, default=0.5)
     p.add_argument("--joint-aux-batch", type=int, default=32, help="captions read back a step")
     p.add_argument("--joint-aux-weight", type=float, default=0.5, help="of the attribute heads")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def training_settings(args: argparse.Namespace) -> dict:
+    """What a run trains with (everything but `MACHINE_SETTINGS`), as JSON values."""
+    return {
+        key: str(value) if isinstance(value, Path) else value
+        for key, value in vars(args).items()
+        if key not in MACHINE_SETTINGS
+    }
+
+
+def record_run(args: argparse.Namespace) -> None:
+    """Add this run's settings to `workdir/args.json` (`{"runs": [...]}`, oldest first), unless
+    they are the last run's: the file replays the work folder's training with `--args`."""
+    path = args.workdir / "args.json"
+    try:
+        runs = json.loads(path.read_text())["runs"]
+    except (OSError, ValueError, KeyError, TypeError):  # none yet, or an older layout
+        runs = []
+    settings = training_settings(args)
+    if not runs or runs[-1] != settings:
+        runs.append(settings)
+        path.write_text(json.dumps({"runs": runs}, indent=1) + "\n")
+
+
+def recorded_runs(path: Path, machine: argparse.Namespace) -> list[argparse.Namespace]:
+    """The runs of an args.json as settings to train with: each run's recorded settings over
+    the defaults, with the work folder, threads and checkpoint interval of `machine`."""
+    try:
+        runs = json.loads(Path(path).read_text(encoding="utf-8"))["runs"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"{path}: not a readable args.json with a list of runs ({exc})") from exc
+    known = set(training_settings(parse_args(["all"])))
+    replay = []
+    for number, run in enumerate(runs, 1):
+        unknown = sorted(set(run) - known) if isinstance(run, dict) else ["(not a mapping)"]
+        if unknown:
+            raise SystemExit(f"{path}: run {number} has unknown settings: {', '.join(unknown)}")
+        flags = [token for key, value in run.items() if value is not None
+                 for token in (f"--{key.replace('_', '-')}", str(value))]  # fmt: skip
+        args = parse_args(["all", *flags])
+        for key in MACHINE_SETTINGS:
+            setattr(args, key, getattr(machine, key))
+        replay.append(args)
+    return replay
 
 
 def run_all(args: argparse.Namespace) -> None:
-    """Render the dataset, then train VAE, CLIP, UNet and the joint stage's phases in turn
-    (each resumable)."""
+    """Render the dataset, then train VAE, CLIP, UNet and the joint stage's phases in turn;
+    each resumes from its checkpoint and stops at its step count."""
     args.workdir.mkdir(parents=True, exist_ok=True)
-    (args.workdir / "args.json").write_text(json.dumps(vars(args), default=str, indent=1))
+    record_run(args)
     started = time.monotonic()
     scenes, images = render_dataset(args.scenes, args.seed)
     log.info("rendered %d scenes in %.0fs", len(scenes), time.monotonic() - started)
@@ -621,12 +695,27 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
-    if args.command == "all":
+    if args.command == "all" and args.args is not None:
+        given = _changed_training_settings(args)
+        if given:
+            raise SystemExit(f"--args replays the recorded runs as they were; change "
+                             f"{', '.join(sorted(given))} in the file instead")  # fmt: skip
+        runs = recorded_runs(args.args, args)
+        for number, run in enumerate(runs, 1):
+            log.info("run %d of %d from %s", number, len(runs), args.args)
+            run_all(run)
+    elif args.command == "all":
         run_all(args)
     elif args.command == "clip-hard":
         tune_clip_hard(args)
     else:
         export_model(args.workdir, args.out, raw_unet=args.raw_unet)
+
+
+def _changed_training_settings(args: argparse.Namespace) -> set[str]:
+    """The training settings `args` has away from their defaults."""
+    defaults = training_settings(parse_args(["all"]))
+    return {key for key, value in training_settings(args).items() if value != defaults[key]}
 
 
 if __name__ == "__main__":
