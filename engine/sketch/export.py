@@ -4,7 +4,9 @@ The folder is a plain `StableDiffusionPipeline` layout. One twist keeps it small
 `text_encoder/` folder holds the whole `CLIPModel` (text and image towers). diffusers loads it
 as `CLIPTextModel`, which takes the `text_model.*` weights and leaves the image tower aside,
 while a CLIP scorer loads the same folder as `CLIPModel`; the 49,408-row token table, the
-biggest tensor, is stored once.
+biggest tensor, is stored once. No file is over 9.5 MB, so the folder can be pushed to a
+Hugging Face Space without Git LFS (the Hub's limit is 10 MiB): the CLIP is written in shards
+(`model.safetensors.index.json`), and the tokenizer as `vocab.json` and `merges.txt`.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import tempfile
 from pathlib import Path
 
 import torch
-from transformers import CLIPImageProcessor, CLIPTextModel
+from transformers import CLIPImageProcessor, CLIPModel, CLIPTextModel
 
 from engine.pipeline_configs import SKETCH, SKETCH_CLIP_VISION, assemble_pipeline
 from engine.sketch.checkpoints import load_trained_parts
+from engine.tokenizer import clip_vocab_and_merges, load_clip_tokenizer
 
 
 def clip_image_processor() -> CLIPImageProcessor:
@@ -32,10 +35,29 @@ def clip_image_processor() -> CLIPImageProcessor:
     )
 
 
-def compact_json(path: Path) -> None:
-    """Rewrite a JSON file without indentation (the tokenizer's shrinks from 3.6 to 1.7 MB)."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    path.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+# transformers' shard limit: the fp16 token table (49,408 x 96, 9.49 MB) is a shard of its own
+# and the other weights share the next one
+SHARD_SIZE = "9MB"
+
+
+def save_clip(clip: CLIPModel, folder: Path) -> None:
+    """The whole CLIP in fp16 safetensors shards, and its image processor's config."""
+    clip.to(torch.float16).save_pretrained(folder, safe_serialization=True,
+                                           max_shard_size=SHARD_SIZE)  # fmt: skip
+    clip_image_processor().save_pretrained(folder)
+
+
+def save_tokenizer(folder: Path) -> None:
+    """The CLIP tokenizer as SD 1.x models ship it, `vocab.json` and `merges.txt` (1.4 MB,
+    loaded by transformers 4 and 5 alike) with its config, and no `tokenizer.json` (1.7 MB)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    load_clip_tokenizer().save_pretrained(folder)
+    (folder / "tokenizer.json").unlink(missing_ok=True)
+    vocab, merges = clip_vocab_and_merges()
+    vocab_json = json.dumps(vocab, ensure_ascii=False, separators=(",", ":"))
+    (folder / "vocab.json").write_text(vocab_json, encoding="utf-8")
+    # the header line is CLIP's own; transformers 4 skips the first line, tokenizers any "#version"
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", "utf-8")
 
 
 def export_model(workdir: Path, out: Path, raw_unet: bool = False) -> Path:
@@ -50,10 +72,10 @@ def export_model(workdir: Path, out: Path, raw_unet: bool = False) -> Path:
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".export-") as tmp:
         staging = Path(tmp) / "model"
         pipe.to(torch.float16).save_pretrained(staging, safe_serialization=True)
-        shutil.rmtree(staging / "text_encoder")
-        clip.to(torch.float16).save_pretrained(staging / "text_encoder", safe_serialization=True)
-        clip_image_processor().save_pretrained(staging / "text_encoder")
-        compact_json(staging / "tokenizer" / "tokenizer.json")
+        for part in ("text_encoder", "tokenizer"):
+            shutil.rmtree(staging / part)
+        save_clip(clip, staging / "text_encoder")
+        save_tokenizer(staging / "tokenizer")
         card, recipe = out / "README.md", Path(workdir) / "args.json"
         if card.is_file():
             shutil.copy(card, staging / "README.md")

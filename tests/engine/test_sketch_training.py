@@ -8,10 +8,15 @@ import math
 import re
 
 import pytest
+import torch
+from diffusers import StableDiffusionPipeline
+from transformers import CLIPModel
 
 from engine.sketch import sketch_model_dir
 from engine.sketch.checkpoints import Checkpoint
+from engine.sketch.export import export_model
 from engine.sketch.train import Budget, main, parse_args, training_settings
+from tests.test_file_sizes import oversized
 
 SHIPPED_ARGS = sketch_model_dir() / "args.json"
 STAGES = ("vae", "clip", "unet", "joint", "weights")
@@ -50,7 +55,7 @@ def tiny(run: dict) -> dict:
     return {**run, **scaled, "scenes": 24, "vae_batch": 2, "clip_batch": 4, "unet_batch": 2}
 
 
-def test_the_shipped_runs_replay_in_order(tmp_path):
+def test_the_shipped_runs_replay_in_order_and_export_a_folder_a_space_takes(tmp_path):
     runs = [tiny(run) for run in shipped_runs()]
     assert [run["weights_steps"] for run in runs] == [0, 4, 7]  # the phase ran, then resumed
     recipe, work = tmp_path / "args.json", tmp_path / "work"
@@ -62,6 +67,19 @@ def test_the_shipped_runs_replay_in_order(tmp_path):
         state = Checkpoint(work, stage).load()
         assert state["step"] == runs[-1][f"{stage}_steps"] and state["done"], stage
     assert json.loads((work / "args.json").read_text())["runs"] == runs  # in order, all three
+
+    folder = export_model(work, tmp_path / "model")
+    assert not oversized([p for p in folder.rglob("*") if p.is_file()])
+    assert json.loads((folder / "args.json").read_text())["runs"] == runs
+    assert (folder / "text_encoder" / "model.safetensors.index.json").is_file()
+    assert {p.name for p in (folder / "tokenizer").iterdir()} == {
+        "vocab.json", "merges.txt", "tokenizer_config.json"}  # fmt: skip
+    pipe = StableDiffusionPipeline.from_pretrained(folder, dtype=torch.float32)
+    image = pipe("a red circle", num_inference_steps=1, height=64, width=64, output_type="np")
+    assert image.images[0].shape == (64, 64, 3)
+    clip = CLIPModel.from_pretrained(folder / "text_encoder", dtype=torch.float32)
+    assert torch.equal(clip.text_model.embeddings.token_embedding.weight,
+                       pipe.text_encoder.get_input_embeddings().weight)  # fmt: skip
 
 
 def test_a_replay_takes_its_settings_from_the_file_only(tmp_path, capsys):
