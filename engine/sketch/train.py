@@ -211,13 +211,6 @@ class VaeStage(Stage):
         self.vae.load_state_dict(state["model"])
 
 
-def contrastive_loss(clip, tokenizer, captions: list[str], images: np.ndarray, tokens: int):
-    """CLIP's contrastive loss on (uint8 picture, caption) pairs."""
-    ids = tokenize(tokenizer, captions, tokens)
-    pixels = clip_pixels(to_tensor(images), SKETCH_CLIP_VISION["image_size"])
-    return clip(input_ids=ids, pixel_values=pixels, return_loss=True).loss
-
-
 def start_clip(args, start: Path | None) -> CLIPModel:
     """The CLIP the CLIP stage starts from: a trained CLIP folder (`--clip-from`, e.g. the
     shipped one) where given, else fresh random weights."""
@@ -266,6 +259,9 @@ class ClipHardStage(ClipStage):
     the text tower, then cannot place or shape the subject."""
 
     name, warmup, log_every = "clip-hard", 20, 10
+
+    def __init__(self, clip: CLIPModel, args) -> None:
+        super().__init__(clip, [], np.zeros(0), args)  # it renders its own scenes
 
     def loss(self, step: int) -> tuple[torch.Tensor, str]:
         rng = random.Random(self.args.seed * 29 + step)
@@ -686,7 +682,7 @@ def tune_clip_hard(args: argparse.Namespace) -> None:
     state = clip_ckpt.load()
     clip = build_clip()
     clip.load_state_dict(state["model"])
-    hard = ClipHardStage(clip, [], np.zeros(0), args)
+    hard = ClipHardStage(clip, args)
     run_stage(hard, Checkpoint(args.workdir, "clip-hard"), args.save_every)
     clip_ckpt.save({**state, "model": clip.state_dict(), "hard": True})
 
