@@ -217,7 +217,7 @@ class Engine:
             generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
             # 5. Denoise with a per-step hook for progress, preview and cancel; 6. decode.
             denoise_started = time.perf_counter()
-            hook = self._step_hook(loaded, on_progress, cancel, denoise_started)
+            hook = self._step_hook(loaded, settings, on_progress, cancel, denoise_started)
             try:
                 output = pipe(
                     **text_inputs,
@@ -362,10 +362,14 @@ class Engine:
     def _step_hook(
         self,
         loaded: LoadedModel,
+        settings: GenerationRequest,
         on_progress: ProgressCallback | None,
         cancel: threading.Event | None,
         started: float,
     ) -> Callable[..., dict[str, Any]]:
+        factor = int(getattr(loaded.pipeline, "vae_scale_factor", 8))
+        latent_size = (settings.height // factor, settings.width // factor)
+
         def hook(pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
             if cancel is not None and cancel.is_set():
                 raise _Stop
@@ -374,7 +378,7 @@ class Engine:
                 done = step + 1
                 preview = None
                 if self.preview_every and (done % self.preview_every == 0 or done == total):
-                    preview = latents_to_preview(tensors["latents"], loaded.kind)
+                    preview = latents_to_preview(tensors["latents"], loaded.kind, 0, latent_size)
                 on_progress(ProgressUpdate(done, total, time.perf_counter() - started, preview))
             return tensors
 

@@ -98,7 +98,9 @@ NOISE_SCHEDULERS: dict[str, tuple[str, str]] = {
 }
 
 # Flow matching (SD3, FLUX): sampler -> (diffusers class, settings); the multistep solvers run
-# on flow sigmas with flow prediction.
+# on flow sigmas with flow prediction. Deterministic samplers only: diffusers' SD3 and FLUX
+# pipelines do not hand the image's generator to the scheduler's step, so an SDE sampler's
+# noise could not follow the seed.
 FLOW_KINDS = ("sd3", "flux")
 _FLOW_SOLVER = {"prediction_type": "flow_prediction", "use_flow_sigmas": True}
 FLOW_SAMPLERS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -107,10 +109,6 @@ FLOW_SAMPLERS: dict[str, tuple[str, dict[str, Any]]] = {
     "DPM++ 2M": (
         "DPMSolverMultistepScheduler",
         {"algorithm_type": "dpmsolver++", "solver_order": 2, **_FLOW_SOLVER},
-    ),
-    "DPM++ 2M SDE": (
-        "DPMSolverMultistepScheduler",
-        {"algorithm_type": "sde-dpmsolver++", "solver_order": 2, **_FLOW_SOLVER},
     ),
     "UniPC": ("UniPCMultistepScheduler", dict(_FLOW_SOLVER)),
     "DEIS": ("DEISMultistepScheduler", dict(_FLOW_SOLVER)),
@@ -128,7 +126,6 @@ _FLOW_MENU: list[tuple[str, str]] = [
     ("Euler", "Beta"),
     ("Heun", "Automatic"),
     ("DPM++ 2M", "Automatic"),
-    ("DPM++ 2M SDE", "Automatic"),
     ("UniPC", "Automatic"),
     ("DEIS", "Automatic"),
 ]
