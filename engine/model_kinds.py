@@ -14,6 +14,7 @@ from typing import Any
 from engine.errors import InvalidRequestError
 from engine.request import GenerationRequest
 from engine.schedulers import FLOW_KINDS
+from prompts.encoder_budgets import EncoderSpec
 
 # T5 tokens read by default (diffusers' defaults and the models' own: FLUX.1 schnell was
 # distilled at 256, dev at 512; SD3 at 256).
@@ -98,3 +99,30 @@ def check_fits(pipeline: Any, kind: str, settings: GenerationRequest) -> list[st
             "True CFG was ignored: SD3 uses the CFG scale itself with the negative prompt."
         )
     return notes
+
+
+def encoder_specs(
+    pipeline: Any, kind: str, max_sequence_length: int | None = None
+) -> list[EncoderSpec]:
+    """The text encoders a loaded model reads a prompt with, for its token budget: SD 1.x one
+    CLIP, SDXL CLIP-L and CLIP-G, SD3 both and T5, FLUX CLIP-L (pooled) and T5, each with its
+    own tokenizer; T5 up to `max_sequence_length` (None: the model's default)."""
+    if kind == "sd1":
+        return [EncoderSpec("CLIP", pipeline.tokenizer, "chunks")]
+    if kind in ("sdxl", "sd3"):
+        specs = [
+            EncoderSpec("CLIP-L", pipeline.tokenizer, "chunks"),
+            EncoderSpec("CLIP-G", pipeline.tokenizer_2, "chunks"),
+        ]
+        if kind == "sd3":
+            limit = max_sequence_length or default_max_sequence_length(pipeline, kind)
+            specs.append(EncoderSpec("T5", pipeline.tokenizer_3, "sequence", limit))
+        return specs
+    if kind == "flux":
+        limit = max_sequence_length or default_max_sequence_length(pipeline, kind)
+        return [
+            EncoderSpec("CLIP-L", pipeline.tokenizer, "pooled"),
+            EncoderSpec("T5", pipeline.tokenizer_2, "sequence", limit),
+        ]
+    tokenizer = getattr(pipeline, "tokenizer", None)
+    return [EncoderSpec("text", tokenizer, "pooled")] if tokenizer is not None else []

@@ -399,3 +399,31 @@ def test_the_live_preview_shows_the_forming_picture(flow, name):
     )
     assert len(previews) == SMALL["steps"]
     assert all(p is not None and p.size == (8, 8) for p in previews)
+
+
+def test_the_budget_of_each_encoder_is_what_the_engine_feeds_it(flow):
+    from engine.model_kinds import encoder_specs
+    from prompts.encoder_budgets import encoder_budgets
+
+    text = long_prompt()
+    sd3 = loaded(flow, "sd3").pipeline
+    budgets = encoder_budgets(text, encoder_specs(sd3, "sd3", 512))
+    assert [(b.name, b.role) for b in budgets] == [
+        ("CLIP-L", "chunks"),
+        ("CLIP-G", "chunks"),
+        ("T5", "sequence"),
+    ]
+    engine, _ = flow["sd3"]
+    embedding = engine.encoder.encode(sd3, "sd3", text, 0, 1, 512)
+    assert len(budgets[0].clip.chunks) == embedding.clip_chunks
+    assert budgets[2].sequence.limit == 512 and budgets[2].sequence.fits
+    assert budgets[2].token_count == len(sd3.tokenizer_3(text).input_ids) - 1  # without </s>
+    assert encoder_specs(sd3, "sd3")[2].limit == 256  # SD3's default
+    flux = loaded(flow, "flux").pipeline
+    flux_budgets = encoder_budgets(text, encoder_specs(flux, "flux"))
+    assert [(b.name, b.role) for b in flux_budgets] == [("CLIP-L", "pooled"), ("T5", "sequence")]
+    assert flux_budgets[1].sequence.limit == 512
+    schnell = loaded(flow, "schnell").pipeline
+    assert encoder_specs(schnell, "flux")[1].limit == 256
+    cut = encoder_budgets(text, encoder_specs(schnell, "flux"))[1].sequence
+    assert not cut.fits and cut.cut_words
