@@ -427,3 +427,23 @@ def test_the_budget_of_each_encoder_is_what_the_engine_feeds_it(flow):
     assert encoder_specs(schnell, "flux")[1].limit == 256
     cut = encoder_budgets(text, encoder_specs(schnell, "flux"))[1].sequence
     assert not cut.fits and cut.cut_words
+
+
+def test_a_comparison_over_shift_matches_single_generations(flow):
+    from engine.compare_plan import ComparePlan, CompareVariant, batches, parse_axis
+    from engine.compare_run import run_plan
+
+    engine, ref = flow["flux"]
+    axis = parse_axis("shift=1,3")
+    assert axis.label == "Shift" and axis.values == (1.0, 3.0)
+    settings = GenerationRequest("", guidance_scale=3.5, scheduler="Euler", **SMALL)
+    plan = ComparePlan((CompareVariant("A", PROMPT),), (5,), settings, model=ref, axis=axis)
+    assert len(batches(plan.cells())) == 2  # different shifts never share a pipeline call
+    grid = run_plan(engine, plan)
+    images = [pixels(cell.image) for cell in grid.cells]
+    assert np.abs(images[0] - images[1]).max() > 0
+    for cell, image in zip(grid.cells, images, strict=True):
+        single = run(flow, "flux", shift=cell.cell.settings.shift)
+        assert np.abs(image - pixels(single.images[0])).max() <= 1
+    assert parse_axis("true_cfg=1,2").values == (1.0, 2.0)
+    assert parse_axis("t5_length=128,256").name == "max_sequence_length"
