@@ -327,9 +327,11 @@ class Engine:
         pipe, kind = loaded.pipeline, loaded.kind
         length = settings.max_sequence_length or default_max_sequence_length(pipe, kind)
         use_negative = uses_negative_prompt(kind, settings)
-        if kind == "flux" and not use_negative and any(n.strip() for n in negatives):
+        if not use_negative and any(n.strip() for n in negatives):
             notes.append(
                 "The negative prompt was not used: FLUX takes one only with true CFG above 1."
+                if kind == "flux"
+                else "The negative prompt was not used: SD3 reads it only with CFG above 1."
             )
         texts = [*prompts, *(negatives if use_negative else [])]
         chunks = 0

@@ -144,8 +144,9 @@ def builtin_models() -> list[ModelEntry]:
     ]
 
 
-def _flow_family(lowered: str, kind: str) -> str | None:
-    """FLUX or SD3 from the kind, else from a hub id or folder name."""
+def flow_family(name: str, kind: str = "other") -> str | None:
+    """FLUX or SD3 from the kind, else from a hub id or folder name; None for other models."""
+    lowered = name.lower()
     if kind in ("FLUX", "SD3"):
         return kind
     builtin = {entry.name: entry.kind for entry in builtin_models()}
@@ -164,7 +165,7 @@ def flow_defaults(name: str, kind: str = "other") -> ModelDefaults | None:
     steps, guidance 3.5, T5 512; SD3.5 Large Turbo 4 steps, CFG 0; SD3.5 Large (and Medium) 28
     steps, CFG 4.5; SD3 Medium 28 steps, CFG 7; all T5 256, 1024 px (the demos 256 px)."""
     lowered = name.lower()
-    family = _flow_family(lowered, kind)
+    family = flow_family(name, kind)
     if family is None:
         return None
     size = 256 if lowered.startswith("demo") else 1024

@@ -314,6 +314,7 @@ def test_sd3_uses_cfg_with_its_negative_prompt(flow):
     turbo = run(flow, "sd3", negative_prompt="blurry", guidance_scale=0.0)
     plain = run(flow, "sd3", guidance_scale=0.0)
     assert np.array_equal(pixels(turbo.images[0]), pixels(plain.images[0]))
+    assert "SD3 reads it only with CFG above 1" in " ".join(turbo.provenance["notes"])
     noted = run(flow, "sd3", true_cfg_scale=3.0)
     assert "True CFG was ignored" in " ".join(noted.provenance["notes"])
 
