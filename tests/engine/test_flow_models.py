@@ -448,3 +448,18 @@ def test_a_comparison_over_shift_matches_single_generations(flow):
         assert np.abs(image - pixels(single.images[0])).max() <= 1
     assert parse_axis("true_cfg=1,2").values == (1.0, 2.0)
     assert parse_axis("t5_length=128,256").name == "max_sequence_length"
+
+
+def test_break_starts_a_clip_chunk_and_is_a_space_to_t5(flow):
+    engine, _ = flow["sd3"]
+    pipe = loaded(flow, "sd3").pipeline
+    ours = engine.encoder.encode(pipe, "sd3", "a red fox BREAK deep snow", 0, 1, 256)
+    assert ours.clip_chunks == 2
+    with torch.no_grad():
+        t5 = pipe._get_t5_prompt_embeds("a red fox deep snow", max_sequence_length=256)
+        first, _ = pipe._get_clip_prompt_embeds("a red fox", clip_model_index=0)
+        second, _ = pipe._get_clip_prompt_embeds("deep snow", clip_model_index=0)
+    torch.testing.assert_close(ours.embeds[:, 154:], t5, rtol=0, atol=0)
+    width = first.shape[-1]
+    torch.testing.assert_close(ours.embeds[:, :77, :width], first, rtol=0, atol=0)
+    torch.testing.assert_close(ours.embeds[:, 77:154, :width], second, rtol=0, atol=0)
