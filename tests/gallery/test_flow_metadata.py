@@ -8,11 +8,12 @@ import json
 
 from PIL import Image
 
+from gallery import LOCAL_OWNER
 from gallery.a1111 import format_infotext, infotext_params, parse_infotext, settings_from_params
 from gallery.comfyui import parse_comfyui
-from gallery.image_reader import read_image_metadata
+from gallery.image_reader import read_image_metadata, read_metadata
 from gallery.importers import import_file
-from gallery.metadata import embed_metadata, read_metadata, read_text_chunks
+from gallery.metadata import embed_metadata, read_text_chunks
 from gallery.peer_copies import peer_copy
 from gallery.peer_formats import parse_swarmui
 from gallery.records import NewGeneration
@@ -333,6 +334,7 @@ def test_flux_without_true_cfg_writes_cfg_scale_1_and_sd3_keeps_its_cfg():
 
 
 def test_importing_keeps_t5_length_true_cfg_and_shift(sqlite_store, tmp_path):
+    local = sqlite_store.for_owner(LOCAL_OWNER)
     png = embed_metadata(
         Image.new("RGB", (64, 64), "blue"),
         flux_generation(max_sequence_length=128, true_cfg_scale=3.0, shift=1.5),
@@ -340,8 +342,8 @@ def test_importing_keeps_t5_length_true_cfg_and_shift(sqlite_store, tmp_path):
     (tmp_path / "flux.png").write_bytes(png)
     (tmp_path / "flux.jpg").write_bytes(peer_copy(png, "jpeg"))
     for name in ("flux.png", "flux.jpg"):
-        new_id, _ = import_file(sqlite_store, tmp_path / name)
-        record = sqlite_store.get(new_id)
+        new_id, _ = import_file(local, tmp_path / name)
+        record = local.get(new_id)
         assert record.settings["max_sequence_length"] == 128, name
         assert record.settings["true_cfg_scale"] == 3.0 and record.settings["shift"] == 1.5
         assert record.guidance_scale == 3.5 and record.scheduler == "Euler Beta"
