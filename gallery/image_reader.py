@@ -30,8 +30,9 @@ from pathlib import Path
 
 import gallery.peer_formats as peer_formats
 from gallery.bounds import MAX_FILE_BYTES, Deadline, load_json
+from gallery.comfyui import parse_comfyui
 from gallery.errors import MetadataError
-from gallery.foreign import ForeignResult, parse_comfyui, parse_invokeai
+from gallery.foreign import ForeignResult, parse_invokeai
 from gallery.image_container import ImageTexts, read_image_texts
 from gallery.metadata import ImageMetadata, from_atelier_chunk, from_infotext
 from gallery.records import minimal_recipe
