@@ -36,7 +36,7 @@ from gallery.records import (
 )
 
 SessionFactory = Callable[[], contextlib.AbstractContextManager[Session]]
-EXPERIMENT_KINDS = ("compare", "ablation")
+EXPERIMENT_KINDS = ("compare", "ablation", "refine")
 MAX_ID = 2**63 - 1
 
 
