@@ -165,12 +165,20 @@ class ClipScorer:
     def image_similarity(
         self, images: Sequence[Image.Image], reference: Image.Image
     ) -> list[float]:
-        """100 × cosine(image, reference) for each image: CLIP image–image similarity."""
+        """CLIP image–image similarity of each image to `reference`, 100 × the mean of two
+        cosines: of the image embeddings (what is shown) and, patch by patch, of the image
+        tower's last hidden states (where it is)."""
         if not images:
             return []
-        embeds = self.image_embeddings([*images, reference])
-        cosines = embeds[:-1] @ embeds[-1]
-        return [round(float(value) * 100, 4) for value in cosines]
+        with self._lock, torch.inference_mode():
+            out = self.model.vision_model(pixel_values=self.pixels([*images, reference]))
+            pooled = self.model.visual_projection(out.pooler_output)
+        pooled = pooled / pooled.norm(dim=-1, keepdim=True)
+        patches = out.last_hidden_state[:, 1:, :]
+        patches = patches / patches.norm(dim=-1, keepdim=True)
+        whole = pooled[:-1] @ pooled[-1]
+        local = (patches[:-1] * patches[-1:]).sum(dim=-1).mean(dim=-1)
+        return [round(float(value) * 50, 4) for value in whole + local]
 
 
 def _as_tensor(output: object) -> torch.Tensor:

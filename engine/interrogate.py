@@ -6,10 +6,13 @@
    lighting, camera, composition, mood, colour palette, styles) by image–text similarity; the
    vocabularies' text embeddings come from a cache on disk per CLIP, computed in batches.
    A term's probability is the softmax of CLIP's own logit scale × cosine over its facet.
-3. Fill the recipe with each facet's best term where CLIP is sure enough (the subject always
-   gets a thing), then re-rank each filled facet's leading candidates in the context of the
-   whole composed prompt (the chosen terms of the other facets around it), one facet after
-   the other, as CLIP reads whole captions better than lone words.
+3. Build the recipe facet by facet, as CLIP Interrogator adds its flavours: each facet's
+   leading candidates are scored as the whole composed prompt (the other facets' choices
+   around them), and the best stays; a facet CLIP does not clearly see on its own may also
+   be left out, when the prompt without it scores higher. The subject always gets a thing.
+   Two passes, so the first choices are judged again in the company of the later ones.
+4. A CLIP that declares the words it knows (the sketch CLIP: its world's words) ranks only
+   terms made of them; an unknown word's embedding was never trained and ranks by chance.
 
 The result says which CLIP was used, whether its scores mean anything, each facet's ranking
 with scores (100 × cosine) and probabilities, and how sure it is overall.
@@ -108,12 +111,17 @@ class Interrogation:
 
     def guide(self, floor: float = 0.02) -> Guide:
         """Proposal weights for refinement toward this picture: each term by its probability
-        (never below `floor`), every facet this CLIP can read alike; terms it cannot read are
-        never proposed."""
+        (never below `floor`), the term chosen in context at least as likely as all the
+        others together; every facet this CLIP can read alike, terms it cannot read never."""
         terms = {
             facet: {term: max(p, floor) for term, p in probs.items()}
             for facet, probs in self.probabilities.items()
         }
+        for reading in self.readings:
+            if reading.chosen is not None:
+                weights = terms[reading.facet]
+                others = sum(w for t, w in weights.items() if t != reading.chosen)
+                weights[reading.chosen] = max(weights[reading.chosen], others)
         facets = {r.facet: 1.0 for r in self.readings}
         return Guide(terms=terms, facets=facets, default_term=0.0, default_facet=0.0)
 

@@ -22,7 +22,8 @@ def refiner(engine, tmp_path_factory):
     from prompts.recipe import Recipe
 
     interrogator = Interrogator(cache_dir=tmp_path_factory.mktemp("clip-cache"))
-    picture = Image.fromarray(render_scene(Scene("star", "blue", "large", "right", "night", "flat")))
+    scene = Scene("star", "blue", "large", "right", "night", "flat")
+    picture = Image.fromarray(render_scene(scene))
     target = ImageTarget(picture, interrogator.scorer, interrogator)
     spec = RefineSpec(Recipe(subject="a shape"), SEEDS, GenerationRequest("", steps=4, width=64,
                       height=64), "sketch", beam=2, proposals=2, rounds=2, seed=5)  # fmt: skip
