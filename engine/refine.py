@@ -3,7 +3,8 @@
 1. Check the run (start, seeds, settings, beam, proposals, rounds) before any work.
 2. Round 0 renders the start on the seeds and scores it against the target.
 3. Each later round: every recipe of the beam proposes K variants (`prompts.recipe_operators`,
-   seeded by the run's seed, the round and the parent, guided by the target); all variants of
+   seeded by the run's seed, the round and the parent, guided by the target: with a guide,
+   the first is its best guess, the others are drawn from it); all variants of
    the round render as ONE comparison (`engine.compare_plan` + `engine.compare_run`: batched
    pipeline calls, one prompt row and one seeded generator per image, so a cell equals a
    single generation of its seed and prompt) and are scored per seed.
@@ -201,6 +202,16 @@ class Refiner:
     def best(self) -> Candidate:
         return self.rounds[-1].best
 
+    def lineage(self, candidate_id: str | None = None) -> list[Candidate]:
+        """The path from the start to a candidate (default: the best), each step's parent
+        first: what the lineage view shows, with each step's edits and score."""
+        node = self.candidates[candidate_id] if candidate_id else self.best
+        path = [node]
+        while node.parent is not None:
+            node = self.candidates[node.parent]
+            path.append(node)
+        return path[::-1]
+
     def start(self) -> RefineRound:
         """Round 0: the start recipe rendered on the seeds and scored."""
         if self.rounds:
@@ -278,6 +289,7 @@ class Refiner:
                 guide=self._guide,
                 max_edits=self.spec.max_edits,
                 seen=self._seen,
+                greedy=self._guide is not None,
             )
             for variant in proposed:
                 number = len(variants) + 1

@@ -113,11 +113,18 @@ def propose_variants(
     guide: Guide | None = None,
     max_edits: int = 2,
     seen: Iterable[str] = (),
+    greedy: bool = False,
 ) -> list[Variant]:
-    """Up to `count` distinct variants of `parent` (fewer when the moves run out)."""
+    """Up to `count` distinct variants of `parent` (fewer when the moves run out). With
+    `greedy`, the first is the guide's best guess (`guided_variant`), the rest are drawn."""
     guide = guide or Guide()
     taken = {recipe_key(parent), *seen}
     variants: list[Variant] = []
+    if greedy and count > 0:
+        best_guess = guided_variant(parent, facets, guide, max_edits)
+        if best_guess is not None and recipe_key(best_guess.recipe) not in taken:
+            taken.add(recipe_key(best_guess.recipe))
+            variants.append(best_guess)
     tries = 0
     while len(variants) < count and tries < count * MAX_TRIES_PER_VARIANT:
         tries += 1
@@ -134,6 +141,37 @@ def propose_variants(
             taken.add(key)
             variants.append(Variant(recipe, tuple(edits)))
     return variants
+
+
+def guided_variant(
+    parent: Recipe, facets: Sequence[Facet], guide: Guide, max_edits: int
+) -> Variant | None:
+    """The parent moved toward the guide's favourite terms: in the `max_edits` facets where
+    the guide is surest (its favourite's share of the facet's weight) and the parent holds
+    another term, that favourite is put in. None when the parent holds them all already."""
+    picks: list[tuple[float, Facet, str]] = []
+    for facet in facets:
+        if guide.facet_weight(facet.name) <= 0:
+            continue
+        weights = {term: guide.term_weight(facet.name, term) for term in facet.terms}
+        total = sum(weights.values())
+        favourite = max(weights, key=lambda term: (weights[term], -facet.terms.index(term)))
+        found = find_term(parent, facet)
+        if total <= 0 or (found is not None and found.term == favourite):
+            continue
+        picks.append((weights[favourite] / total, facet, favourite))
+    picks.sort(key=lambda pick: -pick[0])
+    recipe, edits = parent, []
+    for _, facet, term in picks[: max(1, max_edits)]:
+        found = find_term(recipe, facet)
+        weight = found.weight if found is not None else 1.0
+        operation: Operation = (
+            "add" if found is None else ("swap" if facet.field == "styles" else "replace")
+        )
+        recipe = set_term(recipe, facet, term, weight, facets)
+        edits.append(Edit(operation, facet.name, found.term if found else None, term, weight,
+                          weight))  # fmt: skip
+    return Variant(recipe, tuple(edits)) if edits else None
 
 
 def apply_random_edit(

@@ -91,6 +91,14 @@ def test_the_best_never_falls_and_accepted_variants_beat_their_parents(first_run
         assert {c.id for c in after.beam} <= allowed
 
 
+def test_the_lineage_leads_from_the_start_to_the_best(first_run):
+    path = first_run.lineage()
+    assert path[0].id == "r0" and path[-1] is first_run.best
+    for parent, child in itertools.pairwise(path):
+        assert child.parent == parent.id and child.round > parent.round
+        assert child.score > parent.score  # each step was accepted
+
+
 def test_every_round_renders_as_one_batched_comparison(engine, target, interrogator):
     calls = []
     original = engine.generate_rows

@@ -88,16 +88,13 @@ def test_parents_are_not_rendered_twice_and_variants_keep_their_story(store, ref
 def test_the_lineage_walks_from_the_best_back_to_the_start_on_each_seed(store, refiner):
     recorder = record(store, refiner)
     best = refiner.best
-    path = []
-    node = best
-    while node is not None:
-        path.append(node.id)
-        node = refiner.candidates.get(node.parent or "")
+    path = [candidate.id for candidate in refiner.lineage()]
+    assert path[0] == "r0" and path[-1] == best.id
     for seed_index, seed in enumerate(SEEDS):
         generation_id = recorder.generations[best.id][seed_index]
         lineage = store.lineage(generation_id)
         chain = [*lineage.ancestors, lineage.generation]
-        assert [g.id for g in chain] == [recorder.generations[c][seed_index] for c in path[::-1]]
+        assert [g.id for g in chain] == [recorder.generations[c][seed_index] for c in path]
         assert {g.seed for g in chain} == {seed}
         record_ = store.get(generation_id)
         assert record_.recipe == best.recipe.to_dict()

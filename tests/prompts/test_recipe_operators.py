@@ -14,6 +14,7 @@ from prompts.recipe_operators import (
     WEIGHT_STEPS,
     Guide,
     apply_random_edit,
+    guided_variant,
     propose_variants,
     recipe_key,
 )
@@ -157,3 +158,24 @@ def test_a_vague_subject_gains_words_in_place(subject):
     recipe = set_term(recipe, facet("subject.colour"), "red", facets=FACETS)
     recipe = set_term(recipe, facet("subject.thing"), "star", facets=FACETS)
     assert plain_words(recipe.subject).endswith("red star")
+
+
+def test_the_guides_best_guess_comes_first_where_it_is_surest():
+    guide = Guide(
+        terms={
+            "subject.thing": {"star": 0.5, "circle": 0.5},  # unsure
+            "subject.colour": {"blue": 0.9, "red": 0.1},
+            "lighting": {"night": 0.95, "moonlight": 0.05},
+        },
+        facets={"subject.thing": 1.0, "subject.colour": 1.0, "lighting": 1.0},
+        default_term=0.0,
+        default_facet=0.0,
+    )
+    parent = Recipe(subject="a shape")
+    first = propose_variants(parent, FACETS, random.Random(0), 3, guide=guide, max_edits=2,
+                             greedy=True)[0]  # fmt: skip
+    assert first.recipe == Recipe(subject="a blue shape", lighting=("night",))
+    assert [e.describe() for e in first.edits] == ["+ night", "+ blue"]
+    whole = guided_variant(parent, FACETS, guide, max_edits=3)
+    assert whole.recipe.subject == "a blue circle"  # the tie goes to the vocabulary's order
+    assert guided_variant(whole.recipe, FACETS, guide, max_edits=3) is None
