@@ -121,6 +121,39 @@ def test_every_round_renders_as_one_batched_comparison(engine, target, interroga
     assert len(calls[1:]) == -(-variants * 2 // 8)  # batches of at most 8 images
 
 
+class Scripted:
+    """A target whose scores are given per call (one list per round), seed by seed."""
+
+    kind, scored = "scripted", True
+
+    def __init__(self, rounds):
+        self.rounds = list(rounds)
+
+    def score(self, images):
+        per_variant = self.rounds.pop(0)
+        assert len(images) == 2 * len(per_variant)  # two seeds
+        return [value for value in per_variant for _ in range(2)]
+
+    def guide(self):
+        return None
+
+    def describe(self):
+        return {"kind": self.kind}
+
+
+def test_the_beam_keeps_a_parent_that_no_variant_beats(engine, interrogator):
+    """Round 1: A (50) and B (30) beat the start (10). Round 2: A's variants fall short
+    (40, 40), B's first beats B (35): the beam is A and B's variant, and the best stays A."""
+    target = Scripted([[10], [50, 30], [40, 40, 35, 20]])
+    refiner = Refiner(engine, spec(proposals=2, rounds=2, settings=SETTINGS), target,
+                      interrogator.facets, interrogator.library)  # fmt: skip
+    rounds = refiner.run()
+    assert [c.id for c in rounds[1].beam] == ["r1.1", "r1.2"]
+    assert [v.accepted for v in rounds[2].variants] == [False, False, True, False]
+    assert [c.id for c in rounds[2].beam] == ["r1.1", "r2.3"]
+    assert [r.best.score for r in rounds] == [10, 50, 50]
+
+
 def test_it_stops_when_no_variant_beats_its_parent(engine, interrogator):
     class Flat:
         kind, scored = "flat", True

@@ -90,6 +90,14 @@ def test_every_variant_is_valid_a1111_text_that_round_trips():
             prompt = compose_prompt(variant.recipe, LIBRARY).positive
             segments = parse_weighted(prompt)  # raises on malformed text
             assert all(0.2 <= s.weight <= MAX_WEIGHT for s in segments if not s.is_break)
+            weights = {s.text.strip(" ,"): s.weight for s in segments}
+            for edit in variant.edits:
+                if edit.operation != "reweight" or edit.facet == "subject.thing":
+                    continue
+                if edit.new_weight == 1.0:  # back at 1.0: bare, its brackets gone
+                    assert edit.new in prompt and f"({edit.new}" not in prompt
+                else:
+                    assert weights.get(edit.new) == edit.new_weight, (prompt, edit)
             assert Recipe.from_json(variant.recipe.to_json()) == variant.recipe
             seen.add(recipe_key(variant.recipe))
         recipe = variants[-1].recipe
