@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from PIL import Image
 from sqlalchemy import insert
 
-from gallery import GalleryQuery, GalleryStore, NewGeneration
+from gallery import LOCAL_OWNER, GalleryQuery, GalleryStore, NewGeneration
 from gallery.database import writer
 from gallery.models import (
     Experiment,
@@ -183,10 +183,11 @@ def fill(
     store: GalleryStore, count: int, batch: int, rng: random.Random, *, analyze: bool = False
 ) -> float:
     """Insert `count` generations (with image rows, tags, experiments); return seconds."""
-    seed_row = store.record_generation(
+    local = store.for_owner(LOCAL_OWNER)
+    seed_row = local.record_generation(
         NewGeneration(prompt="seed image", seed=0, image=Image.new("RGB", (64, 64), "gray"))
     )
-    shared = store.get(seed_row).image
+    shared = local.get(seed_row).image
     assert shared is not None
     start = time.perf_counter()
     engine = writer(store.engine)
@@ -207,6 +208,7 @@ def fill(
                     "name": f"experiment {n}",
                     "description": "",
                     "created_at": datetime.now(timezone.utc),
+                    "user_id": LOCAL_OWNER,
                 },
             ).scalar_one()
             variant_ids += (
@@ -241,7 +243,7 @@ def fill(
                 {
                     "batch_id": f"{k // 4:032x}",
                     "created_at": first_day + step * k,
-                    "user_id": None,
+                    "user_id": LOCAL_OWNER,
                     "parent_id": None,
                     "source": "generated",
                     "recipe": {"version": 1, "free_text": "", "negative": []},
@@ -310,7 +312,7 @@ def fill(
         print(f"\r  filled {done:,}/{count:,}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     if analyze:
-        store.optimize()
+        store.admin().optimize()
     return time.perf_counter() - start
 
 
@@ -349,10 +351,15 @@ def main() -> None:
     parser.add_argument(
         "--analyze",
         action="store_true",
-        help="run GalleryStore.optimize() (ANALYZE) after the fill; by default the planner has "
+        help="run store.admin().optimize() (ANALYZE) after the fill; by default the planner has "
         "no statistics, as in a gallery that grew by use",
     )
+    parser.add_argument(
+        "--smoke", action="store_true", help="a quick run: 2,000 generations, 20 queries each"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.count, args.queries, args.inserts = 2_000, 20, 3
     os.environ.pop("DATABASE_URL", None)
 
     folder = Path(tempfile.mkdtemp(prefix="atelier-gallery-bench-"))
@@ -367,8 +374,9 @@ def main() -> None:
         print(f"filled {args.count:,} generations in {seconds:.1f} s")
         size = args.page_size
         months = [datetime.now(timezone.utc) - timedelta(days=30 * m) for m in range(1, 12)]
-        experiments = [e.id for e in store.list_experiments()]
-        known_seed = store.search(GalleryQuery(page=2, page_size=size)).items[0].seed
+        local = store.for_owner(LOCAL_OWNER)
+        experiments = [e.id for e in local.list_experiments()]
+        known_seed = local.search(GalleryQuery(page=2, page_size=size)).items[0].seed
         filters: list[tuple[str, dict]] = [
             ("model", {"model_id": "dreamshaper-8"}),
             ("rare model", {"model_id": "demo"}),
@@ -381,27 +389,27 @@ def main() -> None:
             ("model + rating 5 + tag", {"model_id": MODELS[0], "min_rating": 5, "tag": "wip"}),
         ]
 
-        newest = timed(args.queries, lambda n: lambda: store.search(GalleryQuery(page_size=size)))
+        newest = timed(args.queries, lambda n: lambda: local.search(GalleryQuery(page_size=size)))
         filtered: list[float] = []
         per_filter = {}
         for label, fields in filters:
             times = timed(
                 max(20, args.queries // len(filters)),
-                lambda n, f=fields: lambda: store.search(GalleryQuery(page_size=size, **f)),
+                lambda n, f=fields: lambda: local.search(GalleryQuery(page_size=size, **f)),
             )
             per_filter[label] = times
             filtered += times
         searches = timed(
             args.queries,
             lambda n: (
-                lambda: store.search(GalleryQuery(text=SEARCHES[n % len(SEARCHES)], page_size=size))
+                lambda: local.search(GalleryQuery(text=SEARCHES[n % len(SEARCHES)], page_size=size))
             ),
         )
         image = Image.effect_mandelbrot((512, 512), (-2.0, -1.5, 1.0, 1.5), 100).convert("RGB")
         inserts = timed(
             args.inserts,
             lambda n: (
-                lambda: store.record_generation(
+                lambda: local.record_generation(
                     NewGeneration(
                         prompt=make_prompt(rng),
                         seed=10**9 + n,

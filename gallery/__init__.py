@@ -1,12 +1,16 @@
 """Persistence: generations, image files, tags, ratings, experiments and user styles.
 
-The UI and CLI talk to one object, `GalleryStore`; every owned item has an owner, passed
-explicitly as `owner=` or bound once with `store.for_owner(owner)` (see `gallery.owners`).
-This package imports neither torch, gradio, diffusers, the engine nor the UI.
+The app opens one `GalleryStore` (`gallery.store`), which composes the services of
+`gallery.services`; handlers hold a view of it, `store.for_owner(owner)` or `store.admin()`
+(`gallery.views`). Every owned item has an owner, always passed explicitly (see
+`gallery.owners`). No module of this package imports the package itself (`from gallery
+import ...`), so these re-exports never run in a circle. This package imports neither
+torch, gradio, diffusers, the engine nor the UI.
 """
 
 from gallery.errors import GalleryError, MetadataError, NotFoundError
-from gallery.metadata import ImageMetadata, embed_metadata, read_metadata
+from gallery.image_reader import read_metadata
+from gallery.metadata import ImageMetadata, embed_metadata
 from gallery.owners import EVERY_OWNER, LOCAL_OWNER, Owner
 from gallery.records import (
     ExperimentRecord,
@@ -23,11 +27,13 @@ from gallery.records import (
     VariantRecord,
     VariantSpec,
 )
-from gallery.store import GalleryStore, OwnerGallery
+from gallery.store import GalleryStore
+from gallery.views import AdminGallery, OwnerGallery
 
 __all__ = [
     "EVERY_OWNER",
     "LOCAL_OWNER",
+    "AdminGallery",
     "ExperimentRecord",
     "GalleryError",
     "GalleryQuery",

@@ -6,7 +6,7 @@ Layout of the zip:
     images/<id>-<seed>.png   the stored PNG, metadata included (one per image of a generation,
                              `<id>-<seed>-<n>.png` from the second on)
     settings.csv             one row per image: id, file, prompts, settings, rating, tags, ...
-    settings.json            one object per generation: everything `GalleryStore.get` returns
+    settings.json            one object per generation: everything `RecordService.get` returns
 
 The zip is written to a temporary name beside the target and renamed, so a failed export never
 leaves a partial file behind.

@@ -28,7 +28,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from gallery import peer_formats
+import gallery.peer_formats as peer_formats
 from gallery.bounds import MAX_FILE_BYTES, Deadline, load_json
 from gallery.errors import MetadataError
 from gallery.foreign import ForeignResult, parse_comfyui, parse_invokeai
@@ -92,6 +92,12 @@ def read_image_metadata(
         if hidden is not None:
             found = _from_stealth(hidden)
     return ImageReading(texts.format, found, tuple(notes))
+
+
+def read_metadata(source: bytes | str | os.PathLike[str]) -> ImageMetadata | None:
+    """Prompts and settings from a PNG, JPEG or WebP file or bytes; None if it has no
+    metadata we know (`read_image_metadata` gives the notes too)."""
+    return read_image_metadata(source).metadata
 
 
 def _read_bytes(source: bytes | str | os.PathLike[str]) -> bytes:

@@ -7,8 +7,8 @@ Our PNGs carry two text chunks:
   "generation": {prompt, negative_prompt, seed, steps, guidance_scale, width, height,
   scheduler, model_id, model_revision, model_hash, settings}, "provenance": {...}}`.
 
-`read_metadata` reads PNG, JPEG and WebP from every tool `gallery.image_reader` knows;
-`metadata_from_chunks` reads PNG text chunks alone (ours, A1111, InvokeAI, ComfyUI). The result
+`gallery.image_reader.read_metadata` reads PNG, JPEG and WebP from every tool it knows;
+`metadata_from_chunks` here reads PNG text chunks alone (ours, A1111, InvokeAI, ComfyUI). The result
 always has a `recipe` the builder can load (`prompts.recipe.Recipe.from_dict`): ours as saved,
 or for other tools the whole prompt as `free_text` and the negative prompt as the one negative
 term.
@@ -25,7 +25,7 @@ from typing import Any
 
 from PIL import Image, PngImagePlugin
 
-from gallery import a1111
+from gallery.a1111 import format_infotext, infotext_params, parse_infotext, settings_from_params
 from gallery.bounds import load_json
 from gallery.errors import MetadataError
 from gallery.foreign import parse_comfyui, parse_invokeai
@@ -88,7 +88,7 @@ def infotext_for(generation: NewGeneration) -> str:
         extra["Lora hashes"] = lora_hashes
     if known:
         extra["Version"] = f"{APP_NAME} {version}"
-    params = a1111.infotext_params(
+    params = infotext_params(
         steps=generation.steps,
         scheduler=generation.scheduler,
         guidance_scale=generation.guidance_scale,
@@ -100,7 +100,7 @@ def infotext_for(generation: NewGeneration) -> str:
         clip_skip=_clip_skip(generation.settings),
         extra=extra,
     )
-    return a1111.format_infotext(generation.prompt, generation.negative_prompt, params)
+    return format_infotext(generation.prompt, generation.negative_prompt, params)
 
 
 def _lora_hashes(loras: Any) -> str | None:
@@ -174,14 +174,6 @@ def read_text_chunks(source: bytes | str | os.PathLike[str]) -> dict[str, str]:
     return read_image_texts(data).chunks
 
 
-def read_metadata(source: bytes | str | os.PathLike[str]) -> ImageMetadata | None:
-    """Prompts and settings from a PNG, JPEG or WebP file or bytes; None if it has no
-    metadata we know (see `gallery.image_reader.read_image_metadata` for the notes too)."""
-    from gallery.image_reader import read_image_metadata  # it builds on this module
-
-    return read_image_metadata(source).metadata
-
-
 def metadata_from_chunks(chunks: dict[str, str]) -> ImageMetadata | None:
     """Read the first known format among the text chunks (ours, A1111, InvokeAI, ComfyUI)."""
     if ATELIER_KEY in chunks:
@@ -207,8 +199,8 @@ def metadata_from_chunks(chunks: dict[str, str]) -> ImageMetadata | None:
 
 def from_infotext(text: str) -> ImageMetadata:
     """Metadata from A1111 infotext (unknown keys kept in `extra`)."""
-    parsed = a1111.parse_infotext(text)
-    settings, extra = a1111.settings_from_params(parsed.params)
+    parsed = parse_infotext(text)
+    settings, extra = settings_from_params(parsed.params)
     return ImageMetadata(
         "a1111",
         parsed.prompt,

@@ -8,11 +8,11 @@ An owner is a short text id chosen by the UI, never by a visitor:
 - `"hf:<username>"`: a visitor signed in with Hugging Face on a Space;
 - `"browser:<token>"`: a signed-out visitor, tied to their browser's storage.
 
-Every `GalleryStore` method that reads or changes owned data takes `owner=` (keyword). `None`
-(the default) means `LOCAL_OWNER`, so single-user code needs no change; `EVERY_OWNER` lets an
+Every service method that reads or changes owned data (`gallery.services`) takes `owner=`
+(keyword, no default: the local app passes `LOCAL_OWNER` itself); `EVERY_OWNER` lets an
 admin or a maintenance command see everything. A row of another owner is reported exactly
 like a row that does not exist, so ids reveal nothing. `store.for_owner(owner)` gives a view
-whose methods have the owner filled in, for handlers that serve one visitor.
+whose methods have the owner filled in (`gallery.views`), for handlers that serve one owner.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class EveryOwner:
 
 EVERY_OWNER: Final = EveryOwner()
 
-Owner = str | EveryOwner | None
+Owner = str | EveryOwner
 
 
 def check_owner_id(owner: str) -> str:
@@ -57,7 +57,7 @@ def owner_filter(owner: Owner) -> str | None:
     """The owner id to filter by, or None when `owner` is `EVERY_OWNER` (no filter)."""
     if isinstance(owner, EveryOwner):
         return None
-    return check_owner_id(LOCAL_OWNER if owner is None else owner)
+    return check_owner_id(owner)
 
 
 def writing_owner(owner: Owner) -> str:

@@ -240,7 +240,7 @@ class GenerationRecord:
 
 @dataclass(frozen=True)
 class GalleryQuery:
-    """Filters and a page for `GalleryStore.search`. Results are newest first.
+    """Filters and a page for `SearchService.search`. Results are newest first.
 
     `text` matches all its words in the positive prompt (SQLite: FTS5 word-prefix match; other
     databases: case-insensitive substring). `created_from` is inclusive, `created_to`

@@ -3,7 +3,7 @@
 Each round is an experiment of kind "refine": a Compare grid whose rows are the shared seeds
 and whose columns are the round's parents, then the variants they proposed. Every picture is a
 generation whose parent is the picture of its parent variant on the same seed, so the
-gallery's lineage (`GalleryStore.lineage`) walks from the best picture back to the start. The
+gallery's lineage (`OwnerGallery.lineage`) walks from the best picture back to the start. The
 experiment's settings name the run, the round, the previous round's experiment and the target;
 each variant's recipe holds its prompt, Builder recipe, parent, edits, score and interval.
 The best of the round is its winner; the artist's picks are kept as votes.
@@ -28,7 +28,7 @@ METRICS = {"image": "clip_image", "text": "clip", "picks": None}
 
 
 class RefineGallery(Protocol):
-    """What the recorder needs of a gallery (a `GalleryStore` or one owner's view)."""
+    """What the recorder needs of a gallery (one owner's `OwnerGallery`)."""
 
     def create_experiment(self, name: str, variants: Any, **plan: Any) -> ExperimentRecord: ...
 

@@ -10,7 +10,7 @@ A writer is gone when it ran on this host and its process no longer exists, or, 
 host or an unknowable owner, when the intent is older than the grace period (default 10
 minutes, so replicas sharing one folder never sweep each other's writes in flight).
 
-Full sweep (`GalleryStore.sweep(full=True)`, walks every file and row): additionally deletes
+Full sweep (`store.admin().sweep(full=True)`, walks every file and row): additionally deletes
 files older than the grace period that no row references — except images whose own metadata
 says we made them (our `prompt_atelier` chunk), which are kept and reported unless
 `delete_ours` (`gallery rebuild` records them again) — remakes missing thumbnails, and

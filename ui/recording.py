@@ -14,9 +14,8 @@ from typing import Any
 
 from gallery.errors import GalleryError
 from gallery.metadata import embed_metadata
-from gallery.owners import Owner
 from gallery.records import NewGeneration
-from gallery.store import GalleryStore, OwnerGallery
+from gallery.views import OwnerGallery
 
 
 def _request_settings(request: Any) -> dict[str, Any]:
@@ -80,17 +79,16 @@ def png_bytes_with_metadata(result: Any, index: int, recipe: Any = None) -> byte
 
 
 def record_result(
-    store: GalleryStore | OwnerGallery,
+    store: OwnerGallery,
     result: Any,
     recipe: Any = None,
     parent_id: int | None = None,
-    owner: Owner = None,
     tags: Sequence[str] = (),
 ) -> list[int]:
-    """Record every image of an engine result as one batch of `owner`'s (default: the local
-    user, or the view's owner); return the generation ids."""
+    """Record every image of an engine result as one batch of the view's owner; return the
+    generation ids."""
     items = [
         new_generation(result, index, recipe, parent_id=parent_id, tags=tags)
         for index in range(len(result.images))
     ]
-    return store.record_generations(items, owner=owner)
+    return store.record_generations(items)

@@ -15,14 +15,15 @@ from typing import Any
 import gradio as gr
 
 from gallery.records import GenerationRecord
-from gallery.store import GalleryStore
+from gallery.views import OwnerGallery
 from prompts.compose import split_terms
 from prompts.recipe import Recipe, RecipeError
-from ui.builder_handlers import prompts_for_generate, recipe_from_values
-from ui.builder_handlers import recipe_values as widget_values
-from ui.builder_tab import BuilderTab
-from ui.gallery_handlers import compare_rows, recall_values
-from ui.generate_tab import GenerateTab, linked_recipe
+from ui.builder.handlers import prompts_for_generate, recipe_from_values
+from ui.builder.handlers import recipe_values as widget_values
+from ui.builder.tab import BuilderTab
+from ui.gallery_tab.handlers import compare_rows, recall_values
+from ui.generate.handlers import linked_recipe
+from ui.generate.tab import GenerateTab
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 GENERATE_FIELDS = (
@@ -51,7 +52,7 @@ class RecalledSettings:
     recipe: dict[str, Any] | None
 
 
-def recall_settings(store: GalleryStore, generation_id: int | None) -> RecalledSettings:
+def recall_settings(store: OwnerGallery, generation_id: int | None) -> RecalledSettings:
     """Everything Generate needs to make the record again; `gr.Error` if it is gone."""
     base = recall_values(store, generation_id)  # prompts, seed, steps, CFG, size, scheduler
     record = store.get(int(generation_id))  # type: ignore[arg-type] (checked just above)
@@ -153,7 +154,7 @@ def connect_recall(
     recall_generate: gr.Button,
     recall_builder: gr.Button,
     selected: gr.State,
-    store: GalleryStore,
+    store: OwnerGallery,
     builder: BuilderTab | None,
     generate: GenerateTab,
     tabs: gr.Tabs,
@@ -191,7 +192,7 @@ def connect_recall(
 def connect_compare_these(
     chosen: gr.CheckboxGroup,
     compare_these: gr.Button,
-    store: GalleryStore,
+    store: OwnerGallery,
     variants: gr.Dataframe | None,
     tabs: gr.Tabs,
     compare_tab_id: str,

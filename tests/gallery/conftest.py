@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from gallery import GalleryStore, NewGeneration
+from gallery import LOCAL_OWNER, GalleryStore, NewGeneration, OwnerGallery
 
 POSTGRES_URL_ENV = "ATELIER_TEST_POSTGRES_URL"
 GALLERY_TABLES = (
@@ -225,6 +225,12 @@ def store(gallery_dir: Path, database_url: str) -> Iterator[GalleryStore]:
     """A gallery store, once on SQLite and once on PostgreSQL."""
     with GalleryStore.open(gallery_dir, database_url) as opened:
         yield opened
+
+
+@pytest.fixture
+def local(store: GalleryStore) -> OwnerGallery:
+    """The local user's gallery in `store` (what the app without logins acts as)."""
+    return store.for_owner(LOCAL_OWNER)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from sqlalchemy.orm import SessionTransaction
 
 from gallery import GalleryStore
 from gallery.files import HOSTNAME, image_rel_path, thumbnail_rel_path
+from gallery.owners import LOCAL_OWNER
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOUR = 3600.0
@@ -44,13 +45,15 @@ def dead_pid() -> int:
 
 
 def run_and_crash(gallery_dir: Path, database_url: str, body: str) -> None:
-    """Run `body` in a child process that has `store` open; it must die with status 3."""
+    """Run `body` in a child process that has `store` open (`local`: the local user's view);
+    it must die with status 3."""
     script = textwrap.dedent(
         """
         import os, sys
         from PIL import Image
-        from gallery import GalleryStore, NewGeneration
+        from gallery import LOCAL_OWNER, GalleryStore, NewGeneration
         store = GalleryStore.open(sys.argv[1], sys.argv[2])
+        local = store.for_owner(LOCAL_OWNER)
         def die(*args, **kwargs):
             os._exit(3)
         """
@@ -66,29 +69,29 @@ def run_and_crash(gallery_dir: Path, database_url: str, body: str) -> None:
     assert result.returncode == 3, result.stderr
 
 
-def test_a_failed_commit_leaves_neither_rows_nor_files(store, make_generation, monkeypatch):
+def test_a_failed_commit_leaves_neither_rows_nor_files(store, local, make_generation, monkeypatch):
     def failing_commit(self):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(SessionTransaction, "commit", failing_commit)
     with pytest.raises(RuntimeError, match="disk full"):
-        store.record_generations([make_generation(), make_generation()])
+        local.record_generations([make_generation(), make_generation()])
     monkeypatch.undo()
 
-    assert store.count() == 0
+    assert local.count() == 0
     assert files_on_disk(store.root) == set()
     assert leftovers(store.root) == []
 
 
-def test_a_failed_commit_keeps_a_file_another_row_uses(store, make_generation, monkeypatch):
-    kept = store.get(store.record_generation(make_generation(seed=1)))
+def test_a_failed_commit_keeps_a_file_another_row_uses(local, make_generation, monkeypatch):
+    kept = local.get(local.record_generation(make_generation(seed=1)))
     duplicate = make_generation(png_bytes=kept.image.path.read_bytes(), image=None)
     monkeypatch.setattr(SessionTransaction, "commit", lambda self: 1 / 0)
     with pytest.raises(ZeroDivisionError):
-        store.record_generation(duplicate)
+        local.record_generation(duplicate)
     monkeypatch.undo()
     assert kept.image.path.exists() and kept.image.thumbnail_path.exists()
-    assert store.count() == 1
+    assert local.count() == 1
 
 
 def test_a_crash_between_rename_and_commit_is_repaired_at_the_next_open(gallery_dir, database_url):
@@ -99,7 +102,7 @@ def test_a_crash_between_rename_and_commit_is_repaired_at_the_next_open(gallery_
         from sqlalchemy.orm import SessionTransaction
         SessionTransaction.commit = die
         image = Image.new("RGB", (40, 30), (1, 2, 3))
-        store.record_generation(NewGeneration(prompt="lost fox", seed=1, image=image))
+        local.record_generation(NewGeneration(prompt="lost fox", seed=1, image=image))
         """,
     )
     # The child died after renaming its files into place but before its commit.
@@ -107,7 +110,7 @@ def test_a_crash_between_rename_and_commit_is_repaired_at_the_next_open(gallery_
     assert len(leftovers(gallery_dir)) == 1  # its write intent
 
     with GalleryStore.open(gallery_dir, database_url) as store:
-        assert store.count() == 0
+        assert store.for_owner(LOCAL_OWNER).count() == 0
         assert files_on_disk(gallery_dir) == set()
         assert leftovers(gallery_dir) == []
         assert store.last_sweep.finished_intents == 1
@@ -120,13 +123,13 @@ def test_a_crash_after_commit_keeps_rows_and_files(gallery_dir, database_url):
         database_url,
         """
         image = Image.new("RGB", (40, 30), (1, 2, 3))
-        store._files.begin_intent = lambda hashes, real=store._files.begin_intent: type(
+        store.files.begin_intent = lambda hashes, real=store.files.begin_intent: type(
             "I", (), {"finish": die, "path": real(hashes).path})()
-        store.record_generation(NewGeneration(prompt="kept fox", seed=1, image=image))
+        local.record_generation(NewGeneration(prompt="kept fox", seed=1, image=image))
         """,
     )
     with GalleryStore.open(gallery_dir, database_url) as store:
-        (item,) = store.search().items
+        (item,) = store.for_owner(LOCAL_OWNER).search().items
         assert item.prompt == "kept fox"
         assert Path(item.image_path).exists() and Path(item.thumbnail_path).exists()
         assert leftovers(gallery_dir) == []
@@ -138,18 +141,19 @@ def test_a_crash_after_a_delete_commit_removes_the_files_at_the_next_open(
     gallery_dir, database_url, make_generation
 ):
     with GalleryStore.open(gallery_dir, database_url) as store:
-        generation_id = store.record_generation(make_generation())
+        generation_id = store.for_owner(LOCAL_OWNER).record_generation(make_generation())
     run_and_crash(
         gallery_dir,
         database_url,
         f"""
-        store._discard_unreferenced = die
-        store.delete({generation_id})
+        import gallery.services.curation
+        gallery.services.curation.discard_unreferenced = die
+        local.delete({generation_id})
         """,
     )
     assert len(files_on_disk(gallery_dir)) == 2  # rows gone, files still there
     with GalleryStore.open(gallery_dir, database_url) as store:
-        assert store.count() == 0
+        assert store.for_owner(LOCAL_OWNER).count() == 0
         assert files_on_disk(gallery_dir) == set()
         assert leftovers(gallery_dir) == []
 
@@ -174,7 +178,9 @@ def test_sweep_waits_for_intents_of_other_hosts_until_the_grace_period(
     gallery_dir, make_generation
 ):
     with GalleryStore.open(gallery_dir) as store:
-        kept = store.get(store.record_generation(make_generation()))
+        kept = store.for_owner(LOCAL_OWNER).get(
+            store.for_owner(LOCAL_OWNER).record_generation(make_generation())
+        )
     orphan_sha = "ab" * 32
     for rel_path in (image_rel_path(orphan_sha), thumbnail_rel_path(orphan_sha)):
         (gallery_dir / rel_path).parent.mkdir(parents=True, exist_ok=True)
@@ -201,10 +207,10 @@ def test_sweep_waits_for_intents_of_other_hosts_until_the_grace_period(
 
 
 def test_full_sweep_removes_old_orphans_flags_missing_files_and_remakes_thumbnails(
-    store, make_generation
+    store, local, make_generation
 ):
-    first = store.get(store.record_generation(make_generation()))
-    second = store.get(store.record_generation(make_generation()))
+    first = local.get(local.record_generation(make_generation()))
+    second = local.get(local.record_generation(make_generation()))
     orphan = store.root / image_rel_path("cd" * 32)
     orphan.parent.mkdir(parents=True, exist_ok=True)
     orphan.write_bytes(b"nobody's")
@@ -216,14 +222,14 @@ def test_full_sweep_removes_old_orphans_flags_missing_files_and_remakes_thumbnai
     first.image.path.unlink()
     second.image.thumbnail_path.unlink()
 
-    report = store.sweep(full=True, grace_s=HOUR)
+    report = store.admin().sweep(full=True, grace_s=HOUR)
 
     assert report.removed_files == (image_rel_path("cd" * 32),)
     assert not orphan.exists() and young_orphan.exists()
     assert report.missing_images == (first.image.id,)
-    assert store.get(first.id).image.missing is True
+    assert local.get(first.id).image.missing is True
     assert second.image.thumbnail_path.exists()
 
     first.image.path.write_bytes(saved)
-    assert store.sweep(full=True).missing_images == ()
-    assert store.get(first.id).image.missing is False
+    assert store.admin().sweep(full=True).missing_images == ()
+    assert local.get(first.id).image.missing is False

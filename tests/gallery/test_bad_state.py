@@ -12,6 +12,7 @@ import pytest
 
 from gallery import GalleryError, GalleryStore
 from gallery.database import default_sqlite_path
+from gallery.owners import LOCAL_OWNER
 
 REFUSAL = "no records, yet the gallery folder holds images"
 
@@ -20,7 +21,10 @@ REFUSAL = "no records, yet the gallery folder holds images"
 def filled(gallery_dir, make_generation):
     """A closed gallery with three generations; returns their ids."""
     with GalleryStore.open(gallery_dir) as store:
-        ids = [store.record_generation(make_generation(prompt=f"fox {n}")) for n in range(3)]
+        ids = [
+            store.for_owner(LOCAL_OWNER).record_generation(make_generation(prompt=f"fox {n}"))
+            for n in range(3)
+        ]
     return ids
 
 
@@ -41,7 +45,9 @@ def test_an_old_layout_database_is_moved_with_its_wal_and_kept(gallery_dir, fill
     assert (gallery_dir / "atelier.db-wal").stat().st_size > 0
     connection.close()  # closing the last connection checkpoints, as a stopped app does
     with GalleryStore.open(gallery_dir) as store:
-        assert [store.get(i).notes for i in filled] == ["only in the wal"] * 3
+        assert [store.for_owner(LOCAL_OWNER).get(i).notes for i in filled] == [
+            "only in the wal"
+        ] * 3
     assert new.is_file() and not old.exists()
     assert not (gallery_dir / "atelier.db-wal").exists()
     kept = gallery_dir / "backups" / "atelier.db.old-location"
@@ -67,7 +73,7 @@ def test_an_old_layout_database_with_an_uncheckpointed_wal_is_moved_whole(galler
     for suffix in ("", "-wal"):
         shutil.copy(frozen / f"atelier.db{suffix}", gallery_dir / f"atelier.db{suffix}")
     with GalleryStore.open(gallery_dir) as store:
-        assert [store.get(i).rating for i in filled] == [4, 4, 4]
+        assert [store.for_owner(LOCAL_OWNER).get(i).rating for i in filled] == [4, 4, 4]
 
 
 def test_two_databases_are_refused_without_touching_either(gallery_dir, filled):
@@ -103,7 +109,7 @@ def test_a_mistyped_database_url_does_not_touch_the_images(gallery_dir, filled, 
         GalleryStore.open(gallery_dir, f"sqlite:///{tmp_path / 'typo' / 'atelier.db'}")
     assert image_files(gallery_dir) == before
     with GalleryStore.open(gallery_dir) as store:
-        assert store.count() == 3
+        assert store.for_owner(LOCAL_OWNER).count() == 3
 
 
 def test_a_malformed_database_is_one_sentence(gallery_dir, filled):
@@ -120,15 +126,20 @@ def test_a_malformed_database_is_one_sentence(gallery_dir, filled):
 
 def test_rebuild_recreates_records_from_the_images(gallery_dir, filled):
     with GalleryStore.open(gallery_dir) as store:
-        originals = {store.get(i).image.content_hash: store.get(i) for i in filled}
+        originals = {
+            store.for_owner(LOCAL_OWNER).get(i).image.content_hash: store.for_owner(
+                LOCAL_OWNER
+            ).get(i)
+            for i in filled
+        }
     database = default_sqlite_path(gallery_dir)
     for suffix in ("", "-wal", "-shm"):
         database.with_name(database.name + suffix).unlink(missing_ok=True)
     with GalleryStore.open(gallery_dir, allow_unrecorded_images=True) as store:
-        report = store.rebuild()
+        report = store.admin().rebuild(owner=LOCAL_OWNER)
         assert len(report.imported) == 3 and report.failed == ()
         for generation_id in report.imported:
-            record = store.get(generation_id)
+            record = store.for_owner(LOCAL_OWNER).get(generation_id)
             original = originals[record.image.content_hash]
             assert (record.prompt, record.seed, record.steps, record.model_id) == (
                 original.prompt,
@@ -137,18 +148,18 @@ def test_rebuild_recreates_records_from_the_images(gallery_dir, filled):
                 original.model_id,
             )
             assert record.source.startswith("rebuild")
-        assert store.rebuild().imported == ()  # nothing left to re-create
+        assert store.admin().rebuild(owner=LOCAL_OWNER).imported == ()  # nothing left to re-create
     with GalleryStore.open(gallery_dir) as store:  # opens normally again
-        assert store.count() == 3
+        assert store.for_owner(LOCAL_OWNER).count() == 3
 
 
 def test_check_keeps_our_unrecorded_images_unless_asked(gallery_dir, filled):
     with GalleryStore.open(gallery_dir) as store:
-        path = store.get(filled[0]).image.path
+        path = store.for_owner(LOCAL_OWNER).get(filled[0]).image.path
         with store.engine.begin() as connection:  # lose the row, keep the file
             connection.exec_driver_sql(f"DELETE FROM generations WHERE id = {filled[0]}")
-        report = store.sweep(full=True, grace_s=0)
+        report = store.admin().sweep(full=True, grace_s=0)
         assert path.is_file() and report.removed_files == ()
         assert len(report.kept_unrecorded) == 1
-        assert store.sweep(full=True, grace_s=0, delete_ours=True).removed_files
+        assert store.admin().sweep(full=True, grace_s=0, delete_ours=True).removed_files
         assert not path.exists()

@@ -116,7 +116,7 @@ def test_a_truncated_file_is_read_as_far_as_it_goes():
         read_image_metadata(jpeg[: len(jpeg) // 2])
 
 
-def test_folder_import_survives_bombs_truncations_and_junk(store, tmp_path):
+def test_folder_import_survives_bombs_truncations_and_junk(local, tmp_path):
     folder = tmp_path / "mixed"
     folder.mkdir()
     (folder / "1-bomb.png").write_bytes(bomb_png())
@@ -125,7 +125,7 @@ def test_folder_import_survives_bombs_truncations_and_junk(store, tmp_path):
     (folder / "3-junk.jpg").write_bytes(b"definitely not a jpeg")
     (folder / "4-nested.png").write_bytes(fx.png({"prompt": "[" * 100_000}))
     (folder / "5-good.webp").write_bytes(fx.a1111_exif_image("WEBP", fx.A1111_TEXT))
-    report = store.import_folder(folder)
+    report = local.import_folder(folder)
     assert [path.name for path, _ in report.failed] == [
         "1-bomb.png",
         "2-truncated.png",

@@ -9,14 +9,13 @@ from prompts.styles import Style
 
 
 def test_create_an_experiment_with_variants_in_order(store):
-    experiment = store.create_experiment(
+    experiment = store.for_owner("ada").create_experiment(
         "Which sampler?",
         [
             VariantSpec("euler", {"scheduler": "Euler"}),
             VariantSpec("dpm", {"scheduler": "DPM++ 2M"}),
         ],
         description="same seed, two samplers",
-        owner="ada",
     )
     assert experiment.name == "Which sampler?"
     assert experiment.description == "same seed, two samplers"
@@ -25,88 +24,88 @@ def test_create_an_experiment_with_variants_in_order(store):
     assert [v.position for v in experiment.variants] == [0, 1]
     assert experiment.variants[1].recipe == {"scheduler": "DPM++ 2M"}
     assert experiment.winner is None
-    assert store.get_experiment(experiment.id, owner="ada") == experiment
+    assert store.for_owner("ada").get_experiment(experiment.id) == experiment
 
 
-def test_generations_are_added_to_variants_and_a_winner_is_chosen(store, make_generation):
-    experiment = store.create_experiment("steps", ["20", "40"])
+def test_generations_are_added_to_variants_and_a_winner_is_chosen(local, make_generation):
+    experiment = local.create_experiment("steps", ["20", "40"])
     first, second = experiment.variants
-    a, b, c = (store.record_generation(make_generation()) for _ in range(3))
-    store.add_to_variant(first.id, a)
-    store.add_to_variant(first.id, b)
-    store.add_to_variant(first.id, b)  # twice is harmless
-    store.add_to_variant(second.id, c)
-    store.set_winner(experiment.id, second.id)
+    a, b, c = (local.record_generation(make_generation()) for _ in range(3))
+    local.add_to_variant(first.id, a)
+    local.add_to_variant(first.id, b)
+    local.add_to_variant(first.id, b)  # twice is harmless
+    local.add_to_variant(second.id, c)
+    local.set_winner(experiment.id, second.id)
 
-    loaded = store.get_experiment(experiment.id)
+    loaded = local.get_experiment(experiment.id)
     assert loaded.variants[0].generation_ids == (a, b)
     assert loaded.variants[1].generation_ids == (c,)
     assert loaded.winner is not None and loaded.winner.id == second.id
 
-    store.set_winner(experiment.id, first.id)
-    assert store.get_experiment(experiment.id).winner.id == first.id
-    store.set_winner(experiment.id, None)
-    assert store.get_experiment(experiment.id).winner is None
+    local.set_winner(experiment.id, first.id)
+    assert local.get_experiment(experiment.id).winner.id == first.id
+    local.set_winner(experiment.id, None)
+    assert local.get_experiment(experiment.id).winner is None
 
-    store.delete(a)
-    assert store.get_experiment(experiment.id).variants[0].generation_ids == (b,)
+    local.delete(a)
+    assert local.get_experiment(experiment.id).variants[0].generation_ids == (b,)
 
 
-def test_experiment_errors(store, make_generation):
+def test_experiment_errors(local, make_generation):
     with pytest.raises(GalleryError, match="needs a name"):
-        store.create_experiment("  ", ["a"])
+        local.create_experiment("  ", ["a"])
     with pytest.raises(GalleryError, match="at least one variant"):
-        store.create_experiment("x", [])
+        local.create_experiment("x", [])
     with pytest.raises(GalleryError, match="must differ"):
-        store.create_experiment("x", ["a", " a "])
-    experiment = store.create_experiment("x", ["a"])
-    other = store.create_experiment("y", ["b"])
+        local.create_experiment("x", ["a", " a "])
+    experiment = local.create_experiment("x", ["a"])
+    other = local.create_experiment("y", ["b"])
     with pytest.raises(NotFoundError, match="has no variant"):
-        store.set_winner(experiment.id, other.variants[0].id)
+        local.set_winner(experiment.id, other.variants[0].id)
     with pytest.raises(NotFoundError, match="no experiment variant"):
-        store.add_to_variant(9999, store.record_generation(make_generation()))
+        local.add_to_variant(9999, local.record_generation(make_generation()))
     with pytest.raises(NotFoundError, match="no generation"):
-        store.add_to_variant(experiment.variants[0].id, 9999)
+        local.add_to_variant(experiment.variants[0].id, 9999)
     with pytest.raises(NotFoundError):
-        store.get_experiment(9999)
+        local.get_experiment(9999)
 
 
-def test_list_and_delete_experiments_keeps_generations(store, make_generation):
-    first = store.create_experiment("first", ["a"])
-    second = store.create_experiment("second", ["b"])
-    generation_id = store.record_generation(make_generation())
-    store.add_to_variant(first.variants[0].id, generation_id)
-    assert [e.name for e in store.list_experiments()] == ["second", "first"]
-    store.delete_experiment(first.id)
-    assert [e.id for e in store.list_experiments()] == [second.id]
-    assert store.get(generation_id).id == generation_id
+def test_list_and_delete_experiments_keeps_generations(local, make_generation):
+    first = local.create_experiment("first", ["a"])
+    second = local.create_experiment("second", ["b"])
+    generation_id = local.record_generation(make_generation())
+    local.add_to_variant(first.variants[0].id, generation_id)
+    assert [e.name for e in local.list_experiments()] == ["second", "first"]
+    local.delete_experiment(first.id)
+    assert [e.id for e in local.list_experiments()] == [second.id]
+    assert local.get(generation_id).id == generation_id
     with pytest.raises(NotFoundError):
-        store.delete_experiment(first.id)
+        local.delete_experiment(first.id)
 
 
-def test_user_styles_are_saved_listed_replaced_and_deleted(store):
-    assert store.list_user_styles() == []
-    store.save_user_style(UserStyle("Noir", "Film", "{prompt}, film noir", "colour"))
-    store.save_user_style(UserStyle("Pastel", "Colour", "pastel {prompt}", ""))
-    store.save_user_style(UserStyle("noir", "Film", "{prompt}, noir, grain", "colour, blur"))
-    assert store.list_user_styles() == [
+def test_user_styles_are_saved_listed_replaced_and_deleted(local):
+    assert local.list_user_styles() == []
+    local.save_user_style(UserStyle("Noir", "Film", "{prompt}, film noir", "colour"))
+    local.save_user_style(UserStyle("Pastel", "Colour", "pastel {prompt}", ""))
+    local.save_user_style(UserStyle("noir", "Film", "{prompt}, noir, grain", "colour, blur"))
+    assert local.list_user_styles() == [
         UserStyle("noir", "Film", "{prompt}, noir, grain", "colour, blur"),
         UserStyle("Pastel", "Colour", "pastel {prompt}", ""),
     ]
-    store.delete_user_style("NOIR")
-    assert [s.name for s in store.list_user_styles()] == ["Pastel"]
+    local.delete_user_style("NOIR")
+    assert [s.name for s in local.list_user_styles()] == ["Pastel"]
     with pytest.raises(NotFoundError, match="no user style called 'Noir'"):
-        store.delete_user_style("Noir")
+        local.delete_user_style("Noir")
 
 
-def test_the_prompts_style_type_can_be_saved_directly(store):
-    store.save_user_style(Style(name="Ink", category="Art", prompt="ink drawing of {prompt}"))
-    (saved,) = store.list_user_styles()
+def test_the_prompts_style_type_can_be_saved_directly(local):
+    local.save_user_style(Style(name="Ink", category="Art", prompt="ink drawing of {prompt}"))
+    (saved,) = local.list_user_styles()
     assert Style(**vars(saved)) == Style("Ink", "Art", "ink drawing of {prompt}", "")
 
 
-def test_bad_styles_are_refused(store):
+def test_bad_styles_are_refused(local):
     with pytest.raises(GalleryError, match="needs a name"):
-        store.save_user_style(UserStyle("  "))
+        local.save_user_style(UserStyle("  "))
     with pytest.raises(GalleryError, match="prompt must be text"):
-        store.save_user_style(UserStyle("x", prompt=None))
+        local.save_user_style(UserStyle("x", prompt=None))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gallery import GalleryQuery, GalleryStore
+from gallery import GalleryQuery
 from gallery.image_reader import read_image_metadata
 from tests.gallery import peer_fixtures as fx
 
@@ -65,8 +65,8 @@ EXPECTED = {
 }  # fmt: skip
 
 
-def test_a_mixed_folder_imports_each_file_with_its_fields(store: GalleryStore, mixed_folder):
-    report = store.import_folder(mixed_folder)
+def test_a_mixed_folder_imports_each_file_with_its_fields(local, mixed_folder):
+    report = local.import_folder(mixed_folder)
     assert report.formats == {"JPEG": 2, "PNG": 7, "WEBP": 3}
     assert [p.name for p, _ in report.failed] == ["broken.jpg"]
     assert [p.name for p in report.without_metadata] == ["plain.webp"]
@@ -75,8 +75,8 @@ def test_a_mixed_folder_imports_each_file_with_its_fields(store: GalleryStore, m
     assert found["plain.webp"] == "WEBP: no settings found"
 
     by_origin = {}
-    for summary in store.search(GalleryQuery(page_size=100)).items:
-        record = store.get(summary.id)
+    for summary in local.search(GalleryQuery(page_size=100)).items:
+        record = local.get(summary.id)
         by_origin[Path(record.provenance["imported_from"]).name] = record
     for name, expected in EXPECTED.items():
         record = by_origin[name]
@@ -100,12 +100,12 @@ def test_a_mixed_folder_imports_each_file_with_its_fields(store: GalleryStore, m
     assert by_origin["novelai.png"].negative_prompt == "lowres, bad anatomy"
 
 
-def test_a_jpeg_is_stored_as_a_png_that_carries_what_was_read(store, mixed_folder):
-    store.import_folder(mixed_folder)
-    again = store.import_folder(mixed_folder)
+def test_a_jpeg_is_stored_as_a_png_that_carries_what_was_read(local, mixed_folder):
+    local.import_folder(mixed_folder)
+    again = local.import_folder(mixed_folder)
     assert again.imported == () and len(again.duplicates) == 12  # JPEG/WebP too
-    for summary in store.search(GalleryQuery(text="dawn")).items:
-        (image,) = store.get(summary.id).images
+    for summary in local.search(GalleryQuery(text="dawn")).items:
+        (image,) = local.get(summary.id).images
         reading = read_image_metadata(image.path)
         assert reading.format == "PNG" and reading.metadata.source == "prompt_atelier"
         assert reading.metadata.prompt.startswith("a lighthouse at dawn")
@@ -113,7 +113,7 @@ def test_a_jpeg_is_stored_as_a_png_that_carries_what_was_read(store, mixed_folde
 
 
 def test_cli_import_prints_one_line_per_file_and_a_count_per_format(tmp_path, mixed_folder, capsys):
-    from ui.cli import main
+    from ui.cli.main import main
 
     code = main(["--data-dir", str(tmp_path / "data"), "gallery", "import", str(mixed_folder)])
     assert code == 0
@@ -129,9 +129,9 @@ def test_imports_belong_to_the_importing_owner(store, tmp_path):
     folder = tmp_path / "ada"
     folder.mkdir()
     (folder / "a.jpg").write_bytes(fx.a1111_exif_image("JPEG", fx.A1111_TEXT))
-    report = store.import_folder(folder, owner="ada")
+    report = store.for_owner("ada").import_folder(folder)
     (new_id,) = report.imported
-    assert [item.id for item in store.search(owner="ada").items] == [new_id]
-    assert store.search(owner="bob").items == ()
+    assert [item.id for item in store.for_owner("ada").search().items] == [new_id]
+    assert store.for_owner("bob").search().items == ()
     # The same file is new to another owner: duplicates are per owner.
-    assert len(store.import_folder(folder, owner="bob").imported) == 1
+    assert len(store.for_owner("bob").import_folder(folder).imported) == 1

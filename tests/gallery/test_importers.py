@@ -93,8 +93,8 @@ def folder(tmp_path):
     return root
 
 
-def test_import_folder_reads_each_format_and_keeps_the_bytes(store, folder):
-    report = store.import_folder(folder)
+def test_import_folder_reads_each_format_and_keeps_the_bytes(local, folder):
+    report = local.import_folder(folder)
 
     assert len(report.imported) == 5
     assert [p.name for p in report.without_metadata] == ["e_plain.png"]
@@ -102,7 +102,7 @@ def test_import_folder_reads_each_format_and_keeps_the_bytes(store, folder):
     assert "could not be read" in report.failed[0][1]
     assert report.duplicates == ()
 
-    by_prompt = {store.get(i).prompt: store.get(i) for i in report.imported}
+    by_prompt = {local.get(i).prompt: local.get(i) for i in report.imported}
     assert set(by_prompt) == {"our fox", "a1111 castle", "invoke lighthouse", "comfy galaxy", ""}
     ours = by_prompt["our fox"]
     assert ours.source == "import:prompt_atelier"
@@ -117,30 +117,30 @@ def test_import_folder_reads_each_format_and_keeps_the_bytes(store, folder):
     comfy = by_prompt["comfy galaxy"]
     assert comfy.source == "import:comfyui"
     assert comfy.seed == 2**64 - 1  # ComfyUI's 64-bit seeds are stored exactly
-    assert store.search(GalleryQuery(seed=2**64 - 1)).items[0].id == comfy.id
+    assert local.search(GalleryQuery(seed=2**64 - 1)).items[0].id == comfy.id
     assert comfy.provenance["imported_settings"]["seed"] == 2**64 - 1
     assert (comfy.width, comfy.model_id) == (40, "x")
     plain = by_prompt[""]
     assert (plain.source, plain.width, plain.height) == ("import", 40, 30)
 
-    assert [i.prompt for i in store.search(GalleryQuery(text="lighthouse")).items] == [
+    assert [i.prompt for i in local.search(GalleryQuery(text="lighthouse")).items] == [
         "invoke lighthouse"
     ]
 
 
-def test_importing_again_skips_duplicates(store, folder):
-    first = store.import_folder(folder)
-    second = store.import_folder(folder)
+def test_importing_again_skips_duplicates(local, folder):
+    first = local.import_folder(folder)
+    second = local.import_folder(folder)
     assert second.imported == ()
     assert len(second.duplicates) == len(first.imported)
-    assert store.count() == 5
+    assert local.count() == 5
 
 
-def test_import_without_recursion_ignores_subfolders(store, folder):
-    report = store.import_folder(folder, recursive=False)
+def test_import_without_recursion_ignores_subfolders(local, folder):
+    report = local.import_folder(folder, recursive=False)
     assert len(report.imported) == 3
 
 
-def test_import_of_a_missing_folder_is_an_error(store, tmp_path):
+def test_import_of_a_missing_folder_is_an_error(local, tmp_path):
     with pytest.raises(GalleryError, match="no folder"):
-        store.import_folder(tmp_path / "nowhere")
+        local.import_folder(tmp_path / "nowhere")

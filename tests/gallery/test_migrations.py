@@ -23,6 +23,7 @@ from gallery.database import (
     writer,
 )
 from gallery.models import Base
+from gallery.owners import LOCAL_OWNER
 
 TABLES = {
     "generations",
@@ -86,7 +87,7 @@ def test_opening_twice_does_not_migrate_again(empty_database_url, tmp_path):
     with GalleryStore.open(tmp_path / "g", empty_database_url):
         pass
     with GalleryStore.open(tmp_path / "g", empty_database_url) as store:
-        assert store.count() == 0
+        assert store.for_owner(LOCAL_OWNER).count() == 0
     assert not (tmp_path / "g" / "backups").exists()
 
 
@@ -95,7 +96,9 @@ def test_upgrading_a_sqlite_gallery_with_rows_backs_it_up_and_indexes_old_prompt
 ):
     gallery_dir = tmp_path / "gallery"
     with GalleryStore.open(gallery_dir) as store:
-        fox = store.record_generation(make_generation(prompt="an arctic fox"))
+        fox = store.for_owner(LOCAL_OWNER).record_generation(
+            make_generation(prompt="an arctic fox")
+        )
     # Go back to the first revision (no full-text index), as an older release left it.
     engine = create_gallery_engine(f"sqlite:///{gallery_dir / 'database' / 'atelier.db'}")
     with writer(engine).begin() as connection:
@@ -105,7 +108,9 @@ def test_upgrading_a_sqlite_gallery_with_rows_backs_it_up_and_indexes_old_prompt
 
     with GalleryStore.open(gallery_dir) as store:
         assert store.uses_full_text_index
-        assert [i.id for i in store.search(GalleryQuery(text="arctic")).items] == [fox]
+        assert [
+            i.id for i in store.for_owner(LOCAL_OWNER).search(GalleryQuery(text="arctic")).items
+        ] == [fox]
     backup = gallery_dir / "backups" / f"atelier.db.before-{head_revision()}"
     with sqlite3.connect(backup) as old:
         assert old.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
@@ -115,8 +120,10 @@ def test_upgrading_a_sqlite_gallery_with_rows_backs_it_up_and_indexes_old_prompt
 def test_rows_from_before_owners_become_the_local_users(tmp_path, make_generation):
     gallery_dir = tmp_path / "gallery"
     with GalleryStore.open(gallery_dir) as store:
-        fox = store.record_generation(make_generation(prompt="an arctic fox"))
-        store.save_user_style(UserStyle("Ink", "Mine", "{prompt}, ink", ""))
+        fox = store.for_owner(LOCAL_OWNER).record_generation(
+            make_generation(prompt="an arctic fox")
+        )
+        store.for_owner(LOCAL_OWNER).save_user_style(UserStyle("Ink", "Mine", "{prompt}, ink", ""))
     engine = create_gallery_engine(f"sqlite:///{gallery_dir / 'database' / 'atelier.db'}")
     with writer(engine).begin() as connection:
         command.downgrade(alembic_config(connection), "0003")
@@ -130,14 +137,14 @@ def test_rows_from_before_owners_become_the_local_users(tmp_path, make_generatio
     engine.dispose()
 
     with GalleryStore.open(gallery_dir) as store:
-        assert store.get(fox).user_id == "local"
-        assert [e.name for e in store.list_experiments()] == ["old"]
-        assert [s.name for s in store.list_user_styles()] == ["Ink"]
-        assert store.search(owner="someone else").items == ()
-        assert store.list_user_styles(owner="someone else") == []
+        assert store.for_owner(LOCAL_OWNER).get(fox).user_id == "local"
+        assert [e.name for e in store.for_owner(LOCAL_OWNER).list_experiments()] == ["old"]
+        assert [s.name for s in store.for_owner(LOCAL_OWNER).list_user_styles()] == ["Ink"]
+        assert store.for_owner("someone else").search().items == ()
+        assert store.for_owner("someone else").list_user_styles() == []
         # Style names are now unique per owner: another owner may use the same name.
-        store.save_user_style(UserStyle("ink", "Theirs", "{prompt}, ink", ""), owner="ada")
-        assert [s.category for s in store.list_user_styles()] == ["Mine"]
+        store.for_owner("ada").save_user_style(UserStyle("ink", "Theirs", "{prompt}, ink", ""))
+        assert [s.category for s in store.for_owner(LOCAL_OWNER).list_user_styles()] == ["Mine"]
 
 
 def test_sqlite_connections_have_foreign_keys_wal_and_a_busy_timeout(sqlite_store):

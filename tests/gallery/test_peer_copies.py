@@ -88,9 +88,9 @@ def test_a1111_reads_every_field_of_our_jpeg_and_webp(fmt):
     }
 
 
-def test_a_stored_png_becomes_a_peer_copy_with_its_own_parameters(store):
-    (gid,) = store.record_generations([GENERATION])
-    (image,) = store.get(gid).images
+def test_a_stored_png_becomes_a_peer_copy_with_its_own_parameters(local):
+    (gid,) = local.record_generations([GENERATION])
+    (image,) = local.get(gid).images
     data = peer_copy(image.path.read_bytes(), "jpeg")
     assert a1111_reads(data) == infotext_for(GENERATION)
     with pytest.raises(GalleryError, match="JPEG or WebP, not 'gif'"):
@@ -98,9 +98,9 @@ def test_a_stored_png_becomes_a_peer_copy_with_its_own_parameters(store):
 
 
 @pytest.mark.parametrize(("fmt", "suffix"), [("jpeg", ".jpg"), ("webp", ".webp"), ("png", ".png")])
-def test_export_zip_writes_the_chosen_format(store, tmp_path, fmt, suffix):
-    (gid,) = store.record_generations([GENERATION])
-    out = store.export_zip([gid], tmp_path / "out.zip", image_format=fmt)
+def test_export_zip_writes_the_chosen_format(local, tmp_path, fmt, suffix):
+    (gid,) = local.record_generations([GENERATION])
+    out = local.export_zip([gid], tmp_path / "out.zip", image_format=fmt)
     with zipfile.ZipFile(out) as archive:
         (name,) = [n for n in archive.namelist() if n.startswith("images/")]
         assert name.endswith(suffix)

@@ -17,17 +17,20 @@ from pathlib import Path
 
 from gallery import GalleryStore
 from gallery.database import default_sqlite_path
+from gallery.owners import LOCAL_OWNER
 
 REPO = Path(__file__).resolve().parents[2]
 WRITER = """
 import sys
 from PIL import Image
-from gallery import GalleryStore, NewGeneration
+from gallery import LOCAL_OWNER, GalleryStore, NewGeneration
 count = int(sys.argv[2])
 with GalleryStore.open(sys.argv[1]) as store:
     for n in range(count):
         image = Image.new("RGB", (32, 32), (n % 256, n // 256, 7))
-        (gid,) = store.record_generations([NewGeneration(prompt=f"fox {n}", seed=n, image=image)])
+        (gid,) = store.for_owner(LOCAL_OWNER).record_generations(
+            [NewGeneration(prompt=f"fox {n}", seed=n, image=image)]
+        )
         print(gid, flush=True)
 """
 
@@ -59,7 +62,7 @@ def test_readers_in_other_processes_lose_no_rows(tmp_path):
         while writer.poll() is None:
             read_files_raw(database)
             with GalleryStore.open(gallery_dir) as store:  # what a CLI command does
-                store.count()
+                store.for_owner(LOCAL_OWNER).count()
             time.sleep(0.05)
         out, _ = writer.communicate(timeout=60)
     finally:
@@ -68,8 +71,10 @@ def test_readers_in_other_processes_lose_no_rows(tmp_path):
     written = [int(line) for line in out.split()]
     assert len(written) == 40
     with GalleryStore.open(gallery_dir) as store:
-        assert store.count() == 40
-        assert {store.get(i).prompt for i in written} == {f"fox {n}" for n in range(40)}
+        assert store.for_owner(LOCAL_OWNER).count() == 40
+        assert {store.for_owner(LOCAL_OWNER).get(i).prompt for i in written} == {
+            f"fox {n}" for n in range(40)
+        }
     assert len(list((gallery_dir / "images").glob("*/*/*.png"))) == 40
 
 
@@ -85,8 +90,8 @@ def test_a_killed_writer_loses_no_committed_row_and_leaves_no_orphan(tmp_path):
     committed += [int(line) for line in rest.split()]
     with GalleryStore.open(gallery_dir) as store:  # the start-up sweep finishes the intent
         for generation_id in committed:
-            assert store.get(generation_id).image.path.is_file()
-        rows = store.count()
+            assert store.for_owner(LOCAL_OWNER).get(generation_id).image.path.is_file()
+        rows = store.for_owner(LOCAL_OWNER).count()
         assert rows >= len(committed)
     files = list((gallery_dir / "images").glob("*/*/*.png"))
     assert len(files) == rows  # neither a row without its file nor a file without its row

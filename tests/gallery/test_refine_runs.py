@@ -33,9 +33,9 @@ def refiner(engine, tmp_path_factory):
     return run
 
 
-def record(store, refiner) -> RefineRecorder:
+def record(local, refiner) -> RefineRecorder:
     recorder = RefineRecorder(
-        store,
+        local,
         new_generation,
         name="Toward a blue star",
         spec=refiner.spec.to_dict(),
@@ -48,9 +48,9 @@ def record(store, refiner) -> RefineRecorder:
     return recorder
 
 
-def test_each_round_is_a_refine_experiment_with_its_grid(store, refiner):
-    recorder = record(store, refiner)
-    experiments = [store.get_experiment(i) for i in recorder.experiments]
+def test_each_round_is_a_refine_experiment_with_its_grid(local, refiner):
+    recorder = record(local, refiner)
+    experiments = [local.get_experiment(i) for i in recorder.experiments]
     assert [e.kind for e in experiments] == ["refine"] * 3
     assert experiments[1].name == "Toward a blue star · round 1"
     assert experiments[2].settings["refine"]["previous_experiment"] == experiments[1].id
@@ -65,17 +65,17 @@ def test_each_round_is_a_refine_experiment_with_its_grid(store, refiner):
             assert sorted(c.seed_index for c in cells) == [0, 1]
         assert experiment.winner.name == round_.best.id
     picked = next(c for c in refiner.rounds[1].variants if c.picked)
-    votes = store.votes(experiments[1].id)
+    votes = local.votes(experiments[1].id)
     assert [v.winner_variant_id for v in votes] == [
         next(v.id for v in experiments[1].variants if v.name == picked.id)
     ]
 
 
-def test_parents_are_not_rendered_twice_and_variants_keep_their_story(store, refiner):
-    recorder = record(store, refiner)
+def test_parents_are_not_rendered_twice_and_variants_keep_their_story(local, refiner):
+    recorder = record(local, refiner)
     rendered = sum(len(r.variants) for r in refiner.rounds) * len(SEEDS)
-    assert store.count() == rendered
-    experiment = store.get_experiment(recorder.experiments[1])
+    assert local.count() == rendered
+    experiment = local.get_experiment(recorder.experiments[1])
     child = next(v for v in experiment.variants if v.name == refiner.rounds[1].variants[0].id)
     candidate = refiner.candidates[child.name]
     assert child.recipe["parent"] == "r0"
@@ -85,18 +85,18 @@ def test_parents_are_not_rendered_twice_and_variants_keep_their_story(store, ref
     assert set(child.recipe["versus_parent"]) == {"mean", "low", "high"}
 
 
-def test_the_lineage_walks_from_the_best_back_to_the_start_on_each_seed(store, refiner):
-    recorder = record(store, refiner)
+def test_the_lineage_walks_from_the_best_back_to_the_start_on_each_seed(local, refiner):
+    recorder = record(local, refiner)
     best = refiner.best
     path = [candidate.id for candidate in refiner.lineage()]
     assert path[0] == "r0" and path[-1] == best.id
     for seed_index, seed in enumerate(SEEDS):
         generation_id = recorder.generations[best.id][seed_index]
-        lineage = store.lineage(generation_id)
+        lineage = local.lineage(generation_id)
         chain = [*lineage.ancestors, lineage.generation]
         assert [g.id for g in chain] == [recorder.generations[c][seed_index] for c in path]
         assert {g.seed for g in chain} == {seed}
-        record_ = store.get(generation_id)
+        record_ = local.get(generation_id)
         assert record_.recipe == best.recipe.to_dict()
-        scores = store.scores_of([generation_id], "clip_image")
+        scores = local.scores_of([generation_id], "clip_image")
         assert scores[generation_id].value == pytest.approx(best.scores[seed_index], abs=1e-4)

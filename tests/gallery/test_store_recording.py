@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from gallery import GalleryError, GalleryStore, NotFoundError, read_metadata
+from gallery import GalleryError, NotFoundError, read_metadata
 from gallery.files import content_hash
 from gallery.metadata import ATELIER_KEY, PARAMETERS_KEY, read_text_chunks
 
@@ -23,10 +23,10 @@ def stored_files(root: Path) -> set[str]:
     }
 
 
-def test_record_writes_a_row_an_image_and_a_thumbnail(store: GalleryStore, make_generation):
-    generation_id = store.record_generation(make_generation(seed=42))
+def test_record_writes_a_row_an_image_and_a_thumbnail(store, local, make_generation):
+    generation_id = local.record_generation(make_generation(seed=42))
 
-    record = store.get(generation_id)
+    record = local.get(generation_id)
     assert record.seed == 42
     assert record.prompt == "a red fox in the snow"
     assert record.scheduler == "DPM++ 2M Karras"
@@ -53,19 +53,19 @@ def test_record_writes_a_row_an_image_and_a_thumbnail(store: GalleryStore, make_
         assert max(thumb.size) <= 256
 
 
-def test_thumbnail_is_at_most_256_pixels_and_keeps_the_aspect(store, make_generation):
+def test_thumbnail_is_at_most_256_pixels_and_keeps_the_aspect(local, make_generation):
     big = Image.new("RGB", (1024, 512), (10, 20, 30))
-    record = store.get(store.record_generation(make_generation(image=big)))
+    record = local.get(local.record_generation(make_generation(image=big)))
     with Image.open(record.image.thumbnail_path) as thumb:
         assert thumb.size == (256, 128)
     assert (record.image.width, record.image.height) == (1024, 512)
 
 
-def test_recorded_png_carries_a1111_parameters_and_our_json(store, make_generation):
-    generation_id = store.record_generation(
+def test_recorded_png_carries_a1111_parameters_and_our_json(local, make_generation):
+    generation_id = local.record_generation(
         make_generation(seed=7, recipe={"version": 1, "subject": "fox", "styles": ["Cinematic"]})
     )
-    path = store.get(generation_id).image.path
+    path = local.get(generation_id).image.path
     chunks = read_text_chunks(path)
     assert chunks[PARAMETERS_KEY].splitlines() == [
         "a red fox in the snow",
@@ -82,49 +82,49 @@ def test_recorded_png_carries_a1111_parameters_and_our_json(store, make_generati
     assert metadata.settings["seed"] == 7
 
 
-def test_a_batch_shares_one_batch_id_and_keeps_order(store, make_generation):
-    ids = store.record_generations([make_generation(seed=s) for s in (5, 6, 7)])
-    records = [store.get(i) for i in ids]
+def test_a_batch_shares_one_batch_id_and_keeps_order(local, make_generation):
+    ids = local.record_generations([make_generation(seed=s) for s in (5, 6, 7)])
+    records = [local.get(i) for i in ids]
     assert [r.seed for r in records] == [5, 6, 7]
     assert len({r.batch_id for r in records}) == 1
     assert ids == sorted(ids)
 
 
-def test_tags_given_at_record_time_are_normalized(store, make_generation):
-    generation_id = store.record_generation(make_generation(tags=("  Snow ", "ANIMALS", "snow")))
-    assert store.get(generation_id).tags == ("animals", "snow")
-    assert store.tags() == [("animals", 1), ("snow", 1)]
+def test_tags_given_at_record_time_are_normalized(local, make_generation):
+    generation_id = local.record_generation(make_generation(tags=("  Snow ", "ANIMALS", "snow")))
+    assert local.get(generation_id).tags == ("animals", "snow")
+    assert local.tags() == [("animals", 1), ("snow", 1)]
 
 
-def test_png_bytes_are_stored_exactly_as_given(store, make_generation):
+def test_png_bytes_are_stored_exactly_as_given(local, make_generation):
     buffer = io.BytesIO()
     Image.new("RGB", (32, 32), (1, 2, 3)).save(buffer, format="PNG")
     data = buffer.getvalue()
-    record = store.get(store.record_generation(make_generation(png_bytes=data)))
+    record = local.get(local.record_generation(make_generation(png_bytes=data)))
     assert record.image.path.read_bytes() == data
     assert (record.width, record.height) == (32, 32)
 
 
-def test_same_content_shares_one_file_until_the_last_row_is_deleted(store, make_generation):
+def test_same_content_shares_one_file_until_the_last_row_is_deleted(store, local, make_generation):
     buffer = io.BytesIO()
     Image.new("RGB", (16, 16), (9, 9, 9)).save(buffer, format="PNG")
-    first = store.record_generation(make_generation(png_bytes=buffer.getvalue()))
-    second = store.record_generation(make_generation(png_bytes=buffer.getvalue()))
-    path = store.get(first).image.path
-    assert store.get(second).image.path == path
+    first = local.record_generation(make_generation(png_bytes=buffer.getvalue()))
+    second = local.record_generation(make_generation(png_bytes=buffer.getvalue()))
+    path = local.get(first).image.path
+    assert local.get(second).image.path == path
     assert len(stored_files(store.root)) == 2  # one image, one thumbnail
 
-    store.delete(first)
+    local.delete(first)
     assert path.exists()  # still used by the second generation
-    store.delete(second)
+    local.delete(second)
     assert not path.exists()
     assert stored_files(store.root) == set()
 
 
-def test_a_missing_parent_is_refused_and_leaves_nothing_behind(store, make_generation):
+def test_a_missing_parent_is_refused_and_leaves_nothing_behind(store, local, make_generation):
     with pytest.raises(NotFoundError, match="no parent generation 999"):
-        store.record_generation(make_generation(parent_id=999))
-    assert store.count() == 0
+        local.record_generation(make_generation(parent_id=999))
+    assert local.count() == 0
     assert stored_files(store.root) == set()
     assert list((store.root / "pending").iterdir()) == []
 
@@ -145,56 +145,56 @@ def test_a_missing_parent_is_refused_and_leaves_nothing_behind(store, make_gener
         ({"settings": {"when": object()}}, "settings cannot be stored as JSON"),
     ],
 )
-def test_bad_input_is_refused_with_one_sentence(store, make_generation, overrides, message):
+def test_bad_input_is_refused_with_one_sentence(store, local, make_generation, overrides, message):
     with pytest.raises(GalleryError, match=message):
-        store.record_generation(make_generation(**overrides))
-    assert store.count() == 0
+        local.record_generation(make_generation(**overrides))
+    assert local.count() == 0
     assert stored_files(store.root) == set()
 
 
-def test_an_empty_batch_records_nothing(store):
-    assert store.record_generations([]) == []
+def test_an_empty_batch_records_nothing(local):
+    assert local.record_generations([]) == []
 
 
 @pytest.mark.parametrize("seed", [0, 2**63 - 1, 2**63, 2**64 - 1])
-def test_every_64_bit_seed_round_trips_and_is_found(store, make_generation, seed):
+def test_every_64_bit_seed_round_trips_and_is_found(local, make_generation, seed):
     from gallery import GalleryQuery
 
-    generation_id = store.record_generation(make_generation(seed=seed))
-    assert store.get(generation_id).seed == seed
-    assert [item.id for item in store.search(GalleryQuery(seed=seed)).items] == [generation_id]
-    assert read_metadata(store.get(generation_id).image.path.read_bytes()).settings["seed"] == seed
+    generation_id = local.record_generation(make_generation(seed=seed))
+    assert local.get(generation_id).seed == seed
+    assert [item.id for item in local.search(GalleryQuery(seed=seed)).items] == [generation_id]
+    assert read_metadata(local.get(generation_id).image.path.read_bytes()).settings["seed"] == seed
 
 
-def test_recording_and_deleting_the_same_content_take_turns(store, make_generation):
+def test_recording_and_deleting_the_same_content_take_turns(store, local, make_generation):
     """A delete of the old row must not remove the file a new identical recording relies on."""
     import threading
 
     buffer = io.BytesIO()
     Image.new("RGB", (16, 16), (4, 5, 6)).save(buffer, format="PNG")
-    old = store.record_generation(make_generation(png_bytes=buffer.getvalue()))
+    old = local.record_generation(make_generation(png_bytes=buffer.getvalue()))
     stored, deleted = threading.Event(), threading.Event()
-    real_insert = store._insert
+    real_insert = store.records._insert
 
     def slow_insert(*args, **kwargs):
         stored.set()  # the file is in place, the row not yet
         deleted.wait(timeout=2)  # unserialised, the delete runs to its end in this gap
         return real_insert(*args, **kwargs)
 
-    store._insert = slow_insert
+    store.records._insert = slow_insert
     new_ids = []
     recorder = threading.Thread(
         target=lambda: new_ids.extend(
-            store.record_generations([make_generation(png_bytes=buffer.getvalue())])
+            local.record_generations([make_generation(png_bytes=buffer.getvalue())])
         )
     )
     recorder.start()
     assert stored.wait(timeout=10)
-    deleter = threading.Thread(target=lambda: (store.delete(old), deleted.set()))
+    deleter = threading.Thread(target=lambda: (local.delete(old), deleted.set()))
     deleter.start()
     recorder.join(timeout=30)
     deleter.join(timeout=30)
-    store._insert = real_insert
+    store.records._insert = real_insert
     (new,) = new_ids
-    assert store.get(new).image.path.is_file()
+    assert local.get(new).image.path.is_file()
     assert len(stored_files(store.root)) == 2

@@ -13,6 +13,7 @@ from PIL import Image
 
 from gallery import GalleryError, GalleryQuery, GalleryStore, read_metadata
 from gallery.metadata import read_text_chunks
+from gallery.owners import LOCAL_OWNER
 from ui.recording import png_bytes_with_metadata, record_result
 
 
@@ -87,9 +88,9 @@ def fake_result() -> FakeResult:
 def test_record_result_stores_one_generation_per_image(store):
     result = fake_result()
     recipe = {"version": 1, "subject": "a fox", "colour": ["(red:1.2)"], "free_text": "{day|night}"}
-    ids = record_result(store, result, recipe=recipe, owner="ada", tags=["fox"])
+    ids = record_result(store.for_owner("ada"), result, recipe=recipe, tags=["fox"])
 
-    first, second = (store.get(i, owner="ada") for i in ids)
+    first, second = (store.for_owner("ada").get(i) for i in ids)
     assert (first.prompt, second.prompt) == tuple(result.prompts)
     assert (first.seed, second.seed) == (1000, 1001)
     assert first.batch_id == second.batch_id
@@ -114,21 +115,21 @@ def test_record_result_stores_one_generation_per_image(store):
     assert "Seed: 1001" in read_text_chunks(second.image.path)["parameters"]
 
 
-def test_the_output_png_and_the_gallery_png_are_the_same_bytes(store):
+def test_the_output_png_and_the_gallery_png_are_the_same_bytes(local):
     result = fake_result()
-    (first_id, _) = record_result(store, result)
-    assert store.get(first_id).image.path.read_bytes() == png_bytes_with_metadata(result, 0)
+    (first_id, _) = record_result(local, result)
+    assert local.get(first_id).image.path.read_bytes() == png_bytes_with_metadata(result, 0)
 
 
-def test_record_result_links_the_parent_and_accepts_a_recipe_object(store):
+def test_record_result_links_the_parent_and_accepts_a_recipe_object(local):
     from prompts.recipe import Recipe
 
-    parent = record_result(store, fake_result())[0]
-    child_ids = record_result(store, fake_result(), recipe=Recipe(subject="fox"), parent_id=parent)
-    assert [g.id for g in store.lineage(parent).descendants] == child_ids
-    assert store.get(child_ids[0]).recipe["subject"] == "fox"
+    parent = record_result(local, fake_result())[0]
+    child_ids = record_result(local, fake_result(), recipe=Recipe(subject="fox"), parent_id=parent)
+    assert [g.id for g in local.lineage(parent).descendants] == child_ids
+    assert local.get(child_ids[0]).recipe["subject"] == "fox"
     with pytest.raises(GalleryError, match="recipe must be a dict"):
-        record_result(store, fake_result(), recipe=["fox"])
+        record_result(local, fake_result(), recipe=["fox"])
 
 
 # --- the CLI ------------------------------------------------------------------------------
@@ -138,18 +139,19 @@ def test_record_result_links_the_parent_and_accepts_a_recipe_object(store):
 def data_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "data"
     with GalleryStore.open(folder / "gallery") as store:
-        ids = record_result(store, fake_result(), tags=["fox"])
-        store.set_rating(ids[1], 5)
-        store.set_favourite(ids[1])
+        local = store.for_owner(LOCAL_OWNER)
+        ids = record_result(local, fake_result(), tags=["fox"])
+        local.set_rating(ids[1], 5)
+        local.set_favourite(ids[1])
         other = fake_result()
         other.prompts = ["a castle at dusk", "a castle at dawn"]
         other.provenance["model_id"] = "other/model"
-        record_result(store, other)
+        record_result(local, other)
     return folder
 
 
 def cli(data_dir: Path, *argv: str) -> int:
-    from ui.cli import main
+    from ui.cli.main import main
 
     return main(["--data-dir", str(data_dir), "gallery", *argv])
 
@@ -198,7 +200,7 @@ def test_cli_show_export_delete(data_dir, tmp_path, capsys):
     assert cli(data_dir, "delete", "1") == 0
     assert "deleted 1" in capsys.readouterr().out
     with GalleryStore.open(data_dir / "gallery") as store:
-        assert store.count() == 3
+        assert store.for_owner(LOCAL_OWNER).count() == 3
 
 
 def test_cli_import_a_folder(data_dir, tmp_path, capsys):
@@ -214,7 +216,7 @@ def test_cli_import_a_folder(data_dir, tmp_path, capsys):
     assert cli(data_dir, "import", str(incoming)) == 0
     assert "imported 1" in capsys.readouterr().out
     with GalleryStore.open(data_dir / "gallery") as store:
-        assert store.count(GalleryQuery(text="day")) == 2
+        assert store.for_owner(LOCAL_OWNER).count(GalleryQuery(text="day")) == 2
 
 
 def test_cli_errors_are_one_line(data_dir, capsys):
@@ -228,7 +230,7 @@ def test_cli_errors_are_one_line(data_dir, capsys):
 
 def test_cli_check_reports_missing_files(data_dir, capsys):
     with GalleryStore.open(data_dir / "gallery") as store:
-        store.get(1).image.path.unlink()
+        store.for_owner(LOCAL_OWNER).get(1).image.path.unlink()
     assert cli(data_dir, "check") == 0
     captured = capsys.readouterr()
     assert "1 image(s) missing on disk" in captured.out

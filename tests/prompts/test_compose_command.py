@@ -9,7 +9,7 @@ import pytest
 
 from prompts.recipe import Recipe
 from prompts.styles import Style
-from ui.cli import main
+from ui.cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = [
@@ -123,11 +123,14 @@ def test_list_styles_filters_by_name_or_category(capsys, tmp_path):
 
 
 def test_user_styles_kept_by_the_app_are_usable(capsys, tmp_path):
+    from gallery.owners import LOCAL_OWNER
     from gallery.store import GalleryStore
     from ui.settings import gallery_dir
 
     with GalleryStore.open(gallery_dir(tmp_path)) as store:  # where the web app keeps them
-        store.save_user_style(Style("My Neon", "Mine", "neon sign of {prompt}", "dull"))
+        store.for_owner(LOCAL_OWNER).save_user_style(
+            Style("My Neon", "Mine", "neon sign of {prompt}", "dull")
+        )
     code, out, _ = compose(capsys, tmp_path, "--subject", "a cat", "--style", "my neon")
     assert code == 0
     assert "positive: neon sign of a cat" in out and "negative: dull" in out

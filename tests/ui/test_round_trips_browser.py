@@ -41,10 +41,10 @@ def chips(page, elem_id):
     return page.locator(f"#{elem_id} .token > span").all_inner_texts()
 
 
-def test_recall_into_the_builder_restores_every_field(server, gallery_store, browser, tmp_path):
+def test_recall_into_the_builder_restores_every_field(server, local_gallery, browser, tmp_path):
     from playwright.sync_api import expect
 
-    (_gid,) = gallery_store.record_generations(
+    (_gid,) = local_gallery.record_generations(
         [
             NewGeneration(
                 prompt="oil painting of a lighthouse on a rocky cliff, golden hour",

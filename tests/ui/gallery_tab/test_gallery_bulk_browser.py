@@ -1,0 +1,102 @@
+"""The gallery grid in Debian's Chromium: cards with prompt, rating and favourite; tag chips
+removed with one click; several images ticked, then tagged, exported or handed to Compare."""
+
+import zipfile
+
+import pytest
+from PIL import Image
+
+from gallery.records import NewGeneration
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True)
+def patient_expect():
+    """Events queue behind each other on a loaded machine: wait up to 30 s for the page."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
+    yield
+    expect.set_options(timeout=5_000)
+
+
+def test_cards_chips_and_multi_select_export(server, local_gallery, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    first, second, third = local_gallery.record_generations(
+        [
+            NewGeneration(
+                prompt=f"a zebra crossing number {n}, long exposure, city lights at night",
+                seed=700 + n,
+                model_id="demo",
+                tags=("street", "night") if n == 1 else (),
+                image=Image.new("RGB", (64, 64), colour),
+            )
+            for n, colour in ((1, "red"), (2, "green"), (3, "blue"))
+        ]
+    )
+    local_gallery.set_rating(first, 4)
+    local_gallery.set_favourite(first, True)
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(url)
+    page.get_by_role("tab", name="Gallery").click()
+    search = page.locator("#gallery-search textarea, #gallery-search input").first
+    search.fill("zebra crossing")
+    search.press("Enter")
+    grid = page.locator("#gallery-grid")
+    expect(grid.get_by_text("♥ ★★★★ 701 · demo · a zebra crossing number 1")).to_be_visible()
+    expect(grid.get_by_text("702 · demo · a zebra crossing number 2")).to_be_visible()
+
+    # One click on a chip's × removes that tag.
+    grid.get_by_text("701 · demo").click()
+    tags = page.locator("#gallery-tags")
+    expect(tags.locator(".token")).to_have_count(2)
+    tags.locator(".token").filter(has_text="street").locator(".token-remove").click()
+    expect(tags.locator(".token")).to_have_count(1)
+    page.wait_for_timeout(1500)
+    assert local_gallery.get(first).tags == ("night",)
+
+    # Tick two images: tag them, export them.
+    page.locator("#gallery-bulk").get_by_text("Select several").click()
+    chosen = page.locator("#gallery-chosen")
+    chosen.get_by_label(f"#{second} 702 · demo", exact=False).check()
+    chosen.get_by_label(f"#{third} 703 · demo", exact=False).check()
+    page.locator("#gallery-bulk-tag input, #gallery-bulk-tag textarea").first.fill("pair")
+    page.locator("#gallery-bulk-tag-add").click()
+    expect(page.locator("#gallery-bulk-status")).to_contain_text("Tagged 2 generations")
+    assert local_gallery.get(second).tags == ("pair",) and local_gallery.get(third).tags == (
+        "pair",
+    )
+    # Tagging refreshes the page's list; tick both again once the refresh has settled (a
+    # tick made while it lands is undone).
+    labels = (f"#{second} 702 · demo", f"#{third} 703 · demo")
+    boxes = [chosen.get_by_label(label, exact=False) for label in labels]
+    for _ in range(5):
+        for box in boxes:
+            box.check()
+        page.wait_for_timeout(700)
+        if all(box.is_checked() for box in boxes):
+            break
+    page.locator("#gallery-bulk-export").click()
+    link = page.locator("#gallery-bulk-file a").first
+    expect(link).to_be_visible()
+    with page.expect_download() as download_info:
+        link.click()
+    path = tmp_path / "export.zip"
+    download_info.value.save_as(path)
+    with zipfile.ZipFile(path) as archive:
+        pngs = [name for name in archive.namelist() if name.endswith(".png")]
+        assert len(pngs) == 2
+        assert "settings.csv" in " ".join(archive.namelist())
+    page.screenshot(path=str(tmp_path / "bulk.png"), full_page=True)
+
+    # "Compare these" hands the two prompts to the Compare tab as variants.
+    page.locator("#gallery-compare-these").click()
+    expect(page.get_by_role("tab", name="Compare")).to_have_attribute("aria-selected", "true")
+    variants = page.locator("#compare-variants")
+    expect(variants).to_contain_text("a zebra crossing number 2")
+    expect(variants).to_contain_text("a zebra crossing number 3")
+    page.screenshot(path=str(tmp_path / "compare-these.png"), full_page=True)
+    page.close()
