@@ -39,7 +39,7 @@ from gallery.services.curation import CurationService
 from gallery.services.recording import RecordService
 from gallery.services.scores import ScoreService
 
-EXPERIMENT_KINDS = ("compare", "ablation")
+EXPERIMENT_KINDS = ("compare", "ablation", "refine")
 
 
 class ExperimentService:
