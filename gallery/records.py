@@ -441,3 +441,5 @@ class SweepReport:
     finished_intents: int = 0
     kept_intents: int = 0
     missing_images: tuple[int, ...] = ()
+    recorded_deferred: int = 0
+    """Generations recorded from rows that waited for the database (`gallery.deferred`)."""

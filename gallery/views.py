@@ -296,6 +296,11 @@ class AdminGallery(OwnerGallery):
         """Repair files left by abrupt stops; `full` walks everything (`gallery check`)."""
         return self._services.maintenance.sweep(full=full, grace_s=grace_s, delete_ours=delete_ours)
 
+    def record_deferred(self) -> int:
+        """Record the rows that waited for the database during an outage (every owner's);
+        how many generations were recorded."""
+        return self._services.records.record_deferred()
+
     def rebuild(self, *, owner: Owner) -> ImportReport:
         """Re-create records, as `owner`'s, for every stored image no row references."""
         return self._services.maintenance.rebuild(owner=owner)
