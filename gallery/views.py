@@ -207,6 +207,14 @@ class OwnerGallery:
             variant_id, generation_id, seed_index, axis_index, owner=self.owner
         )
 
+    def mark_experiment_running(self, experiment_id: int) -> None:
+        """This process is making the experiment's cells (at the start and after each batch)."""
+        self._services.experiments.mark_running(experiment_id, owner=self.owner)
+
+    def mark_experiment_stopped(self, experiment_id: int) -> None:
+        """The run making the experiment's cells ended (finished, stopped or failed)."""
+        self._services.experiments.mark_stopped(experiment_id, owner=self.owner)
+
     def set_winner(self, experiment_id: int, variant_id: int | None) -> None:
         """Mark one variant of an experiment as the winner, or clear it with None."""
         self._services.experiments.set_winner(experiment_id, variant_id, owner=self.owner)
