@@ -5,6 +5,7 @@ last, `ratio: X` = engine / bare. The engine runs with its progress hook and liv
 and its text-embedding cache cleared before each run, so the ratio is its whole overhead.
 
     .venv/bin/python bench/engine_overhead.py [--reps 7] [--size 256] [--steps 20]
+    .venv/bin/python bench/engine_overhead.py --smoke     # one tiny run of each, to check it works
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--models-dir", default=None, help="reuse a built demo model folder")
+    parser.add_argument("--smoke", action="store_true", help="1 rep, 64 px, 2 steps")
     args = parser.parse_args()
+    if args.smoke:
+        args.reps, args.size, args.steps = 1, 64, 2
 
     models_dir = Path(args.models_dir or tempfile.mkdtemp(prefix="atelier-bench-"))
     engine = Engine(ModelManager(models_dir))
