@@ -196,6 +196,8 @@ def make_plan(
             axis,
         )
         plan.validate()
+    except gr.Error:  # a ValueError too; str() of it would show the sentence in quotes
+        raise
     except (EngineError, ValueError) as exc:
         raise gr.Error(str(exc)) from None
     return plan
