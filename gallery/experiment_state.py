@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from gallery.files import HOSTNAME, owner_alive
 
@@ -56,7 +56,7 @@ def runner_alive(runner: str | None, heartbeat_at: datetime | None) -> bool:
         return alive
     if heartbeat_at is None:
         return False
-    return datetime.now(UTC) - heartbeat_at < timedelta(seconds=RUN_TIMEOUT_S)
+    return datetime.now(timezone.utc) - heartbeat_at < timedelta(seconds=RUN_TIMEOUT_S)
 
 
 def grid_positions(seeds: int, variants: int, axis_values: int) -> list[Position]:

@@ -3,7 +3,7 @@ stopped it (Stop, an error, a kill), and knows which cells are missing."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import update
 
@@ -60,7 +60,7 @@ def test_every_cell_made_is_finished(local, make_generation):
 
 def test_a_runner_that_died_leaves_its_experiment_interrupted(store, local, make_generation):
     experiment = grid(local, make_generation, made=[(0, 0, None)])
-    now = datetime.now(UTC)
+    now = datetime.now(timezone.utc)
     set_runner(store, experiment.id, f"{HOSTNAME}-999999999", now)  # no such process
     assert local.get_experiment(experiment.id).state.status == "interrupted"
     # On another host only the heartbeat can tell: fresh is running, stale is interrupted.

@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -154,7 +154,7 @@ def test_no_sweep_deletes_the_files_of_rows_that_wait(sqlite_store, gallery_dir,
     prepared = prepare_png(embed_metadata(item.image, item), item.image)
     sqlite_store.files.store(prepared)
     folder = DeferredFolder(gallery_dir)
-    folder.write("b" * 32, datetime.now(UTC), [(prepared.sha, item)])
+    folder.write("b" * 32, datetime.now(timezone.utc), [(prepared.sha, item)])
     [claimed] = folder.claim_all()
     folder.set_aside(claimed)  # as if it could not be recorded
     report = sqlite_store.admin().sweep(full=True, grace_s=0, delete_ours=True)
@@ -171,7 +171,7 @@ def test_a_claim_left_by_a_process_that_died_is_handed_back_and_recorded(
     prepared = prepare_png(embed_metadata(item.image, item), item.image)
     sqlite_store.files.store(prepared)
     folder = DeferredFolder(gallery_dir)
-    document = folder.write("c" * 32, datetime.now(UTC), [(prepared.sha, item)])
+    document = folder.write("c" * 32, datetime.now(timezone.utc), [(prepared.sha, item)])
     dead = document.with_name(f"{document.name}~{HOSTNAME}-999999999-{'d' * 32}.claim")
     document.rename(dead)
     report = sqlite_store.admin().sweep(grace_s=0)

@@ -161,3 +161,25 @@ def test_write_new_file_takes_the_next_free_name(tmp_path):
     paths = [write_new_file(tmp_path / "fox-7.png", bytes([n])) for n in range(3)]
     assert [p.name for p in paths] == ["fox-7.png", "fox-7-2.png", "fox-7-3.png"]
     assert [p.read_bytes() for p in paths] == [b"\x00", b"\x01", b"\x02"]
+
+
+THIRD_PARTY_NOISE = ("torchvision", "Writing model shards", "Loading", "it/s]", "Warning")
+
+
+@pytest.mark.slow
+def test_quiet_prints_only_our_own_lines(tmp_path):
+    """A fresh data folder (the demo model is built: transformers writes its shards), then a
+    generation: with --quiet nothing but our notes; without it our step bar and still none of
+    transformers' or diffusers' warnings and bars."""
+    data = tmp_path / "data"
+    args = ["generate", "a red fox", "--seed", "3", "--steps", "2", "--width", "64"]
+    args += ["--height", "64", "--out", str(tmp_path / "out")]
+    quiet = run_app(*args, "--quiet", data_dir=data)
+    assert quiet.returncode == 0, quiet.stderr
+    lines = quiet.stderr.splitlines()
+    assert lines and all(line.startswith(("note: ", "recorded in the gallery")) for line in lines)
+    loud = run_app(*args, data_dir=data)
+    assert loud.returncode == 0, loud.stderr
+    assert "] 2/2" in loud.stderr  # the progress the user asked for
+    for noise in THIRD_PARTY_NOISE:
+        assert noise not in quiet.stderr and noise not in loud.stderr, noise
