@@ -21,7 +21,7 @@ from engine.quiet import quiet_third_party_output
 
 quiet_third_party_output()
 
-from ui.cli import main  # noqa: E402
+from ui.cli.main import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,7 +7,7 @@ does not exist rather than acting for someone else). Two owners are involved:
 - `owner`: whose items are read and changed (`EVERY_OWNER` for an admin's view);
 - `author`: whose new items are made and whose own lists (styles) are shown: the same
   owner, except for an admin visitor, who reads everyone's but writes as themself
-  (`ui.visitors.VisitorGallery` overrides both properties per request).
+  (`ui.hosting.visitors.VisitorGallery` overrides both properties per request).
 
 `AdminGallery` (`store.admin()`) reads every owner's items and alone has the maintenance
 operations (sweep, rebuild, optimize, owner transfer).
