@@ -1,7 +1,8 @@
 """`SearchService`: pages and counts of an owner's generations, their models and tags.
 
 The statements themselves are built by `gallery.search` (full-text index where the database
-has one); this service runs them for one owner.
+has one), after `gallery.search_plans` has looked at how much the words and tag match; this
+service runs them for one owner.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from gallery.models import Generation, GenerationTag, Tag
 from gallery.owners import Owner, owner_filter
 from gallery.records import GalleryQuery, Page
 from gallery.search import TextMode, count_statement, page_statement
+from gallery.search_plans import plan_search
 from gallery.services.common import Sessions, owned, summary
 
 
@@ -30,8 +32,11 @@ class SearchService:
         """One page of `owner`'s generations matching `query`, newest first."""
         query = _scoped(query or GalleryQuery(), owner)
         query.validate()
-        statement, params = page_statement(query, mode=self._text_mode)
         with self._sessions.reader.connect() as connection:
+            plan = plan_search(connection, query, self._text_mode)
+            if plan.nothing:
+                return Page((), query.page, query.page_size, has_more=False)
+            statement, params = page_statement(query, mode=self._text_mode, plan=plan)
             rows = connection.execute(statement, params).all()
         items = tuple(summary(self._root, row) for row in rows[: query.page_size])
         return Page(items, query.page, query.page_size, has_more=len(rows) > query.page_size)
