@@ -384,9 +384,12 @@ def page_statement_for(shape: Shape) -> Select:
 
 
 @lru_cache(maxsize=256)
-def count_statement_for(shape: Shape) -> Select:
-    """The statement counting the matches of a shape (`before_id` respected)."""
+def count_statement_for(shape: Shape, limited: bool = False) -> Select:
+    """The statement counting the matches of a shape (`before_id` respected); `limited`: up
+    to the parameter `count_limit` (it stops there: a page's status needs no more)."""
     ids, _ = matching_ids(shape)
+    if limited:
+        ids = ids.limit(bindparam("count_limit"))
     return select(func.count()).select_from(ids.subquery("matches"))
 
 
@@ -401,7 +404,13 @@ def page_statement(
     return page_statement_for(shape), params
 
 
-def count_statement(query: GalleryQuery, *, mode: TextMode) -> tuple[Select, dict[str, Any]]:
-    """How many generations match `query` (paging ignored, `before_id` respected)."""
-    shape, params = shape_and_params(query, mode=mode)
-    return count_statement_for(shape), params
+def count_statement(
+    query: GalleryQuery, *, mode: TextMode, plan: Plan = DEFAULT_PLAN, limit: int | None = None
+) -> tuple[Select, dict[str, Any]]:
+    """How many generations match `query` (paging ignored, `before_id` respected), counted up
+    to `limit` when given."""
+    shape, params = shape_and_params(query, mode=mode, plan=plan)
+    if limit is None:
+        return count_statement_for(shape), params
+    params["count_limit"] = limit
+    return count_statement_for(shape, limited=True), params

@@ -36,8 +36,11 @@ TAG_CAP = 2_000
 HEAP_VISIT = 8.0
 
 
-def plan_search(connection: Connection, query: GalleryQuery, mode: TextMode) -> Plan:
-    """The plan for `query`'s page, after looking at its words and tag (see the module)."""
+def plan_search(
+    connection: Connection, query: GalleryQuery, mode: TextMode, *, count_limit: int | None = None
+) -> Plan:
+    """The plan for `query`'s page (or, with `count_limit`, for counting its matches up to
+    that many), after looking at its words and tag (see the module)."""
     words = query_words(query.text)
     text_driven, fts = True, None
     if words and mode == "fts5":
@@ -46,14 +49,16 @@ def plan_search(connection: Connection, query: GalleryQuery, mode: TextMode) -> 
             return Plan(nothing=True)
     elif words and mode == "tsvector":
         skipped = 0 if query.before_id is not None else (query.page - 1) * query.page_size
-        wanted = skipped + query.page_size + 1
-        text_driven = _index_pays(connection, words, query.user_id, wanted)
+        wanted = skipped + query.page_size + 1 if count_limit is None else count_limit
+        text_driven = _index_pays(connection, words, query.user_id, max(wanted, 1))
     tag_id, tag_driven = None, True
     if query.tag is not None:
         tag_id = _tag_id(connection, query.tag)
         if tag_id is None:
             return Plan(nothing=True)
-        tag_driven = _tag_rows(connection, tag_id) <= TAG_CAP
+        # Counting, the tag's rows drive whatever their number: they are what is counted.
+        if count_limit is None:
+            tag_driven = _tag_rows(connection, tag_id) <= TAG_CAP
     if (text_driven, tag_driven, tag_id, fts) == (True, True, None, None):
         return DEFAULT_PLAN
     return Plan(text_driven=text_driven, tag_driven=tag_driven, tag_id=tag_id, fts=fts)

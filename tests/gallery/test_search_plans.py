@@ -89,7 +89,7 @@ def _grow(store: GalleryStore) -> list[dict]:
             row["tags"] = set()
             if row["id"] % 3 == 0:
                 row["tags"].add("keeper")
-            if row["id"] % 400 == 1:
+            if row["id"] % 400 == 2:
                 row["tags"].add("print")
             tagged += [{"generation_id": row["id"], "tag_id": tag_ids[t]} for t in row["tags"]]
         connection.execute(insert(GenerationTag), tagged)
@@ -165,6 +165,37 @@ def test_every_plan_finds_what_the_filters_say(store, grown, fields):
     third = owner.search(GalleryQuery(page_size=25, page=3, **fields))
     assert [item.id for item in third.items] == expected[50:75]
     assert owner.count(GalleryQuery(**fields)) == len(expected)
+
+
+@pytest.mark.parametrize("fields", QUERIES[:12], ids=[str(q) for q in QUERIES[:12]])
+def test_counts_stop_after_their_limit(store, grown, fields):
+    owner = store.for_owner(LOCAL_OWNER)
+    exact = len(_reference(grown, GalleryQuery(user_id=LOCAL_OWNER, **fields)))
+    assert owner.count(GalleryQuery(**fields)) == exact
+    for limit in (0, 5, 100, 1_000):
+        assert owner.count(GalleryQuery(**fields), limit=limit) == min(exact, limit + 1)
+
+
+def test_menus_of_models_and_tags_keep_to_the_owner(store, grown):
+    owner = store.for_owner(LOCAL_OWNER)
+    other = store.for_owner(OTHER)
+    with writer(store.engine).begin() as connection:  # a model only the other owner has
+        connection.execute(
+            text("UPDATE generations SET model_id = 'theirs' WHERE id = :id"),
+            {"id": next(r["id"] for r in grown if r["user_id"] == OTHER)},
+        )
+    mine = sorted({r["model_id"] for r in grown if r["user_id"] == LOCAL_OWNER})
+    assert owner.models() == mine
+    assert "theirs" in other.models() and "theirs" not in owner.models()
+    exact = {
+        tag: sum(1 for r in grown if r["user_id"] == LOCAL_OWNER and tag in r["tags"])
+        for tag in ("keeper", "print")
+    }
+    assert exact["print"] and owner.tags() == sorted(exact.items())
+    for limit in (0, 3, 100, 5_000):
+        capped = [(tag, min(count, limit + 1)) for tag, count in sorted(exact.items())]
+        assert owner.tags(limit=limit) == capped
+    assert store.for_owner("nobody").tags(limit=10) == []
 
 
 def test_rare_and_common_words_and_tags_take_different_plans(store, grown):
