@@ -24,9 +24,9 @@ from diffusers import (
 )
 from transformers import CLIPTextConfig, CLIPTextModel
 
+from engine.model_names import DEMO_MODEL_ID as DEMO_MODEL_ID  # where it was always imported
 from engine.tokenizer import load_clip_tokenizer
 
-DEMO_MODEL_ID = "demo"
 DEMO_SEED = 20240607
 DEMO_VERSION = 1  # bump when a config below changes: the cache folder name changes with it
 
