@@ -48,6 +48,7 @@ import contextlib
 import os
 import random
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -346,6 +347,8 @@ def main() -> None:
         "--smoke", action="store_true", help="a quick run: 2,000 rows on SQLite, 20 queries each"
     )
     args = parser.parse_args()
+    # Stopped from outside, still stop the throwaway server and remove the folders.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     names = [name.strip() for name in args.databases.split(",") if name.strip()]
     if args.smoke:
         args.count, args.queries, args.inserts = 2_000, 20, 3
