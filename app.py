@@ -16,7 +16,7 @@ if os.environ.get("SPACE_ID") and Path("/data").is_dir():
 if os.environ.get("SPACES_ZERO_GPU"):
     import spaces  # noqa: F401
 
-from ui.cli import main
+from ui.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -5,10 +5,11 @@ The positive prompt is built as follows, always in this order:
 1. the recipe's fields, in `POSITIVE_FIELD_ORDER` (subject first, quality terms last);
 2. each chosen style in turn, through its `{prompt}` placeholder (a template without the
    placeholder is joined after the prompt with a comma, as AUTOMATIC1111 does);
-3. clean-up: the text is split into comma-separated terms (commas inside `()`, `[]` or `{}`
-   do not split), spaces are collapsed, empty terms dropped and repeated terms removed,
-   keeping the first. Terms compare case- and space-insensitively, but exactly as written
-   otherwise, so `(red:1.3)` and `red` are different terms. `BREAK` is never removed.
+3. clean-up: the text is split into comma-separated terms (commas inside matched `()`, `[]`,
+   `{}` or a `<lora:…>` tag, and escaped ones, do not split; see `prompts.scanner`), spaces
+   are collapsed, empty terms dropped and repeated terms removed, keeping the first. Terms
+   compare case- and space-insensitively, but exactly as written otherwise, so `(red:1.3)`
+   and `red` are different terms. `BREAK` is never removed.
 
 The negative prompt is the recipe's negative terms, then each style's negative prompt merged
 in turn exactly like the positive one (AUTOMATIC1111's `apply_negative_styles_to_prompt`: a
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from prompts.recipe import Recipe
+from prompts.scanner import Kind, scan_prompt
 from prompts.styles import Style, StyleError, apply_style_template
 
 POSITIVE_FIELD_ORDER: tuple[str, ...] = (
@@ -41,8 +43,6 @@ POSITIVE_FIELD_ORDER: tuple[str, ...] = (
     "quality",
 )
 
-_OPENERS = {"(": ")", "[": "]", "{": "}"}
-_CLOSERS = {")", "]", "}"}
 _SPACES = re.compile(r"\s+")
 
 
@@ -64,42 +64,19 @@ class ComposedPrompt:
 
 
 def split_terms(text: str) -> list[str]:
-    """Split at commas, except inside matched (), [] or {} and escaped ones (`\\,`).
+    """Split at top-level commas: not inside a matched (), [], {} or tag, and not escaped (`\\,`).
 
     Terms are returned unstripped. A bracket that is never closed protects nothing.
     """
-    protected = _bracketed_positions(text)
     terms: list[str] = []
     start = 0
-    index = 0
-    while index < len(text):
-        if text[index] == "\\":
-            index += 2
-            continue
-        if text[index] == "," and index not in protected:
-            terms.append(text[start:index])
-            start = index + 1
-        index += 1
+    scan = scan_prompt(text)
+    for token in scan.tokens:
+        if token.kind is Kind.SEPARATOR and token.owner is None and text[token.start] == ",":
+            terms.append(text[start : token.start])
+            start = token.end
     terms.append(text[start:])
     return terms
-
-
-def _bracketed_positions(text: str) -> set[int]:
-    """Indices inside a matched bracket pair; escaped brackets do not count."""
-    inside: set[int] = set()
-    stack: list[tuple[str, int]] = []
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char == "\\":
-            index += 2
-            continue
-        if char in _OPENERS:
-            stack.append((_OPENERS[char], index))
-        elif char in _CLOSERS and stack and stack[-1][0] == char:
-            inside.update(range(stack.pop()[1] + 1, index))
-        index += 1
-    return inside
 
 
 def term_key(term: str) -> str:

@@ -11,8 +11,11 @@ Syntax (the common part of the sd-dynamic-prompts extension):
 
 Braces without a top-level `|` are left as they are, so a style's `{prompt}` placeholder and other
 literal braces are never mistaken for wildcards; A1111's `[a|b]` alternation is not touched
-either. `\{`, `\}` and `\|` give literal characters. Resolve on the composed prompt (after
-styles are applied), once per image.
+either. Escapes follow `prompts.scanner`'s one rule: an escaped character is never wildcard
+syntax; `\{`, `\}` and `\|` are written without their backslash, other escapes are kept for
+the weighting parser. Brackets pair as the scanner pairs them, and a `|` inside a matched
+bracket of an option (`{[cat|dog]|fox}`) belongs to that bracket. Resolve on the composed
+prompt (after styles are applied), once per image.
 
 The choice depends only on the seed and the text: a `random.Random` is seeded from a SHA-256 of
 both and only its `random()` is used, whose sequence Python guarantees across versions and
@@ -22,6 +25,7 @@ machines.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import random
 import re
@@ -30,14 +34,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prompts.assets import asset_path
+from prompts.scanner import Kind, Scan, scan_prompt
 
 DEFAULT_MAX_DEPTH = 10
 USER_WILDCARDS_DIRNAME = "wildcards"
 
-_LIST_NAME = re.compile(r"__([A-Za-z0-9][A-Za-z0-9_\-/]*?)__")
 _COUNT = re.compile(r"\s*(?:(\d+)\s*(?:-\s*(\d*))?|-\s*(\d+))\s*\$\$")
 _OPTION_WEIGHT = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)::", re.ASCII)
-_OPENERS = {"{": "}", "(": ")", "[": "]"}
+_OWN_ESCAPES = frozenset("{}|")
 
 
 class WildcardError(ValueError):
@@ -126,9 +130,25 @@ def wildcard_rng(seed: int, text: str) -> random.Random:
 
 def has_wildcards(text: str) -> bool:
     """Whether the text holds a `{a|b}` group or a `__name__` list."""
-    return _LIST_NAME.search(text) is not None or any(
-        len(_split_top_level(text[start + 1 : end], "|")) > 1 for start, end in _brace_groups(text)
-    )
+    groups = _Groups(scan_prompt(text))
+    return any(token.kind is Kind.WILDCARD for token in groups.scan.tokens) or bool(groups.bars)
+
+
+class _Groups:
+    """A scanned text and the `|` tokens that split each matched `{…}` group into options."""
+
+    def __init__(self, scan: Scan) -> None:
+        self.scan = scan
+        self.bars: dict[int, list[int]] = {}
+        for index, token in enumerate(scan.tokens):
+            owner = token.owner
+            if (
+                owner is not None
+                and token.kind is Kind.SEPARATOR
+                and scan.text[token.start] == "|"
+                and scan.text[scan.tokens[owner].start] == "{"
+            ):
+                self.bars.setdefault(owner, []).append(index)
 
 
 def resolve_wildcards(
@@ -156,71 +176,81 @@ class _Resolver:
         self.choices: list[WildcardChoice] = []
 
     def resolve(self, text: str, depth: int, chain: tuple[str, ...]) -> str:
+        groups = _Groups(scan_prompt(text))
+        whole = _Span(0, len(text), 0, len(groups.scan.tokens))
+        return self._resolve_span(groups, whole, depth, chain)
+
+    def _resolve_span(
+        self, groups: _Groups, span: _Span, depth: int, chain: tuple[str, ...]
+    ) -> str:
+        """Resolve the text `span` covers. Options are spans of the text scanned once, so
+        nested groups cost no second scan."""
+        scan = groups.scan
         if depth > self.max_depth:
-            path = " -> ".join(f"__{name}__" for name in dict.fromkeys(chain)) or text
+            path = " -> ".join(f"__{name}__" for name in dict.fromkeys(chain))
             raise WildcardError(
-                f"Wildcards nest deeper than {self.max_depth} levels ({path}); "
-                "does a list pick itself?"
+                f"Wildcards nest deeper than {self.max_depth} levels "
+                f"({path or scan.text[span.start : span.end]}); does a list pick itself?"
             )
         out: list[str] = []
-        index = 0
-        while index < len(text):
-            char = text[index]
-            if char == "\\" and index + 1 < len(text):
-                following = text[index + 1]
-                out.append(following if following in "{}|" else text[index : index + 2])
-                index += 2
-                continue
-            if char == "{":
-                end = _matching_close(text, index)
-                if end is not None:
-                    options = _split_top_level(text[index + 1 : end], "|")
-                    if len(options) > 1:
-                        source = text[index : end + 1]
-                        out.append(self._pick_options(source, options, depth, chain))
-                        index = end + 1
-                        continue
-            if char == "_":
-                match = _LIST_NAME.match(text, index)
-                if match:
-                    out.append(self._pick_from_list(match.group(1), depth, chain))
-                    index = match.end()
-                    continue
-            out.append(char)
+        index = span.first
+        while index < span.last and scan.tokens[index].end <= span.start:
+            index += 1  # the option's count, separator or weight
+        while index < span.last:
+            token = scan.tokens[index]
+            if token.start < span.start:  # an option's count or weight took the first part
+                out.append(scan.text[span.start : token.end])
+            elif token.kind is Kind.ESCAPE:
+                escaped = scan.escaped(token)
+                out.append(escaped if escaped in _OWN_ESCAPES else scan.source(token))
+            elif token.kind is Kind.WILDCARD:
+                name = scan.source(token)[2:-2]
+                out.append(self._pick_from_list(name, depth, chain))
+            elif index in groups.bars and token.partner is not None and token.partner < span.last:
+                source = scan.text[token.start : scan.tokens[token.partner].end]
+                options = _options(groups, index)
+                out.append(self._pick_options(groups, source, options, depth, chain))
+                index = token.partner
+            else:
+                out.append(scan.source(token))
             index += 1
         return "".join(out)
 
     def _pick_options(
-        self, source: str, options: list[str], depth: int, chain: tuple[str, ...]
+        self, groups: _Groups, source: str, options: list[_Span], depth: int, chain: tuple[str, ...]
     ) -> str:
+        text = groups.scan.text
         low, high, separator = 1, 1, ", "
-        header = _COUNT.match(options[0])
+        first = options[0]
+        header = _COUNT.match(text, first.start, first.end)
         if header:
-            options[0] = options[0][header.end() :]
-            first, second, upper_only = header.groups()
+            first.start = header.end()
+            lowest, second, upper_only = header.groups()
             if upper_only is not None:
                 high = int(upper_only)
             else:
-                low = int(first)
+                low = int(lowest)
                 high = len(options) if second == "" else int(second) if second else low
-            if "$$" in options[0]:
-                separator, options[0] = options[0].split("$$", 1)
+            split = text.find("$$", first.start, first.end)
+            if split != -1:
+                separator, first.start = text[first.start : split], split + 2
         weights: list[float] = []
-        texts: list[str] = []
         for option in options:
-            weight = _OPTION_WEIGHT.match(option)
+            weight = _OPTION_WEIGHT.match(text, option.start, option.end)
             weights.append(float(weight.group(1)) if weight else 1.0)
-            texts.append(option[weight.end() :] if weight else option)
-        low, high = max(0, min(low, len(texts))), max(0, min(high, len(texts)))
+            if weight:
+                option.start = weight.end()
+        low, high = max(0, min(low, len(options))), max(0, min(high, len(options)))
         low, high = min(low, high), max(low, high)
         count = low if low == high else low + int(self.rng.random() * (high - low + 1))
-        picked: list[str] = []
+        picked: list[_Span] = []
         for _ in range(count):
             at = self._weighted_index(weights, source)
-            picked.append(texts.pop(at))
+            picked.append(options.pop(at))
             weights.pop(at)
-        self.choices.append(WildcardChoice(source=source, chosen=separator.join(picked)))
-        return separator.join(self.resolve(p, depth + 1, chain) for p in picked)
+        chosen = separator.join(text[option.start : option.end] for option in picked)
+        self.choices.append(WildcardChoice(source=source, chosen=chosen))
+        return separator.join(self._resolve_span(groups, p, depth + 1, chain) for p in picked)
 
     def _pick_from_list(self, name: str, depth: int, chain: tuple[str, ...]) -> str:
         options = self.lists.options(name)
@@ -242,54 +272,21 @@ class _Resolver:
         return max(i for i, w in enumerate(weights) if w > 0)
 
 
-def _matching_close(text: str, start: int) -> int | None:
-    """Index of the bracket closing the one at `start`, skipping escapes; None if unclosed."""
-    stack: list[str] = []
-    index = start
-    while index < len(text):
-        char = text[index]
-        if char == "\\":
-            index += 2
-            continue
-        if char in _OPENERS:
-            stack.append(_OPENERS[char])
-        elif stack and char == stack[-1]:
-            stack.pop()
-            if not stack:
-                return index
-        index += 1
-    return None
+@dataclass
+class _Span:
+    """Characters `[start, end)` of a scanned text, inside tokens `[first, last)`."""
+
+    start: int
+    end: int
+    first: int
+    last: int
 
 
-def _split_top_level(text: str, separator: str) -> list[str]:
-    """Split at `separator` outside any (), [] or {} and not escaped."""
-    parts: list[str] = []
-    depth = 0
-    start = 0
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char == "\\":
-            index += 2
-            continue
-        if char in _OPENERS:
-            depth += 1
-        elif char in _OPENERS.values():
-            depth = max(0, depth - 1)
-        elif char == separator and depth == 0:
-            parts.append(text[start:index])
-            start = index + 1
-        index += 1
-    parts.append(text[start:])
-    return parts
-
-
-def _brace_groups(text: str) -> list[tuple[int, int]]:
-    """(start, end) of every `{...}` group, nested ones included."""
-    groups = []
-    for index, char in enumerate(text):
-        if char == "{" and (index == 0 or text[index - 1] != "\\"):
-            end = _matching_close(text, index)
-            if end is not None:
-                groups.append((index, end))
-    return groups
+def _options(groups: _Groups, opener: int) -> list[_Span]:
+    """The options of the `{…}` group opened by token `opener`, split at its own bars."""
+    tokens = groups.scan.tokens
+    edges = [opener, *groups.bars[opener], tokens[opener].partner]
+    return [
+        _Span(tokens[before].end, tokens[after].start, before + 1, after)
+        for before, after in itertools.pairwise(edges)
+    ]

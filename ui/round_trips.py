@@ -18,11 +18,12 @@ from gallery.records import GenerationRecord
 from gallery.views import OwnerGallery
 from prompts.compose import split_terms
 from prompts.recipe import Recipe, RecipeError
-from ui.builder_handlers import prompts_for_generate, recipe_from_values
-from ui.builder_handlers import recipe_values as widget_values
-from ui.builder_tab import BuilderTab
-from ui.gallery_handlers import compare_rows, recall_values
-from ui.generate_tab import GenerateTab, linked_recipe
+from ui.builder.handlers import prompts_for_generate, recipe_from_values
+from ui.builder.handlers import recipe_values as widget_values
+from ui.builder.tab import BuilderTab
+from ui.gallery_tab.handlers import compare_rows, recall_values
+from ui.generate.handlers import linked_recipe
+from ui.generate.tab import GenerateTab
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 GENERATE_FIELDS = (

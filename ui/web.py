@@ -14,14 +14,18 @@ from engine.tokenizer import load_clip_tokenizer
 from gallery.views import OwnerGallery
 from prompts.styles import JsonUserStyleFile, StyleLibrary, UserStyleStore
 from prompts.wildcards import user_wildcards_dir
-from ui.api import register_api
-from ui.builder_tab import build_builder_tab
-from ui.compare_tab import build_compare_tab, connect_compare
-from ui.gallery_tab import build_gallery_tab
-from ui.generate_tab import build_generate_tab
-from ui.hosting import PUBLIC_QUEUE_SIZE, Hosting
+from ui.builder.api import register_compose_api
+from ui.builder.tab import build_builder_tab
+from ui.compare.tab import build_compare_tab, connect_compare
+from ui.gallery_tab.api import register_gallery_api
+from ui.gallery_tab.reproduce import connect_regenerate
+from ui.gallery_tab.tab import build_gallery_tab
+from ui.generate.api import register_generate_api
+from ui.generate.tab import build_generate_tab
+from ui.hosting.hosted_engine import HostedEngine
+from ui.hosting.mode import PUBLIC_QUEUE_SIZE, Hosting
+from ui.hosting.visitors import Visitors, browser_owner, valid_token
 from ui.messages import md_text
-from ui.reproduce import connect_regenerate
 from ui.round_trips import (
     connect_builder_to_generate,
     connect_compare_these,
@@ -29,7 +33,6 @@ from ui.round_trips import (
     connect_open_in_gallery,
     connect_recall,
 )
-from ui.visitors import Visitors, browser_owner, valid_token
 
 TITLE = "Prompt Atelier"
 BUILDER_TAB = "builder"
@@ -58,7 +61,7 @@ def banner(default_model: DefaultModelChoice) -> dict[str, Any]:
 
 
 def build_app(
-    engine: Engine,
+    engine: Engine | HostedEngine,
     default_model: DefaultModelChoice,
     on_result: Callable[..., Any] | None = None,
     *,
@@ -79,9 +82,14 @@ def build_app(
     `hosting` (default: local, one user) adds what a shared app shows: who the visitor is, a
     Hugging Face sign-in on a Space, the limits; with `visitors`, the visitor's browser token is
     kept in `gr.BrowserState` and a signed-out gallery is claimed at sign-in. Give `gallery`
-    as a `ui.visitors.VisitorGallery` so each visitor sees their own.
+    as a `ui.hosting.visitors.VisitorGallery` so each visitor sees their own.
+
+    Every pipeline run goes through a `HostedEngine` (the GPU boundary, and in public mode
+    the limits); a bare `Engine` is wrapped in a local one.
     """
     hosting = hosting or Hosting()
+    if not isinstance(engine, HostedEngine):
+        engine = HostedEngine(engine, hosting)
     models_dir = Path(engine.models.models_dir)
     data_dir = Path(data_dir) if data_dir is not None else models_dir.parent
     store = style_store if style_store is not None else JsonUserStyleFile.in_data_dir(data_dir)
@@ -148,9 +156,12 @@ def build_app(
         connect_generate_to_builder(builder, generate, tabs, BUILDER_TAB)
         if gallery is not None:  # the hint shows until the gallery holds a first image
             app.load(lambda: gr.Markdown(visible=gallery.count() == 0), outputs=hint, **QUIET)
-        register_api(engine, default_model.model, on_result, library, load_clip_tokenizer, gallery)
-    # A public app gets a longer queue: each visitor holds at most one run (ui.hosted_engine),
-    # and a refused request leaves the queue at once.
+        register_generate_api(engine, default_model.model, on_result)
+        register_compose_api(library, load_clip_tokenizer)
+        if gallery is not None:
+            register_gallery_api(gallery)
+    # A public app gets a longer queue: each visitor holds at most one run
+    # (ui.hosting.hosted_engine), and a refused request leaves the queue at once.
     app.queue(default_concurrency_limit=1, max_size=PUBLIC_QUEUE_SIZE if hosting.public else 32)
     return app
 

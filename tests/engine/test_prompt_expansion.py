@@ -368,7 +368,7 @@ def test_a_folder_that_is_not_a_model_is_one_clear_sentence(tmp_path: Path):
 
 
 def test_cli_expand_prints_original_added_final_and_names_the_demo_lm(tmp_path: Path, capsys):
-    from ui.cli import main
+    from ui.cli.main import main
 
     argv = ["--data-dir", str(tmp_path), "expand", "a red fox", "--seed", "3"]
     assert main(argv) == 0
@@ -385,7 +385,7 @@ def test_cli_expand_prints_original_added_final_and_names_the_demo_lm(tmp_path: 
 
 
 def test_cli_expand_json_with_a_model_folder(demo_lm: Path, tmp_path: Path, capsys, vocabulary):
-    from ui.cli import main
+    from ui.cli.main import main
 
     argv = ["--data-dir", str(tmp_path), "expand", "a red fox", "--seed", "11"]
     argv += ["--model", str(demo_lm), "--max-terms", "2", "--json"]
@@ -407,7 +407,7 @@ def test_cli_expand_json_with_a_model_folder(demo_lm: Path, tmp_path: Path, caps
     ],
 )
 def test_cli_expand_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys, extra, fragment):
-    from ui.cli import main
+    from ui.cli.main import main
 
     assert main(["--data-dir", str(tmp_path), "expand", "a red fox", *extra]) == 2
     err = capsys.readouterr().err

@@ -113,7 +113,7 @@ def test_a_jpeg_is_stored_as_a_png_that_carries_what_was_read(local, mixed_folde
 
 
 def test_cli_import_prints_one_line_per_file_and_a_count_per_format(tmp_path, mixed_folder, capsys):
-    from ui.cli import main
+    from ui.cli.main import main
 
     code = main(["--data-dir", str(tmp_path / "data"), "gallery", "import", str(mixed_folder)])
     assert code == 0

@@ -151,7 +151,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 def cli(data_dir: Path, *argv: str) -> int:
-    from ui.cli import main
+    from ui.cli.main import main
 
     return main(["--data-dir", str(data_dir), "gallery", *argv])
 

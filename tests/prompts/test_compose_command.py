@@ -9,7 +9,7 @@ import pytest
 
 from prompts.recipe import Recipe
 from prompts.styles import Style
-from ui.cli import main
+from ui.cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = [

@@ -38,6 +38,14 @@ def gallery_store(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def hosting(request):
+    """How `server` hosts the app: None (the default) is the plain local app; a `Hosting`
+    (local with `--auth`, or public) serves it as `serve` does, one gallery per visitor. A test
+    module overrides this fixture, or a test parametrizes it (`indirect=True`)."""
+    return getattr(request, "param", None)
+
+
+@pytest.fixture(scope="module")
 def local_gallery(gallery_store):
     """The local user's view of `gallery_store` (what the app without logins acts as)."""
     from gallery.owners import LOCAL_OWNER
@@ -46,14 +54,19 @@ def local_gallery(gallery_store):
 
 
 @pytest.fixture(scope="module")
-def server(engine, gallery_store, local_gallery):
-    """Launch the app in this process (non-blocking); yield its URL and the recorded results.
+def server(engine, gallery_store, local_gallery, hosting):
+    """Launch the app in this process (non-blocking) on a free port; yield its URL and the
+    results recorded through it. The one fixture every test that launches the app uses.
 
-    Every finished generation is appended to the list and recorded into `gallery_store`,
-    which the page's Gallery tab shows.
+    With `hosting` None the page records every finished generation into `gallery_store` (which
+    its Gallery tab shows) and appends it to the list. With a `Hosting`, the app is built as
+    `serve` builds it (`build_served_app`, demo model): per-visitor galleries over
+    `gallery_store`, and in public mode the limits (the list stays empty).
     """
-    from engine.default_model import choose_default_model
-    from ui.hosting import Hosting, launch_options
+    from engine.default_model import DefaultModelChoice, choose_default_model
+    from ui.cli.serve import build_served_app
+    from ui.hosting.mode import Hosting
+    from ui.hosting.served import launch_options
     from ui.page_assets import launch_assets
     from ui.recording import record_result
     from ui.web import build_app
@@ -64,7 +77,11 @@ def server(engine, gallery_store, local_gallery):
         recorded.append(result)
         return record_result(local_gallery, result, recipe)
 
-    app = build_app(engine, choose_default_model(), on_result=on_result, gallery=local_gallery)
+    if hosting is None:
+        app = build_app(engine, choose_default_model(), on_result=on_result, gallery=local_gallery)
+    else:
+        demo = DefaultModelChoice("demo", "Using demo.")
+        app = build_served_app(engine, demo, gallery_store, hosting)
     port = free_port()
     app.launch(
         **launch_assets(),
@@ -72,7 +89,7 @@ def server(engine, gallery_store, local_gallery):
         server_port=port,
         prevent_thread_lock=True,
         quiet=True,
-        **launch_options(gallery_store, Hosting()),
+        **launch_options(gallery_store, hosting or Hosting()),
     )
     try:
         yield f"http://127.0.0.1:{port}/", recorded
@@ -93,3 +110,11 @@ def browser():
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture(scope="session")
+def hosted(engine):
+    """The session's engine as the app runs it locally: through the GPU boundary, no limits."""
+    from ui.hosting.hosted_engine import HostedEngine
+
+    return HostedEngine(engine)

@@ -1,0 +1,163 @@
+"""`python app.py generate` as a script would call it: files, seeds, the gallery, exit codes."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def run_app(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"},
+    )
+
+
+@pytest.fixture(scope="module")
+def data_dir(models_dir, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli-data")
+    (folder / "models").symlink_to(models_dir, target_is_directory=True)
+    return folder
+
+
+def generate(data_dir: Path, out: Path, seed: int) -> Path:
+    done = run_app(
+        "generate", "a red fox", "--model", "demo", "--seed", str(seed), "--steps", "2",
+        "--width", "64", "--height", "64", "--out", str(out), data_dir=data_dir,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    path = Path(done.stdout.split()[0])
+    assert path.parent == out and path.is_file()
+    assert f"seed={seed}" in done.stdout
+    return path
+
+
+@pytest.mark.slow
+def test_same_command_same_seed_writes_byte_identical_pngs(data_dir, tmp_path):
+    first = generate(data_dir, tmp_path / "a", 7)
+    second = generate(data_dir, tmp_path / "b", 7)
+    other = generate(data_dir, tmp_path / "c", 8)
+    assert first.read_bytes() == second.read_bytes()
+    assert first.read_bytes() != other.read_bytes()
+
+
+@pytest.mark.slow
+def test_the_png_carries_its_settings_and_lands_in_the_gallery(data_dir, tmp_path):
+    path = generate(data_dir, tmp_path / "out", 31)
+    text = Image.open(path).text
+    assert "Seed: 31" in text["parameters"] and "Steps: 2" in text["parameters"]
+    assert json.loads(text["prompt_atelier"])["generation"]["seed"] == 31
+    found = run_app("gallery", "search", "fox", "--seed", "31", "--json", data_dir=data_dir)
+    assert found.returncode == 0, found.stderr
+    assert "31" in found.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--width", "65"], "multiple of 8"),
+        (["--model", "./missing"], "No model folder"),
+        (["--steps", "0"], "Steps"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(data_dir, tmp_path, args, message):
+    done = run_app("generate", "a fox", "--out", str(tmp_path), *args, data_dir=data_dir)
+    assert done.returncode == 2
+    error_lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and message in error_lines[0]
+    assert not list(tmp_path.glob("*.png"))
+
+
+@pytest.mark.slow
+def test_the_largest_seed_clip_skip_and_a_karras_scheduler(data_dir, tmp_path):
+    done = run_app(
+        "generate", "a red fox", "--seed", "18446744073709551615", "--clip-skip", "2",
+        "--scheduler", "DPM++ 2M SDE Karras", "--steps", "2", "--width", "64", "--height", "64",
+        "--out", str(tmp_path), data_dir=data_dir,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "seed=18446744073709551615" in done.stdout
+    text = Image.open(done.stdout.split()[0]).text["parameters"]
+    assert "Seed: 18446744073709551615" in text and "Clip skip: 2" in text
+    assert "Sampler: DPM++ 2M SDE, Schedule type: Karras" in text
+    found = run_app(
+        "gallery", "search", "--seed", "18446744073709551615", "--json", data_dir=data_dir
+    )
+    assert found.returncode == 0 and "18446744073709551615" in found.stdout, found.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--seed", "18446744073709551616"], "Seed must be"),
+        (["--seed", "lucky"], "Seed must be"),
+        (["--seed", "18446744073709551615", "--batch", "2"], "at most 18446744073709551614"),
+        (["--clip-skip", "13"], "Clip skip"),
+    ],
+)
+def test_bad_seeds_and_clip_skips_exit_2_with_one_line(data_dir, tmp_path, args, message):
+    done = run_app("generate", "a fox", "--out", str(tmp_path), *args, data_dir=data_dir)
+    assert done.returncode == 2
+    error_lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and message in error_lines[0], done.stderr
+
+
+@pytest.mark.slow
+def test_a_broken_gallery_is_a_warning_and_the_png_is_kept(models_dir, tmp_path):
+    from ui.settings import gallery_dir
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "models").symlink_to(models_dir, target_is_directory=True)
+    gallery = gallery_dir(data)
+    gallery.mkdir(parents=True)
+    (gallery / "atelier.db").write_bytes(b"this is not a database" * 100)
+    done = run_app(
+        "generate", "a red fox", "--seed", "3", "--steps", "2", "--width", "64", "--height", "64",
+        "--out", str(tmp_path / "out"), data_dir=data,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "not recorded in the gallery" in warnings[0]
+    assert "Traceback" not in done.stderr
+    assert Path(done.stdout.split()[0]).is_file()
+
+
+@pytest.mark.slow
+def test_gallery_reproduce_says_identical_for_a_demo_record(data_dir, tmp_path):
+    done = run_app(
+        "generate", "a red fox", "--seed", "12", "--scheduler", "DPM++ SDE Karras",
+        "--steps", "2", "--width", "64", "--height", "64", "--out", str(tmp_path),
+        data_dir=data_dir,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    generation_id = done.stderr.split("recorded in the gallery as #")[1].split()[0]
+    again = run_app("gallery", "reproduce", generation_id, data_dir=data_dir)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == f"#{generation_id}: identical (largest difference 0)."
+
+
+@pytest.mark.slow
+def test_out_never_overwrites_an_earlier_file(data_dir, tmp_path):
+    first = generate(data_dir, tmp_path / "out", 7)
+    first.write_bytes(first.read_bytes() + b"edited by the artist")
+    edited = first.read_bytes()
+    second = generate(data_dir, tmp_path / "out", 7)
+    assert second != first and second.name == f"{first.stem}-2.png"
+    assert first.read_bytes() == edited
+
+
+def test_write_new_file_takes_the_next_free_name(tmp_path):
+    from ui.cli.generate import write_new_file
+
+    paths = [write_new_file(tmp_path / "fox-7.png", bytes([n])) for n in range(3)]
+    assert [p.name for p in paths] == ["fox-7.png", "fox-7-2.png", "fox-7-3.png"]
+    assert [p.read_bytes() for p in paths] == [b"\x00", b"\x01", b"\x02"]

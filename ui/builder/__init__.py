@@ -1,0 +1,1 @@
+"""The Builder tab: recipe pickers, the live composed prompt, styles, wildcards, files."""

@@ -1,0 +1,1 @@
+"""The command line: `ui.cli.main` is the entry; one module per sub-command."""

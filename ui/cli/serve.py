@@ -1,0 +1,122 @@
+"""`python app.py serve` (also the default): start the web app."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ui.cli.errors import CommandError
+from ui.hosting.mode import Hosting
+from ui.settings import resolve_data_dir
+
+if TYPE_CHECKING:  # the page's libraries load only when `serve` runs
+    import gradio as gr
+
+    from engine.default_model import DefaultModelChoice
+    from engine.generate import Engine
+    from gallery.store import GalleryStore
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `serve` sub-command."""
+    parser = sub.add_parser("serve", help="start the web app (the default without a sub-command)")
+    add_serve_flags(parser)
+    parser.set_defaults(handler=run)
+
+
+def add_serve_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of the web app."""
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
+    )
+    parser.add_argument(
+        "--model",
+        help="model to start with (default: sd-turbo when reachable, else the sketch model)",
+    )
+    parser.add_argument("--device", help="cuda, mps or cpu")
+    parser.add_argument("--dtype", choices=["fp32", "fp16", "bf16"])
+    parser.add_argument(
+        "--public",
+        action="store_true",
+        help="host for strangers (as on a Space): model allow-list, limits, per-visitor galleries",
+    )
+    parser.add_argument(
+        "--auth",
+        action="append",
+        metavar="USER:PASS",
+        help="require a login; repeat for more users (each gets their own gallery)",
+    )
+    parser.add_argument("--auth-file", metavar="FILE", help="logins, one user:pass a line")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the engine, the gallery and the page, then serve until interrupted."""
+    from engine.default_model import DefaultModelChoice, choose_default_model
+    from gallery.errors import GalleryError
+    from gallery.store import GalleryStore
+    from ui.hosting.auth import HostingError
+    from ui.hosting.mode import hosting_from, with_browser_secret
+    from ui.hosting.served import launch_options
+    from ui.page_assets import launch_assets
+    from ui.runtime import build_engine
+    from ui.settings import gallery_dir
+
+    data_dir = resolve_data_dir(args.data_dir)
+    zero_gpu = os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
+    # ZeroGPU wants the weights moved to CUDA at start; the GPU attaches per generation.
+    device = "cuda" if zero_gpu else getattr(args, "device", None)
+    engine = build_engine(data_dir, device, getattr(args, "dtype", None))
+    chosen = getattr(args, "model", None)
+    default = DefaultModelChoice(chosen, f"Using {chosen}.") if chosen else choose_default_model()
+    print(default.reason, flush=True)
+    try:
+        hosting = hosting_from(
+            public_flag=getattr(args, "public", False),
+            auth=getattr(args, "auth", None),
+            auth_file=getattr(args, "auth_file", None),
+            default_model=default.model,
+        )
+        if hosting.public:
+            hosting = with_browser_secret(hosting, data_dir)
+        store = GalleryStore.open(gallery_dir(data_dir))
+    except (HostingError, GalleryError) as exc:
+        raise CommandError(str(exc)) from None
+    app = build_served_app(engine, default, store, hosting, data_dir)
+    app.launch(
+        **launch_assets(),
+        server_name=getattr(args, "host", "127.0.0.1"),
+        server_port=getattr(args, "port", 7860),
+        **launch_options(store, hosting),
+    )
+    return 0
+
+
+def build_served_app(
+    engine: Engine, default: DefaultModelChoice, store: GalleryStore, hosting: Hosting,
+    data_dir: Path | None = None,
+) -> gr.Blocks:  # fmt: skip
+    """The page as `serve` runs it: each visitor's own gallery (`ui.hosting.visitors`), every
+    run through the GPU boundary, and in public mode behind the allow-list, the limits and
+    per-visitor bounds (`ui.hosting.hosted_engine`)."""
+    from ui.hosting.hosted_engine import HostedEngine
+    from ui.hosting.visitors import VisitorGallery, Visitors
+    from ui.recording import record_result
+    from ui.web import build_app
+
+    visitors = Visitors(hosting)
+    gallery = VisitorGallery(store, visitors)  # each visitor sees their own
+    if hosting.zero_gpu:
+        engine.models.get(default.model)  # loaded onto CUDA now, as ZeroGPU expects
+    return build_app(
+        HostedEngine(engine, hosting, lambda: gallery.current().rate_key),
+        default,
+        on_result=lambda result, recipe=None: record_result(gallery, result, recipe),
+        data_dir=data_dir,
+        style_store=gallery,  # user styles live in the gallery database
+        gallery=gallery,
+        hosting=hosting,
+        visitors=visitors,
+    )

@@ -1,0 +1,490 @@
+"""The Compare tab's handlers as plain functions (tested directly; `ui.compare.tab` wires them).
+
+Variants come as rows `[label, prompt]`; a blank label becomes the prompt, shortened. The grid
+is rows = seeds by columns = (axis value, variant); a `gr.Gallery` shows it row by row, so the
+selected index maps back to (row, column). Bad input raises `gr.Error` with one sentence.
+"""
+
+from __future__ import annotations
+
+import html
+import random
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from PIL import Image
+
+from engine.compare_plan import AXIS_LABELS
+from engine.compare_run import CompareProgress
+from engine.errors import EngineError
+from engine.image_metrics import difference_heat_map
+from gallery.errors import GalleryError
+from gallery.views import OwnerGallery
+from prompts.styles import StyleError, StyleLibrary
+from prompts.variants import (
+    MAX_VARIANTS,
+    VariantError,
+    default_label,
+    prompt_matrix,
+    prompt_search_replace,
+    style_sweep,
+)
+from ui.compare.contact_sheet import contact_sheet_png
+from ui.compare.runner import RunEvent, stream_experiment
+from ui.compare.view import ExperimentView, load_view
+from ui.forms import NO_AXIS, CompareForm, FormError, variant_rows
+from ui.hosting.hosted_engine import HostedEngine
+from ui.messages import md_text
+
+Store = OwnerGallery
+GENERATORS = ("Prompt S/R", "Prompt matrix", "Style sweep")
+AXIS_CHOICES = [(NO_AXIS, NO_AXIS), *((label, name) for name, label in AXIS_LABELS.items())]
+NOT_MEANINGFUL = (
+    "⚠️ CLIP scores here come from a **{name}** and are **not meaningful** "
+    "(no real or trained CLIP is available)."
+)
+TAG_COLOURS = {"+": "#1b7f2a", "-": "#b3261e", "~": "#b06000"}
+
+
+# --- variants ------------------------------------------------------------------------------
+
+
+def generate_variants(
+    library: StyleLibrary | None,
+    mode: str,
+    base_prompt: str,
+    values: str,
+    style_names: Sequence[str] | None,
+    negative: str = "",
+) -> list[list[str]]:
+    """Rows made by a generator (Prompt S/R, prompt matrix, style sweep) from the base prompt."""
+    try:
+        if mode == "Prompt S/R":
+            made = prompt_search_replace(base_prompt or "", values or "", negative)
+        elif mode == "Prompt matrix":
+            made = prompt_matrix(base_prompt or "", negative)
+        elif mode == "Style sweep":
+            if library is None:
+                raise VariantError("No style library is available.")
+            made = style_sweep(
+                base_prompt or "", [library.get(n) for n in style_names or []], negative
+            )
+        else:
+            raise VariantError(f"Choose a generator: {', '.join(GENERATORS)}.")
+    except (VariantError, StyleError) as exc:
+        raise gr.Error(str(exc)) from None
+    return [[variant.label, variant.prompt] for variant in made]
+
+
+def add_variant(table: Any, prompt: str, label: str = "") -> list[list[str]]:
+    """The rows with one more variant (e.g. the Builder's composed prompt)."""
+    rows = variant_rows(table)
+    if not (prompt or "").strip():
+        raise gr.Error("There is no prompt to add; compose one in the Builder first.")
+    if len(rows) >= MAX_VARIANTS:
+        raise gr.Error(f"A comparison takes at most {MAX_VARIANTS} variants.")
+    return [*rows, [label or default_label(prompt), prompt.strip()]]
+
+
+def compare_with(store: Store, generation_id: Any) -> tuple[Any, ...]:
+    """A gallery image's recipe as variant A (plus an empty B), with its seed and settings."""
+    try:
+        record = store.get(int(generation_id))
+    except GalleryError as exc:
+        raise gr.Error(str(exc)) from None
+    except (TypeError, ValueError):
+        raise gr.Error("Choose a gallery image (its id) to compare with.") from None
+    rows = [[f"#{record.id}", record.prompt], ["B", record.prompt]]
+    return (
+        rows,
+        "" if record.seed is None else str(record.seed),
+        record.negative_prompt,
+        record.steps or 20,
+        record.guidance_scale if record.guidance_scale is not None else 7.0,
+        record.width or 512,
+        record.height or 512,
+        record.scheduler or "Euler a",
+    )
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+def read_form(values: Mapping[str, Any]) -> CompareForm:
+    """The page's or the API's values as a form; gr.Error with one sentence for bad input."""
+    try:
+        return CompareForm.read(values)
+    except FormError as exc:
+        raise gr.Error(str(exc)) from None
+
+
+def progress_text(update: CompareProgress) -> str:
+    """`Cells 2 of 8 · step 3/20` for the status line."""
+    text = f"Cells {update.cells_done} of {update.cells_total}"
+    if update.steps:
+        text += f" · current batch step {update.step}/{update.steps}"
+    return text
+
+
+def run_comparison(
+    engine: HostedEngine,
+    store: Store,
+    form: CompareForm,
+    progress: gr.Progress | None = None,
+) -> Iterator[tuple[Any, Any, Any]]:
+    """The Run and "Which words matter?" buttons: yield (status, preview, experiment id)
+    while the experiment runs, then the final one."""
+    size = (form.settings.width, form.settings.height)
+    try:
+        with closing(stream_experiment(engine, store, form)) as events:
+            yield from _run_outputs(events, size, progress)
+    except (EngineError, GalleryError) as exc:
+        raise gr.Error(str(exc)) from None
+
+
+def _run_outputs(
+    events: Iterator[RunEvent], size: tuple[int, int], progress: gr.Progress | None
+) -> Iterator[tuple[Any, Any, Any]]:
+    """(status, preview, experiment id) for each event of a running experiment."""
+    for event in events:
+        if event.progress is not None:
+            update = event.progress
+            if progress is not None:
+                progress(update.fraction, desc="Comparing", unit="cells")
+            preview = None
+            if update.preview is not None:
+                preview = update.preview.resize(size, Image.Resampling.NEAREST)
+            yield progress_text(update), preview if preview else gr.skip(), gr.skip()
+        elif event.outcome is not None:
+            outcome = event.outcome
+            done = len(outcome.experiment.cells)
+            status = f"Saved experiment #{outcome.experiment.id}: {done} image(s)."
+            if outcome.cancelled:
+                status += " Stopped early; the finished cells are kept."
+            yield status, gr.skip(), outcome.experiment.id
+
+
+# --- showing an experiment ---------------------------------------------------------------
+
+
+def experiment_choices(store: Store) -> list[tuple[str, int]]:
+    """(label, id) of every saved experiment, newest first."""
+    return [
+        (f"#{e.id} {e.name} ({e.kind}, {len(e.cells)} images)", e.id)
+        for e in store.list_experiments()
+    ]
+
+
+def _view(store: Store, experiment_id: Any) -> ExperimentView:
+    try:
+        return load_view(store, int(experiment_id))
+    except GalleryError as exc:
+        raise gr.Error(str(exc)) from None
+    except (TypeError, ValueError):
+        raise gr.Error("Open a saved experiment first.") from None
+
+
+def header_html(view: ExperimentView) -> str:
+    """Column headers: label and the word diff against the first variant, coloured, escaped."""
+    columns = len(view.columns)
+    cells = []
+    for column, (_axis, variant_index) in enumerate(view.columns):
+        pieces = []
+        for text, tag in view.header_diff(variant_index):
+            escaped = html.escape(text)
+            if tag is None:
+                pieces.append(escaped)
+            else:
+                style = f"color:{TAG_COLOURS[tag]}"
+                if tag == "-":
+                    style += ";text-decoration:line-through"
+                kind = {"+": "added", "-": "removed", "~": "reweighted"}[tag]
+                pieces.append(f'<span class="diff-{kind}" style="{style}">{escaped}</span>')
+        cells.append(
+            f'<div class="compare-column"><b>{html.escape(view.column_label(column))}</b>'
+            f'<div class="compare-diff">{"".join(pieces)}</div></div>'
+        )
+    return (
+        f'<div class="compare-header" style="display:grid;gap:8px;'
+        f'grid-template-columns:repeat({columns},minmax(0,1fr))">{"".join(cells)}</div>'
+    )
+
+
+def grid_items(view: ExperimentView, heat: bool = False) -> list[tuple[Any, str]]:
+    """Gallery items row by row; with `heat`, each cell's ΔE heat map against the first
+    variant's cell on the same seed (and axis value); the first variant stays as it is."""
+    items: list[tuple[Any, str]] = []
+    for row in range(view.rows):
+        for column, (axis, variant_index) in enumerate(view.columns):
+            cell = view.cell(row, column)
+            caption = f"seed {view.experiment.seeds[row]} · {view.column_label(column)}"
+            if cell is None or cell.image_path is None:
+                items.append((Image.new("RGB", (64, 64), (235, 235, 235)), caption + " · not made"))
+                continue
+            caption += f" · #{cell.generation.id}"
+            if cell.score is not None:
+                caption += f" · CLIP {cell.score.value:.1f}"
+            image: Any = str(cell.image_path)
+            base = view.cell(row, view.column_of(0, axis))
+            if heat and variant_index and base is not None and base.image_path is not None:
+                with Image.open(base.image_path) as a, Image.open(cell.image_path) as b:
+                    image = difference_heat_map(a.convert("RGB"), b.convert("RGB"))
+                caption += " · ΔE heat map"
+            items.append((image, caption))
+    return items
+
+
+def ranking_rows(view: ExperimentView) -> list[list[Any]]:
+    """Per variant: label, Bradley–Terry strength [interval], votes, mean CLIP and the paired
+    CLIP difference to variant A [interval]."""
+    ranks = {r.variant: r for r in view.ranking()}
+    order = sorted(range(len(view.variants)), key=lambda i: -ranks[i].strength)
+    differences = dict(view.score_differences())
+    rows = []
+    for index in order:
+        rank = ranks[index]
+        scores = [
+            c.score.value for c in view.cells.values() if c.variant_index == index and c.score
+        ]
+        mean = f"{sum(scores) / len(scores):.2f}" if scores else ""
+        delta = ""
+        if index in differences and differences[index].pairs:
+            d = differences[index]
+            delta = f"{d.mean:+.2f} [{d.low:+.2f}, {d.high:+.2f}] (n={d.pairs})"
+        elif index == 0:
+            delta = "reference"
+        winner = " 🏆" if view.variants[index].is_winner else ""
+        rows.append(
+            [
+                view.variants[index].name + winner,
+                f"{rank.strength:+.2f} [{rank.low:+.2f}, {rank.high:+.2f}]",
+                f"{rank.wins}–{rank.losses}",
+                mean,
+                delta,
+            ]
+        )
+    return rows
+
+
+def ablation_rows(view: ExperimentView) -> list[list[Any]]:
+    """For an ablation: term, mean distance, spread, SSIM, ΔE, biggest change first."""
+    if view.experiment.kind != "ablation":
+        return []
+    return [
+        [
+            i.term,
+            round(i.mean_distance, 4),
+            round(i.spread, 4),
+            round(i.mean_ssim, 4),
+            round(i.mean_delta_e, 2),
+        ]
+        for i in view.ablation()
+    ]
+
+
+def ablation_plot_value(rows: list[list[Any]]) -> Any:
+    """The bar chart's data: one bar per term (mean distance)."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {"term": [r[0] for r in rows], "change": [r[1] for r in rows]}
+        if rows
+        else {"term": [], "change": []}
+    )
+
+
+def summary_markdown(view: ExperimentView) -> str:
+    """Name, settings, seeds, axis and the note about CLIP scores."""
+    e = view.experiment
+    s = e.settings
+    parts = [
+        f"**#{e.id} {md_text(e.name)}** · {e.kind} · seeds {', '.join(map(str, e.seeds))}",
+        f"{md_text(str(s.get('model', '')))} · {s.get('width')}x{s.get('height')} · "
+        f"{s.get('steps')} steps · CFG {s.get('guidance_scale')} · "
+        f"{md_text(str(s.get('scheduler', '')))}",
+    ]
+    if e.axis.get("values"):
+        parts.append(
+            f"Axis {AXIS_LABELS.get(e.axis['name'], e.axis['name'])}: "
+            + ", ".join(md_text(str(v)) for v in e.axis["values"])
+        )
+    if view.scores_meaningful is False:
+        parts.append(NOT_MEANINGFUL.format(name=md_text(view.scorer_name)))
+    elif view.scorer_name:
+        parts.append(f"CLIP scores by {md_text(view.scorer_name)}.")
+    return "\n\n".join(parts)
+
+
+def show_experiment(store: Store, experiment_id: Any, heat: bool = False) -> tuple[Any, ...]:
+    """Everything the result panel shows for one experiment."""
+    if experiment_id in (None, ""):
+        return (
+            "",
+            "",
+            gr.Gallery(value=[]),
+            [],
+            [],
+            ablation_plot_value([]),
+            gr.Dropdown(choices=[]),
+        )
+    view = _view(store, experiment_id)
+    ablation = ablation_rows(view)
+    return (
+        summary_markdown(view),
+        header_html(view),
+        gr.Gallery(value=grid_items(view, heat), columns=len(view.columns)),
+        ranking_rows(view),
+        ablation,
+        ablation_plot_value(ablation),
+        gr.Dropdown(choices=[v.name for v in view.variants], value=None),
+    )
+
+
+# --- judging -------------------------------------------------------------------------------
+
+
+def cell_at(view: ExperimentView, index: int) -> tuple[int, int]:
+    """(row, column) of the gallery index."""
+    return divmod(int(index), len(view.columns))
+
+
+def cell_generation_id(store: Store, experiment_id: Any, index: int | None) -> int | None:
+    """The gallery id of the grid cell at `index` (None where that cell was not made)."""
+    if index is None or experiment_id is None:
+        return None
+    view = _view(store, experiment_id)
+    cell = view.cell(*cell_at(view, index))
+    return None if cell is None else cell.generation.id
+
+
+def pick_cell(
+    store: Store, experiment_id: Any, first: Any, index: int | None
+) -> tuple[Any, Any, str]:
+    """Clicking cells: the first is remembered, the second opens both in the slider."""
+    if index is None:
+        return gr.skip(), first, ""
+    view = _view(store, experiment_id)
+    row, column = cell_at(view, index)
+    cell = view.cell(row, column)
+    if cell is None or cell.image_path is None:
+        raise gr.Error("That cell was not made.")
+    label = md_text(view.column_label(column))
+    info = f"#{cell.generation.id} · seed {cell.generation.seed} · {label}"
+    if first is None or first == [row, column]:
+        return gr.skip(), [row, column], f"Picked {info}; click a second cell to compare."
+    other = view.cell(*first)
+    if other is None or other.image_path is None:
+        return gr.skip(), [row, column], f"Picked {info}."
+    pair = (Image.open(other.image_path).convert("RGB"), Image.open(cell.image_path).convert("RGB"))
+    left = f"#{other.generation.id} {md_text(view.column_label(first[1]))}"
+    return pair, None, f"Slider: {left} ⟷ {info}"
+
+
+def next_blind_pair(
+    store: Store, experiment_id: Any, rng: random.Random | None = None
+) -> tuple[Any, ...]:
+    """Two images of the same seed (and axis value), unlabelled, in random order."""
+    view = _view(store, experiment_id)
+    rng = rng or random.SystemRandom()
+    candidates = []
+    for row in range(view.rows):
+        for axis in range(len(view.axis_values)):
+            axis_index = axis if view.experiment.axis.get("values") else None
+            made = [
+                i for i in range(len(view.variants))
+                if (c := view.cell(row, view.column_of(i, axis_index))) and c.image_path
+            ]  # fmt: skip
+            if len(made) >= 2:
+                candidates.append((row, axis_index, made))
+    if not candidates:
+        raise gr.Error("Blind voting needs two variants made on the same seed.")
+    row, axis_index, made = rng.choice(candidates)
+    left, right = rng.sample(made, 2)
+    images = [view.cell(row, view.column_of(i, axis_index)) for i in (left, right)]
+    pair = {
+        "experiment": view.experiment.id,
+        "row": row,
+        "axis": axis_index,
+        "left": view.variants[left].id,
+        "right": view.variants[right].id,
+    }
+    votes = len(view.votes)
+    return (
+        str(images[0].image_path),  # type: ignore[union-attr]
+        str(images[1].image_path),  # type: ignore[union-attr]
+        pair,
+        f"Which is better? ({votes} vote(s) so far)",
+    )
+
+
+def blind_vote(store: Store, pair: Any, choice: str) -> str:
+    """Record the blind choice ("left" or "right") as a pairwise vote."""
+    if not isinstance(pair, dict) or choice not in ("left", "right"):
+        raise gr.Error("Start blind voting first.")
+    winner, loser = (
+        (pair["left"], pair["right"]) if choice == "left" else (pair["right"], pair["left"])
+    )
+    try:
+        store.add_vote(
+            pair["experiment"],
+            winner,
+            loser,
+            seed_index=pair["row"],
+            axis_index=pair["axis"],
+            blind=True,
+        )
+    except GalleryError as exc:
+        raise gr.Error(str(exc)) from None
+    return "Vote recorded."
+
+
+def mark_winner(store: Store, experiment_id: Any, label: str | None) -> str:
+    """Mark the overall winner by its label (None clears it)."""
+    view = _view(store, experiment_id)
+    variant = next((v for v in view.variants if v.name == label), None)
+    if label and variant is None:
+        raise gr.Error("Choose one of this experiment's variants.")
+    store.set_winner(view.experiment.id, variant.id if variant else None)
+    return f"Winner: {md_text(label)}." if label else "Winner cleared."
+
+
+def mark_row_best(store: Store, experiment_id: Any, picked: Any) -> str:
+    """Record the last picked cell as the best of its seed row."""
+    view = _view(store, experiment_id)
+    if not picked:
+        raise gr.Error("Click a cell first; it becomes the best of its row.")
+    row, column = picked
+    axis, variant_index = view.columns[column]
+    store.add_vote(
+        view.experiment.id, view.variants[variant_index].id, seed_index=row, axis_index=axis
+    )
+    name = md_text(view.variants[variant_index].name)
+    return f"Best on seed {view.experiment.seeds[row]}: {name}."
+
+
+# --- keeping -------------------------------------------------------------------------------
+
+
+def delete_experiment(store: Store, experiment_id: Any, with_images: bool) -> str:
+    """Delete the open experiment (and its images when asked)."""
+    view = _view(store, experiment_id)
+    store.delete_experiment(view.experiment.id, with_images=bool(with_images))
+    return f"Deleted experiment #{view.experiment.id}" + (
+        " and its images." if with_images else "."
+    )
+
+
+def export_experiment(store: Store, experiment_id: Any) -> str:
+    """Write the open experiment's zip (contact sheet, cells, CSVs); return its path."""
+    view = _view(store, experiment_id)
+    folder = Path(tempfile.mkdtemp(prefix="atelier-experiment-"))
+    path = folder / f"experiment-{view.experiment.id}.zip"
+    try:
+        store.export_experiment(view.experiment.id, path, contact_sheet_png(view))
+    except GalleryError as exc:
+        raise gr.Error(str(exc)) from None
+    return str(path)

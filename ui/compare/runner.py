@@ -1,0 +1,180 @@
+"""A comparison or ablation as one plain function: plan -> saved experiment with every cell
+recorded in the gallery and scored with CLIP. Used by the Compare tab, the `compare` command
+and the `compare`/`ablate` API endpoints.
+
+1. check the plan; 2. create the experiment (variants, seeds, axis, shared settings);
+3. run the cells in batched pipeline calls (`engine.compare_run.run_plan`), recording each
+finished batch at once (so Stop keeps what is done); 4. score every cell with CLIP.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+from engine.clip_score import ClipScorer, clip_scorer
+from engine.compare_plan import ComparePlan
+from engine.compare_run import CellImage, CompareProgress, run_plan
+from gallery.experiment_export import SCORE_METRIC
+from gallery.records import ExperimentRecord, NewGeneration, ScoreRecord, VariantSpec
+from gallery.views import OwnerGallery
+from ui.forms import CompareForm
+from ui.hosting.hosted_engine import HostedEngine
+from ui.recording import new_generation
+from ui.streaming import Emit, stream_work
+
+COMPARE_SOURCE = "compare"
+
+
+@dataclass(frozen=True)
+class ExperimentOutcome:
+    """The saved experiment, whether Stop ended it early, and which CLIP scored it."""
+
+    experiment: ExperimentRecord
+    cancelled: bool
+    scorer_name: str
+    scores_meaningful: bool
+
+
+def plan_settings(plan: ComparePlan) -> dict[str, Any]:
+    """The shared settings as saved with the experiment."""
+    s = plan.settings
+    return {
+        "model": plan.model,
+        "steps": s.steps,
+        "guidance_scale": float(s.guidance_scale),
+        "width": s.width,
+        "height": s.height,
+        "scheduler": s.scheduler,
+        "clip_skip": getattr(s, "clip_skip", 1),
+    }
+
+
+def run_experiment(
+    engine: HostedEngine,
+    store: OwnerGallery,
+    form: CompareForm,
+    *,
+    on_progress: Callable[[CompareProgress], None] | None = None,
+    cancel: threading.Event | None = None,
+    scorer: ClipScorer | None = None,
+) -> ExperimentOutcome:
+    """Run the form's plan, save it as an experiment and return it; raises EngineError or
+    GalleryError. Each batch of cells is one pipeline call through the GPU boundary.
+
+    Everything belongs to the store's owner (pass `store.for_owner(owner)` for a visitor)."""
+    # 1. Check the whole plan before anything is saved.
+    plan = form.plan()
+    plan.validate()
+    engine.check_experiment_size(len(plan.cells()))  # a public app's limit
+    # 2. The experiment and its variants.
+    experiment = store.create_experiment(
+        form.name.strip() or default_name(plan),
+        [
+            VariantSpec(v.label, _variant_recipe(v.prompt, v.negative_prompt, v.removed_term))
+            for v in plan.variants
+        ],
+        kind=form.kind,
+        settings=plan_settings(plan),
+        seeds=list(plan.seeds),
+        axis=plan.axis.to_dict() if plan.axis else {},
+    )
+    variant_ids = [variant.id for variant in experiment.variants]
+    recorded: list[tuple[CellImage, int]] = []
+
+    # 3. Every finished batch goes into the gallery at once.
+    def record(batch: list[CellImage]) -> None:
+        items = [_new_generation(cell) for cell in batch]
+        ids = store.record_generations(items)
+        for cell, generation_id in zip(batch, ids, strict=True):
+            store.add_to_variant(
+                variant_ids[cell.cell.variant_index],
+                generation_id,
+                cell.cell.seed_index,
+                cell.cell.axis_index,
+            )
+            recorded.append((cell, generation_id))
+
+    run = run_plan(
+        engine,
+        plan,
+        max_batch=form.max_batch,
+        on_progress=on_progress,
+        on_batch=record,
+        cancel=cancel,
+    )
+    # 4. CLIP scores, kept with the images.
+    scorer = scorer or clip_scorer()
+    if recorded:
+        values = scorer.score(
+            [cell.image for cell, _ in recorded],
+            [cell.result.prompts[cell.index] for cell, _ in recorded],
+        )
+        store.save_scores(
+            [
+                ScoreRecord(generation_id, SCORE_METRIC, value, scorer.name, scorer.meaningful)
+                for (_, generation_id), value in zip(recorded, values, strict=True)
+            ]
+        )
+    return ExperimentOutcome(
+        store.get_experiment(experiment.id), run.cancelled, scorer.name, scorer.meaningful
+    )
+
+
+def _variant_recipe(prompt: str, negative: str, removed_term: str | None) -> dict[str, Any]:
+    recipe: dict[str, Any] = {"prompt": prompt, "negative_prompt": negative}
+    if removed_term is not None:
+        recipe["removed_term"] = removed_term
+    return recipe
+
+
+def default_name(plan: ComparePlan) -> str:
+    """`A vs B vs C` from the variant labels, shortened."""
+    text = " vs ".join(v.label for v in plan.variants)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _new_generation(cell: CellImage) -> NewGeneration:
+    item = new_generation(cell.result, cell.index)
+    settings = dict(item.settings)
+    settings.update(
+        prompt=item.prompt,
+        negative_prompt=item.negative_prompt,
+        seed=item.seed,
+        num_images=1,
+        image_index=cell.index,
+    )
+    return dataclasses.replace(item, settings=settings, source=COMPARE_SOURCE)
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """What a streaming caller shows next: progress, or the finished outcome."""
+
+    progress: CompareProgress | None = None
+    outcome: ExperimentOutcome | None = None
+
+
+def stream_experiment(
+    engine: HostedEngine, store: OwnerGallery, form: CompareForm
+) -> Generator[RunEvent, None, None]:
+    """`run_experiment` in a worker thread (`ui.streaming`): yield progress, then the outcome.
+
+    Closing the iterator early (the page's Stop) stops the run between steps; the finished
+    cells are kept. Errors are re-raised in the caller's thread.
+    """
+
+    def work(emit: Emit[RunEvent], cancel: threading.Event) -> None:
+        outcome = run_experiment(
+            engine,
+            store,
+            form,
+            on_progress=lambda update: emit(RunEvent(progress=update)),
+            cancel=cancel,
+        )
+        emit(RunEvent(outcome=outcome))
+
+    yield from stream_work(work, name="compare")

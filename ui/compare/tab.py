@@ -1,0 +1,500 @@
+"""The Compare tab: prompt variants on shared seeds (and one optional setting axis), the grid
+with per-column word diffs, an image slider, a difference heat map, blind pairwise votes with a
+Bradley–Terry ranking, CLIP scores, ablation ("which words matter"), saved experiments.
+
+Widgets and wiring only; handlers live in `ui.compare.handlers`, the `compare` and `ablate`
+API endpoints in `ui.compare.api`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import gradio as gr
+
+from engine.schedulers import scheduler_names
+from prompts.styles import StyleLibrary
+from ui.compare import handlers as h
+from ui.compare.api import register_compare_api
+from ui.forms import NO_AXIS
+from ui.hosting.hosted_engine import HostedEngine
+
+PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+
+
+@dataclass(frozen=True)
+class CompareTab:
+    """Components other tabs connect to (Builder's prompt, Gallery's selected image)."""
+
+    variants: gr.Dataframe
+    negative: gr.Textbox
+    base_prompt: gr.Textbox
+    from_builder: gr.Button
+    source_id: gr.Number
+    open_in_gallery: gr.Button
+    last_cell: gr.State
+    """The gallery id of the last cell clicked in the grid."""
+
+
+@dataclass(frozen=True)
+class _Maker:
+    """The "Make variants" accordion."""
+
+    base_prompt: gr.Textbox
+    mode: gr.Radio
+    values: gr.Textbox
+    styles: gr.Dropdown
+    make: gr.Button
+    from_builder: gr.Button
+    source_id: gr.Number
+    compare_with: gr.Button
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """Seeds and the shared settings, by the names `CompareForm.read` takes."""
+
+    seeds: gr.Textbox
+    random_seeds: gr.Number
+    model: gr.Textbox
+    steps: gr.Slider
+    guidance_scale: gr.Slider
+    width: gr.Slider
+    height: gr.Slider
+    scheduler: gr.Dropdown
+    axis_name: gr.Dropdown
+    axis_values: gr.Textbox
+
+    def inputs(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+@dataclass(frozen=True)
+class _Saved:
+    """The "Saved experiments" accordion."""
+
+    saved: gr.Dropdown
+    open_button: gr.Button
+    export_button: gr.Button
+    with_images: gr.Checkbox
+    delete_button: gr.Button
+    exported: gr.File
+
+
+@dataclass(frozen=True)
+class _Results:
+    """The right column: the grid and everything that judges it."""
+
+    summary: gr.Markdown
+    header: gr.HTML
+    grid: gr.Gallery
+    heat: gr.Checkbox
+    pick_info: gr.Markdown
+    slider: gr.ImageSlider
+    row_best: gr.Button
+    winner: gr.Dropdown
+    winner_button: gr.Button
+    open_in_gallery: gr.Button
+    judged: gr.Markdown
+    blind_start: gr.Button
+    blind_text: gr.Markdown
+    left: gr.Image
+    right: gr.Image
+    vote_left: gr.Button
+    vote_right: gr.Button
+    ranking: gr.Dataframe
+    ablation_plot: gr.BarPlot
+    ablation_table: gr.Dataframe
+
+    def shown(self) -> list[Any]:
+        """What `show_experiment` fills, in its order."""
+        return [
+            self.summary,
+            self.header,
+            self.grid,
+            self.ranking,
+            self.ablation_table,
+            self.ablation_plot,
+            self.winner,
+        ]
+
+
+@dataclass(frozen=True)
+class _State:
+    """What the tab remembers per browser session."""
+
+    experiment_id: gr.State
+    picked: gr.State
+    last_cell: gr.State
+    blind_pair: gr.State
+
+
+def build_compare_tab(
+    engine: HostedEngine,
+    store: h.Store,
+    default_model: str,
+    library: StyleLibrary | None,
+    tab: gr.Tab | None = None,
+) -> CompareTab:
+    """Add the Compare tab's widgets and events to the current Blocks; opening `tab` (the
+    gr.Tab it sits in) refreshes the list of saved experiments."""
+    state = _State(gr.State(None), gr.State(None), gr.State(None), gr.State(None))
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=380):
+            variants = gr.Dataframe(
+                headers=["Label", "Prompt"],
+                datatype=["str", "str"],
+                value=[["A", ""], ["B", ""]],
+                row_count=2,
+                row_limits=(1, 8),
+                column_count=2,
+                column_limits=(2, 2),
+                type="array",
+                interactive=True,
+                wrap=True,
+                label="Variants (2–8; a blank label becomes the prompt)",
+                elem_id="compare-variants",
+            )
+            negative = gr.Textbox(
+                label="Negative prompt (all variants)", elem_id="compare-negative"
+            )
+            maker = _maker_widgets(library)
+            settings = _settings_widgets(default_model)
+            name = gr.Textbox(label="Experiment name (optional)", elem_id="compare-name")
+            with gr.Row():
+                run = gr.Button("Run comparison", variant="primary", elem_id="compare-run")
+                ablate = gr.Button("Which words matter?", elem_id="compare-ablate")
+                stop = gr.Button("Stop", variant="stop", elem_id="compare-stop")
+            status = gr.Markdown(elem_id="compare-status")
+            preview = gr.Image(label="Current cell", interactive=False, height=160)
+            saved = _saved_widgets(store)
+        with gr.Column(scale=5):
+            results = _result_widgets()
+
+    # Both buttons read one `CompareForm`: the variants and the axis, or the prompt to ablate.
+    shared = {**settings.inputs(), "negative_prompt": negative, "name": name}
+    without_axis = {k: v for k, v in shared.items() if k not in ("axis_name", "axis_values")}
+    runs = _Runs(engine, store, [status, preview, state.experiment_id])
+    running = run.click(runs.run, inputs_kwargs={**shared, "variants": variants}, **runs.options)
+    ablating = ablate.click(
+        runs.run, inputs_kwargs={**without_axis, "ablate": maker.base_prompt}, **runs.options
+    )
+    _wire_maker(maker, settings, store, library, variants, negative)
+    _wire_saved(saved, results, state, store, tab, _RunEvents(running, ablating, stop, status))
+    _wire_judging(results, state, store)
+    register_compare_api(engine, store, default_model)
+    return CompareTab(
+        variants,
+        negative,
+        maker.base_prompt,
+        maker.from_builder,
+        maker.source_id,
+        results.open_in_gallery,
+        state.last_cell,
+    )
+
+
+class _Runs:
+    """The Run and "Which words matter?" buttons: each reads its form and streams the run."""
+
+    def __init__(self, engine: HostedEngine, store: h.Store, outputs: list[Any]) -> None:
+        self.engine, self.store = engine, store
+        self.options: dict[str, Any] = {
+            "outputs": outputs,
+            "concurrency_limit": 1,
+            "concurrency_id": "generate",
+            **PRIVATE,
+        }
+
+    def run(
+        self,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects it here)
+        **values: Any,
+    ) -> Iterator[tuple[Any, Any, Any]]:
+        yield from h.run_comparison(self.engine, self.store, h.read_form(values), progress)
+
+
+@dataclass(frozen=True)
+class _RunEvents:
+    """The Run and ablation events, the Stop button that cancels them, the status line."""
+
+    running: Any
+    ablating: Any
+    stop: gr.Button
+    status: gr.Markdown
+
+
+def _maker_widgets(library: StyleLibrary | None) -> _Maker:
+    with gr.Accordion("Make variants", open=True):
+        base_prompt = gr.Textbox(
+            label="Base prompt",
+            placeholder="a red fox in the snow  |  for a matrix: a fox | snow | night",
+            elem_id="compare-base",
+        )
+        mode = gr.Radio(
+            list(h.GENERATORS), value="Prompt S/R", label="Generator", elem_id="compare-mode"
+        )
+        values = gr.Textbox(
+            label="Prompt S/R: the term, then its replacements",
+            placeholder="red, blue, green",
+            elem_id="compare-sr",
+        )
+        styles = gr.Dropdown(
+            library.names() if library is not None else [],
+            multiselect=True,
+            label="Style sweep: styles",
+            elem_id="compare-styles",
+        )
+        with gr.Row():
+            make = gr.Button("Make variants", elem_id="compare-make")
+            from_builder = gr.Button("Add the Builder's prompt", elem_id="compare-builder")
+        with gr.Row():
+            source_id = gr.Number(
+                label="Gallery image id", precision=0, value=None, elem_id="compare-source"
+            )
+            compare_with = gr.Button("Compare with…", elem_id="compare-with")
+    return _Maker(base_prompt, mode, values, styles, make, from_builder, source_id, compare_with)
+
+
+def _settings_widgets(default_model: str) -> _Settings:
+    size = 256 if default_model == "demo" else 512
+    with gr.Row():
+        seeds = gr.Textbox(label="Seeds", value="1, 2", elem_id="compare-seeds")
+        random_seeds = gr.Number(
+            label="…or this many random seeds", value=2, precision=0, minimum=1, maximum=16
+        )
+    with gr.Accordion("Shared settings", open=False):
+        model = gr.Textbox(label="Model", value=default_model, elem_id="compare-model")
+        with gr.Row():
+            steps = gr.Slider(1, 150, value=20, step=1, label="Steps", elem_id="compare-steps")
+            guidance = gr.Slider(0, 30, value=7.0, step=0.5, label="CFG scale")
+        with gr.Row():
+            width = gr.Slider(64, 2048, value=size, step=8, label="Width", elem_id="compare-width")
+            height = gr.Slider(
+                64, 2048, value=size, step=8, label="Height", elem_id="compare-height"
+            )
+        scheduler = gr.Dropdown(scheduler_names(), value="Euler a", label="Scheduler")
+        with gr.Row():
+            axis_name = gr.Dropdown(
+                h.AXIS_CHOICES, value=NO_AXIS, label="Second axis", elem_id="compare-axis"
+            )
+            axis_values = gr.Textbox(
+                label="Axis values", placeholder="5, 7, 9", elem_id="compare-axis-values"
+            )
+    return _Settings(
+        seeds, random_seeds, model, steps, guidance, width, height, scheduler, axis_name,
+        axis_values,
+    )  # fmt: skip
+
+
+def _saved_widgets(store: h.Store) -> _Saved:
+    with gr.Accordion("Saved experiments", open=True):
+        saved = gr.Dropdown(
+            choices=h.experiment_choices(store), label="Experiment", elem_id="compare-saved"
+        )
+        with gr.Row():
+            open_button = gr.Button("Open", elem_id="compare-open")
+            export_button = gr.Button("Export zip", elem_id="compare-export")
+        with gr.Row():
+            with_images = gr.Checkbox(label="also delete its images", value=False)
+            delete_button = gr.Button("Delete", variant="stop", elem_id="compare-delete")
+        exported = gr.File(label="Exported", interactive=False, elem_id="compare-file")
+    return _Saved(saved, open_button, export_button, with_images, delete_button, exported)
+
+
+def _result_widgets() -> _Results:
+    summary = gr.Markdown(elem_id="compare-summary")
+    header = gr.HTML(elem_id="compare-header")
+    grid = gr.Gallery(
+        label="Rows: seeds · columns: variants (click two cells to compare them)",
+        columns=2,
+        height="auto",
+        object_fit="contain",
+        allow_preview=False,
+        format="png",
+        elem_id="compare-grid",
+    )
+    heat = gr.Checkbox(
+        label="Show the per-pixel difference (ΔE heat map) against the first variant",
+        elem_id="compare-heat",
+    )
+    pick_info = gr.Markdown(elem_id="compare-pick")
+    slider = gr.ImageSlider(
+        label="Side by side", type="pil", format="png", elem_id="compare-slider"
+    )
+    with gr.Row():
+        row_best = gr.Button("Best of its row: the last cell clicked", elem_id="compare-rowbest")
+        winner = gr.Dropdown([], label="Overall winner", elem_id="compare-winner")
+        winner_button = gr.Button("Mark winner", elem_id="compare-markwinner")
+        open_in_gallery = gr.Button(
+            "Open the last cell clicked in the Gallery", elem_id="compare-open-gallery"
+        )
+    judged = gr.Markdown(elem_id="compare-judged")
+    with gr.Accordion("Blind mode", open=False, elem_id="compare-blind"):
+        blind_start = gr.Button("Show a blind pair", elem_id="compare-blind-start")
+        blind_text = gr.Markdown(elem_id="compare-blind-text")
+        with gr.Row():
+            left = gr.Image(label="1", show_label=False, interactive=False, elem_id="blind-left")
+            right = gr.Image(label="2", show_label=False, interactive=False, elem_id="blind-right")
+        with gr.Row():
+            vote_left = gr.Button("Left is better", elem_id="blind-vote-left")
+            vote_right = gr.Button("Right is better", elem_id="blind-vote-right")
+    ranking = gr.Dataframe(
+        headers=["Variant", "Bradley–Terry (95% interval)", "Won–lost", "Mean CLIP",
+                 "CLIP vs A (paired, 95% bootstrap)"],
+        interactive=False,
+        label="Ranking from votes, and CLIP scores",
+        elem_id="compare-ranking",
+    )  # fmt: skip
+    with gr.Accordion("Which words matter (ablation)", open=True):
+        ablation_plot = gr.BarPlot(
+            x="term", y="change", title="Change when the term is removed", sort="-y",
+            elem_id="compare-ablation-plot",
+        )  # fmt: skip
+        ablation_table = gr.Dataframe(
+            headers=["Term", "Change (mean)", "Spread", "SSIM", "ΔE"],
+            interactive=False,
+            elem_id="compare-ablation",
+        )
+    return _Results(
+        summary, header, grid, heat, pick_info, slider, row_best, winner, winner_button,
+        open_in_gallery, judged, blind_start, blind_text, left, right, vote_left, vote_right,
+        ranking, ablation_plot, ablation_table,
+    )  # fmt: skip
+
+
+def _wire_maker(
+    maker: _Maker,
+    settings: _Settings,
+    store: h.Store,
+    library: StyleLibrary | None,
+    variants: gr.Dataframe,
+    negative: gr.Textbox,
+) -> None:
+    """Variant generators and "Compare with…" a gallery image."""
+    maker.make.click(
+        partial(h.generate_variants, library),
+        [maker.mode, maker.base_prompt, maker.values, maker.styles, negative],
+        variants,
+        **PRIVATE,
+    )
+    maker.compare_with.click(
+        partial(h.compare_with, store),
+        maker.source_id,
+        [
+            variants,
+            settings.seeds,
+            negative,
+            settings.steps,
+            settings.guidance_scale,
+            settings.width,
+            settings.height,
+            settings.scheduler,
+        ],
+        **PRIVATE,
+    )
+
+
+def _wire_saved(
+    saved: _Saved,
+    results: _Results,
+    state: _State,
+    store: h.Store,
+    tab: gr.Tab | None,
+    runs: _RunEvents,
+) -> None:
+    """Runs show their experiment when done; Stop; open, delete and export saved ones."""
+    shown = results.shown()
+    show = partial(h.show_experiment, store)
+    refresh = partial(_refresh_saved, store)
+    experiment = [state.experiment_id, results.heat]
+    if tab is not None:
+        tab.select(refresh, None, saved.saved, **PRIVATE)
+    for event in (runs.running, runs.ablating):
+        event.success(show, experiment, shown, **PRIVATE).then(
+            refresh, state.experiment_id, saved.saved, **PRIVATE
+        )
+    runs.stop.click(None, cancels=[runs.running, runs.ablating], **PRIVATE).then(
+        refresh, None, saved.saved, **PRIVATE
+    )
+    saved.open_button.click(
+        lambda x: (x, None), saved.saved, [state.experiment_id, state.picked], **PRIVATE
+    ).then(show, experiment, shown, **PRIVATE)
+    results.heat.change(show, experiment, shown, **PRIVATE)
+    saved.delete_button.click(
+        partial(h.delete_experiment, store),
+        [state.experiment_id, saved.with_images],
+        runs.status,
+        **PRIVATE,
+    ).success(lambda: None, None, state.experiment_id, **PRIVATE).then(
+        show, experiment, shown, **PRIVATE
+    ).then(refresh, None, saved.saved, **PRIVATE)
+    saved.export_button.click(
+        partial(h.export_experiment, store), state.experiment_id, saved.exported, **PRIVATE
+    )
+
+
+def _wire_judging(results: _Results, state: _State, store: h.Store) -> None:
+    """Clicking cells (slider, last cell), best of row, overall winner, blind votes."""
+    shown = results.shown()
+    show = partial(h.show_experiment, store)
+    experiment = [state.experiment_id, results.heat]
+
+    def pick(eid: Any, first: Any, evt: gr.SelectData) -> tuple[Any, Any, str]:
+        return h.pick_cell(store, eid, first, evt.index)
+
+    def remember(eid: Any, evt: gr.SelectData) -> int | None:
+        return h.cell_generation_id(store, eid, evt.index)
+
+    results.grid.select(
+        pick,
+        [state.experiment_id, state.picked],
+        [results.slider, state.picked, results.pick_info],
+        **PRIVATE,
+    )
+    results.grid.select(remember, state.experiment_id, state.last_cell, **PRIVATE)
+    results.row_best.click(
+        partial(h.mark_row_best, store), [state.experiment_id, state.picked], results.judged,
+        **PRIVATE,
+    ).then(show, experiment, shown, **PRIVATE)  # fmt: skip
+    results.winner_button.click(
+        partial(h.mark_winner, store), [state.experiment_id, results.winner], results.judged,
+        **PRIVATE,
+    ).then(show, experiment, shown, **PRIVATE)  # fmt: skip
+    blind = [results.left, results.right, state.blind_pair, results.blind_text]
+    results.blind_start.click(
+        partial(h.next_blind_pair, store), state.experiment_id, blind, **PRIVATE
+    )
+    for button, choice in ((results.vote_left, "left"), (results.vote_right, "right")):
+        button.click(
+            partial(_vote_then_next, store, choice),
+            [state.experiment_id, state.blind_pair],
+            [*blind, results.ranking],
+            **PRIVATE,
+        )
+
+
+def _refresh_saved(store: h.Store, selected: Any = None) -> gr.Dropdown:
+    return gr.Dropdown(choices=h.experiment_choices(store), value=selected)
+
+
+def _vote_then_next(store: h.Store, choice: str, experiment_id: Any, pair: Any) -> tuple:
+    h.blind_vote(store, pair, choice)
+    following = h.next_blind_pair(store, experiment_id)
+    view = h.load_view(store, int(experiment_id))
+    return (*following, h.ranking_rows(view))
+
+
+def connect_compare(
+    compare: CompareTab, builder_positive: gr.Textbox, gallery_selected: gr.State | None
+) -> None:
+    """Builder's composed prompt -> a new variant; the Gallery's selected image -> the
+    "Compare with…" id."""
+    compare.from_builder.click(
+        h.add_variant, [compare.variants, builder_positive], compare.variants, **PRIVATE
+    )
+    if gallery_selected is not None:
+        gallery_selected.change(lambda gid: gid, gallery_selected, compare.source_id, **PRIVATE)

@@ -1,0 +1,1 @@
+"""The Gallery tab: search, the detail panel, curation, bulk actions, Regenerate from record."""

@@ -1,0 +1,1 @@
+"""The Generate tab: prompt, settings, a batch streamed image by image, Stop and Skip."""

@@ -1,0 +1,1 @@
+"""Hosting: the mode (local, --auth, public), visitors, limits, ZeroGPU, served paths."""

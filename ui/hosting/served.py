@@ -1,0 +1,25 @@
+"""What the launched app may serve, and its login: the keyword arguments of `launch()`.
+
+Only the gallery's image and thumbnail folders are served, never the database, its WAL, temp
+files, write intents or backups.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ui.hosting.mode import Hosting
+
+
+def launch_options(store: Any, hosting: Hosting) -> dict[str, Any]:
+    """Keyword arguments for `Blocks.launch`: what may be served, and the login."""
+    options: dict[str, Any] = {
+        # Only the image and thumbnail folders: never the database, temp files or intents.
+        "allowed_paths": [str(folder) for folder in store.served_folders] if store else [],
+        # Tracebacks never reach a visitor; our own errors are one sentence anyway.
+        "show_error": not hosting.public,
+    }
+    if hosting.auth:
+        options["auth"] = list(hosting.auth)
+        options["auth_message"] = "Sign in to see your own gallery."
+    return options
