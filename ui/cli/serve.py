@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,7 +63,6 @@ def add_serve_flags(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build the gallery and the page, serve it, load the engine behind it; serve until
     interrupted."""
-    from engine.default_model import DefaultModelChoice, choose_default_model
     from gallery.errors import GalleryError
     from gallery.store import GalleryStore
     from ui.clip_tokenizer import clip_tokenizer
@@ -79,8 +79,10 @@ def run(args: argparse.Namespace) -> int:
     # ZeroGPU wants the weights moved to CUDA at start; the GPU attaches per generation.
     device = "cuda" if zero_gpu else getattr(args, "device", None)
     dtype = getattr(args, "dtype", None)
-    chosen = getattr(args, "model", None)
-    default = DefaultModelChoice(chosen, f"Using {chosen}.") if chosen else choose_default_model()
+    choosing = default_model_in_background(getattr(args, "model", None))
+    from ui import web  # noqa: F401 (gradio's import, seconds, overlaps the hub's answer)
+
+    default = choosing.result()
     print(default.reason, flush=True)
 
     def build() -> Engine:
@@ -122,6 +124,22 @@ def run(args: argparse.Namespace) -> int:
         engine.start()
     app.block_thread()
     return 0
+
+
+def default_model_in_background(chosen: str | None) -> Future[DefaultModelChoice]:
+    """The model to start with: `chosen`, else `choose_default_model()` (which may wait up to
+    a few seconds for the hub) in a thread while the page's libraries import."""
+    from engine.default_model import DefaultModelChoice, choose_default_model
+
+    if chosen:
+        done: Future[DefaultModelChoice] = Future()
+        done.set_result(DefaultModelChoice(chosen, f"Using {chosen}."))
+        return done
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="default-model")
+    try:
+        return pool.submit(choose_default_model)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def build_served_app(
