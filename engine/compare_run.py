@@ -11,17 +11,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
 from engine.compare_plan import DEFAULT_MAX_BATCH, Cell, ComparePlan, batches
 from engine.errors import GenerationCancelled, InvalidRequestError
-from engine.generate import Engine
 from engine.request import ImageSpec
 from engine.result import GenerationResult, ProgressUpdate
 
 CellPosition = tuple[int, int, int | None]
 """(seed row, variant index, axis column or None): where a cell sits in the grid."""
+
+if TYPE_CHECKING:  # a comparison's plan and progress need no torch
+    from engine.generate import Engine
 
 
 @dataclass(frozen=True)

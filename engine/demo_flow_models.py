@@ -41,11 +41,10 @@ from transformers import (
     T5EncoderModel,
 )
 
+from engine.model_names import DEMO_FLUX_ID, DEMO_SD3_ID
 from engine.t5_tokenizer import T5_VOCAB_PATH, load_t5_tokenizer
 from engine.tokenizer import load_clip_tokenizer
 
-DEMO_SD3_ID = "demo-sd3"
-DEMO_FLUX_ID = "demo-flux"
 FLOW_DEMO_SEED = 20250214
 FLOW_DEMO_VERSION = 1  # bump when a config below changes: the cache folder name changes with it
 
@@ -196,11 +195,6 @@ BUILDERS: dict[str, tuple[Callable[[], DiffusionPipeline], dict[str, dict[str, A
     DEMO_SD3_ID: (build_sd3_pipeline, SD3_CONFIGS),
     DEMO_FLUX_ID: (build_flux_pipeline, FLUX_CONFIGS),
 }
-
-
-def is_flow_demo(name: str) -> bool:
-    """Whether `name` is one of the built-in tiny flow models."""
-    return name in BUILDERS
 
 
 def flow_demo_fingerprint(name: str) -> str:

@@ -14,9 +14,9 @@ import json
 import tempfile
 from pathlib import Path
 
+from engine.model_names import DEMO_MODEL_ID as DEMO_MODEL_ID  # where it was always imported
 from engine.pipeline_configs import DEMO, move_into_place
 
-DEMO_MODEL_ID = "demo"
 DEMO_SEED = 20240607
 DEMO_VERSION = 1  # bump when DEMO's configs change: the cache folder name changes with it
 

@@ -15,10 +15,11 @@ from typing import Any, Literal
 import torch
 from diffusers import AutoPipelineForText2Image, DiffusionPipeline
 
-from engine.demo_flow_models import ensure_flow_demo, flow_demo_fingerprint, is_flow_demo
+from engine.demo_flow_models import ensure_flow_demo, flow_demo_fingerprint
 from engine.demo_model import demo_fingerprint, ensure_demo_model
 from engine.devices import choose_device, choose_dtype
 from engine.errors import ModelLoadError
+from engine.model_names import is_flow_demo
 from engine.model_ref import ModelRef, resolve_model_ref
 from engine.quiet import follow_hub_progress_setting
 

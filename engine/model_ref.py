@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from engine.demo_flow_models import is_flow_demo
-from engine.demo_model import DEMO_MODEL_ID
 from engine.errors import ModelLoadError
+from engine.model_names import DEMO_MODEL_ID, is_flow_demo
 from engine.sketch import SKETCH_MODEL_ID, sketch_model_available, sketch_model_dir
 
 ModelSource = Literal["demo", "sketch", "folder", "single_file", "hub"]

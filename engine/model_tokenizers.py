@@ -70,8 +70,9 @@ def _model_folder(model: str, models_dir: Path) -> Path | None:
     except ModelLoadError:
         return None
     if ref.source == "demo":
-        from engine.demo_flow_models import ensure_flow_demo, is_flow_demo
+        from engine.demo_flow_models import ensure_flow_demo
         from engine.demo_model import ensure_demo_model
+        from engine.model_names import is_flow_demo
 
         if is_flow_demo(ref.location):
             return ensure_flow_demo(models_dir, ref.location)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 NEGATIVE_PREFIX = "Negative prompt:"
+PARAMS_START = "Steps:"  # A1111 (and Forge, Fooocus, ours) write Steps first
 _SIZE = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*$")
 # A1111's "Schedule type" labels that our scheduler names carry as a suffix.
 SCHEDULE_TYPES = ("Karras", "Exponential", "SGM Uniform", "Beta")
@@ -97,13 +98,24 @@ def format_infotext(prompt: str, negative_prompt: str, params: Mapping[str, Any]
     return f"{prompt}{negative}\n{', '.join(pairs)}".strip()
 
 
-def parse_infotext(text: str) -> Infotext:
-    """Split an infotext into prompt, negative prompt and parameters."""
+def parse_infotext(text: str, *, complete: bool = True) -> Infotext:
+    """Split an infotext into prompt, negative prompt and parameters.
+
+    `complete=False` is for a text cut short (`gallery.bounds`): A1111 writes the parameters
+    last, beginning with `Steps:`, so the last line is parameters only when it starts so and
+    follows a prompt line, and its last pair (cut in the middle) is left out; any other last
+    line is prompt (or negative prompt) text, however many `key: value` pairs it holds.
+    """
     *lines, last_line = text.strip().replace("\r\n", "\n").split("\n")
-    pairs = find_params(last_line)
-    if len(pairs) < 3:
+    if complete:
+        pairs = find_params(last_line)
+        has_params = len(pairs) >= 3
+    else:
+        has_params = bool(lines) and last_line.startswith(PARAMS_START)
+        pairs = find_params(last_line)[:-1] if has_params else []
+    if not has_params:
         lines.append(last_line)
-        last_line = ""
+        pairs = []
     prompt_lines: list[str] = []
     negative_lines: list[str] = []
     in_negative = False
@@ -113,7 +125,7 @@ def parse_infotext(text: str) -> Infotext:
             in_negative = True
             stripped = stripped[len(NEGATIVE_PREFIX) :].strip()
         (negative_lines if in_negative else prompt_lines).append(stripped)
-    params = {key: unquote(value.strip()) for key, value in pairs} if last_line else {}
+    params = {key: unquote(value.strip()) for key, value in pairs}
     return Infotext("\n".join(prompt_lines), "\n".join(negative_lines), params)
 
 

@@ -38,7 +38,8 @@ from pathlib import Path
 import gallery.fooocus_forks as fooocus_forks
 import gallery.json_settings as json_settings
 import gallery.peer_formats as peer_formats
-from gallery.bounds import MAX_FILE_BYTES, Deadline, load_json
+from gallery.a1111 import parse_infotext
+from gallery.bounds import MAX_FILE_BYTES, MAX_TEXT_CHARS, Deadline, cut_note, load_json
 from gallery.comfyui import parse_comfyui
 from gallery.errors import MetadataError
 from gallery.foreign import ForeignResult, parse_invokeai
@@ -97,14 +98,13 @@ def read_image_metadata(
     data = _read_bytes(source)
     deadline = deadline or Deadline()
     texts = read_image_texts(data, deadline)
-    notes = list(texts.notes)
     found = _from_texts(texts)
     if found is None and texts.format in ("PNG", "WEBP"):
         deadline.check()
         hidden = read_stealth_text(data, deadline)
         if hidden is not None:
             found = _from_stealth(hidden)
-    return ImageReading(texts.format, found, tuple(notes))
+    return ImageReading(texts.format, found, (*texts.notes, *_cut_notes(texts, found)))
 
 
 def read_metadata(source: bytes | str | os.PathLike[str]) -> ImageMetadata | None:
@@ -148,7 +148,11 @@ def _metadata(source: str, parsed: ForeignResult | None, read_from: str) -> Imag
 def _from_texts(texts: ImageTexts) -> ImageMetadata | None:
     chunks = texts.chunks
     comment = texts.user_comment
-    # 1. ours
+    # 1. ours (cut short, it is no JSON: its `parameters` text says the same)
+    if "prompt_atelier" in texts.cut and chunks.get("parameters", "").strip():
+        complete = "parameters" not in texts.cut
+        found = _from_infotext(chunks["parameters"], "parameters", complete=complete)
+        return dataclasses.replace(found, source="prompt_atelier")
     if "prompt_atelier" in chunks:
         ours = from_atelier_chunk(chunks["prompt_atelier"])
         if ours is not None:
@@ -205,10 +209,12 @@ def _from_texts(texts: ImageTexts) -> ImageMetadata | None:
             found = _metadata("draw_things", parsed, "XMP")
             if found is not None:
                 return found
-    # 9. A1111 / Forge text (a comment field only with A1111's settings in it)
+    # 9. A1111 / Forge text (a comment field only with A1111's settings in it; a JSON
+    # document cut short is nobody's infotext)
     for where, text, document in documents:
-        if document is None:
-            found = _from_infotext(text, where, fooocus=scheme == "a1111")
+        cut = where in texts.cut
+        if document is None and not (cut and text.lstrip()[:1] in ("{", "[")):
+            found = _from_infotext(text, where, fooocus=scheme == "a1111", complete=not cut)
             if where == "parameters" or found.settings or found.negative_prompt:
                 return found
     # 10. JSON settings that name no tool
@@ -239,6 +245,41 @@ def _fooocus_fork(
     return None
 
 
+def _cut_notes(texts: ImageTexts, found: ImageMetadata | None) -> list[str]:
+    """Notes for the texts that were cut short. When the settings came from one, a single
+    note: how long the prompt (or negative prompt, or settings line) it was cut in really is;
+    the same prompt's other copies (ours writes it twice) are not mentioned again."""
+    source = found.extra.get("read_from") if found is not None else None
+    if source not in texts.cut:
+        return [
+            cut_note(
+                f"'{where}' text",
+                texts.lengths.get(where, len(text)),
+                complete=where in texts.lengths or where not in texts.incomplete,
+            )
+            for where, text in texts.cut.items()
+        ]
+    full = texts.cut[source]
+    exact = source not in texts.incomplete
+    read = parse_infotext(full[:MAX_TEXT_CHARS], complete=False)
+    whole = parse_infotext(full, complete=exact)
+    if not read.params and not read.negative_prompt:
+        exact = exact or bool(whole.negative_prompt or whole.params)
+        return [cut_note("prompt", len(whole.prompt), complete=exact) + _NO_SETTINGS_READ]
+    if not read.params:
+        exact = exact or bool(whole.params)
+        length = len(whole.negative_prompt)
+        return [cut_note("negative prompt", length, complete=exact) + _NO_SETTINGS_READ]
+    length = texts.lengths.get(source, len(full))
+    return [
+        cut_note(f"'{source}' text", length, complete=exact or source in texts.lengths)
+        + " Its settings were read up to there; the one cut in the middle was left out."
+    ]
+
+
+_NO_SETTINGS_READ = " The settings written after it were not read."
+
+
 def _comfyui_graph(texts: ImageTexts) -> ImageMetadata | None:
     graph_text = texts.chunks.get("prompt")
     workflow_text = texts.chunks.get("workflow")
@@ -258,8 +299,10 @@ def _comfyui_graph(texts: ImageTexts) -> ImageMetadata | None:
     return found
 
 
-def _from_infotext(text: str, where: str, *, fooocus: bool = False) -> ImageMetadata:
-    metadata = from_infotext(text)
+def _from_infotext(
+    text: str, where: str, *, fooocus: bool = False, complete: bool = True
+) -> ImageMetadata:
+    metadata = from_infotext(text, complete=complete)
     version = metadata.extra.get("Version", "")
     source = "a1111"
     if fooocus or version.startswith("Fooocus"):

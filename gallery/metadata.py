@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,14 +195,24 @@ def read_text_chunks(source: bytes | str | os.PathLike[str]) -> dict[str, str]:
     return read_image_texts(data).chunks
 
 
-def metadata_from_chunks(chunks: dict[str, str]) -> ImageMetadata | None:
-    """Read the first known format among the text chunks (ours, A1111, InvokeAI, ComfyUI)."""
-    if ATELIER_KEY in chunks:
+def metadata_from_png(data: bytes) -> ImageMetadata | None:
+    """`metadata_from_chunks` of a PNG's bytes, knowing which texts were cut short;
+    `MetadataError` if it is not a PNG."""
+    if not data.startswith(PNG_SIGNATURE):
+        raise MetadataError("The file is not a PNG image.")
+    texts = read_image_texts(data)
+    return metadata_from_chunks(texts.chunks, texts.cut)
+
+
+def metadata_from_chunks(chunks: dict[str, str], cut: Collection[str] = ()) -> ImageMetadata | None:
+    """Read the first known format among the text chunks (ours, A1111, InvokeAI, ComfyUI);
+    `cut` names the chunks that were cut short (`ImageTexts.cut`)."""
+    if ATELIER_KEY in chunks and ATELIER_KEY not in cut:
         found = from_atelier_chunk(chunks[ATELIER_KEY])
         if found is not None:
             return found
     if chunks.get(PARAMETERS_KEY, "").strip():
-        return from_infotext(chunks[PARAMETERS_KEY])
+        return from_infotext(chunks[PARAMETERS_KEY], complete=PARAMETERS_KEY not in cut)
     for key, parser, source in (
         (INVOKEAI_KEY, parse_invokeai, "invokeai"),
         (COMFYUI_KEY, parse_comfyui, "comfyui"),
@@ -217,9 +228,10 @@ def metadata_from_chunks(chunks: dict[str, str]) -> ImageMetadata | None:
     return None
 
 
-def from_infotext(text: str) -> ImageMetadata:
-    """Metadata from A1111 infotext (unknown keys kept in `extra`)."""
-    parsed = parse_infotext(text)
+def from_infotext(text: str, *, complete: bool = True) -> ImageMetadata:
+    """Metadata from A1111 infotext (unknown keys kept in `extra`); `complete=False` for a
+    text cut short: prompts only, no parameters (see `gallery.a1111.parse_infotext`)."""
+    parsed = parse_infotext(text, complete=complete)
     settings, extra = settings_from_params(parsed.params)
     return ImageMetadata(
         "a1111",

@@ -16,6 +16,7 @@ from gallery.experiment_state import ExperimentState, Position, grid_positions
 
 MAX_SEED = 2**64 - 1  # what torch.Generator.manual_seed takes; see models.SeedInteger
 MAX_TAG_LENGTH = 64
+MAX_RATING = 5  # ratings run from 0 to 5 (models.Generation's check)
 RECIPE_VERSION = 1
 # Longest text each short column holds (the same on every database).
 TEXT_LIMITS = {

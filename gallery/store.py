@@ -18,6 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from gallery.database import (
     create_gallery_engine,
+    current_revision,
     move_legacy_database,
     resolve_database_url,
     table_names,
@@ -28,6 +29,7 @@ from gallery.errors import GalleryError, GalleryUnavailableError
 from gallery.files import ImageFiles
 from gallery.outages import database_folder, disk_full, is_disk_full, is_unreachable
 from gallery.owners import Owner
+from gallery.planner_statistics import PlannerStatistics
 from gallery.records import SweepReport
 from gallery.search import text_mode
 from gallery.services.common import Sessions
@@ -57,13 +59,16 @@ class GalleryStore:
         self._text_mode = text_mode(engine.dialect.name, "generations_fts" in table_names(engine))
         sessions = Sessions(engine)
         self.files = ImageFiles(root)
-        self.records = RecordService(sessions, self.files, root)
+        self.statistics = PlannerStatistics(engine, self._text_mode)
+        self.records = RecordService(sessions, self.files, root, self.statistics)
         self.search = SearchService(sessions, root, self._text_mode)
         self.curation = CurationService(sessions, self.files, self.records)
         self.scores = ScoreService(sessions)
         self.experiments = ExperimentService(sessions, self.records, self.curation, self.scores)
         self.styles = StyleService(sessions)
-        self.maintenance = MaintenanceService(sessions, self.files, self.records, self._text_mode)
+        self.maintenance = MaintenanceService(
+            sessions, self.files, self.records, self._text_mode, self.statistics
+        )
         self.last_sweep = SweepReport()
         self._recorder: DeferredRecorder | None = None
 
@@ -97,8 +102,11 @@ class GalleryStore:
         except OSError as exc:
             raise _open_error(exc, root) from None
         try:
-            upgrade_schema(engine, backup_dir=root / "backups")
+            before = current_revision(engine)
+            migrated = upgrade_schema(engine, backup_dir=root / "backups") != before
             store = cls(root, engine)
+            if migrated:  # new indexes have no statistics yet
+                store.statistics.refresh(thorough=True)
             if not allow_unrecorded_images:
                 store.maintenance.refuse_images_without_records()
             store.last_sweep = store.maintenance.sweep(grace_s=sweep_grace_s)

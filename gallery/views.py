@@ -111,17 +111,19 @@ class OwnerGallery:
         """One page of generations matching `query`, newest first."""
         return self._services.search.search(query, owner=self.owner)
 
-    def count(self, query: GalleryQuery | None = None) -> int:
-        """How many generations match `query` (its page is ignored)."""
-        return self._services.search.count(query, owner=self.owner)
+    def count(self, query: GalleryQuery | None = None, *, limit: int | None = None) -> int:
+        """How many generations match `query` (its page is ignored); above `limit` (if given)
+        it stops at `limit + 1`, meaning "more"."""
+        return self._services.search.count(query, owner=self.owner, limit=limit)
 
     def models(self) -> list[str]:
         """Every model id in the gallery, sorted."""
         return self._services.search.models(owner=self.owner)
 
-    def tags(self) -> list[tuple[str, int]]:
-        """Every tag with how many generations carry it, by name."""
-        return self._services.search.tags(owner=self.owner)
+    def tags(self, *, limit: int | None = None) -> list[tuple[str, int]]:
+        """Every tag with how many generations carry it, by name; counts stop above `limit`
+        if given (`limit + 1`: more)."""
+        return self._services.search.tags(owner=self.owner, limit=limit)
 
     # --- curation (CurationService) ------------------------------------------------------
 

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from engine.default_model import DefaultModelChoice
-from engine.generate import Engine
-from engine.tokenizer import load_clip_tokenizer
 from gallery.views import OwnerGallery
 from prompts.styles import JsonUserStyleFile, StyleLibrary, UserStyleStore
 from prompts.wildcards import user_wildcards_dir
 from ui.builder.api import register_compose_api
 from ui.builder.tab import build_builder_tab
+from ui.clip_tokenizer import clip_tokenizer
 from ui.compare.tab import build_compare_tab, connect_compare
 from ui.gallery_tab.api import register_gallery_api
 from ui.gallery_tab.reproduce import connect_regenerate
@@ -34,6 +33,9 @@ from ui.round_trips import (
     connect_recall,
 )
 
+if TYPE_CHECKING:  # torch loads with the engine, behind the page
+    from engine.generate import Engine
+
 TITLE = "Prompt Atelier"
 BUILDER_TAB = "builder"
 GENERATE_TAB = "generate"
@@ -47,6 +49,7 @@ FIRST_RUN_HINT = (
     "the **Gallery**."
 )
 QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
+LOADING_POLL_SECONDS = 1.0
 
 
 def banner(default_model: DefaultModelChoice) -> dict[str, Any]:
@@ -85,12 +88,14 @@ def build_app(
     as a `ui.hosting.visitors.VisitorGallery` so each visitor sees their own.
 
     Every pipeline run goes through a `HostedEngine` (the GPU boundary, and in public mode
-    the limits); a bare `Engine` is wrapped in a local one.
+    the limits); a bare `Engine` is wrapped in a local one. A `HostedEngine` whose engine is
+    still loading (`ui.hosting.engine_loading`) gives a page at once that says so until it is
+    ready; a run waits for it.
     """
     hosting = hosting or Hosting()
     if not isinstance(engine, HostedEngine):
         engine = HostedEngine(engine, hosting)
-    models_dir = Path(engine.models.models_dir)
+    models_dir = Path(engine.models_dir)
     data_dir = Path(data_dir) if data_dir is not None else models_dir.parent
     store = style_store if style_store is not None else JsonUserStyleFile.in_data_dir(data_dir)
     library = StyleLibrary(user=store)
@@ -98,6 +103,8 @@ def build_app(
     with gr.Blocks(title=TITLE, delete_cache=(600, 3600)) as app:
         gr.Markdown(f"# {TITLE}\nCraft prompts, generate, compare, keep everything.")
         gr.Markdown(**banner(default_model))
+        if not engine.ready:
+            _loading_line(engine)
         hint = gr.Markdown(FIRST_RUN_HINT, visible=False, elem_id="first-run")
         if hosting.limits is not None:
             models = ", ".join(f"`{m}`" for m in hosting.allowed_models)
@@ -157,13 +164,27 @@ def build_app(
         if gallery is not None:  # the hint shows until the gallery holds a first image
             app.load(lambda: gr.Markdown(visible=gallery.count() == 0), outputs=hint, **QUIET)
         register_generate_api(engine, default_model.model, on_result)
-        register_compose_api(library, load_clip_tokenizer)
+        register_compose_api(library, clip_tokenizer)
         if gallery is not None:
             register_gallery_api(gallery)
     # A public app gets a longer queue: each visitor holds at most one run
     # (ui.hosting.hosted_engine), and a refused request leaves the queue at once.
     app.queue(default_concurrency_limit=1, max_size=PUBLIC_QUEUE_SIZE if hosting.public else 32)
     return app
+
+
+def _loading_line(engine: HostedEngine) -> gr.Markdown:
+    """A line that shows while the engine (torch, diffusers, the first model) loads behind the
+    page, polled each second until it is ready; it stays to show a failure."""
+    line = gr.Markdown(engine.loading_status, elem_id="model-loading")  # read at each page load
+    timer = gr.Timer(LOADING_POLL_SECONDS)
+
+    def poll() -> tuple[Any, Any]:
+        status = engine.loading_status()
+        return gr.Markdown(status, visible=bool(status)), gr.Timer(active=not engine.ready)
+
+    timer.tick(poll, outputs=[line, timer], concurrency_limit=None, **QUIET)
+    return line
 
 
 def _visitor_row(

@@ -39,6 +39,7 @@ from gallery.metadata import embed_metadata
 from gallery.models import Generation, GenerationTag, ImageFile, utc_now
 from gallery.outages import UNAVAILABLE_WHILE_RECORDING, outages_as_sentences
 from gallery.owners import Owner, owner_filter, writing_owner
+from gallery.planner_statistics import PlannerStatistics
 from gallery.records import (
     GenerationRecord,
     GenerationSummary,
@@ -66,12 +67,15 @@ MAX_LINEAGE_DEPTH = 1000
 class RecordService:
     """Generations and their image files: record, import, get, lineage."""
 
-    def __init__(self, sessions: Sessions, files: ImageFiles, root: Path) -> None:
+    def __init__(
+        self, sessions: Sessions, files: ImageFiles, root: Path, statistics: PlannerStatistics
+    ) -> None:
         self._sessions = sessions
         self._files = files
         self._root = root
         self._deferred = DeferredFolder(root)
         self._replaying = threading.Lock()
+        self._statistics = statistics
 
     def record_generation(self, item: NewGeneration, *, owner: Owner) -> int:
         """Record one image of `owner`'s; return its generation id."""
@@ -172,6 +176,7 @@ class RecordService:
                     intent.finish()
                 raise
             intent.finish()
+        self._statistics.recorded(len(ids))
         return ids
 
     def _defer(

@@ -13,9 +13,8 @@ import dataclasses
 import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.clip_score import ClipScorer, clip_scorer
 from engine.compare_plan import ComparePlan
 from engine.compare_run import CellImage, CompareProgress, run_plan
 from gallery.experiment_export import SCORE_METRIC
@@ -25,6 +24,9 @@ from ui.forms import CompareForm
 from ui.hosting.hosted_engine import HostedEngine
 from ui.recording import new_generation
 from ui.streaming import Emit, stream_work
+
+if TYPE_CHECKING:  # CLIP (torch) loads with the first comparison, not with the page
+    from engine.clip_score import ClipScorer
 
 COMPARE_SOURCE = "compare"
 
@@ -107,7 +109,10 @@ def run_experiment(
         cancel=cancel,
     )
     # 4. CLIP scores, kept with the images.
-    scorer = scorer or clip_scorer()
+    if scorer is None:
+        from engine.clip_score import clip_scorer
+
+        scorer = clip_scorer()
     if recorded:
         values = scorer.score(
             [cell.image for cell, _ in recorded],

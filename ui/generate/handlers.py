@@ -82,6 +82,9 @@ def read_form(values: dict[str, Any]) -> GenerateForm:
         raise gr.Error(shown(exc)) from None
 
 
+MODEL_LOADING = "Waiting for the model to load (torch, diffusers, the weights)…"
+
+
 def generate_images(
     engine: HostedEngine,
     form: GenerateForm,
@@ -104,6 +107,9 @@ def generate_images(
     shown_so_far = Strip((settings.width, settings.height))
     last: BatchEvent | None = None
     try:
+        if not engine.ready:  # `serve` answered its page before torch and the model loaded
+            yield (None, [], gr.skip(), MODEL_LOADING, gr.skip(), gr.skip())
+            engine.wait_ready()
         yield (
             None,
             [],

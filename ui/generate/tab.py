@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from engine.schedulers import scheduler_names
+from ui.clip_tokenizer import clip_tokenizer
 from ui.generate.handlers import (
     ResultCallback,
     RunRegistry,
@@ -116,9 +116,7 @@ def build_generate_tab(
 ) -> GenerateTab:
     """Add the Generate tab's widgets and events to the current Blocks."""
     if tokenizer is None:
-        from engine.tokenizer import load_clip_tokenizer
-
-        tokenizer = load_clip_tokenizer
+        tokenizer = clip_tokenizer
     with gr.Row(equal_height=False, elem_id="gen-layout"):
         with gr.Column(scale=3, elem_id="gen-left"):
             tab, controls = _left_column(engine, default_model)
@@ -174,7 +172,7 @@ def _left_column(engine: HostedEngine, default_model: str) -> tuple[GenerateTab,
         settings = _settings_widgets(START_SIZES.get(default_model, 512))
         to_builder = gr.Button("← Open in Builder", size="sm", elem_id="gen-to-builder")
     build_models_panel(
-        Path(engine.models.models_dir),
+        engine.models_dir,
         engine.lora_folder.names,
         [model, *(settings[n] for n in ("steps", "guidance", "width", "height", "scheduler"))],
     )
