@@ -149,7 +149,7 @@ def build_app(
                     )
                 connect_compare(compare, builder.positive, kept.selected)
                 connect_compare_these(
-                    kept.chosen, kept.compare_these, gallery, compare.variants, tabs, COMPARE_TAB
+                    kept.chosen, kept.compare_these, gallery, compare, tabs, COMPARE_TAB
                 )
                 connect_open_in_gallery(
                     compare.open_in_gallery,

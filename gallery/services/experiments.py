@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, and_, delete, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from gallery.errors import GalleryError, NotFoundError
@@ -219,7 +219,9 @@ class ExperimentService:
         owner: Owner,
     ) -> VoteRecord:
         """Record `owner`'s judgement on their experiment (see `VoteRecord`); both variants
-        must be the experiment's."""
+        must be the experiment's. One judgement per pair (or one best) per seed row and axis
+        value: a second replaces the first, so clicking twice changes a vote, never doubles
+        it."""
         voter = writing_owner(owner)
         if winner_variant_id == loser_variant_id:
             raise GalleryError("A variant cannot win against itself.")
@@ -231,6 +233,15 @@ class ExperimentService:
                     raise NotFoundError(f"Experiment {experiment_id} has no variant {variant_id}.")
             if seed_index is not None and not 0 <= seed_index < max(len(experiment.seeds), 1):
                 raise GalleryError(f"Experiment {experiment_id} has no seed row {seed_index}.")
+            session.execute(
+                delete(ExperimentVote).where(
+                    ExperimentVote.experiment_id == experiment.id,
+                    ExperimentVote.user_id == voter,
+                    ExperimentVote.seed_index == seed_index,
+                    ExperimentVote.axis_index == axis_index,
+                    _same_judgement(winner_variant_id, loser_variant_id),
+                )
+            )
             vote = ExperimentVote(
                 experiment_id=experiment.id,
                 winner_variant_id=winner_variant_id,
@@ -362,4 +373,14 @@ def _vote_record(row: ExperimentVote) -> VoteRecord:
         blind=row.blind,
         user_id=row.user_id,
         created_at=row.created_at,
+    )
+
+
+def _same_judgement(winner: int, loser: int | None) -> ColumnElement[bool]:
+    """Votes on the same pair (either way round), or, for a best pick, any best pick."""
+    if loser is None:
+        return ExperimentVote.loser_variant_id.is_(None)
+    return or_(
+        and_(ExperimentVote.winner_variant_id == winner, ExperimentVote.loser_variant_id == loser),
+        and_(ExperimentVote.winner_variant_id == loser, ExperimentVote.loser_variant_id == winner),
     )

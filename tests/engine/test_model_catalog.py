@@ -3,6 +3,7 @@
 import json
 
 from engine.model_catalog import (
+    ModelDefaults,
     builtin_models,
     cached_models,
     folder_models,
@@ -55,6 +56,8 @@ def test_turbo_and_lcm_models_start_at_few_steps_and_low_cfg():
     assert 1 <= lcm.steps <= 4 and 0 <= lcm.guidance_scale <= 1.5 and lcm.scheduler == "LCM"
     assert model_defaults("stabilityai/stable-diffusion-xl-base-1.0", "SDXL").width == 1024
     assert model_defaults("demo").width == 256
+    # The sketch model as its card measures it: 128 px, 20 Euler a steps, CFG 7.
+    assert model_defaults("sketch") == ModelDefaults(20, 7.0, 128, 128, "Euler a")
     plain = model_defaults("stable-diffusion-v1-5/stable-diffusion-v1-5", "SD1")
     assert plain.steps >= 20 and plain.guidance_scale >= 5
 

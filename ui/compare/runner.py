@@ -164,12 +164,16 @@ class RunEvent:
 
 
 def stream_experiment(
-    engine: HostedEngine, store: OwnerGallery, form: CompareForm
+    engine: HostedEngine,
+    store: OwnerGallery,
+    form: CompareForm,
+    stop: threading.Event | None = None,
 ) -> Generator[RunEvent, None, None]:
     """`run_experiment` in a worker thread (`ui.streaming`): yield progress, then the outcome.
 
-    Closing the iterator early (the page's Stop) stops the run between steps; the finished
-    cells are kept. Errors are re-raised in the caller's thread.
+    Setting `stop` (the page's Stop) ends the run after the step in flight: the finished cells
+    are saved and scored, and the outcome says it was stopped. Closing the iterator early
+    stops it the same way. Errors are re-raised in the caller's thread.
     """
 
     def work(emit: Emit[RunEvent], cancel: threading.Event) -> None:
@@ -182,4 +186,4 @@ def stream_experiment(
         )
         emit(RunEvent(outcome=outcome))
 
-    yield from stream_work(work, name="compare")
+    yield from stream_work(work, name="compare", cancel=stop)

@@ -79,7 +79,7 @@ def read_form(values: dict[str, Any]) -> GenerateForm:
     try:
         return GenerateForm.read(values)
     except FormError as exc:
-        raise gr.Error(shown(exc)) from None
+        raise gr.Error(shown(exc), duration=None) from None
 
 
 MODEL_LOADING = "Waiting for the model to load (torch, diffusers, the weights)…"
@@ -125,7 +125,7 @@ def generate_images(
                 else:
                     yield shown_so_far.update(event, progress)
     except EngineError as exc:
-        raise gr.Error(shown(exc)) from None
+        raise gr.Error(shown(exc), duration=None) from None
     finally:
         runs.finish(session, control)
     yield final_outputs(last, recipe, on_result)

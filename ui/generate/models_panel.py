@@ -17,13 +17,19 @@ from engine.model_catalog import (
     model_defaults,
     suggested_models,
 )
+from engine.sketch import sketch_model_available
 
 QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
 
 
 def models_at_hand(models_dir: Path) -> list[ModelEntry]:
-    """The demo model, then cached and folder models, then the suggested hub models."""
-    found = [ModelEntry("demo", "SD1", "built in", "random weights: noise, for trying controls")]
+    """The sketch and demo models, then cached and folder models, then the suggested hub
+    models."""
+    found = []
+    if sketch_model_available():
+        found.append(ModelEntry("sketch", "SD1", "built in", "draws simple shapes, offline"))
+    demo_note = "random weights: noise, for trying controls"
+    found.append(ModelEntry("demo", "SD1", "built in", demo_note))
     found += cached_models() + folder_models(models_dir)
     known = {entry.name for entry in found}
     return found + [entry for entry in suggested_models() if entry.name not in known]
@@ -38,7 +44,7 @@ def model_label(entry: ModelEntry) -> str:
 def use_model(name: str | None, entries: list[ModelEntry]) -> tuple[Any, ...]:
     """(model, steps, CFG, width, height, scheduler) for the chosen model."""
     if not name:
-        raise gr.Error("Choose a model first.")
+        raise gr.Error("Choose a model first.", duration=None)
     kind = next((entry.kind for entry in entries if entry.name == name), "other")
     defaults = model_defaults(name, kind)
     return (
@@ -77,8 +83,11 @@ class ModelsPanel:
     use: gr.Button
 
 
-def build_models_panel(models_dir: Path, lora_names: Any, outputs: list[Any]) -> ModelsPanel:
-    """Add the panel; "Use" fills `outputs` (model, steps, CFG, width, height, scheduler)."""
+def build_models_panel(
+    models_dir: Path, lora_names: Any, outputs: list[Any], applied: gr.State | None = None
+) -> ModelsPanel:
+    """Add the panel; "Use" fills `outputs` (model, steps, CFG, width, height, scheduler) and
+    `applied`, the defaults the settings follow (`ui.model_settings.follow_model`)."""
     entries = models_at_hand(models_dir)
     with gr.Accordion("Models and LoRAs", open=False, elem_id="gen-models"):
         with gr.Row(equal_height=True):
@@ -89,10 +98,15 @@ def build_models_panel(models_dir: Path, lora_names: Any, outputs: list[Any]) ->
                 scale=4,
                 elem_id="model-choice",
             )
-            use = gr.Button("Use", scale=1, min_width=80, elem_id="model-use")
+            use_button = gr.Button("Use", scale=1, min_width=80, elem_id="model-use")
         notes = gr.Markdown(panel_markdown(entries, lora_names()), elem_id="model-notes")
         rescan = gr.Button("Rescan", size="sm", elem_id="model-rescan")
-    use.click(lambda name: use_model(name, models_at_hand(models_dir)), choice, outputs, **QUIET)
+
+    def use(name: str | None) -> tuple[Any, ...]:
+        chosen = use_model(name, models_at_hand(models_dir))
+        return (*chosen, list(chosen[1:])) if applied is not None else chosen
+
+    use_button.click(use, choice, [*outputs, applied] if applied is not None else outputs, **QUIET)
 
     def scan() -> tuple[Any, str]:
         fresh = models_at_hand(models_dir)
@@ -100,4 +114,4 @@ def build_models_panel(models_dir: Path, lora_names: Any, outputs: list[Any]) ->
         return gr.Dropdown(choices=choices), panel_markdown(fresh, lora_names())
 
     rescan.click(scan, outputs=[choice, notes], **QUIET)
-    return ModelsPanel(choice, use)
+    return ModelsPanel(choice, use_button)
