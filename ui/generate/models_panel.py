@@ -29,6 +29,16 @@ def models_at_hand(models_dir: Path) -> list[ModelEntry]:
     return found + [entry for entry in suggested_models() if entry.name not in known]
 
 
+def models_offered(models_dir: Path, allowed: tuple[str, ...] = ()) -> list[ModelEntry]:
+    """`models_at_hand`, or in a public app only the allow-list's models, so that no folder
+    or checkpoint path of the server reaches a visitor."""
+    found = models_at_hand(models_dir)
+    if not allowed:
+        return found
+    known = {entry.name: entry for entry in found}
+    return [known.get(name) or ModelEntry(name, "SD1", "offered here") for name in allowed]
+
+
 def model_label(entry: ModelEntry) -> str:
     """A dropdown label: `name · kind · where`."""
     where = {"hub": "hub (downloads on first use)"}.get(entry.source, entry.source)
@@ -77,9 +87,12 @@ class ModelsPanel:
     use: gr.Button
 
 
-def build_models_panel(models_dir: Path, lora_names: Any, outputs: list[Any]) -> ModelsPanel:
-    """Add the panel; "Use" fills `outputs` (model, steps, CFG, width, height, scheduler)."""
-    entries = models_at_hand(models_dir)
+def build_models_panel(
+    models_dir: Path, lora_names: Any, outputs: list[Any], allowed: tuple[str, ...] = ()
+) -> ModelsPanel:
+    """Add the panel; "Use" fills `outputs` (model, steps, CFG, width, height, scheduler).
+    With `allowed` (a public app's allow-list) it lists those models only."""
+    entries = models_offered(models_dir, allowed)
     with gr.Accordion("Models and LoRAs", open=False, elem_id="gen-models"):
         with gr.Row(equal_height=True):
             choice = gr.Dropdown(
@@ -92,10 +105,12 @@ def build_models_panel(models_dir: Path, lora_names: Any, outputs: list[Any]) ->
             use = gr.Button("Use", scale=1, min_width=80, elem_id="model-use")
         notes = gr.Markdown(panel_markdown(entries, lora_names()), elem_id="model-notes")
         rescan = gr.Button("Rescan", size="sm", elem_id="model-rescan")
-    use.click(lambda name: use_model(name, models_at_hand(models_dir)), choice, outputs, **QUIET)
+    use.click(
+        lambda name: use_model(name, models_offered(models_dir, allowed)), choice, outputs, **QUIET
+    )
 
     def scan() -> tuple[Any, str]:
-        fresh = models_at_hand(models_dir)
+        fresh = models_offered(models_dir, allowed)
         choices = [(model_label(e), e.name) for e in fresh]
         return gr.Dropdown(choices=choices), panel_markdown(fresh, lora_names())
 

@@ -177,6 +177,7 @@ def _left_column(engine: HostedEngine, default_model: str) -> tuple[GenerateTab,
         Path(engine.models.models_dir),
         engine.lora_folder.names,
         [model, *(settings[n] for n in ("steps", "guidance", "width", "height", "scheduler"))],
+        engine.hosting.allowed_models,
     )
     with gr.Accordion("Keyboard shortcuts", open=False, elem_id="gen-help"):
         gr.Markdown(SHORTCUTS_HELP)

@@ -10,6 +10,8 @@ from typing import Any
 
 from ui.hosting.mode import Hosting
 
+PUBLIC_SESSION_CAPACITY = 1000  # sessions whose page state Gradio keeps in a public app
+
 
 def launch_options(store: Any, hosting: Hosting) -> dict[str, Any]:
     """Keyword arguments for `Blocks.launch`: what may be served, and the login."""
@@ -19,6 +21,9 @@ def launch_options(store: Any, hosting: Hosting) -> dict[str, Any]:
         # Tracebacks never reach a visitor; our own errors are one sentence anyway.
         "show_error": not hosting.public,
     }
+    if hosting.public:
+        # Gradio keeps each session's copy of the page state; bound how many it keeps.
+        options["state_session_capacity"] = PUBLIC_SESSION_CAPACITY
     if hosting.auth:
         options["auth"] = list(hosting.auth)
         options["auth_message"] = "Sign in to see your own gallery."

@@ -17,6 +17,7 @@ it acts for that visitor only and the handlers stay plain functions of an `Owner
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
 import threading
 from collections import OrderedDict
@@ -87,8 +88,8 @@ class Visitors:
             return Visitor(LOCAL_OWNER)
         address = client_address(request, behind_proxy=self.hosting.on_space)
         session = getattr(request, "session_hash", None)
-        if not session:
-            return Visitor(NOBODY, address=address)
+        if not session:  # a REST call without the queue: a gallery for this call alone
+            return Visitor(f"once:{secrets.token_hex(16)}", address=address)
         with self._lock:
             owner = self._sessions.get(session)
         owner = owner or f"session:{hashlib.sha256(session.encode()).hexdigest()[:32]}"
@@ -110,15 +111,39 @@ class Visitors:
 
 
 def client_address(request: Any, *, behind_proxy: bool) -> str:
-    """The caller's network address; behind a Space's proxy, the first X-Forwarded-For hop."""
+    """The caller's network address; behind a Space's proxy, the X-Forwarded-For hop the
+    proxies added: the last one that is not an internal address. Hops to its left come from
+    the caller, who can write anything there (each forged address would be a new visitor)."""
     if behind_proxy:
         headers = getattr(request, "headers", None)
         forwarded = headers.get("x-forwarded-for", "") if headers is not None else ""
-        first = str(forwarded).split(",")[0].strip()
-        if first:
-            return first
+        hops = [hop.strip() for hop in str(forwarded).split(",") if hop.strip()]
+        for hop in reversed(hops):
+            if not _internal(hop):
+                return hop
+        if hops:
+            return hops[0]
     client = getattr(request, "client", None)
     return str(getattr(client, "host", "") or "")
+
+
+_INTERNAL = tuple(
+    ipaddress.ip_network(net)
+    for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
+
+
+def _internal(hop: str) -> bool:
+    """Whether `hop` is a proxy's own address (private, loopback, link-local), not a caller's."""
+    try:
+        address = ipaddress.ip_address(hop)
+    except ValueError:
+        return False
+    return (
+        address.is_loopback
+        or address.is_link_local
+        or any(address.version == net.version and address in net for net in _INTERNAL)
+    )
 
 
 def hugging_face_name(request: Any) -> str | None:
