@@ -42,6 +42,10 @@ class Limits:
     images_per_minute: int = 32  # what bounds a comparison's size, too
     anonymous_runs: int = 4  # at the same time, all signed-out callers together
     anonymous_images_per_minute: int = 128  # all signed-out callers together
+    max_images_per_owner: int = 2000  # kept in one owner's gallery
+    max_bytes_per_owner: int = 512 * 1024 * 1024
+    imports_per_minute: int = 10  # per visitor
+    max_upload_bytes: int = 32 * 1024 * 1024  # one uploaded file (Gradio's max_file_size)
     events_per_visitor: int = 8  # waiting or running in the queue, any kind, per visitor
     anonymous_queued: int = PUBLIC_QUEUE_SIZE // 2  # pipeline runs queued, signed out together
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ui.hosting.mode import Hosting
+from ui.hosting.mode import Hosting, Limits
 
 PUBLIC_SESSION_CAPACITY = 1000  # sessions whose page state Gradio keeps in a public app
 
@@ -24,6 +24,7 @@ def launch_options(store: Any, hosting: Hosting) -> dict[str, Any]:
     if hosting.public:
         # Gradio keeps each session's copy of the page state; bound how many it keeps.
         options["state_session_capacity"] = PUBLIC_SESSION_CAPACITY
+        options["max_file_size"] = (hosting.limits or Limits()).max_upload_bytes
     if hosting.auth:
         options["auth"] = list(hosting.auth)
         options["auth_message"] = "Sign in to see your own gallery."

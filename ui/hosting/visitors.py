@@ -18,16 +18,20 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import os
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from gallery.owners import EVERY_OWNER, LOCAL_OWNER, Owner
+from gallery.records import ImportReport, NewGeneration
 from gallery.store import GalleryStore
 from gallery.views import OwnerGallery
 from ui.hosting.mode import Hosting
+from ui.hosting.quota import ImportRate, check_room, folder_bytes
 
 NOBODY = "nobody"  # requests with no visitor at all in a per-user app: an empty gallery
 MAX_REMEMBERED_SESSIONS = 50_000
@@ -178,6 +182,8 @@ class VisitorGallery(OwnerGallery):
         super().__init__(store, NOBODY)  # never used: `owner` and `author` ask the request
         self.store = store
         self.visitors = visitors
+        self.limits = visitors.hosting.limits  # a public app's quotas; None elsewhere
+        self.imports = ImportRate(self.limits.imports_per_minute if self.limits else 10**9)
 
     def current(self) -> Visitor:
         """The visitor of the event being handled."""
@@ -192,3 +198,24 @@ class VisitorGallery(OwnerGallery):
     def author(self) -> Owner:
         """The current visitor: whose new items are made and whose styles are listed."""
         return self.current().owner
+
+    def record_generation(self, item: NewGeneration) -> int:
+        """Record one image, within the visitor's quota."""
+        return self.record_generations([item])[0]
+
+    def record_generations(self, items: Sequence[NewGeneration]) -> list[int]:
+        """Record a batch, within the visitor's quota (`GalleryError` before any write)."""
+        if self.limits is not None:
+            size = sum(len(item.png_bytes or b"") for item in items)
+            check_room(self.usage(), len(items), size, self.limits)
+        return super().record_generations(items)
+
+    def import_folder(
+        self, folder: str | os.PathLike[str], *, recursive: bool = True
+    ) -> ImportReport:
+        """Import, within the visitor's imports a minute and quota (checked on the files'
+        sizes before anything is read)."""
+        if self.limits is not None:
+            self.imports.count(self.current().rate_key)
+            check_room(self.usage(), *folder_bytes(folder, recursive=recursive), self.limits)
+        return super().import_folder(folder, recursive=recursive)

@@ -4,19 +4,29 @@ test as its own visitor (its own address), through `gradio_client` and raw queue
 
 from __future__ import annotations
 
+import io
 import json
+import struct
 import time
 import tracemalloc
 import uuid
+import zlib
 
 import httpx
 import pytest
-from gradio_client import Client
+from gradio_client import Client, handle_file
+from PIL import Image
 
 from ui.hosting.mode import Hosting, Limits
 
 SECRET = "test-browser-secret-" + uuid.uuid4().hex  # what `browser_secret()` keeps on disk
-LIMITS = Limits(requests_per_minute=100, images_per_minute=6, max_experiment_images=4)
+LIMITS = Limits(
+    requests_per_minute=100,
+    images_per_minute=6,
+    max_experiment_images=4,
+    imports_per_minute=3,
+    max_upload_bytes=1_000_000,
+)
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +88,15 @@ def outcome(url: str, session: str, headers: dict) -> dict:
     raise AssertionError("the event never completed")
 
 
+def padded_png(padding: int, seed: int = 0) -> bytes:
+    """A small PNG padded with a private chunk of `padding` bytes before IEND."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), (seed * 50 % 256, 80, 20)).save(buffer, format="PNG")
+    data, body = buffer.getvalue(), b"\0" * padding
+    crc = struct.pack(">I", zlib.crc32(b"prVt" + body) & 0xFFFFFFFF)
+    return data[:-12] + struct.pack(">I", padding) + b"prVt" + body + crc + data[-12:]
+
+
 def generate(api: Client, **settings):
     values = {"prompt": "a fox", "seed": 1, "steps": 1, "width": 64, "height": 64, "model": "demo"}
     return api.predict(**{**values, **settings}, api_name="/generate")
@@ -111,7 +130,7 @@ def test_negative_counts_cannot_buy_images_and_a_refused_compare_saves_nothing(
 ):
     url, _ = server
     api = client(url, 2)
-    with pytest.raises(Exception, match="Number of images must be at least 1"):
+    with pytest.raises(Exception, match=r"Number of images must be (at least 1|from 1 to 16)"):
         generate(api, num_images=-1_000_000)
     summary = compare(api)  # 4 of the 6 images a minute
     owner = gallery_store.admin().get(summary["cells"][0]["generation_id"]).user_id
@@ -127,6 +146,35 @@ def test_negative_counts_cannot_buy_images_and_a_refused_compare_saves_nothing(
     generate(api, num_images=2)  # the last 2 of the minute's 6
     with pytest.raises(Exception, match="6 images a minute"):
         generate(api)
+
+
+@pytest.mark.slow
+def test_a_refused_compare_saves_nothing(server, gallery_store):
+    url, _ = server
+    api = client(url, 6)
+    summary = compare(api)  # 4 of the 6 images a minute
+    owner = gallery_store.admin().get(summary["cells"][0]["generation_id"]).user_id
+    for _ in range(3):
+        with pytest.raises(Exception, match="6 images a minute"):
+            compare(api)
+    assert len(gallery_store.for_owner(owner).list_experiments()) == 1
+
+
+@pytest.mark.slow
+def test_imports_are_bounded_in_size_and_rate(server, tmp_path):
+    url, _ = server
+    api = client(url, 7)
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(padded_png(2_000_000))
+    with pytest.raises(Exception, match=r"(?i)file size|too large|exceeds"):
+        api.predict(image=handle_file(str(huge)), api_name="/import_image")
+    for seed in range(3):
+        path = tmp_path / f"fox-{seed}.png"
+        path.write_bytes(padded_png(500_000, seed))
+        imported = api.predict(image=handle_file(str(path)), api_name="/import_image")
+        assert len(imported["ids"]) == 1
+    with pytest.raises(Exception, match="import 3 times a minute"):
+        api.predict(image=handle_file(str(path)), api_name="/import_image")
 
 
 @pytest.mark.slow
