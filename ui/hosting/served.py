@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.middleware import Middleware
+
 from ui.hosting.mode import Hosting, Limits
+from ui.hosting.private_files import PrivateFolders
 
 PUBLIC_SESSION_CAPACITY = 1000  # sessions whose page state Gradio keeps in a public app
 
@@ -25,6 +28,9 @@ def launch_options(store: Any, hosting: Hosting) -> dict[str, Any]:
         # Gradio keeps each session's copy of the page state; bound how many it keeps.
         options["state_session_capacity"] = PUBLIC_SESSION_CAPACITY
         options["max_file_size"] = (hosting.limits or Limits()).max_upload_bytes
+        # The gallery's own paths are never fetched: visitors get Gradio's per-response copies.
+        folders = options["allowed_paths"]
+        options["app_kwargs"] = {"middleware": [Middleware(PrivateFolders, folders=folders)]}
     if hosting.auth:
         options["auth"] = list(hosting.auth)
         options["auth_message"] = "Sign in to see your own gallery."

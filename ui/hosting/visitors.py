@@ -22,15 +22,18 @@ import os
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from gallery.errors import GalleryError
 from gallery.owners import EVERY_OWNER, LOCAL_OWNER, Owner
 from gallery.records import ImportReport, NewGeneration
 from gallery.store import GalleryStore
 from gallery.views import OwnerGallery
 from ui.hosting.mode import Hosting
+from ui.hosting.private_files import gradio_copies, purge_copies
 from ui.hosting.quota import ImportRate, check_room, folder_bytes
 
 NOBODY = "nobody"  # requests with no visitor at all in a per-user app: an empty gallery
@@ -209,6 +212,34 @@ class VisitorGallery(OwnerGallery):
             size = sum(len(item.png_bytes or b"") for item in items)
             check_room(self.usage(), len(items), size, self.limits)
         return super().record_generations(items)
+
+    def delete(self, generation_ids: int | Iterable[int]) -> int:
+        """Delete generations, and Gradio's cached copies of their files."""
+        ids = [generation_ids] if isinstance(generation_ids, int) else list(generation_ids)
+        copies = gradio_copies(self._files_of(ids))
+        deleted = super().delete(ids)
+        purge_copies(copies)
+        return deleted
+
+    def delete_experiment(self, experiment_id: int, *, with_images: bool = False) -> None:
+        """Delete an experiment (with its cells' images: Gradio's copies of them too)."""
+        copies = []
+        if with_images:
+            cells = self.get_experiment(experiment_id).cells
+            copies = gradio_copies(self._files_of([cell.generation_id for cell in cells]))
+        super().delete_experiment(experiment_id, with_images=with_images)
+        purge_copies(copies)
+
+    def _files_of(self, generation_ids: Iterable[int]) -> list[Path]:
+        files: list[Path] = []
+        for generation_id in generation_ids:
+            try:
+                record = self.get(generation_id)
+            except GalleryError:
+                continue  # `delete` reports it
+            for image in record.images:
+                files += [image.path, *([image.thumbnail_path] if image.thumbnail_path else [])]
+        return files
 
     def import_folder(
         self, folder: str | os.PathLike[str], *, recursive: bool = True

@@ -178,6 +178,24 @@ def test_imports_are_bounded_in_size_and_rate(server, tmp_path):
 
 
 @pytest.mark.slow
+def test_gallery_files_are_not_fetched_by_their_paths(server, gallery_store):
+    """An image reaches its owner as Gradio's copy; the gallery's own path answers 404,
+    the same as a path that holds nothing (no way to learn that a file exists)."""
+    url, _ = server
+    api = client(url, 8)
+    images, summary = generate(api, seed=77)
+    assert len(images) == 1
+    record = gallery_store.admin().get(summary["ids"][0])
+    stored, thumbnail = record.image.path, record.image.thumbnail_path
+    assert stored.exists()
+    missing = stored.with_name("0" * 64 + ".png")
+    for path in (stored, thumbnail, missing, stored.parent / ".." / stored.parent.name):
+        response = httpx.get(f"{url}gradio_api/file={path}", timeout=30)
+        assert response.status_code == 404, (path, response.status_code)
+    assert str(stored) not in json.dumps(summary)
+
+
+@pytest.mark.slow
 def test_sessionless_rest_calls_are_refused(server):
     url, _ = server
     for name, data in (("search_gallery", ["", "", "", 0, False, 1, 24]), ("generate", [])):

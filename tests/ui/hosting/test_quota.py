@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -75,6 +76,23 @@ def test_an_owner_keeps_at_most_so_many_bytes(store, tmp_path):
         with pytest.raises(GalleryError, match="Your gallery is full \\(0 MB here\\)"):
             visitor.import_folder(folder)
         assert visitor.usage()[1] == used
+
+
+def test_deleting_removes_gradios_copies(store):
+    from gradio.processing_utils import save_file_to_cache
+    from gradio.utils import get_upload_folder
+
+    visitor = gallery(store)
+    with visiting("ada"):
+        made = visitor.record_generation(item(9))
+        record = visitor.get(made)
+        copies = [
+            Path(save_file_to_cache(path, get_upload_folder()))  # as the Gallery tab shows it
+            for path in (record.image.path, record.image.thumbnail_path)
+        ]
+        assert all(copy.exists() for copy in copies)
+        assert visitor.delete(made) == 1
+    assert not any(copy.exists() for copy in copies)
 
 
 def test_imports_a_minute(store, tmp_path):
