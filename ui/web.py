@@ -26,6 +26,7 @@ from ui.guarded import guard_handlers
 from ui.hosting.hosted_engine import HostedEngine
 from ui.hosting.join_gate import JoinGate
 from ui.hosting.mode import PUBLIC_QUEUE_SIZE, Hosting, Limits, browser_storage_key
+from ui.hosting.sessions import lean_sessions
 from ui.hosting.visitors import Visitors, browser_owner, valid_token
 from ui.messages import md_text
 from ui.round_trips import (
@@ -173,6 +174,7 @@ def build_app(
     )
     if hosting.public:
         JoinGate(app, visitors or Visitors(hosting), hosting.limits or Limits()).install()
+        lean_sessions(app)  # a small page state per session hash
     guard_handlers(app)  # no handler's unexpected error reaches a visitor as Python's text
     return app
 
