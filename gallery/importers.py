@@ -28,6 +28,7 @@ from gallery.files import content_hash
 from gallery.image_container import open_image
 from gallery.image_reader import ImageReading, read_image_metadata
 from gallery.metadata import ImageMetadata, embed_metadata
+from gallery.png_chunks import strip_unknown_chunks
 from gallery.records import MAX_SEED, TEXT_LIMITS, ImportReport, NewGeneration
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -123,7 +124,7 @@ def import_file(
     reading = read_image_metadata(data, deadline=deadline)
     deadline.check()
     if reading.format == "PNG":
-        stored = data
+        stored = strip_unknown_chunks(data)
     else:
         stored = png_for_foreign_image(data, reading)
         deadline.check()

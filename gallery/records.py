@@ -266,8 +266,8 @@ class GalleryQuery:
 
     def validate(self) -> None:
         """Raise `GalleryError` if a filter or the page is out of range."""
-        if not isinstance(self.page, int) or self.page < 1:
-            raise GalleryError("The page number must be 1 or more.")
+        if not isinstance(self.page, int) or not 1 <= self.page <= MAX_PAGE:
+            raise GalleryError(f"The page number must be from 1 to {MAX_PAGE:,}.")
         if not isinstance(self.page_size, int) or not 1 <= self.page_size <= 1000:
             raise GalleryError("The page size must be from 1 to 1000.")
         if self.min_rating is not None:
@@ -276,6 +276,9 @@ class GalleryQuery:
         for value in (self.created_from, self.created_to):
             if value is not None and not isinstance(value, datetime):
                 raise GalleryError("Date filters must be datetimes.")
+
+
+MAX_PAGE = 1_000_000  # the offset of the last page must fit a 64-bit integer in every database
 
 
 @dataclass(frozen=True)

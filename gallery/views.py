@@ -97,6 +97,10 @@ class OwnerGallery:
         """Import every PNG, JPEG and WebP in `folder` (see `gallery.importers`)."""
         return self._services.records.import_folder(folder, recursive=recursive, owner=self.author)
 
+    def usage(self) -> tuple[int, int]:
+        """How many images the author keeps, and their bytes on disk."""
+        return self._services.records.usage(owner=self.author)
+
     def get(self, generation_id: int) -> GenerationRecord:
         """Everything about one generation; `NotFoundError` if there is none."""
         return self._services.records.get(generation_id, owner=self.owner)
@@ -287,6 +291,10 @@ class OwnerGallery:
     def save_user_style(self, style: StyleLike) -> None:
         """Add a style, or replace the saved one with the same name (ignoring case)."""
         self._services.styles.save(style, owner=self.author)
+
+    def save_user_styles(self, styles: Sequence[StyleLike]) -> None:
+        """Add or replace several styles, all in one transaction."""
+        self._services.styles.save_many(styles, owner=self.author)
 
     def delete_user_style(self, name: str) -> None:
         """Delete the saved style called `name` (ignoring case); `NotFoundError` if none."""

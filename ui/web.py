@@ -21,8 +21,11 @@ from ui.gallery_tab.reproduce import connect_regenerate
 from ui.gallery_tab.tab import build_gallery_tab
 from ui.generate.api import register_generate_api
 from ui.generate.tab import build_generate_tab
+from ui.guarded import guard_handlers
 from ui.hosting.hosted_engine import HostedEngine
-from ui.hosting.mode import PUBLIC_QUEUE_SIZE, Hosting
+from ui.hosting.join_gate import JoinGate
+from ui.hosting.mode import PUBLIC_QUEUE_SIZE, Hosting, Limits, browser_storage_key
+from ui.hosting.sessions import lean_sessions
 from ui.hosting.visitors import Visitors, browser_owner, valid_token
 from ui.messages import md_text
 from ui.round_trips import (
@@ -169,7 +172,17 @@ def build_app(
             register_gallery_api(gallery)
     # A public app gets a longer queue: each visitor holds at most one run
     # (ui.hosting.hosted_engine), and a refused request leaves the queue at once.
-    app.queue(default_concurrency_limit=1, max_size=PUBLIC_QUEUE_SIZE if hosting.public else 32)
+    # In public mode every call goes through the queue (no sessionless REST calls), and a
+    # visitor's joins are counted at the door (ui.hosting.join_gate).
+    app.queue(
+        default_concurrency_limit=1,
+        max_size=PUBLIC_QUEUE_SIZE if hosting.public else 32,
+        api_open=not hosting.public,
+    )
+    if hosting.public:
+        JoinGate(app, visitors or Visitors(hosting), hosting.limits or Limits()).install()
+        lean_sessions(app)  # a small page state per session hash
+    guard_handlers(app)  # no handler's unexpected error reaches a visitor as Python's text
     return app
 
 
@@ -197,7 +210,7 @@ def _visitor_row(
         if hosting.sign_in_with_hf:
             gr.LoginButton(scale=0, min_width=200)
     token = gr.BrowserState(
-        None, storage_key="atelier_visitor", secret=hosting.browser_secret or None
+        None, storage_key="atelier_visitor", secret=browser_storage_key(hosting.browser_secret)
     )
 
     def identify(saved: Any, request: gr.Request) -> tuple[Any, str]:

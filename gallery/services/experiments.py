@@ -42,6 +42,7 @@ from gallery.services.recording import RecordService
 from gallery.services.scores import ScoreService
 
 EXPERIMENT_KINDS = ("compare", "ablation", "refine")
+MAX_NAME_CHARS = 200  # experiment and variant names, as the columns hold them
 
 
 class ExperimentService:
@@ -78,16 +79,22 @@ class ExperimentService:
         if kind not in EXPERIMENT_KINDS:
             raise GalleryError(f"An experiment's kind is one of {', '.join(EXPERIMENT_KINDS)}.")
         specs = [VariantSpec(v) if isinstance(v, str) else v for v in variants]
-        names = [spec.name.strip() if isinstance(spec.name, str) else "" for spec in specs]
+        names = [
+            spec.name.strip()[:MAX_NAME_CHARS] if isinstance(spec.name, str) else ""
+            for spec in specs
+        ]
         if not specs or not all(names):
             raise GalleryError("An experiment needs at least one variant, each with a name.")
         if len(set(names)) != len(names):
-            raise GalleryError("Variant names within an experiment must differ.")
+            raise GalleryError(
+                f"Variant names within an experiment must differ in their first "
+                f"{MAX_NAME_CHARS} characters."
+            )
         if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
             raise GalleryError("Seeds must be whole numbers.")
         with self._sessions.write() as session:
             experiment = Experiment(
-                name=name.strip()[:200],
+                name=name.strip()[:MAX_NAME_CHARS],
                 description=description,
                 created_at=utc_now(),
                 user_id=user_id,
@@ -99,7 +106,7 @@ class ExperimentService:
             for position, (spec, variant_name) in enumerate(zip(specs, names, strict=True)):
                 experiment.variants.append(
                     ExperimentVariant(
-                        name=variant_name[:200],
+                        name=variant_name,
                         position=position,
                         recipe=json_safe(spec.recipe, "variant recipe"),
                         is_winner=False,

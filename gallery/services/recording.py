@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exists, literal, select
+from sqlalchemy import exists, func, literal, select
 from sqlalchemy.orm import Session, selectinload
 
 from gallery.deferred import DeferredBatch, DeferredFolder
@@ -201,6 +201,18 @@ class RecordService:
             condition = condition & ImageFile.generation.has(Generation.user_id == user_id)
         with self._sessions.read() as session:
             return bool(session.scalar(select(exists().where(condition))))
+
+    def usage(self, *, owner: Owner) -> tuple[int, int]:
+        """How many images `owner` keeps and their bytes on disk (for a public app's quota)."""
+        statement = select(
+            func.count(ImageFile.id), func.coalesce(func.sum(ImageFile.size_bytes), 0)
+        )
+        statement = statement.join(Generation, Generation.id == ImageFile.generation_id)
+        if (user_id := owner_filter(owner)) is not None:
+            statement = statement.where(Generation.user_id == user_id)
+        with self._sessions.read() as session:
+            images, size = session.execute(statement).one()
+        return int(images), int(size)
 
     def import_folder(
         self, folder: str | os.PathLike[str], *, recursive: bool = True, owner: Owner

@@ -72,6 +72,7 @@ def run_experiment(
     plan = form.plan()
     plan.validate()
     engine.check_experiment_size(len(plan.cells()))  # a public app's limit
+    engine.check_admission(len(plan.cells()))  # and the caller's images this minute
     # 2. The experiment and its variants.
     experiment = store.create_experiment(
         form.name.strip() or default_name(plan),

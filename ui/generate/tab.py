@@ -175,7 +175,11 @@ def _left_column(engine: HostedEngine, default_model: str) -> tuple[GenerateTab,
     followed = [settings[n] for n in ("steps", "guidance", "width", "height", "scheduler")]
     applied = follow_model(model, followed, default_model)
     build_models_panel(
-        engine.models_dir, engine.lora_folder.names, [model, *followed], applied
+        engine.models_dir,
+        engine.lora_folder.names,
+        [model, *followed],
+        applied,
+        engine.hosting.allowed_models,
     )
     with gr.Accordion("Keyboard shortcuts", open=False, elem_id="gen-help"):
         gr.Markdown(SHORTCUTS_HELP)

@@ -36,6 +36,9 @@ if TYPE_CHECKING:  # torch loads with the engine, not with the page
     from engine.loading import ModelManager
 
 LOCAL = "local"
+BUSY_WITH_SIGNED_OUT = (
+    "This app is busy with signed-out visitors; sign in or try again in a minute."
+)
 
 
 class HostedEngine:
@@ -123,6 +126,19 @@ class HostedEngine:
                 f"{limits.max_experiment_images} are allowed here."
             )
 
+    def check_admission(self, images: int) -> None:
+        """In public mode, refuse now (counting nothing) what admission would refuse for
+        `images` more images of this caller, so a comparison saves nothing it cannot run."""
+        if not self.hosting.public:
+            return
+        visitor = self._visitor_of()
+        self.admission.check(visitor, images, is_start=False)
+        if visitor.startswith(ANONYMOUS_PREFIX):
+            try:
+                self.anonymous.check(ANONYMOUS, images)
+            except InvalidRequestError as error:
+                raise InvalidRequestError(BUSY_WITH_SIGNED_OUT) from error
+
     @contextmanager
     def _admitted(self, images: int, *, is_start: bool = True) -> Iterator[None]:
         """In public mode, hold the caller's run slot (and for a signed-out caller also a
@@ -137,10 +153,7 @@ class HostedEngine:
                 try:
                     stack.enter_context(self.anonymous.enter(ANONYMOUS, images))
                 except InvalidRequestError as error:
-                    raise InvalidRequestError(
-                        "This app is busy with signed-out visitors; sign in or try again in "
-                        "a minute."
-                    ) from error
+                    raise InvalidRequestError(BUSY_WITH_SIGNED_OUT) from error
             yield
 
     # --- running ----------------------------------------------------------------------------

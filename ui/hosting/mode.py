@@ -12,6 +12,8 @@ environment; everything else receives a `Hosting` value.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -40,6 +42,12 @@ class Limits:
     images_per_minute: int = 32  # what bounds a comparison's size, too
     anonymous_runs: int = 4  # at the same time, all signed-out callers together
     anonymous_images_per_minute: int = 128  # all signed-out callers together
+    max_images_per_owner: int = 2000  # kept in one owner's gallery
+    max_bytes_per_owner: int = 512 * 1024 * 1024
+    imports_per_minute: int = 10  # per visitor
+    max_upload_bytes: int = 32 * 1024 * 1024  # one uploaded file (Gradio's max_file_size)
+    events_per_visitor: int = 8  # waiting or running in the queue, any kind, per visitor
+    anonymous_queued: int = PUBLIC_QUEUE_SIZE // 2  # pipeline runs queued, signed out together
 
     def describe(self) -> str:
         """One line for the page."""
@@ -65,7 +73,7 @@ class Hosting:
     allowed_models: tuple[str, ...] = ()  # empty: any model (local use)
     limits: Limits | None = None
     zero_gpu: bool = False
-    browser_secret: str = ""  # encrypts the browser token; stable across restarts
+    browser_secret: str = ""  # derives the browser token's storage key; never served
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -131,6 +139,15 @@ def browser_secret(data_dir: Path) -> str:
     except OSError:
         pass  # a read-only data folder: tokens last until the next restart
     return secret
+
+
+def browser_storage_key(secret: str) -> str | None:
+    """The key `gr.BrowserState` stores the visitor's token with. The page is sent it (the
+    browser decrypts with it), so it is derived from the browser secret, never the secret
+    itself: stable across restarts, and it tells nothing about the file's content."""
+    if not secret:
+        return None
+    return hmac.new(secret.encode(), b"atelier BrowserState key", hashlib.sha256).hexdigest()
 
 
 def with_browser_secret(hosting: Hosting, data_dir: Path) -> Hosting:
