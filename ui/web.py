@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,9 @@ from ui.hosting.hosted_engine import HostedEngine
 from ui.hosting.mode import PUBLIC_QUEUE_SIZE, Hosting
 from ui.hosting.visitors import Visitors, browser_owner, valid_token
 from ui.messages import md_text
+from ui.refine.api import register_refine_api
+from ui.refine.runner import shared_interrogator
+from ui.refine.tab import build_builder_reader, build_image_reader, build_refine_panel
 from ui.round_trips import (
     connect_builder_to_generate,
     connect_compare_these,
@@ -94,6 +98,7 @@ def build_app(
     data_dir = Path(data_dir) if data_dir is not None else models_dir.parent
     store = style_store if style_store is not None else JsonUserStyleFile.in_data_dir(data_dir)
     library = StyleLibrary(user=store)
+    reader = partial(shared_interrogator, data_dir)  # loads its CLIP when first asked
     # Gradio's copies of served files (export zips, results) are cleared after an hour.
     with gr.Blocks(title=TITLE, delete_cache=(600, 3600)) as app:
         gr.Markdown(f"# {TITLE}\nCraft prompts, generate, compare, keep everything.")
@@ -118,11 +123,14 @@ def build_app(
         with gr.Tabs(selected=BUILDER_TAB) as tabs:
             with gr.Tab("Builder", id=BUILDER_TAB, elem_id="tab-builder"):
                 builder = build_builder_tab(library, models_dir, user_wildcards_dir(data_dir))
+                build_builder_reader(builder, reader)
             with gr.Tab("Generate", id=GENERATE_TAB, elem_id="tab-generate"):
                 generate = build_generate_tab(engine, default_model.model, on_result)
             if gallery is not None:
                 with gr.Tab("Gallery", id=GALLERY_TAB, elem_id="tab-gallery") as gallery_tab:
                     kept = build_gallery_tab(gallery, gallery_tab)
+                    build_image_reader(gallery, reader, kept.selected, builder, tabs, BUILDER_TAB,
+                                       "gallery")  # fmt: skip
                 connect_recall(
                     kept.recall,
                     kept.recall_builder,
@@ -140,6 +148,9 @@ def build_app(
                     compare = build_compare_tab(
                         engine, gallery, default_model.model, library, compare_tab
                     )
+                    build_image_reader(gallery, reader, compare.last_cell, builder, tabs,
+                                       BUILDER_TAB, "compare")  # fmt: skip
+                    build_refine_panel(engine, gallery, reader, builder.positive)
                 connect_compare(compare, builder.positive, kept.selected)
                 connect_compare_these(
                     kept.chosen, kept.compare_these, gallery, compare.variants, tabs, COMPARE_TAB
@@ -160,6 +171,7 @@ def build_app(
         register_compose_api(library, load_clip_tokenizer)
         if gallery is not None:
             register_gallery_api(gallery)
+            register_refine_api(engine, gallery, reader)
     # A public app gets a longer queue: each visitor holds at most one run
     # (ui.hosting.hosted_engine), and a refused request leaves the queue at once.
     app.queue(default_concurrency_limit=1, max_size=PUBLIC_QUEUE_SIZE if hosting.public else 32)
