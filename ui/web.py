@@ -29,7 +29,12 @@ from ui.hosting.visitors import Visitors, browser_owner, valid_token
 from ui.messages import md_text
 from ui.refine.api import register_refine_api
 from ui.refine.runner import shared_interrogator
-from ui.refine.tab import build_builder_reader, build_image_reader, build_refine_panel
+from ui.refine.tab import (
+    build_builder_reader,
+    build_image_reader,
+    build_refine_panel,
+    connect_compare_with,
+)
 from ui.round_trips import (
     connect_builder_to_generate,
     connect_compare_these,
@@ -129,8 +134,8 @@ def build_app(
             if gallery is not None:
                 with gr.Tab("Gallery", id=GALLERY_TAB, elem_id="tab-gallery") as gallery_tab:
                     kept = build_gallery_tab(gallery, gallery_tab)
-                    build_image_reader(gallery, reader, kept.selected, builder, tabs, BUILDER_TAB,
-                                       "gallery")  # fmt: skip
+                    read_kept = build_image_reader(gallery, reader, kept.selected, builder, tabs,
+                                                   BUILDER_TAB, "gallery")  # fmt: skip
                 connect_recall(
                     kept.recall,
                     kept.recall_builder,
@@ -148,8 +153,10 @@ def build_app(
                     compare = build_compare_tab(
                         engine, gallery, default_model.model, library, compare_tab
                     )
-                    build_image_reader(gallery, reader, compare.last_cell, builder, tabs,
-                                       BUILDER_TAB, "compare")  # fmt: skip
+                    read_cell = build_image_reader(gallery, reader, compare.last_cell, builder,
+                                                   tabs, BUILDER_TAB, "compare")  # fmt: skip
+                    connect_compare_with([read_kept, read_cell], compare.variants, tabs,
+                                         COMPARE_TAB)  # fmt: skip
                     build_refine_panel(engine, gallery, reader, builder.positive)
                 connect_compare(compare, builder.positive, kept.selected)
                 connect_compare_these(

@@ -44,9 +44,10 @@ def read_upload(interrogator: Interrogator, path: Any) -> list[Any]:
 
 def read_generation(
     store: OwnerGallery, interrogator: Interrogator, generation_id: Any
-) -> tuple[str, dict[str, Any]]:
+) -> tuple[str, dict[str, Any], list[list[str]]]:
     """A gallery image (the Gallery's detail, a Compare cell) read into a recipe: the
-    summary and the recipe (for "Send to Builder")."""
+    summary, the recipe (for "Send to Builder") and Compare rows (its own prompt, then the
+    read one, for "Compare with…")."""
     if generation_id in (None, ""):
         raise gr.Error("Choose an image first.")
     try:
@@ -58,7 +59,8 @@ def read_generation(
     if record.image is None or record.image.missing:
         raise gr.Error("That image's file is missing.")
     interrogation = interrogate(interrogator, picture(record.image.path))
-    return summary_markdown(interrogation), interrogation.recipe.to_dict()
+    rows = [[f"#{record.id}", record.prompt], ["read back", interrogation.prompt]]
+    return summary_markdown(interrogation), interrogation.recipe.to_dict(), rows
 
 
 def recipe_to_builder(recipe: Any) -> list[Any]:
@@ -69,6 +71,13 @@ def recipe_to_builder(recipe: Any) -> list[Any]:
         return recipe_values(Recipe.from_dict(dict(recipe)))
     except RecipeError as exc:
         raise gr.Error(shown(exc)) from None
+
+
+def rows_to_compare(rows: Any) -> list[list[str]]:
+    """The Compare rows of the last reading; `gr.Error` before one was made."""
+    if not rows:
+        raise gr.Error("Read a picture first.")
+    return [list(row) for row in rows]
 
 
 def interrogation_dict(interrogation: Interrogation) -> dict[str, Any]:

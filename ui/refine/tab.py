@@ -47,6 +47,9 @@ class ReaderPanel:
     button: gr.Button
     summary: gr.Markdown
     send: gr.Button
+    compare: gr.Button
+    rows: gr.State
+    """The image's own prompt and the one read back, as Compare variant rows."""
 
 
 def build_image_reader(
@@ -60,22 +63,35 @@ def build_image_reader(
 ) -> ReaderPanel:
     """Under a selected image (the Gallery's detail, a Compare cell): read it into a recipe,
     then "Send to Builder"."""
-    recipe = gr.State(None)
+    recipe, rows = gr.State(None), gr.State(None)
     with gr.Accordion("What prompt would give this?", open=False, elem_id=f"{prefix}-read"):
         with gr.Row():
             button = gr.Button("Interrogate the selected image", elem_id=f"{prefix}-read-button")
             send = gr.Button("Send to Builder", elem_id=f"{prefix}-read-send")
+            compare = gr.Button("Compare with…", elem_id=f"{prefix}-read-compare")
         summary = gr.Markdown(elem_id=f"{prefix}-read-summary")
 
-    def read(generation_id: Any) -> tuple[str, dict[str, Any]]:
+    def read(generation_id: Any) -> tuple[str, dict[str, Any], list[list[str]]]:
         return h.read_generation(store, interrogator(), generation_id)
 
     def to_builder(value: Any) -> list[Any]:
         return [*h.recipe_to_builder(value), gr.Tabs(selected=builder_tab_id)]
 
-    button.click(read, inputs=selected, outputs=[summary, recipe], **PRIVATE)
+    button.click(read, inputs=selected, outputs=[summary, recipe, rows], **PRIVATE)
     send.click(to_builder, inputs=recipe, outputs=[*builder.fields, tabs], **PRIVATE)
-    return ReaderPanel(button, summary, send)
+    return ReaderPanel(button, summary, send, compare, rows)
+
+
+def connect_compare_with(
+    panels: list[ReaderPanel], variants: gr.Dataframe, tabs: gr.Tabs, compare_tab_id: str
+) -> None:
+    """ "Compare with…": the image's prompt and the read one become the Compare variants."""
+
+    def hand_over(rows: Any) -> tuple[Any, ...]:
+        return h.rows_to_compare(rows), gr.Tabs(selected=compare_tab_id)
+
+    for panel in panels:
+        panel.compare.click(hand_over, inputs=panel.rows, outputs=[variants, tabs], **PRIVATE)
 
 
 def build_refine_panel(

@@ -29,8 +29,12 @@ def imported(local_gallery, tmp_path_factory):
 
 
 def test_a_gallery_image_is_read_and_sent_to_the_builder(local_gallery, interrogator, imported):
-    summary, recipe = h.read_generation(local_gallery, interrogator, imported)
+    summary, recipe, rows = h.read_generation(local_gallery, interrogator, imported)
     assert "| Colour | green |" in summary and "sketch CLIP" in summary
+    record = local_gallery.get(imported)
+    read_prompt = rows[1][1]
+    assert h.rows_to_compare(rows) == [[f"#{imported}", record.prompt], ["read back", read_prompt]]
+    assert "green" in read_prompt
     values = h.recipe_to_builder(recipe)
     assert len(values) == len(RECIPE_FIELDS)
     fields = dict(zip(RECIPE_FIELDS, values, strict=True))
@@ -44,6 +48,8 @@ def test_reading_nothing_or_a_gone_image_is_one_sentence(local_gallery, interrog
         h.read_generation(local_gallery, interrogator, 999_999)
     with pytest.raises(gr.Error, match="Read a picture first"):
         h.recipe_to_builder(None)
+    with pytest.raises(gr.Error, match="Read a picture first"):
+        h.rows_to_compare(None)
 
 
 def test_the_upload_fills_every_builder_field(interrogator, tmp_path):
