@@ -27,8 +27,9 @@ from PIL import Image, PngImagePlugin
 
 from gallery.a1111 import format_infotext, infotext_params, parse_infotext, settings_from_params
 from gallery.bounds import load_json
+from gallery.comfyui import parse_comfyui
 from gallery.errors import MetadataError
-from gallery.foreign import parse_comfyui, parse_invokeai
+from gallery.foreign import parse_invokeai
 from gallery.image_container import PNG_SIGNATURE, read_image_texts
 from gallery.records import NewGeneration, minimal_recipe
 
@@ -41,6 +42,7 @@ FORMAT_VERSION = 1
 APP_NAME = "Prompt Atelier"
 PNG_COMPRESS_LEVEL = 6
 
+FLOW_KINDS = ("sd3", "flux")  # flow-matching models: Forge's "Simple" schedule is their own
 SETTING_KEYS = (
     "seed",
     "steps",
@@ -84,14 +86,25 @@ def infotext_for(generation: NewGeneration) -> str:
     known = isinstance(version, str) and version not in ("", "unknown")
     extra: dict[str, Any] = {}
     lora_hashes = _lora_hashes(generation.provenance.get("loras"))
+    kind = generation.provenance.get("pipeline_kind")
+    settings = generation.settings if isinstance(generation.settings, dict) else {}
+    for key, name in (("shift", "Shift"), ("max_sequence_length", "Max sequence length")):
+        if _number(settings.get(key)) is not None:
+            extra[name] = settings[key]
     if lora_hashes:
         extra["Lora hashes"] = lora_hashes
     if known:
         extra["Version"] = f"{APP_NAME} {version}"
+    guidance, distilled = generation.guidance_scale, None
+    if kind == "flux":  # as Forge: CFG scale is the real CFG (1: off), the guidance distilled
+        true_cfg = _number(settings.get("true_cfg_scale"))
+        guidance, distilled = (true_cfg if true_cfg and true_cfg > 1 else 1), guidance
     params = infotext_params(
         steps=generation.steps,
         scheduler=generation.scheduler,
-        guidance_scale=generation.guidance_scale,
+        guidance_scale=guidance,
+        distilled_cfg_scale=distilled,
+        own_schedule="Simple" if kind in FLOW_KINDS else "Automatic",
         seed=generation.seed,
         width=generation.width,
         height=generation.height,
@@ -113,6 +126,13 @@ def _lora_hashes(loras: Any) -> str | None:
         if isinstance(lora, dict) and lora.get("name") and lora.get("short_hash")
     ]
     return ", ".join(parts) or None
+
+
+def _number(value: Any) -> float | None:
+    """A setting that is a real number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value
 
 
 def _clip_skip(settings: Any) -> int | None:
