@@ -48,13 +48,17 @@ class Limits:
     max_upload_bytes: int = 32 * 1024 * 1024  # one uploaded file (Gradio's max_file_size)
     events_per_visitor: int = 8  # waiting or running in the queue, any kind, per visitor
     anonymous_queued: int = PUBLIC_QUEUE_SIZE // 2  # pipeline runs queued, signed out together
+    max_refine_rounds: int = 3  # a refinement's rounds, beam and proposals per variant
+    max_refine_beam: int = 2
+    max_refine_proposals: int = 4
 
     def describe(self) -> str:
         """One line for the page."""
         return (
             f"Limits here: up to {self.max_side}×{self.max_side} px, {self.max_steps} steps, "
             f"{self.max_batch} images per run, {self.max_experiment_images} per comparison, "
-            f"{self.max_prompt_chars} characters per prompt; "
+            f"{self.max_prompt_chars} characters per prompt, {self.max_refine_rounds} "
+            "refinement rounds; "
             f"one run at a time, {self.requests_per_minute} runs and "
             f"{self.images_per_minute} images (comparisons included) a minute per visitor; "
             f"signed-out visitors share {self.anonymous_images_per_minute} images a minute."
