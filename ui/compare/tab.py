@@ -82,6 +82,7 @@ class _Saved:
     with_images: gr.Checkbox
     delete_button: gr.Button
     exported: gr.File
+    missing_button: gr.Button
 
 
 @dataclass(frozen=True)
@@ -182,8 +183,11 @@ def build_compare_tab(
     ablating = ablate.click(
         runs.run, inputs_kwargs={**without_axis, "ablate": maker.base_prompt}, **runs.options
     )
+    missing = saved.missing_button.click(runs.missing, saved.saved, **runs.options)
     _wire_maker(maker, settings, store, library, variants, negative)
-    _wire_saved(saved, results, state, store, tab, _RunEvents(running, ablating, stop, status))
+    _wire_saved(
+        saved, results, state, store, tab, _RunEvents(running, ablating, missing, stop, status)
+    )
     _wire_judging(results, state, store)
     register_compare_api(engine, store, default_model)
     return CompareTab(
@@ -216,13 +220,22 @@ class _Runs:
     ) -> Iterator[tuple[Any, Any, Any]]:
         yield from h.run_comparison(self.engine, self.store, h.read_form(values), progress)
 
+    def missing(
+        self,
+        experiment_id: Any,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects it here)
+    ) -> Iterator[tuple[Any, Any, Any]]:
+        yield from h.run_missing(self.engine, self.store, experiment_id, progress)
+
 
 @dataclass(frozen=True)
 class _RunEvents:
-    """The Run and ablation events, the Stop button that cancels them, the status line."""
+    """The Run, ablation and missing-cells events, the Stop button that cancels them, the
+    status line."""
 
     running: Any
     ablating: Any
+    missing: Any
     stop: gr.Button
     status: gr.Markdown
 
@@ -301,8 +314,11 @@ def _saved_widgets(store: h.Store) -> _Saved:
         with gr.Row():
             with_images = gr.Checkbox(label="also delete its images", value=False)
             delete_button = gr.Button("Delete", variant="stop", elem_id="compare-delete")
+        missing_button = gr.Button("Run the missing cells", elem_id="compare-missing")
         exported = gr.File(label="Exported", interactive=False, elem_id="compare-file")
-    return _Saved(saved, open_button, export_button, with_images, delete_button, exported)
+    return _Saved(
+        saved, open_button, export_button, with_images, delete_button, exported, missing_button
+    )
 
 
 def _result_widgets() -> _Results:
@@ -413,11 +429,11 @@ def _wire_saved(
     experiment = [state.experiment_id, results.heat]
     if tab is not None:
         tab.select(refresh, None, saved.saved, **PRIVATE)
-    for event in (runs.running, runs.ablating):
+    for event in (runs.running, runs.ablating, runs.missing):
         event.success(show, experiment, shown, **PRIVATE).then(
             refresh, state.experiment_id, saved.saved, **PRIVATE
         )
-    runs.stop.click(None, cancels=[runs.running, runs.ablating], **PRIVATE).then(
+    runs.stop.click(None, cancels=[runs.running, runs.ablating, runs.missing], **PRIVATE).then(
         refresh, None, saved.saved, **PRIVATE
     )
     saved.open_button.click(
