@@ -179,3 +179,68 @@ def test_a_claim_left_by_a_process_that_died_is_handed_back_and_recorded(
     local = sqlite_store.for_owner(LOCAL_OWNER)
     assert local.search().items[0].prompt == "claimed by a process that died"
     assert deferred_documents(gallery_dir) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_the_served_api_during_an_outage_gives_the_reason_and_records_when_the_server_returns(
+    restartable_postgres, outage_url, tmp_path, engine
+):
+    """The app as `serve` builds it, called through gradio_client: while PostgreSQL is down a
+    generation returns its image with `ids: []` and the reason, a search is one sentence; when
+    the server returns, the running app records the outage's image without a restart."""
+    import socket
+
+    from gradio_client import Client
+
+    from engine.default_model import DefaultModelChoice
+    from gallery.outages import UNAVAILABLE_WHILE_RECORDING
+    from ui.cli.serve import build_served_app
+    from ui.hosting.mode import Hosting
+    from ui.hosting.served import launch_options
+    from ui.page_assets import launch_assets
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    store = GalleryStore.open(tmp_path / "gallery", outage_url)
+    app = build_served_app(engine, DefaultModelChoice("demo", "Using demo."), store, Hosting())
+    app.launch(
+        **launch_assets(),
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        **launch_options(store, Hosting()),
+    )
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        small = {"steps": 1, "width": 64, "height": 64, "api_name": "/generate"}
+        _, summary = client.predict(prompt="a fox before", seed=1, **small)
+        assert len(summary["ids"]) == 1 and summary["not_recorded"] is None
+
+        restartable_postgres.stop()
+        images, summary = client.predict(prompt="a fox during the outage", seed=2, **small)
+        assert len(images) == 1 and summary["seeds"] == [2]  # the image all the same
+        assert summary["ids"] == []
+        assert summary["not_recorded"] == UNAVAILABLE_WHILE_RECORDING
+        with pytest.raises(Exception) as raised:
+            client.predict(query="fox", api_name="/search_gallery")
+        message = str(raised.value)
+        assert "unavailable" in message and not LEAKS.search(message), message
+
+        restartable_postgres.start()
+
+        def recorded() -> list[str]:
+            try:
+                found = client.predict(query="fox", api_name="/search_gallery")
+            except Exception:  # the server is still starting
+                return []
+            return sorted(item["prompt"] for item in found)
+
+        assert wait_until(lambda: len(recorded()) == 2, timeout_s=120), recorded()
+        assert recorded() == ["a fox before", "a fox during the outage"]
+        assert deferred_documents(tmp_path / "gallery") == []
+    finally:
+        app.close()
+        store.close()

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gallery.errors import GalleryError
+from gallery.experiment_state import FINISHED
 from gallery.owners import EVERY_OWNER, LOCAL_OWNER
 from gallery.records import GalleryQuery, GenerationSummary
 from gallery.store import GalleryStore
@@ -326,6 +327,8 @@ def _experiments(store: OwnerGallery, args: argparse.Namespace) -> int:
                         "variants": [v.name for v in e.variants],
                         "winner": e.winner.name if e.winner else None,
                         "images": len(e.cells),
+                        "state": e.state.status,
+                        "cells_expected": e.state.expected,
                     }
                     for e in experiments
                 ]
@@ -334,9 +337,11 @@ def _experiments(store: OwnerGallery, args: argparse.Namespace) -> int:
         return 0
     for experiment in experiments:
         labels = " | ".join(v.name for v in experiment.variants)
+        state = experiment.state
+        made = f"{len(experiment.cells)} image(s)" if state.status == FINISHED else str(state)
         print(
             f"#{experiment.id}  {experiment.created_at.strftime('%Y-%m-%d %H:%M')}  "
-            f"{experiment.kind}  {len(experiment.cells)} image(s)  {labels}"
+            f"{experiment.kind}  {made}  {labels}"
         )
     if not experiments:
         print("no experiments yet", file=sys.stderr)

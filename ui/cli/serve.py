@@ -151,7 +151,8 @@ def build_served_app(
 ) -> gr.Blocks:
     """The page as `serve` runs it: each visitor's own gallery (`ui.hosting.visitors`), every
     run through the GPU boundary, and in public mode behind the allow-list, the limits and
-    per-visitor bounds (`ui.hosting.hosted_engine`)."""
+    per-visitor bounds (`ui.hosting.hosted_engine`). While it runs, the rows of images made
+    during a database outage are recorded when the database answers again."""
     from ui.hosting.engine_loading import EngineLoading
     from ui.hosting.hosted_engine import HostedEngine
     from ui.hosting.visitors import VisitorGallery, Visitors
@@ -159,6 +160,8 @@ def build_served_app(
     from ui.web import build_app
 
     visitors = Visitors(hosting)
+    # Images made while the database was away get their rows as soon as it answers again.
+    store.record_deferred_in_background()
     gallery = VisitorGallery(store, visitors)  # each visitor sees their own
     if hosting.zero_gpu:  # loaded onto CUDA now, as ZeroGPU expects
         loaded = engine.wait() if isinstance(engine, EngineLoading) else engine
