@@ -14,7 +14,6 @@ Written to a temporary name beside the target and renamed, so a failed export le
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import json
 import os
@@ -26,6 +25,7 @@ from typing import Any
 
 from gallery.errors import GalleryError
 from gallery.records import ExperimentRecord, GenerationRecord, ScoreRecord, VoteRecord
+from gallery.spreadsheet import SafeDictWriter
 
 SCORE_METRIC = "clip"
 CELL_COLUMNS = (
@@ -126,7 +126,7 @@ def _write(
     axis_name = experiment.axis.get("name", "")
     axis_values = list(experiment.axis.get("values") or [])
     cells_table = io.StringIO()
-    cells = csv.DictWriter(cells_table, fieldnames=CELL_COLUMNS, lineterminator="\n")
+    cells = SafeDictWriter(cells_table, fieldnames=CELL_COLUMNS, lineterminator="\n")
     cells.writeheader()
     cell_documents = []
     with zipfile.ZipFile(temp_path, "w", compression=zipfile.ZIP_STORED) as archive:
@@ -205,7 +205,7 @@ def _votes_csv(
     experiment: ExperimentRecord, votes: Sequence[VoteRecord], labels: Mapping[int, str]
 ) -> str:
     table = io.StringIO()
-    rows = csv.DictWriter(table, fieldnames=VOTE_COLUMNS, lineterminator="\n")
+    rows = SafeDictWriter(table, fieldnames=VOTE_COLUMNS, lineterminator="\n")
     rows.writeheader()
     for vote in votes:
         seed = (

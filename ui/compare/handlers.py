@@ -24,6 +24,7 @@ from engine.compare_run import CompareProgress
 from engine.errors import EngineError
 from engine.image_metrics import difference_heat_map
 from gallery.errors import GalleryError
+from gallery.experiment_state import FINISHED, INTERRUPTED, RUNNING, ExperimentState
 from gallery.views import OwnerGallery
 from prompts.styles import StyleError, StyleLibrary
 from prompts.variants import (
@@ -35,7 +36,12 @@ from prompts.variants import (
     style_sweep,
 )
 from ui.compare.contact_sheet import contact_sheet_png
-from ui.compare.runner import ExperimentOutcome, RunEvent, stream_experiment
+from ui.compare.runner import (
+    ExperimentOutcome,
+    RunEvent,
+    stream_experiment,
+    stream_missing_cells,
+)
 from ui.compare.view import ExperimentView, load_view
 from ui.forms import NO_AXIS, CompareForm, FormError, variant_rows
 from ui.hosting.hosted_engine import HostedEngine
@@ -161,6 +167,27 @@ def run_comparison(
         raise gr.Error(shown(exc), duration=None) from None
 
 
+def run_missing(
+    engine: HostedEngine,
+    store: Store,
+    experiment_id: Any,
+    progress: gr.Progress | None = None,
+    stop: threading.Event | None = None,
+) -> Iterator[tuple[Any, Any, Any]]:
+    """The "Run the missing cells" button: make what an interrupted experiment lacks, with
+    its own seeds and settings; yield (status, preview, experiment id) like a run (`stop`
+    as for `run_comparison`)."""
+    if experiment_id in (None, ""):
+        raise gr.Error("Choose a saved experiment first.")
+    try:
+        settings = store.get_experiment(int(experiment_id)).settings
+        size = (int(settings.get("width", 512)), int(settings.get("height", 512)))
+        with closing(stream_missing_cells(engine, store, int(experiment_id), stop)) as events:
+            yield from _run_outputs(events, store, size, progress)
+    except (EngineError, GalleryError) as exc:
+        raise gr.Error(shown(exc), duration=None) from None
+
+
 def _run_outputs(
     events: Iterator[RunEvent],
     store: Store,
@@ -186,7 +213,10 @@ def _outcome_outputs(store: Store, outcome: ExperimentOutcome) -> tuple[Any, Any
     experiment = outcome.experiment
     done = len(experiment.cells)
     if not outcome.cancelled:
-        return f"Saved experiment #{experiment.id}: {done} image(s).", gr.skip(), experiment.id
+        status = f"Saved experiment #{experiment.id}: {done} image(s)."
+        if experiment.state.status == INTERRUPTED:
+            status += f" {state_text(experiment.state)}"
+        return status, gr.skip(), experiment.id
     if done == 0:
         store.delete_experiment(experiment.id)
         return "Stopped before the first cell finished; nothing was saved.", None, None
@@ -210,9 +240,25 @@ def error_outputs(message: str) -> tuple[Any, Any, Any]:
 def experiment_choices(store: Store) -> list[tuple[str, int]]:
     """(label, id) of every saved experiment, newest first."""
     return [
-        (f"#{e.id} {e.name} ({e.kind}, {len(e.cells)} images)", e.id)
+        (f"#{e.id} {e.name} ({e.kind}, {_count_or_state(e.state, len(e.cells))})", e.id)
         for e in store.list_experiments()
     ]
+
+
+def _count_or_state(state: ExperimentState, images: int) -> str:
+    return f"{images} images" if state.status == FINISHED else str(state)
+
+
+def state_text(state: ExperimentState) -> str:
+    """One sentence on an experiment that is not finished (empty when it is)."""
+    if state.status == RUNNING:
+        return f"**Running**: {state.made} of {state.expected} cells made so far."
+    if state.status == INTERRUPTED:
+        return (
+            f"**Interrupted**: {state.made} of {state.expected} cells made; "
+            "*Run the missing cells* completes it."
+        )
+    return ""
 
 
 def _view(store: Store, experiment_id: Any) -> ExperimentView:
@@ -392,6 +438,8 @@ def summary_markdown(view: ExperimentView) -> str:
             f"Axis {AXIS_LABELS.get(e.axis['name'], e.axis['name'])}: "
             + ", ".join(md_text(str(v)) for v in e.axis["values"])
         )
+    if e.state.status != FINISHED:
+        parts.append(state_text(e.state))
     if view.scores_meaningful is False:
         parts.append(NOT_MEANINGFUL.format(name=md_text(view.scorer_name)))
     elif view.scorer_name:

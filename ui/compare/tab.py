@@ -93,6 +93,7 @@ class _Saved:
     with_images: gr.Checkbox
     delete_button: gr.Button
     exported: gr.File
+    missing_button: gr.Button
 
 
 @dataclass(frozen=True)
@@ -196,12 +197,15 @@ def build_compare_tab(
     ablating = _started(ablate, stop).then(
         runs.run, inputs_kwargs={**without_axis, "ablate": maker.base_prompt}, **runs.options
     )
-    for event in (running, ablating):
+    missing = _started(saved.missing_button, stop).then(runs.missing, saved.saved, **runs.options)
+    for event in (running, ablating, missing):
         event.then(lambda: gr.Button(interactive=False), None, stop, **QUIET)
     # Its own concurrency group, unlimited: it must run while the run holds its slot.
     stop.click(runs.stop, None, status, concurrency_limit=None, **QUIET)
     _wire_maker(maker, settings, store, library, variants, negative)
-    _wire_saved(saved, results, state, store, tab, _RunEvents(running, ablating, stop, status))
+    _wire_saved(
+        saved, results, state, store, tab, _RunEvents(running, ablating, missing, stop, status)
+    )
     _wire_judging(results, state, store)
     register_compare_api(engine, store, default_model)
     return CompareTab(
@@ -248,6 +252,22 @@ class _Runs:
         finally:
             self.registry.finish(session, control)
 
+    def missing(
+        self,
+        experiment_id: Any,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects it here)
+    ) -> Iterator[tuple[Any, Any, Any]]:
+        session = session_of(request)
+        control = self.registry.start(session)
+        try:
+            yield from h.run_missing(self.engine, self.store, experiment_id, progress, control.stop)
+        except gr.Error as exc:
+            gr.Warning(exc.message, duration=None, title="The missing cells did not run")
+            yield h.error_outputs(exc.message)
+        finally:
+            self.registry.finish(session, control)
+
     def stop(self, request: gr.Request) -> Any:
         if self.registry.stop(session_of(request)):
             return "Stopping after the step in flight; the finished cells are kept…"
@@ -261,10 +281,11 @@ def _started(button: gr.Button, stop: gr.Button) -> Any:
 
 @dataclass(frozen=True)
 class _RunEvents:
-    """The Run and ablation events, the Stop button, the status line."""
+    """The Run, ablation and missing-cells events, the Stop button, the status line."""
 
     running: Any
     ablating: Any
+    missing: Any
     stop: gr.Button
     status: gr.Markdown
 
@@ -355,8 +376,11 @@ def _saved_widgets(store: h.Store) -> _Saved:
         with gr.Row():
             with_images = gr.Checkbox(label="also delete its images", value=False)
             delete_button = gr.Button("Delete", variant="stop", elem_id="compare-delete")
+        missing_button = gr.Button("Run the missing cells", elem_id="compare-missing")
         exported = gr.File(label="Exported", interactive=False, elem_id="compare-file")
-    return _Saved(saved, open_button, export_button, with_images, delete_button, exported)
+    return _Saved(
+        saved, open_button, export_button, with_images, delete_button, exported, missing_button
+    )
 
 
 def _result_widgets() -> _Results:
@@ -458,7 +482,7 @@ def _wire_saved(
     experiment = [state.experiment_id, results.heat]
     if tab is not None:
         tab.select(refresh, None, saved.saved, **PRIVATE)
-    for event in (runs.running, runs.ablating):
+    for event in (runs.running, runs.ablating, runs.missing):
         event.success(show, experiment, shown, **PRIVATE).then(
             refresh, state.experiment_id, saved.saved, **PRIVATE
         )

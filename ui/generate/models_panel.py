@@ -35,6 +35,16 @@ def models_at_hand(models_dir: Path) -> list[ModelEntry]:
     return found + [entry for entry in suggested_models() if entry.name not in known]
 
 
+def models_offered(models_dir: Path, allowed: tuple[str, ...] = ()) -> list[ModelEntry]:
+    """`models_at_hand`, or in a public app only the allow-list's models, so that no folder
+    or checkpoint path of the server reaches a visitor."""
+    found = models_at_hand(models_dir)
+    if not allowed:
+        return found
+    known = {entry.name: entry for entry in found}
+    return [known.get(name) or ModelEntry(name, "SD1", "offered here") for name in allowed]
+
+
 def model_label(entry: ModelEntry) -> str:
     """A dropdown label: `name · kind · where`."""
     where = {"hub": "hub (downloads on first use)"}.get(entry.source, entry.source)
@@ -84,11 +94,16 @@ class ModelsPanel:
 
 
 def build_models_panel(
-    models_dir: Path, lora_names: Any, outputs: list[Any], applied: gr.State | None = None
+    models_dir: Path,
+    lora_names: Any,
+    outputs: list[Any],
+    applied: gr.State | None = None,
+    allowed: tuple[str, ...] = (),
 ) -> ModelsPanel:
     """Add the panel; "Use" fills `outputs` (model, steps, CFG, width, height, scheduler) and
-    `applied`, the defaults the settings follow (`ui.model_settings.follow_model`)."""
-    entries = models_at_hand(models_dir)
+    `applied`, the defaults the settings follow (`ui.model_settings.follow_model`). With
+    `allowed` (a public app's allow-list) it lists those models only."""
+    entries = models_offered(models_dir, allowed)
     with gr.Accordion("Models and LoRAs", open=False, elem_id="gen-models"):
         with gr.Row(equal_height=True):
             choice = gr.Dropdown(
@@ -103,13 +118,13 @@ def build_models_panel(
         rescan = gr.Button("Rescan", size="sm", elem_id="model-rescan")
 
     def use(name: str | None) -> tuple[Any, ...]:
-        chosen = use_model(name, models_at_hand(models_dir))
+        chosen = use_model(name, models_offered(models_dir, allowed))
         return (*chosen, list(chosen[1:])) if applied is not None else chosen
 
     use_button.click(use, choice, [*outputs, applied] if applied is not None else outputs, **QUIET)
 
     def scan() -> tuple[Any, str]:
-        fresh = models_at_hand(models_dir)
+        fresh = models_offered(models_dir, allowed)
         choices = [(model_label(e), e.name) for e in fresh]
         return gr.Dropdown(choices=choices), panel_markdown(fresh, lora_names())
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from engine.model_catalog import ModelDefaults
 from engine.schedulers import scheduler_names
+from ui.clip_tokenizer import clip_tokenizer
 from ui.generate.handlers import (
     ResultCallback,
     RunRegistry,
@@ -117,9 +117,7 @@ def build_generate_tab(
 ) -> GenerateTab:
     """Add the Generate tab's widgets and events to the current Blocks."""
     if tokenizer is None:
-        from engine.tokenizer import load_clip_tokenizer
-
-        tokenizer = load_clip_tokenizer
+        tokenizer = clip_tokenizer
     with gr.Row(equal_height=False, elem_id="gen-layout"):
         with gr.Column(scale=3, elem_id="gen-left"):
             tab, controls = _left_column(engine, default_model)
@@ -177,7 +175,11 @@ def _left_column(engine: HostedEngine, default_model: str) -> tuple[GenerateTab,
     followed = [settings[n] for n in ("steps", "guidance", "width", "height", "scheduler")]
     applied = follow_model(model, followed, default_model)
     build_models_panel(
-        Path(engine.models.models_dir), engine.lora_folder.names, [model, *followed], applied
+        engine.models_dir,
+        engine.lora_folder.names,
+        [model, *followed],
+        applied,
+        engine.hosting.allowed_models,
     )
     with gr.Accordion("Keyboard shortcuts", open=False, elem_id="gen-help"):
         gr.Markdown(SHORTCUTS_HELP)
