@@ -8,7 +8,8 @@ API endpoints in `ui.compare.api`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -241,16 +242,11 @@ class _Runs:
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects it here)
         **values: Any,
     ) -> Iterator[tuple[Any, Any, Any]]:
-        session = session_of(request)
-        control = self.registry.start(session)
-        try:
+        def start(stop: threading.Event) -> Iterator[tuple[Any, Any, Any]]:
             form = h.read_form(values)
-            yield from h.run_comparison(self.engine, self.store, form, progress, control.stop)
-        except gr.Error as exc:
-            gr.Warning(exc.message, duration=None, title="The comparison did not run")
-            yield h.error_outputs(exc.message)
-        finally:
-            self.registry.finish(session, control)
+            return h.run_comparison(self.engine, self.store, form, progress, stop)
+
+        yield from self._controlled(request, start, "The comparison did not run")
 
     def missing(
         self,
@@ -258,12 +254,24 @@ class _Runs:
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects it here)
     ) -> Iterator[tuple[Any, Any, Any]]:
+        def start(stop: threading.Event) -> Iterator[tuple[Any, Any, Any]]:
+            return h.run_missing(self.engine, self.store, experiment_id, progress, stop)
+
+        yield from self._controlled(request, start, "The missing cells did not run")
+
+    def _controlled(
+        self,
+        request: gr.Request,
+        start: Callable[[threading.Event], Iterator[tuple[Any, Any, Any]]],
+        title: str,
+    ) -> Iterator[tuple[Any, Any, Any]]:
+        """A run that Stop of its browser session reaches; its error a sentence that stays."""
         session = session_of(request)
         control = self.registry.start(session)
         try:
-            yield from h.run_missing(self.engine, self.store, experiment_id, progress, control.stop)
+            yield from start(control.stop)
         except gr.Error as exc:
-            gr.Warning(exc.message, duration=None, title="The missing cells did not run")
+            gr.Warning(exc.message, duration=None, title=title)
             yield h.error_outputs(exc.message)
         finally:
             self.registry.finish(session, control)
