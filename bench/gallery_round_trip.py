@@ -187,7 +187,7 @@ def main() -> None:
         print(f"ratio: {p50('whole app') / p50('bare Gradio app'):.2f}")
     finally:
         for app in apps:
-            app.close()
+            app.close(verbose=False)  # its "Closing server" line would follow the ratio
         store.close()
         shutil.rmtree(folder, ignore_errors=True)
 
