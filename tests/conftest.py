@@ -29,3 +29,16 @@ def engine(models_dir: Path):
     from engine.loading import ModelManager
 
     return Engine(ModelManager(models_dir))
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real S3 server (moto's server mode in a subprocess), shared by the session; each test
+    makes its own bucket. See `tests/object_store.py`."""
+    from tests.object_store import MotoServer
+
+    server = MotoServer(tmp_path_factory.mktemp("s3")).start()
+    try:
+        yield server
+    finally:
+        server.stop()

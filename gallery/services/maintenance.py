@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import exists, select, update
 
 from gallery.errors import GalleryError
-from gallery.files import ImageFiles
+from gallery.image_storage import ImageStorage
 from gallery.models import Experiment, Generation, UserStyleRow
 from gallery.owners import EVERY_OWNER, Owner, writing_owner
 from gallery.rebuild import record_stored_images
@@ -27,7 +27,7 @@ class MaintenanceService:
     """Sweep, check, rebuild, optimize, and transfer items between owners."""
 
     def __init__(
-        self, sessions: Sessions, files: ImageFiles, records: RecordService, text_mode: TextMode
+        self, sessions: Sessions, files: ImageStorage, records: RecordService, text_mode: TextMode
     ) -> None:
         self._sessions = sessions
         self._files = files

@@ -28,11 +28,13 @@ from sqlalchemy import exists, literal, select
 from sqlalchemy.orm import Session, selectinload
 
 from gallery.errors import GalleryError, NotFoundError
-from gallery.files import HASH_LOCKS, ImageFiles, PreparedImage, prepare_png
+from gallery.files import HASH_LOCKS
+from gallery.image_storage import ImageStorage
 from gallery.importers import import_folder as import_images
 from gallery.metadata import embed_metadata
 from gallery.models import Generation, GenerationTag, ImageFile, utc_now
 from gallery.owners import Owner, owner_filter, writing_owner
+from gallery.prepared import PreparedImage, prepare_png
 from gallery.records import (
     GenerationRecord,
     GenerationSummary,
@@ -48,6 +50,8 @@ from gallery.services.common import (
     check_id,
     discard_unreferenced,
     generation_record,
+    localize_record,
+    localize_summaries,
     owned,
     summary,
     tag_ids,
@@ -59,7 +63,7 @@ MAX_LINEAGE_DEPTH = 1000
 class RecordService:
     """Generations and their image files: record, import, get, lineage."""
 
-    def __init__(self, sessions: Sessions, files: ImageFiles, root: Path) -> None:
+    def __init__(self, sessions: Sessions, files: ImageStorage, root: Path) -> None:
         self._sessions = sessions
         self._files = files
         self._root = root
@@ -113,7 +117,8 @@ class RecordService:
             )
             if row is None:
                 raise NotFoundError(f"There is no generation {generation_id}.")
-            return generation_record(self._root, row)
+            record = generation_record(self._root, row)
+        return localize_record(self._files, record)
 
     def lineage(self, generation_id: int, *, owner: Owner) -> Lineage:
         """The generation, its parents up to the root (root first) and all its descendants
@@ -128,7 +133,11 @@ class RecordService:
                 raise NotFoundError(f"There is no generation {generation_id}.")
             ancestors = self._walk(session, generation_id, owner, up=True)
             descendants = self._walk(session, generation_id, owner, up=False)
-        return Lineage(self._summary(base), ancestors, descendants)
+        lineage = Lineage(self._summary(base), ancestors, descendants)
+        localize_summaries(
+            self._files, self._root.as_posix(), (lineage.generation, *ancestors, *descendants)
+        )
+        return lineage
 
     def _summary(self, row: Any) -> GenerationSummary:
         return summary(self._root.as_posix(), row)

@@ -50,6 +50,18 @@ def add_serve_flags(parser: argparse.ArgumentParser) -> None:
         help="require a login; repeat for more users (each gets their own gallery)",
     )
     parser.add_argument("--auth-file", metavar="FILE", help="logins, one user:pass a line")
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="the gallery database, e.g. postgresql+psycopg://user@host/db, shared by every "
+        "front end (default: DATABASE_URL, else a SQLite file in the data folder)",
+    )
+    parser.add_argument(
+        "--images",
+        metavar="s3://BUCKET/PREFIX",
+        help="keep images in an S3-compatible store (endpoint and keys from the AWS_* "
+        "variables; default: ATELIER_IMAGES, else the gallery folder)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,7 +93,11 @@ def run(args: argparse.Namespace) -> int:
         )
         if hosting.public:
             hosting = with_browser_secret(hosting, data_dir)
-        store = GalleryStore.open(gallery_dir(data_dir))
+        store = GalleryStore.open(
+            gallery_dir(data_dir),
+            getattr(args, "database_url", None),
+            images=getattr(args, "images", None),
+        )
     except (HostingError, GalleryError) as exc:
         raise CommandError(str(exc)) from None
     app = build_served_app(engine, default, store, hosting, data_dir)
