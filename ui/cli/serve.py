@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # the page's libraries load only when `serve` runs
     from engine.default_model import DefaultModelChoice
     from engine.generate import Engine
     from gallery.store import GalleryStore
+    from ui.hosting.engine_runners import PipelineRunner
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,6 +52,13 @@ def add_serve_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--auth-file", metavar="FILE", help="logins, one user:pass a line")
     parser.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        help="where the pipeline runs: this process (local), or engine replicas on the Ray "
+        "cluster at RAY_ADDRESS (ray; see README 'Scaling out'; default: ATELIER_ENGINE, "
+        "else local)",
+    )
+    parser.add_argument(
         "--database-url",
         metavar="URL",
         help="the gallery database, e.g. postgresql+psycopg://user@host/db, shared by every "
@@ -67,9 +75,11 @@ def add_serve_flags(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build the engine, the gallery and the page, then serve until interrupted."""
     from engine.default_model import DefaultModelChoice, choose_default_model
+    from engine.errors import EngineError
     from gallery.errors import GalleryError
     from gallery.store import GalleryStore
     from ui.hosting.auth import HostingError
+    from ui.hosting.engine_runners import runner_for
     from ui.hosting.mode import hosting_from, with_browser_secret
     from ui.hosting.served import launch_options
     from ui.page_assets import launch_assets
@@ -98,9 +108,10 @@ def run(args: argparse.Namespace) -> int:
             getattr(args, "database_url", None),
             images=getattr(args, "images", None),
         )
-    except (HostingError, GalleryError) as exc:
+        runner = runner_for(engine, getattr(args, "engine", None))
+    except (HostingError, GalleryError, EngineError) as exc:
         raise CommandError(str(exc)) from None
-    app = build_served_app(engine, default, store, hosting, data_dir)
+    app = build_served_app(engine, default, store, hosting, data_dir, runner)
     app.launch(
         **launch_assets(),
         server_name=getattr(args, "host", "127.0.0.1"),
@@ -112,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
 
 def build_served_app(
     engine: Engine, default: DefaultModelChoice, store: GalleryStore, hosting: Hosting,
-    data_dir: Path | None = None,
+    data_dir: Path | None = None, runner: PipelineRunner | None = None,
 ) -> gr.Blocks:  # fmt: skip
     """The page as `serve` runs it: each visitor's own gallery (`ui.hosting.visitors`), every
     run through the GPU boundary, and in public mode behind the allow-list, the limits and
@@ -127,7 +138,7 @@ def build_served_app(
     if hosting.zero_gpu:
         engine.models.get(default.model)  # loaded onto CUDA now, as ZeroGPU expects
     return build_app(
-        HostedEngine(engine, hosting, lambda: gallery.current().rate_key),
+        HostedEngine(engine, hosting, lambda: gallery.current().rate_key, runner),
         default,
         on_result=lambda result, recipe=None: record_result(gallery, result, recipe),
         data_dir=data_dir,
