@@ -49,8 +49,11 @@ def deploy(name: str, replicas: int, models_dir: Path, cpus: float) -> object:
     return serve.run(app, name=name, route_prefix=None)
 
 
-def run_all(hosted: HostedEngine, requests: list[GenerationRequest], stream: bool) -> float:
-    """Send every request at once (a thread each); return the wall time until all are done."""
+def run_all(
+    hosted: HostedEngine, requests: list[GenerationRequest], stream: bool
+) -> tuple[float, set[str]]:
+    """Send every request at once (a thread each); return the wall time until all are done
+    and the replicas that served them."""
     results: list[object] = [None] * len(requests)
 
     def one(index: int) -> None:
@@ -66,7 +69,7 @@ def run_all(hosted: HostedEngine, requests: list[GenerationRequest], stream: boo
     elapsed = time.perf_counter() - started
     if any(r is None for r in results):
         raise SystemExit("some requests failed; see the log above")
-    return elapsed
+    return elapsed, {r.provenance["served"]["replica"] for r in results}  # type: ignore[union-attr]
 
 
 def main() -> None:
@@ -107,11 +110,14 @@ def main() -> None:
         for hosted, stream in setups.values():  # warm up: load the model on every replica
             run_all(hosted, requests[:4], stream)
         times: dict[str, list[float]] = {name: [] for name in setups}
+        used: dict[str, set[str]] = {name: set() for name in setups}
         for round_index in range(args.rounds):
             names = list(setups) if round_index % 2 == 0 else list(reversed(setups))
             for name in names:
                 hosted, stream = setups[name]
-                times[name].append(run_all(hosted, requests, stream))
+                elapsed, replicas = run_all(hosted, requests, stream)
+                times[name].append(elapsed)
+                used[name] |= replicas
             print(", ".join(f"{n} {times[n][-1]:.2f}s" for n in setups), flush=True)
     finally:
         serve.shutdown()
@@ -123,7 +129,10 @@ def main() -> None:
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared machine: noisy)"
     )
     for name, value in median.items():
-        print(f"{name}: {value:.2f}s ({args.requests / value:.2f} images/s)")
+        print(
+            f"{name}: {value:.2f}s ({args.requests / value:.2f} images/s, "
+            f"{len(used[name])} replica(s) used)"
+        )
     print(f"batch ratio: {median['two replicas'] / median['two replicas, batched']:.2f}")
     print(f"ratio: {median['one replica'] / median['two replicas']:.2f}")
 
