@@ -1,10 +1,10 @@
 """What a comparison runs: variants × seeds (× one optional setting axis), as grid cells, and
 how cells are grouped into batched pipeline calls.
 
-Cells that share model and every shared setting (size, steps, scheduler, CFG, clip skip) go
-into one call with one prompt row and one generator per image; each group is cut into chunks of
-at most `max_batch` images. Parsing of the seed list and the `--axis name=v1,v2` text lives
-here too.
+Cells that share model and every shared setting (size, steps, scheduler, CFG, clip skip, and
+SD3/FLUX's T5 length, true CFG and shift) go into one call with one prompt row and one
+generator per image; each group is cut into chunks of at most `max_batch` images. Parsing of
+the seed list and the `--axis name=v1,v2` text lives here too.
 """
 
 from __future__ import annotations
@@ -16,8 +16,15 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from engine.errors import InvalidRequestError
-from engine.request import MAX_IMAGES, MAX_SEED, GenerationRequest, validate_settings
+from engine.request import (
+    MAX_IMAGES,
+    MAX_SEED,
+    GenerationRequest,
+    validate_settings,
+    validate_texts,
+)
 from engine.schedulers import SCHEDULERS
+from prompts.weighting import PromptSyntaxError, has_weights
 
 MAX_SEEDS = 16
 MAX_CELLS = 128
@@ -31,6 +38,9 @@ AXIS_LABELS: dict[str, str] = {
     "size": "Size",
     "model": "Model",
     "clip_skip": "Clip skip",
+    "shift": "Shift",
+    "true_cfg": "True CFG",
+    "max_sequence_length": "Max sequence length",
 }
 
 
@@ -87,6 +97,9 @@ class Cell:
             s.scheduler,
             float(s.guidance_scale),
             getattr(s, "clip_skip", 1),
+            s.max_sequence_length,
+            float(s.true_cfg_scale),
+            s.shift,
         )
 
 
@@ -119,6 +132,13 @@ class ComparePlan:
             )
         for cell_settings in {cell.settings for cell in self.cells()}:
             validate_settings(cell_settings)
+        for variant in self.variants:  # before anything is saved, not at the first batch
+            validate_texts(variant.prompt, variant.negative_prompt)
+            for text in (variant.prompt, variant.negative_prompt):
+                try:
+                    has_weights(text)
+                except PromptSyntaxError as exc:
+                    raise InvalidRequestError(f"Prompt syntax: {exc}.") from exc
 
     def axis_settings(self, axis_index: int | None) -> tuple[GenerationRequest, str]:
         """The shared settings and model of one axis column."""
@@ -168,6 +188,12 @@ def apply_axis(
         return settings, str(value)
     if name == "clip_skip" and "clip_skip" in {f.name for f in fields(settings)}:
         return replace(settings, clip_skip=int(value)), model  # type: ignore[call-arg]
+    if name == "shift":
+        return replace(settings, shift=float(value)), model
+    if name == "true_cfg":
+        return replace(settings, true_cfg_scale=float(value)), model
+    if name == "max_sequence_length":
+        return replace(settings, max_sequence_length=int(value)), model
     raise InvalidRequestError(f"The engine has no setting {name!r} to vary.")
 
 
@@ -223,13 +249,21 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def parse_axis(text: str) -> CompareAxis | None:
-    """`"cfg=5,7,9"` (or `steps=`, `scheduler=`, `size=512x512,768x512`, `model=`) -> axis."""
+    """`"cfg=5,7,9"` (or `steps=`, `scheduler=`, `size=512x512,768x512`, `model=`,
+    `clip_skip=`, `shift=`, `true_cfg=`, `max_sequence_length=`) -> axis."""
     text = (text or "").strip()
     if not text:
         return None
     name, sep, raw = text.partition("=")
     name = name.strip().lower().replace(" ", "_").replace("-", "_")
-    name = {"guidance": "cfg", "cfg_scale": "cfg", "sampler": "scheduler"}.get(name, name)
+    aliases = {
+        "guidance": "cfg",
+        "cfg_scale": "cfg",
+        "sampler": "scheduler",
+        "true_cfg_scale": "true_cfg",
+        "t5_length": "max_sequence_length",
+    }
+    name = aliases.get(name, name)
     if not sep or name not in available_axes():
         raise InvalidRequestError(
             f"An axis is NAME=V1,V2 with NAME one of {', '.join(available_axes())}."
@@ -249,9 +283,9 @@ def make_axis(name: str, items: Sequence[Any]) -> CompareAxis | None:
     for item in items:
         text = str(item).strip()
         try:
-            if name == "cfg":
+            if name in ("cfg", "shift", "true_cfg"):
                 values.append(float(text))
-            elif name in ("steps", "clip_skip"):
+            elif name in ("steps", "clip_skip", "max_sequence_length"):
                 values.append(int(text))
             elif name == "size":
                 width, height = parse_size(text)

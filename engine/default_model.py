@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
-from engine.demo_model import DEMO_MODEL_ID
+from engine.model_names import DEMO_MODEL_ID
 from engine.sketch import SKETCH_CAN_DRAW, SKETCH_MODEL_ID, sketch_model_available
 
 DEFAULT_HUB_MODEL = "stabilityai/sd-turbo"

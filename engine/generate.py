@@ -27,8 +27,16 @@ from engine.errors import (
     InvalidRequestError,
     OutOfMemoryError,
 )
+from engine.flow_encoding import plain_text
 from engine.loading import LoadedModel, ModelManager
 from engine.loras import ActiveLora, LoraFolder, strip_loras
+from engine.model_kinds import (
+    check_fits,
+    default_max_sequence_length,
+    has_guidance_embedding,
+    is_flow,
+    uses_negative_prompt,
+)
 from engine.preview import latents_to_preview
 from engine.request import (
     MAX_IMAGES,
@@ -40,7 +48,7 @@ from engine.request import (
     validate_texts,
 )
 from engine.result import GenerationResult, ProgressUpdate, library_versions
-from engine.schedulers import config_to_json, make_scheduler, seed_scheduler
+from engine.schedulers import config_to_json, flow_shift_of, make_scheduler, seed_scheduler
 from engine.text_encoding import PromptEncoder
 from prompts.lora import LoraRef
 from prompts.weighting import PromptSyntaxError, has_weights, strip_weights
@@ -188,10 +196,17 @@ class Engine:
 
         with self._lock:  # one pipeline, one denoising loop at a time
             started = time.perf_counter()
-            # 2. Load (cached) and swap the scheduler without reloading the model.
+            # 2. Load (cached), check what depends on the model, swap the scheduler without
+            #    reloading the model.
             loaded = self.models.get(model, single_file_config)
             pipe = loaded.pipeline
-            pipe.scheduler = make_scheduler(settings.scheduler, loaded.base_scheduler_config)
+            notes = check_fits(pipe, loaded.kind, settings)
+            try:
+                pipe.scheduler = make_scheduler(
+                    settings.scheduler, loaded.base_scheduler_config, loaded.kind, settings.shift
+                )
+            except ValueError as exc:
+                raise InvalidRequestError(str(exc)) from None
             seed_scheduler(pipe.scheduler, seeds)
             loras = self._apply_loras(pipe, lora_refs)
             if self.embedding_folder.load_named(
@@ -199,17 +214,16 @@ class Engine:
             ):
                 self.encoder.clear()  # the tokenizer has new words: encode afresh
             # 3. Encode prompts (cached per text), one embedding row per image.
-            notes: list[str] = []
             encode_started = time.perf_counter()
             text_inputs = self._text_inputs(
-                loaded, encode_prompts, encode_negatives, settings.clip_skip, notes
+                loaded, encode_prompts, encode_negatives, settings, notes
             )
             encode_s = time.perf_counter() - encode_started
             # 4. One generator per image, on the CPU so seeds mean the same on every device.
             generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
             # 5. Denoise with a per-step hook for progress, preview and cancel; 6. decode.
             denoise_started = time.perf_counter()
-            hook = self._step_hook(loaded, on_progress, cancel, denoise_started)
+            hook = self._step_hook(loaded, settings, on_progress, cancel, denoise_started)
             try:
                 output = pipe(
                     **text_inputs,
@@ -269,10 +283,12 @@ class Engine:
         loaded: LoadedModel,
         prompts: list[str],
         negatives: list[str],
-        clip_skip: int,
+        settings: GenerationRequest,
         notes: list[str],
     ) -> dict[str, Any]:
-        pipe, kind = loaded.pipeline, loaded.kind
+        pipe, kind, clip_skip = loaded.pipeline, loaded.kind, settings.clip_skip
+        if is_flow(kind):
+            return self._flow_inputs(loaded, prompts, negatives, settings, notes)
         if kind == "other":
             if clip_skip != 1:
                 notes.append("Clip skip was ignored: this model's text encoder is not CLIP.")
@@ -304,13 +320,64 @@ class Engine:
                     inputs[key] = rows
         return inputs
 
+    def _flow_inputs(
+        self,
+        loaded: LoadedModel,
+        prompts: list[str],
+        negatives: list[str],
+        settings: GenerationRequest,
+        notes: list[str],
+    ) -> dict[str, Any]:
+        """SD3 and FLUX: CLIP and T5 embeddings for every row, the negative prompt only where
+        the model uses it (SD3 with CFG above 1, FLUX with true CFG above 1)."""
+        pipe, kind = loaded.pipeline, loaded.kind
+        length = settings.max_sequence_length or default_max_sequence_length(pipe, kind)
+        use_negative = uses_negative_prompt(kind, settings)
+        if not use_negative and any(n.strip() for n in negatives):
+            notes.append(
+                "The negative prompt was not used: FLUX takes one only with true CFG above 1."
+                if kind == "flux"
+                else "The negative prompt was not used: SD3 reads it only with CFG above 1."
+            )
+        texts = [*prompts, *(negatives if use_negative else [])]
+        chunks = 0
+        if kind == "sd3":
+            chunks = max(self.encoder.count_chunks(pipe, t, kind) for t in texts)
+        cut = _t5_overflow(pipe, kind, texts, length)
+        if cut:
+            notes.append(f"T5 reads {length} tokens; {cut} token(s) past that were cut.")
+
+        def encode(texts: list[str]) -> list[Any]:
+            return [
+                self.encoder.encode(pipe, kind, t, chunks, settings.clip_skip, length)
+                for t in texts
+            ]
+
+        positive = encode(prompts)
+        inputs: dict[str, Any] = {
+            "prompt_embeds": torch.cat([e.embeds for e in positive]),
+            "pooled_prompt_embeds": torch.cat([e.pooled for e in positive]),
+            "max_sequence_length": length,
+        }
+        if use_negative:
+            negative = encode(negatives)
+            inputs["negative_prompt_embeds"] = torch.cat([e.embeds for e in negative])
+            inputs["negative_pooled_prompt_embeds"] = torch.cat([e.pooled for e in negative])
+        if kind == "flux":
+            inputs["true_cfg_scale"] = float(settings.true_cfg_scale) if use_negative else 1.0
+        return inputs
+
     def _step_hook(
         self,
         loaded: LoadedModel,
+        settings: GenerationRequest,
         on_progress: ProgressCallback | None,
         cancel: threading.Event | None,
         started: float,
     ) -> Callable[..., dict[str, Any]]:
+        factor = int(getattr(loaded.pipeline, "vae_scale_factor", 8))
+        latent_size = (settings.height // factor, settings.width // factor)
+
         def hook(pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
             if cancel is not None and cancel.is_set():
                 raise _Stop
@@ -319,7 +386,7 @@ class Engine:
                 done = step + 1
                 preview = None
                 if self.preview_every and (done % self.preview_every == 0 or done == total):
-                    preview = latents_to_preview(tensors["latents"], loaded.kind)
+                    preview = latents_to_preview(tensors["latents"], loaded.kind, 0, latent_size)
                 on_progress(ProgressUpdate(done, total, time.perf_counter() - started, preview))
             return tensors
 
@@ -333,7 +400,22 @@ class Engine:
         timings: dict[str, float],
     ) -> dict[str, Any]:
         scheduler = loaded.pipeline.scheduler
-        return {
+        flow: dict[str, Any] = {}
+        if is_flow(loaded.kind):
+            pipe = loaded.pipeline
+            flow = {
+                "max_sequence_length": request.max_sequence_length
+                or default_max_sequence_length(pipe, loaded.kind),
+                "shift": request.shift
+                if request.shift is not None
+                else flow_shift_of(loaded.base_scheduler_config),
+                "guidance": _guidance_kind(pipe, loaded.kind),
+            }
+            if loaded.kind == "flux":
+                flow["true_cfg_scale"] = (
+                    float(request.true_cfg_scale) if request.true_cfg_scale > 1 else 1.0
+                )
+        return flow | {
             "model_id": loaded.ref.name,
             "model_location": loaded.ref.location
             if loaded.ref.source == "hub"
@@ -353,6 +435,21 @@ class Engine:
             "timings": timings,
             "notes": notes,
         }
+
+
+def _guidance_kind(pipe: Any, kind: str) -> str:
+    """How the guidance scale acts: CFG (SD3), distilled guidance (FLUX dev) or not at all
+    (FLUX schnell)."""
+    if kind != "flux":
+        return "cfg"
+    return "distilled" if has_guidance_embedding(pipe) else "none"
+
+
+def _t5_overflow(pipe: Any, kind: str, texts: list[str], length: int) -> int:
+    """How many T5 tokens the longest text has past `length` (0 when all fit)."""
+    tokenizer = pipe.tokenizer_3 if kind == "sd3" else pipe.tokenizer_2
+    counts = [len(tokenizer(plain_text(t), verbose=False).input_ids) for t in set(texts)]
+    return max(0, max(counts, default=0) - length)
 
 
 def _call_parameters(pipe: Any) -> set[str]:

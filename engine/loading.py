@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import inspect
 import logging
 import time
 from collections.abc import Callable
@@ -14,14 +15,17 @@ from typing import Any, Literal
 import torch
 from diffusers import AutoPipelineForText2Image, DiffusionPipeline
 
+from engine.demo_flow_models import ensure_flow_demo, flow_demo_fingerprint
 from engine.demo_model import demo_fingerprint, ensure_demo_model
 from engine.devices import choose_device, choose_dtype
 from engine.errors import ModelLoadError
+from engine.model_names import is_flow_demo
 from engine.model_ref import ModelRef, resolve_model_ref
+from engine.quiet import follow_hub_progress_setting
 
 log = logging.getLogger(__name__)
 
-PipelineKind = Literal["sd1", "sdxl", "other"]
+PipelineKind = Literal["sd1", "sdxl", "sd3", "flux", "other"]
 
 
 @dataclass
@@ -40,8 +44,27 @@ class LoadedModel:
 
 
 def pipeline_kind(pipeline: DiffusionPipeline) -> PipelineKind:
-    """sd1 and sdxl take weighted CLIP embeddings; any other pipeline gets plain text."""
+    """sd1 and sdxl take weighted CLIP embeddings, sd3 (CLIP-L, CLIP-G, T5 into an MMDiT) and
+    flux (CLIP-L pooled, T5) weighted CLIP and T5 embeddings; any other pipeline gets plain
+    text. Read from the components, not the pipeline's name."""
     components = pipeline.components
+    transformer = type(components.get("transformer")).__name__
+    if (
+        transformer == "SD3Transformer2DModel"
+        and {
+            "text_encoder",
+            "text_encoder_2",
+            "tokenizer_3",
+        }
+        <= components.keys()
+    ):
+        return "sd3"
+    if (
+        transformer == "FluxTransformer2DModel"
+        and type(components.get("text_encoder_2")).__name__ == "T5EncoderModel"
+        and "max_sequence_length" in _call_parameters(pipeline)
+    ):
+        return "flux"
     if "text_encoder_2" in components and "tokenizer_2" in components and "unet" in components:
         return "sdxl"
     if {
@@ -55,6 +78,10 @@ def pipeline_kind(pipeline: DiffusionPipeline) -> PipelineKind:
 
 def _load(ref: ModelRef, models_dir: Path, dtype: torch.dtype, single_file_config: str | None):
     common: dict[str, Any] = {"dtype": dtype}
+    if ref.source == "demo" and is_flow_demo(ref.location):
+        folder = ensure_flow_demo(models_dir, ref.location)
+        pipe = AutoPipelineForText2Image.from_pretrained(folder, **common)
+        return pipe, flow_demo_fingerprint(ref.location)[:10]
     if ref.source == "demo":
         folder = ensure_demo_model(models_dir)
         return AutoPipelineForText2Image.from_pretrained(folder, **common), demo_fingerprint()[:10]
@@ -97,12 +124,17 @@ def _load_sketch(folder: Path, common: dict[str, Any]):
     return pipe, hashlib.sha256(unet_file.read_bytes()).hexdigest()[:10]
 
 
+def _call_parameters(pipeline: DiffusionPipeline) -> set[str]:
+    return set(inspect.signature(type(pipeline).__call__).parameters)
+
+
 class ModelManager:
     """Loads models on request and keeps one cached; switching models frees the old one."""
 
     def __init__(
         self, models_dir: Path, device: str | None = None, dtype: str | None = None
     ) -> None:
+        follow_hub_progress_setting()  # no "Loading pipeline components" bar when quiet
         self.models_dir = Path(models_dir)
         self.device = choose_device(device)
         self.dtype = choose_dtype(self.device, dtype)

@@ -1,5 +1,5 @@
-"""Turning what the user typed (a hub id, a folder, a checkpoint file, "demo", "sketch") into a
-model ref."""
+"""Turning what the user typed (a hub id, a folder, a checkpoint file, "demo", "demo-sd3",
+"demo-flux", "sketch") into a model ref."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from engine.demo_model import DEMO_MODEL_ID
 from engine.errors import ModelLoadError
+from engine.model_names import DEMO_MODEL_ID, is_flow_demo
 from engine.sketch import SKETCH_MODEL_ID, sketch_model_available, sketch_model_dir
 
 ModelSource = Literal["demo", "sketch", "folder", "single_file", "hub"]
@@ -42,8 +42,8 @@ def resolve_model_ref(text: str, revision: str | None = None) -> ModelRef:
         raise ModelLoadError(
             "No model was given; name a hub id, a folder, a checkpoint, 'sketch' or 'demo'."
         )
-    if text == DEMO_MODEL_ID:
-        return ModelRef(DEMO_MODEL_ID, "demo", DEMO_MODEL_ID)
+    if text == DEMO_MODEL_ID or is_flow_demo(text):  # demo, demo-sd3, demo-flux
+        return ModelRef(text, "demo", text)
     if text == SKETCH_MODEL_ID:
         if not sketch_model_available():
             raise ModelLoadError(

@@ -16,6 +16,9 @@ MAX_STEPS = 150
 MAX_GUIDANCE = 30.0
 MAX_IMAGES = 16
 MAX_PROMPT_CHARS = 8000
+MAX_SEQUENCE_LENGTH = 512  # T5's limit in SD3 and FLUX (diffusers refuses more)
+MIN_SEQUENCE_LENGTH = 8
+MAX_SHIFT = 100.0  # ComfyUI's ModelSamplingSD3/Flux allow up to 100
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,10 @@ class GenerationRequest:
     num_images: int = 1
     scheduler: str = "Euler a"
     clip_skip: int = 1  # A1111's "Clip skip": 1 is the last layer, 2 the one before, ...
+    # SD3 and FLUX only (ignored, with a note, by other models):
+    max_sequence_length: int | None = None  # T5 tokens read; None: the model's own default
+    true_cfg_scale: float = 1.0  # FLUX: real CFG with the negative prompt when above 1
+    shift: float | None = None  # flow models' sigma shift; None: the model's own
 
     def with_seed(self) -> GenerationRequest:
         """This request with a concrete seed (drawn at random when none was given)."""
@@ -121,7 +128,9 @@ def validate_texts(prompt: Any, negative_prompt: Any) -> None:
 
 
 def validate_settings(request: GenerationRequest) -> None:
-    """Check the shared settings only (size, steps, guidance, scheduler), not prompt or seed."""
+    """Check the shared settings only (size, steps, guidance, scheduler, the flow models'
+    sequence length, true CFG and shift), not prompt or seed. What depends on the model (a
+    scheduler or size that fits it) is checked once it is loaded (`engine.model_kinds`)."""
     for name in ("width", "height"):
         value = getattr(request, name)
         if not isinstance(value, int) or isinstance(value, bool):
@@ -146,6 +155,30 @@ def validate_settings(request: GenerationRequest) -> None:
     clip_skip = request.clip_skip
     if isinstance(clip_skip, bool) or not isinstance(clip_skip, int) or not 1 <= clip_skip <= 12:
         raise InvalidRequestError("Clip skip must be a whole number from 1 to 12.")
+    length = request.max_sequence_length
+    if length is not None and (
+        isinstance(length, bool)
+        or not isinstance(length, int)
+        or not MIN_SEQUENCE_LENGTH <= length <= MAX_SEQUENCE_LENGTH
+    ):
+        raise InvalidRequestError(
+            f"Max sequence length must be a whole number from {MIN_SEQUENCE_LENGTH} to "
+            f"{MAX_SEQUENCE_LENGTH} T5 tokens."
+        )
+    true_cfg = request.true_cfg_scale
+    if (
+        isinstance(true_cfg, bool)
+        or not isinstance(true_cfg, (int, float))
+        or not 0.0 <= true_cfg <= MAX_GUIDANCE
+    ):
+        raise InvalidRequestError(f"True CFG scale must be between 0 and {MAX_GUIDANCE:g}.")
+    shift = request.shift
+    if shift is not None and (
+        isinstance(shift, bool)
+        or not isinstance(shift, (int, float))
+        or not 0.0 < shift <= MAX_SHIFT
+    ):
+        raise InvalidRequestError(f"Shift must be above 0 and at most {MAX_SHIFT:g}.")
     if request.scheduler not in SCHEDULERS:
         raise InvalidRequestError(
             f"Unknown scheduler {request.scheduler!r}; choose one of: {', '.join(SCHEDULERS)}."

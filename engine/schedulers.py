@@ -8,6 +8,13 @@ them without loading diffusers).
 Stochastic samplers draw their noise per image: the ancestral and SDE-multistep ones from the
 image's own generator, the Brownian-tree one (`DPM++ SDE`) from one tree per image seeded with the
 image's seed (`seed_scheduler`), so image k of a batch equals a single run of its seed.
+
+Flow-matching models (SD3, FLUX; `FLOW_KINDS`) have their own menu under the same names, as
+Forge and ComfyUI name them: `Euler` is `FlowMatchEulerDiscreteScheduler` (Forge's Euler on
+the "Simple" schedule), `Heun` its Heun variant, `DPM++ 2M`, `UniPC` and `DEIS` the multistep
+solvers on flow sigmas (`use_flow_sigmas`, `prediction_type="flow_prediction"`). Each takes the
+shift from the model's own scheduler config (or the request's `shift`). `schedulers_for(kind)`
+is the menu a model offers; `make_scheduler` refuses a name that does not fit the model.
 """
 
 from __future__ import annotations
@@ -86,9 +93,47 @@ def scheduler_name(sampler: str, schedule_type: str = "Automatic") -> str:
     return sampler if schedule_type == "Automatic" else f"{sampler} {schedule_type}"
 
 
-SCHEDULERS: dict[str, tuple[str, str]] = {
+NOISE_SCHEDULERS: dict[str, tuple[str, str]] = {
     scheduler_name(sampler, schedule): (sampler, schedule) for sampler, schedule in _MENU
 }
+
+# Flow matching (SD3, FLUX): sampler -> (diffusers class, settings); the multistep solvers run
+# on flow sigmas with flow prediction. Deterministic samplers only: diffusers' SD3 and FLUX
+# pipelines do not hand the image's generator to the scheduler's step, so an SDE sampler's
+# noise could not follow the seed.
+FLOW_KINDS = ("sd3", "flux")
+_FLOW_SOLVER = {"prediction_type": "flow_prediction", "use_flow_sigmas": True}
+FLOW_SAMPLERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "Euler": ("FlowMatchEulerDiscreteScheduler", {}),
+    "Heun": ("FlowMatchHeunDiscreteScheduler", {}),
+    "DPM++ 2M": (
+        "DPMSolverMultistepScheduler",
+        {"algorithm_type": "dpmsolver++", "solver_order": 2, **_FLOW_SOLVER},
+    ),
+    "UniPC": ("UniPCMultistepScheduler", dict(_FLOW_SOLVER)),
+    "DEIS": ("DEISMultistepScheduler", dict(_FLOW_SOLVER)),
+}
+FLOW_SCHEDULE_TYPES: dict[str, dict[str, Any]] = {
+    "Automatic": {},
+    "Karras": {"use_karras_sigmas": True},
+    "Exponential": {"use_exponential_sigmas": True},
+    "Beta": {"use_beta_sigmas": True},
+}
+_FLOW_MENU: list[tuple[str, str]] = [
+    ("Euler", "Automatic"),
+    ("Euler", "Karras"),
+    ("Euler", "Exponential"),
+    ("Euler", "Beta"),
+    ("Heun", "Automatic"),
+    ("DPM++ 2M", "Automatic"),
+    ("UniPC", "Automatic"),
+    ("DEIS", "Automatic"),
+]
+FLOW_SCHEDULERS: dict[str, tuple[str, str]] = {
+    scheduler_name(sampler, schedule): (sampler, schedule) for sampler, schedule in _FLOW_MENU
+}
+# Every name any model offers (what a request may carry before its model is known).
+SCHEDULERS: dict[str, tuple[str, str]] = NOISE_SCHEDULERS | FLOW_SCHEDULERS
 # Keys a swap must not carry over from the model's own scheduler.
 _RESET_KEYS = (
     "use_karras_sigmas",
@@ -102,28 +147,104 @@ _RESET_KEYS = (
 _NON_FINITE = {"Infinity": math.inf, "-Infinity": -math.inf, "NaN": math.nan}
 
 
-def scheduler_names() -> list[str]:
-    """Every scheduler name, in menu order."""
-    return list(SCHEDULERS)
+def scheduler_names(kind: str | None = None) -> list[str]:
+    """The menu of a model kind (`sd1`, `sdxl`, `sd3`, `flux`, ...), in menu order; without a
+    kind every name any model offers."""
+    if kind is None:
+        return list(SCHEDULERS)
+    return list(schedulers_for(kind))
 
 
-def check_scheduler_name(name: str) -> None:
-    """Raise ValueError with the valid names when name is unknown."""
-    if name not in SCHEDULERS:
-        raise ValueError(f"Unknown scheduler {name!r}; choose one of: {', '.join(SCHEDULERS)}.")
+def schedulers_for(kind: str) -> dict[str, tuple[str, str]]:
+    """The schedulers a model of `kind` offers: the flow menu for SD3 and FLUX (FLUX without
+    Heun: FluxPipeline hands the scheduler sigmas, which diffusers' flow Heun does not take)."""
+    if kind == "flux":
+        return {n: pair for n, pair in FLOW_SCHEDULERS.items() if pair[0] != "Heun"}
+    return FLOW_SCHEDULERS if kind in FLOW_KINDS else NOISE_SCHEDULERS
 
 
-def make_scheduler(name: str, base_config: dict[str, Any]) -> Any:
-    """A new scheduler of the named kind built from the model's own scheduler config."""
+def check_scheduler_name(name: str, kind: str | None = None) -> None:
+    """Raise ValueError with the valid names when `name` is unknown (or, given a model kind,
+    does not fit it)."""
+    menu = SCHEDULERS if kind is None else schedulers_for(kind)
+    if name not in menu:
+        fit = "" if kind is None or name not in SCHEDULERS else f" for a {kind.upper()} model"
+        raise ValueError(f"Unknown scheduler {name!r}{fit}; choose one of: {', '.join(menu)}.")
+
+
+def make_scheduler(
+    name: str, base_config: dict[str, Any], kind: str = "sd1", shift: float | None = None
+) -> Any:
+    """A new scheduler of the named kind built from the model's own scheduler config.
+
+    For flow models `shift` (None: the model's own) is the sigma shift; ValueError when the
+    name does not fit the model.
+    """
     import diffusers
 
-    check_scheduler_name(name)
-    sampler, schedule = SCHEDULERS[name]
+    check_scheduler_name(name, kind)
+    if kind in FLOW_KINDS:
+        return _make_flow_scheduler(name, base_config, kind, shift)
+    sampler, schedule = NOISE_SCHEDULERS[name]
     class_name, overrides = SAMPLERS[sampler]
     config = {k: v for k, v in dict(base_config).items() if k not in _RESET_KEYS}
     return getattr(diffusers, class_name).from_config(
         config, **overrides, **SCHEDULE_TYPES[schedule]
     )
+
+
+# What FluxPipeline reads from any scheduler's config to compute its resolution shift `mu`.
+_FLUX_SHIFT_KEYS = ("base_shift", "max_shift", "base_image_seq_len", "max_image_seq_len")
+
+
+def flow_shift_of(base_config: dict[str, Any]) -> float | None:
+    """The fixed shift of a flow model's own scheduler; None when it shifts by resolution."""
+    if base_config.get("use_dynamic_shifting"):
+        return None
+    return float(base_config.get("shift", 1.0))
+
+
+def _make_flow_scheduler(
+    name: str, base_config: dict[str, Any], kind: str, shift: float | None
+) -> Any:
+    import diffusers
+
+    sampler, schedule = FLOW_SCHEDULERS[name]
+    class_name, overrides = FLOW_SAMPLERS[sampler]
+    base = dict(base_config)
+    fixed = shift if shift is not None else flow_shift_of(base)
+    steps = int(base.get("num_train_timesteps", 1000))
+    if sampler == "Heun":
+        if fixed is None:
+            raise ValueError(
+                "Heun does not fit a model that shifts by resolution (diffusers' flow Heun "
+                "takes a fixed shift only); set a shift or try Euler."
+            )
+        return diffusers.FlowMatchHeunDiscreteScheduler(num_train_timesteps=steps, shift=fixed)
+    if class_name == "FlowMatchEulerDiscreteScheduler":
+        config = {k: v for k, v in base.items() if k not in _RESET_KEYS}
+        if shift is not None:
+            config |= {"shift": shift, "use_dynamic_shifting": False}
+        return diffusers.FlowMatchEulerDiscreteScheduler.from_config(
+            config, **overrides, **FLOW_SCHEDULE_TYPES[schedule]
+        )
+    # The multistep solvers: flow sigmas shifted by `flow_shift`, or by exp(mu) per resolution.
+    config = {
+        "num_train_timesteps": steps,
+        "flow_shift": fixed if fixed is not None else 1.0,
+        "use_dynamic_shifting": fixed is None,
+        "time_shift_type": "exponential",
+    }
+    flux_keys = {key: base[key] for key in _FLUX_SHIFT_KEYS if key in base}
+    if kind == "flux" and fixed is not None and class_name != "UniPCMultistepScheduler":
+        # FluxPipeline always passes a resolution shift mu, which these solvers accept only
+        # when shifting dynamically: a constant mu = ln(shift) is the same fixed shift.
+        config["use_dynamic_shifting"] = True
+        flux_keys["base_shift"] = flux_keys["max_shift"] = math.log(fixed)
+    scheduler = getattr(diffusers, class_name).from_config(config, **overrides)
+    if flux_keys:
+        scheduler.register_to_config(**flux_keys)
+    return scheduler
 
 
 def seed_scheduler(scheduler: Any, seeds: Sequence[int]) -> None:

@@ -11,8 +11,10 @@ Clip skip N (A1111's "Clip skip", 1..12) takes the hidden state N layers from th
 diffusers' `clip_skip=N-1`: SD1.x/SD2.x apply the final layer norm to it; SDXL starts from the
 penultimate layer (N=1) as it always does.
 
-Results are cached per loaded model instance, clip skip, text and chunk count, so a new seed
-does not encode the same prompt again; the cache is cleared whenever the model changes.
+SD3 and FLUX (CLIP and T5) are encoded by `engine.flow_encoding`, with ComfyUI's weights.
+
+Results are cached per loaded model instance, clip skip, text, chunk count and T5 length, so a
+new seed does not encode the same prompt again; the cache is cleared whenever the model changes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,13 @@ from typing import Any
 
 import torch
 
+from engine.flow_encoding import (
+    EmptyStates,
+    FlowEmbedding,
+    encode_flux,
+    encode_sd3,
+    sd3_chunk_count,
+)
 from prompts.chunking import chunk_tokens
 from prompts.weighting import parse_weighted
 
@@ -91,10 +100,12 @@ def _pad_chunks(chunks: list[Chunk], count: int, tokenizer: Any) -> None:
 
 
 class PromptEncoder:
-    """Encodes prompts for SD1.x/SD2.x (one CLIP) and SDXL (two CLIPs) pipelines, with a cache."""
+    """Encodes prompts for SD1.x/SD2.x (one CLIP), SDXL (two CLIPs), SD3 (two CLIPs and T5) and
+    FLUX (CLIP and T5) pipelines, with a cache."""
 
     def __init__(self, cache_size: int = 64) -> None:
-        self._cache: OrderedDict[tuple, PromptEmbedding] = OrderedDict()
+        self._cache: OrderedDict[tuple, PromptEmbedding | FlowEmbedding] = OrderedDict()
+        self._empties = EmptyStates()
         self._model: weakref.ref | None = None
         self.cache_size = cache_size
         self.hits = 0
@@ -103,23 +114,37 @@ class PromptEncoder:
     def clear(self) -> None:
         """Forget every cached embedding (the model manager calls it on every load and unload)."""
         self._cache.clear()
+        self._empties.clear()
         self._model = None
 
     def encode(
-        self, pipeline: Any, kind: str, text: str, chunks: int = 0, clip_skip: int = 1
-    ) -> PromptEmbedding:
-        """Embeddings for `text`, padded to at least `chunks` chunks."""
+        self,
+        pipeline: Any,
+        kind: str,
+        text: str,
+        chunks: int = 0,
+        clip_skip: int = 1,
+        max_sequence_length: int = 0,
+    ) -> Any:
+        """Embeddings for `text`, padded to at least `chunks` CLIP chunks: a `PromptEmbedding`,
+        or for `sd3` and `flux` a `FlowEmbedding` with T5 read to `max_sequence_length`."""
         if self._model is None or self._model() is not pipeline:
             self.clear()  # another model instance: nothing cached belongs to it
             self._model = weakref.ref(pipeline)
-        key = (kind, clip_skip, text, chunks)
+        key = (kind, clip_skip, text, chunks, max_sequence_length)
         if key in self._cache:
             self.hits += 1
             self._cache.move_to_end(key)
             return self._cache[key]
         self.misses += 1
         with torch.no_grad():
-            if kind == "sdxl":
+            if kind == "sd3":
+                result = encode_sd3(
+                    pipeline, text, chunks, clip_skip, max_sequence_length, self._empties
+                )
+            elif kind == "flux":
+                result = encode_flux(pipeline, text, max_sequence_length, self._empties)
+            elif kind == "sdxl":
                 result = self._encode_sdxl(pipeline, text, chunks, clip_skip)
             else:
                 result = self._encode_sd1(pipeline, text, chunks, clip_skip)
@@ -128,8 +153,10 @@ class PromptEncoder:
             self._cache.popitem(last=False)
         return result
 
-    def count_chunks(self, pipeline: Any, text: str) -> int:
-        """How many chunks `text` needs with this pipeline's tokenizer(s)."""
+    def count_chunks(self, pipeline: Any, text: str, kind: str = "") -> int:
+        """How many chunks `text` needs with this pipeline's CLIP tokenizer(s)."""
+        if kind == "sd3":
+            return sd3_chunk_count(pipeline, text)
         tokenizers = [pipeline.tokenizer, getattr(pipeline, "tokenizer_2", None)]
         return max(len(token_chunks(t, text)) for t in tokenizers if t is not None)
 

@@ -14,6 +14,10 @@ A1111 finds the pairs with the regular expression
 `\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)`, which backtracks: a long line
 without `key:` costs quadratic time (17 s for 64 KB). `find_params` returns exactly what that
 expression's `findall` returns, in one pass.
+
+FLUX images are written as Forge writes them: `CFG scale` is the real CFG (1: off; our true
+CFG), `Distilled CFG Scale` the distilled guidance, and the schedule of a flow model's own
+sigmas is `Simple`; `Shift` and `Max sequence length` follow when they were set.
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 NEGATIVE_PREFIX = "Negative prompt:"
+PARAMS_START = "Steps:"  # A1111 (and Forge, Fooocus, ours) write Steps first
 _SIZE = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*$")
 # A1111's "Schedule type" labels that our scheduler names carry as a suffix.
-SCHEDULE_TYPES = ("Karras", "Exponential", "SGM Uniform")
+SCHEDULE_TYPES = ("Karras", "Exponential", "SGM Uniform", "Beta")
 
 # Keys turned into settings; any other key is kept as it was in `extra`.
 KNOWN_KEYS = (
@@ -41,6 +46,9 @@ KNOWN_KEYS = (
     "Size",
     "Model hash",
     "Model",
+    "Distilled CFG Scale",
+    "Shift",
+    "Max sequence length",
 )
 
 
@@ -90,13 +98,24 @@ def format_infotext(prompt: str, negative_prompt: str, params: Mapping[str, Any]
     return f"{prompt}{negative}\n{', '.join(pairs)}".strip()
 
 
-def parse_infotext(text: str) -> Infotext:
-    """Split an infotext into prompt, negative prompt and parameters."""
+def parse_infotext(text: str, *, complete: bool = True) -> Infotext:
+    """Split an infotext into prompt, negative prompt and parameters.
+
+    `complete=False` is for a text cut short (`gallery.bounds`): A1111 writes the parameters
+    last, beginning with `Steps:`, so the last line is parameters only when it starts so and
+    follows a prompt line, and its last pair (cut in the middle) is left out; any other last
+    line is prompt (or negative prompt) text, however many `key: value` pairs it holds.
+    """
     *lines, last_line = text.strip().replace("\r\n", "\n").split("\n")
-    pairs = find_params(last_line)
-    if len(pairs) < 3:
+    if complete:
+        pairs = find_params(last_line)
+        has_params = len(pairs) >= 3
+    else:
+        has_params = bool(lines) and last_line.startswith(PARAMS_START)
+        pairs = find_params(last_line)[:-1] if has_params else []
+    if not has_params:
         lines.append(last_line)
-        last_line = ""
+        pairs = []
     prompt_lines: list[str] = []
     negative_lines: list[str] = []
     in_negative = False
@@ -106,7 +125,7 @@ def parse_infotext(text: str) -> Infotext:
             in_negative = True
             stripped = stripped[len(NEGATIVE_PREFIX) :].strip()
         (negative_lines if in_negative else prompt_lines).append(stripped)
-    params = {key: unquote(value.strip()) for key, value in pairs} if last_line else {}
+    params = {key: unquote(value.strip()) for key, value in pairs}
     return Infotext("\n".join(prompt_lines), "\n".join(negative_lines), params)
 
 
@@ -186,17 +205,25 @@ def infotext_params(
     model: str | None,
     clip_skip: int | None = None,
     extra: Mapping[str, Any] | None = None,
+    distilled_cfg_scale: float | None = None,
+    own_schedule: str = "Automatic",
 ) -> dict[str, Any]:
     """The parameters of an infotext in A1111's order, from our settings.
 
-    As A1111, "Clip skip" is written only when it is above 1 (1 is the default).
+    As A1111, "Clip skip" is written only when it is above 1 (1 is the default). For FLUX,
+    `guidance_scale` is the real CFG and `distilled_cfg_scale` the distilled guidance, as Forge
+    writes them; `own_schedule` names the model's own schedule (Forge's `Simple` for flow
+    models).
     """
     sampler, schedule_type = scheduler_to_a1111(scheduler) if scheduler else (None, None)
+    if schedule_type == "Automatic":
+        schedule_type = own_schedule
     params: dict[str, Any] = {
         "Steps": steps,
         "Sampler": sampler,
         "Schedule type": schedule_type,
         "CFG scale": guidance_scale,
+        "Distilled CFG Scale": distilled_cfg_scale,
         "Seed": seed,
         "Size": f"{width}x{height}" if width and height else None,
         "Model hash": model_hash,
@@ -211,13 +238,19 @@ def settings_from_params(params: Mapping[str, str]) -> tuple[dict[str, Any], dic
     """(settings, extra): our settings from known keys; unknown or unreadable keys in `extra`.
 
     Settings use our names: steps, scheduler, guidance_scale, seed, width, height, model_id,
-    model_hash.
+    model_hash, clip_skip, shift, max_sequence_length. Forge's FLUX pair reads as ours: its
+    `Distilled CFG Scale` is the guidance scale and its `CFG scale` the true CFG.
     """
     settings: dict[str, Any] = {}
     extra: dict[str, str] = {}
     for key, value in params.items():
         if key not in KNOWN_KEYS or not _read_known(key, value, settings):
             extra[key] = value
+    if "distilled_cfg_scale" in settings:
+        cfg = settings.pop("guidance_scale", None)
+        settings["guidance_scale"] = settings.pop("distilled_cfg_scale")
+        if cfg is not None:
+            settings["true_cfg_scale"] = cfg
     sampler = params.get("Sampler")
     if sampler:
         schedule_type = params.get("Schedule type")
@@ -251,6 +284,13 @@ def _read_known(key: str, value: str, settings: dict[str, Any]) -> bool:
             settings["model_id"] = value
         elif key == "Clip skip":
             settings["clip_skip"] = int(value)
+        elif key in ("Distilled CFG Scale", "Shift"):
+            number = float(value)
+            if not math.isfinite(number):
+                return False
+            settings["distilled_cfg_scale" if key.startswith("Distilled") else "shift"] = number
+        elif key == "Max sequence length":
+            settings["max_sequence_length"] = int(value)
     except ValueError:
         return False
     return True

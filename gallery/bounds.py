@@ -1,7 +1,8 @@
 """Limits that keep reading other people's files cheap: every reader is linear in its input.
 
 - Text read from a file (a PNG chunk, EXIF UserComment, XMP) is capped at `MAX_TEXT_CHARS`;
-  what lies beyond is ignored and the reading says so.
+  what lies beyond is ignored, and the reading says so once (`gallery.image_reader`): a cut
+  infotext keeps its (cut) prompt and never yields parameters, which A1111 writes last.
 - JSON nested deeper than `MAX_JSON_DEPTH` is refused before `json.loads` sees it (a chunk of
   100,000 `[` would otherwise raise RecursionError).
 - Images larger than `MAX_IMAGE_PIXELS` are refused from their header, before any pixel is
@@ -42,14 +43,19 @@ class Deadline:
             raise MetadataError(f"Reading the file took longer than {self.seconds:g} s.")
 
 
-def cap_text(text: str, notes: list[str], what: str) -> str:
-    """`text` cut to `MAX_TEXT_CHARS`, with a note when something was cut."""
+def cap_text(text: str, cut: dict[str, str], what: str) -> str:
+    """`text` cut to `MAX_TEXT_CHARS`; when cut, the whole `text` is kept in `cut[what]` (for
+    the one note that says how long it really was)."""
     if len(text) <= MAX_TEXT_CHARS:
         return text
-    notes.append(
-        f"The {what} text is {len(text):,} characters; only the first {MAX_TEXT_CHARS:,} were read."
-    )
+    cut[what] = text
     return text[:MAX_TEXT_CHARS]
+
+
+def cut_note(what: str, length: int, *, complete: bool = True) -> str:
+    """The sentence for a text of `length` characters of which `MAX_TEXT_CHARS` were read."""
+    size = f"{length:,}" if complete else f"more than {length:,}"
+    return f"The {what} is {size} characters long; only the first {MAX_TEXT_CHARS:,} were read."
 
 
 def json_depth_ok(text: str, limit: int = MAX_JSON_DEPTH) -> bool:

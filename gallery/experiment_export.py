@@ -3,7 +3,8 @@
     contact_sheet.png          the grid with labels and prompt diffs drawn in (when given)
     cells/r<row>-v<col>[-a<axis>]-seed<seed>.png   each cell's stored PNG, settings embedded
     cells.csv                  one row per cell: variant, prompts, seed, axis value, CLIP score,
-                               wins and losses from the votes
+                               the votes on that cell (its variant, seed row and axis value;
+                               summed over the rows they are the variant's totals)
     votes.csv                  one row per vote
     experiment.json            variants, seeds, axis, shared settings and cells
 
@@ -13,7 +14,6 @@ Written to a temporary name beside the target and renamed, so a failed export le
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import json
 import os
@@ -25,6 +25,7 @@ from typing import Any
 
 from gallery.errors import GalleryError
 from gallery.records import ExperimentRecord, GenerationRecord, ScoreRecord, VoteRecord
+from gallery.spreadsheet import SafeDictWriter
 
 SCORE_METRIC = "clip"
 CELL_COLUMNS = (
@@ -81,20 +82,34 @@ def write_experiment_zip(
     return out_path
 
 
-def vote_tally(votes: Sequence[VoteRecord]) -> dict[int, dict[str, int]]:
-    """Per variant id: pair wins, pair losses and times picked best."""
-    tally: dict[int, dict[str, int]] = {}
+def vote_tally(votes: Sequence[VoteRecord]) -> dict[Any, dict[str, int]]:
+    """Per (variant id, seed row, axis index) of each vote: pair wins, pair losses and times
+    picked best. A vote without an axis index counts on every axis value of its row."""
+    tally: dict[Any, dict[str, int]] = {}
 
-    def entry(variant_id: int) -> dict[str, int]:
-        return tally.setdefault(variant_id, {"pair_wins": 0, "pair_losses": 0, "picked_best": 0})
+    def entry(variant_id: int, vote: VoteRecord) -> dict[str, int]:
+        key = (variant_id, vote.seed_index, vote.axis_index)
+        return tally.setdefault(key, {"pair_wins": 0, "pair_losses": 0, "picked_best": 0})
 
     for vote in votes:
         if vote.loser_variant_id is None:
-            entry(vote.winner_variant_id)["picked_best"] += 1
+            entry(vote.winner_variant_id, vote)["picked_best"] += 1
         else:
-            entry(vote.winner_variant_id)["pair_wins"] += 1
-            entry(vote.loser_variant_id)["pair_losses"] += 1
+            entry(vote.winner_variant_id, vote)["pair_wins"] += 1
+            entry(vote.loser_variant_id, vote)["pair_losses"] += 1
     return tally
+
+
+def cell_votes(
+    tally: Mapping[Any, Mapping[str, int]], variant_id: int, row: int | None, axis: int | None
+) -> dict[str, int]:
+    """The votes on one cell: its row's (and axis value's), plus its row's without an axis."""
+    counts = {"pair_wins": 0, "pair_losses": 0, "picked_best": 0}
+    keys = {(variant_id, row, axis), (variant_id, row, None)}
+    for key in keys:
+        for name, value in tally.get(key, {}).items():
+            counts[name] += value
+    return counts
 
 
 def _write(
@@ -111,7 +126,7 @@ def _write(
     axis_name = experiment.axis.get("name", "")
     axis_values = list(experiment.axis.get("values") or [])
     cells_table = io.StringIO()
-    cells = csv.DictWriter(cells_table, fieldnames=CELL_COLUMNS, lineterminator="\n")
+    cells = SafeDictWriter(cells_table, fieldnames=CELL_COLUMNS, lineterminator="\n")
     cells.writeheader()
     cell_documents = []
     with zipfile.ZipFile(temp_path, "w", compression=zipfile.ZIP_STORED) as archive:
@@ -133,7 +148,7 @@ def _write(
                 )
                 archive.write(image.path, name)
             score = scores.get(cell.generation_id)
-            counts = tally.get(cell.variant_id, {})
+            counts = cell_votes(tally, cell.variant_id, cell.seed_index, cell.axis_index)
             axis_value = (
                 axis_values[cell.axis_index]
                 if cell.axis_index is not None and cell.axis_index < len(axis_values)
@@ -190,7 +205,7 @@ def _votes_csv(
     experiment: ExperimentRecord, votes: Sequence[VoteRecord], labels: Mapping[int, str]
 ) -> str:
     table = io.StringIO()
-    rows = csv.DictWriter(table, fieldnames=VOTE_COLUMNS, lineterminator="\n")
+    rows = SafeDictWriter(table, fieldnames=VOTE_COLUMNS, lineterminator="\n")
     rows.writeheader()
     for vote in votes:
         seed = (

@@ -15,7 +15,6 @@ leaves a partial file behind.
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import json
 import os
@@ -30,6 +29,7 @@ from gallery.errors import GalleryError
 from gallery.metadata import SETTING_KEYS
 from gallery.peer_copies import peer_copy, suffix_for
 from gallery.records import GenerationRecord
+from gallery.spreadsheet import SafeDictWriter
 
 CSV_COLUMNS = (
     "id",
@@ -94,7 +94,7 @@ def write_export_zip(
 
 def _write(records: Sequence[GenerationRecord], temp_path: Path, image_format: str) -> None:
     table = io.StringIO()
-    rows = csv.DictWriter(table, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    rows = SafeDictWriter(table, fieldnames=CSV_COLUMNS, lineterminator="\n")
     rows.writeheader()
     documents = []
     with zipfile.ZipFile(temp_path, "w", compression=zipfile.ZIP_STORED) as archive:

@@ -78,7 +78,7 @@ def read_intent(name: str, text: str, age_s: float) -> IntentInfo:
     return IntentInfo(name, host, pid, hashes, age_s)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     # Makes a rename durable; some filesystems cannot open folders, which is fine to skip.
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -123,7 +123,7 @@ class ImageFiles(ImageStorage):
             with contextlib.suppress(OSError):
                 temp.unlink()
             raise
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         return True
 
     def read(self, rel_path: str) -> bytes:
@@ -150,7 +150,7 @@ class ImageFiles(ImageStorage):
             os.fsync(handle.fileno())
         path = self.root / PENDING_DIR / name
         os.replace(temp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return Intent(name, self.forget_intent)
 
     def intents(self) -> list[IntentInfo]:

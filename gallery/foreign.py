@@ -1,4 +1,5 @@
-"""Best-effort readers for other tools' PNG metadata: InvokeAI and ComfyUI.
+"""Best-effort readers for other tools' PNG metadata: InvokeAI (ComfyUI's graph is read by
+`gallery.comfyui`), and the helpers every foreign reader shares.
 
 Each returns `(prompt, negative_prompt, settings, extra)` with settings named as ours (steps,
 scheduler, guidance_scale, seed, width, height, model_id, model_hash); what cannot be mapped is
@@ -7,9 +8,6 @@ left out of settings and, where useful, kept in `extra`.
 - InvokeAI (3.x to 5.x) writes an `invokeai_metadata` JSON chunk: `positive_prompt`,
   `negative_prompt`, `seed`, `steps`, `cfg_scale`, `scheduler` (e.g. `dpmpp_2m_k`), `width`,
   `height` and `model` (an object with `name` and `hash`, or a plain name in old versions).
-- ComfyUI writes the API graph as the `prompt` chunk: `{node_id: {"class_type", "inputs"}}`,
-  where an input linked to another node is `[node_id, output_index]`. We find the sampler node
-  and follow its links to the text encoders, the latent size and the checkpoint loader.
 """
 
 from __future__ import annotations
@@ -77,9 +75,11 @@ K_SAMPLERS = {
 }
 K_SCHEDULES = {
     "normal": "",
+    "simple": "",  # the model's own linear schedule (what flow models use by default)
     "karras": " Karras",
     "exponential": " Exponential",
     "sgm_uniform": " SGM Uniform",
+    "beta": " Beta",
 }
 
 
@@ -93,10 +93,6 @@ def k_sampler_name(sampler: Any, schedule: Any = None) -> str | None:
     if base is None or schedule not in K_SCHEDULES:
         return sampler if schedule == "normal" else f"{sampler} {schedule}"
     return base + K_SCHEDULES[schedule]
-
-
-_SAMPLER_NODES = ("KSampler", "KSamplerAdvanced", "SamplerCustom")
-_MAX_LINK_DEPTH = 12
 
 
 def _int(value: Any) -> int | None:
@@ -170,108 +166,6 @@ def parse_invokeai(data: Any) -> ForeignResult | None:
     }
     extra = {key: value for key, value in data.items() if key not in known}
     return prompt, negative if isinstance(negative, str) else "", settings, extra
-
-
-def parse_comfyui(graph: Any) -> ForeignResult | None:
-    """Read a ComfyUI API graph (`prompt` chunk); None if no sampler with a prompt is found."""
-    if not isinstance(graph, dict):
-        return None
-    nodes = {str(key): node for key, node in graph.items() if isinstance(node, dict)}
-    samplers = [
-        (key, node) for key, node in nodes.items() if node.get("class_type") in _SAMPLER_NODES
-    ]
-    if not samplers:
-        return None
-    # The first sampler in node order is the base pass; later ones are usually refiners.
-    key, sampler = min(samplers, key=lambda item: _node_order(item[0]))
-    inputs = sampler.get("inputs") or {}
-    prompt = _text(nodes, inputs.get("positive"), 0)
-    if prompt is None:
-        return None
-    # The text boxes keep whatever newlines the user left around the prompt.
-    prompt = prompt.strip()
-    negative = (_text(nodes, inputs.get("negative"), 0) or "").strip()
-    settings: dict[str, Any] = {}
-    _put(settings, "seed", _int(inputs.get("seed", inputs.get("noise_seed"))))
-    _put(settings, "steps", _int(inputs.get("steps")))
-    _put(settings, "guidance_scale", _float(inputs.get("cfg")))
-    _put(settings, "scheduler", k_sampler_name(inputs.get("sampler_name"), inputs.get("scheduler")))
-    size = _find_input(nodes, inputs.get("latent_image"), ("width", "height"), 0)
-    if size:
-        _put(settings, "width", _int(size.get("width")))
-        _put(settings, "height", _int(size.get("height")))
-    checkpoint = _find_input(nodes, inputs.get("model"), ("ckpt_name",), 0)
-    if checkpoint:
-        _put(settings, "model_id", _strip_extension(str(checkpoint["ckpt_name"])))
-    layers = [
-        _int((node.get("inputs") or {}).get("stop_at_clip_layer"))
-        for node in nodes.values()
-        if node.get("class_type") == "CLIPSetLastLayer"
-    ]
-    if len(layers) == 1 and layers[0] is not None and layers[0] < 0:
-        settings["clip_skip"] = -layers[0]
-    return prompt, negative, settings, {"comfyui_sampler_node": key}
-
-
-def _node_order(key: str) -> tuple[int, str]:
-    return (int(key), "") if key.isdigit() else (1 << 30, key)
-
-
-def _linked(nodes: dict[str, dict[str, Any]], link: Any) -> dict[str, Any] | None:
-    if isinstance(link, list) and link and str(link[0]) in nodes:
-        return nodes[str(link[0])]
-    return None
-
-
-def _text(nodes: dict[str, dict[str, Any]], link: Any, depth: int) -> str | None:
-    """The prompt text behind a conditioning link, following combine/concat nodes."""
-    node = _linked(nodes, link)
-    if node is None or depth > _MAX_LINK_DEPTH:
-        return None
-    inputs = node.get("inputs") or {}
-    for name in ("text", "text_g", "text_l", "prompt"):
-        value = inputs.get(name)
-        if isinstance(value, str):
-            return value
-        if isinstance(value, list):  # text coming from a primitive or string node
-            text = _string_value(nodes, value, depth + 1)
-            if text is not None:
-                return text
-    parts = [
-        text
-        for name, value in sorted(inputs.items())
-        if name.startswith(("conditioning", "positive")) and isinstance(value, list)
-        if (text := _text(nodes, value, depth + 1))
-    ]
-    return ", ".join(parts) if parts else None
-
-
-def _string_value(nodes: dict[str, dict[str, Any]], link: Any, depth: int) -> str | None:
-    node = _linked(nodes, link)
-    if node is None or depth > _MAX_LINK_DEPTH:
-        return None
-    for value in (node.get("inputs") or {}).values():
-        if isinstance(value, str):
-            return value
-    return None
-
-
-def _find_input(
-    nodes: dict[str, dict[str, Any]], link: Any, names: tuple[str, ...], depth: int
-) -> dict[str, Any] | None:
-    """The inputs of the first node upstream of `link` that has all of `names`."""
-    node = _linked(nodes, link)
-    if node is None or depth > _MAX_LINK_DEPTH:
-        return None
-    inputs = node.get("inputs") or {}
-    if all(name in inputs and not isinstance(inputs[name], list) for name in names):
-        return inputs
-    for value in inputs.values():
-        if isinstance(value, list):
-            found = _find_input(nodes, value, names, depth + 1)
-            if found:
-                return found
-    return None
 
 
 def _strip_extension(name: str) -> str:

@@ -29,6 +29,8 @@ EXIF_IFD = 0x8769
 USER_COMMENT = 0x9286
 # IFD0 tags that hold text: ImageDescription, Make, Model, Software, Artist.
 IFD0_TEXT_TAGS = (0x010E, 0x010F, 0x0110, 0x0131, 0x013B)
+MAKER_NOTE = 0x927C  # in IFD0, Fooocus and FooocusPlus name their metadata scheme there
+_SCHEME_NAME_MAX = 32
 FORMATS = ("PNG", "JPEG", "WEBP")
 _UNICODE_PREFIX = b"UNICODE\x00"
 _ASCII_PREFIX = b"ASCII\x00\x00\x00"
@@ -49,6 +51,13 @@ class ImageTexts:
     exif_text: dict[int, str] = field(default_factory=dict)
     xmp: str | None = None
     notes: list[str] = field(default_factory=list)
+    # Texts longer than `MAX_TEXT_CHARS`, by where they were (a chunk's keyword, "EXIF
+    # UserComment", "XMP", "EXIF tag 0x010e"): the whole text as decoded. `incomplete` names
+    # those whose decoding itself stopped early (a chunk over the read limit).
+    cut: dict[str, str] = field(default_factory=dict)
+    incomplete: set[str] = field(default_factory=set)
+    # The whole length of an incomplete text where the file says it (an uncompressed tEXt).
+    lengths: dict[str, int] = field(default_factory=dict)
 
 
 def open_image(data: bytes) -> Image.Image:
@@ -72,24 +81,33 @@ def read_image_texts(data: bytes, deadline: Deadline | None = None) -> ImageText
     if data.startswith(PNG_SIGNATURE):
         # Walked by hand: Pillow would inflate every text chunk while opening.
         texts = _png_header(data)
-        texts.chunks, exif_block = _png_text_chunks(data, texts.notes, deadline)
+        texts.chunks, exif_block = _png_text_chunks(data, texts, deadline)
         if XMP_PNG_KEY in texts.chunks:
             texts.xmp = texts.chunks.pop(XMP_PNG_KEY)
+            _rename(texts, XMP_PNG_KEY, "XMP")
         exif = _png_exif(exif_block, texts.notes) if exif_block else None
         if exif is not None:
-            texts.user_comment, texts.exif_text = _exif_texts(exif, texts.notes)
+            texts.user_comment, texts.exif_text = _exif_texts(exif, texts.cut)
         return texts
     image = open_image(data)
     texts = ImageTexts(image.format or "", image.width, image.height, image.mode)
     exif = _exif(image, texts.notes)
     if exif is not None:
-        texts.user_comment, texts.exif_text = _exif_texts(exif, texts.notes)
+        texts.user_comment, texts.exif_text = _exif_texts(exif, texts.cut)
     if texts.xmp is None:
         xmp = image.info.get("xmp")
         if isinstance(xmp, bytes):
-            texts.xmp = cap_text(xmp.decode("utf-8", errors="replace"), texts.notes, "XMP")
+            texts.xmp = cap_text(xmp.decode("utf-8", errors="replace"), texts.cut, "XMP")
     image.close()
     return texts
+
+
+def _rename(texts: ImageTexts, old: str, new: str) -> None:
+    if old in texts.cut:
+        texts.cut[new] = texts.cut.pop(old)
+    if old in texts.incomplete:
+        texts.incomplete.discard(old)
+        texts.incomplete.add(new)
 
 
 _PNG_MODES = {0: "L", 2: "RGB", 3: "P", 4: "LA", 6: "RGBA"}
@@ -108,10 +126,11 @@ def _png_header(data: bytes) -> ImageTexts:
 
 
 def _png_text_chunks(
-    data: bytes, notes: list[str], deadline: Deadline
+    data: bytes, texts: ImageTexts, deadline: Deadline
 ) -> tuple[dict[str, str], bytes | None]:
     """Text chunks by keyword (the first of a repeated keyword wins), and the first `eXIf`
-    chunk's bytes; capped, never raises."""
+    chunk's bytes; capped (what was cut goes to `texts.cut`), never raises."""
+    notes = texts.notes
     chunks: dict[str, str] = {}
     exif: bytes | None = None
     position = len(PNG_SIGNATURE)
@@ -127,16 +146,17 @@ def _png_text_chunks(
         if kind in (b"tEXt", b"zTXt", b"iTXt"):
             body = data[body_start : min(body_end, body_start + _MAX_CHUNK_BYTES)]
             try:
-                keyword, text = _decode_text_chunk(kind, body, notes)
+                keyword, text, whole = _decode_text_chunk(kind, body)
             except (ValueError, zlib.error):
                 notes.append(f"A {kind.decode()} chunk could not be read and was skipped.")
             else:
-                if length > _MAX_CHUNK_BYTES and kind == b"tEXt":
-                    notes.append(
-                        f"The '{keyword}' text was cut to its first {MAX_TEXT_CHARS:,} characters."
-                    )
                 if keyword not in chunks:
-                    chunks[keyword] = cap_text(text, notes, f"'{keyword}'")
+                    chunks[keyword] = cap_text(text, texts.cut, keyword)
+                    if not whole or length > _MAX_CHUNK_BYTES:
+                        texts.incomplete.add(keyword)
+                        texts.cut.setdefault(keyword, text)
+                        if kind == b"tEXt":  # Latin-1: one byte a character
+                            texts.lengths[keyword] = length - len(keyword) - 1
         elif kind == b"eXIf" and exif is None:
             if length > _MAX_CHUNK_BYTES:
                 notes.append("The EXIF block is too large to read and was skipped.")
@@ -160,36 +180,35 @@ def _png_exif(block: bytes, notes: list[str]) -> Image.Exif | None:
     return exif
 
 
-def _decode_text_chunk(kind: bytes, body: bytes, notes: list[str]) -> tuple[str, str]:
+def _decode_text_chunk(kind: bytes, body: bytes) -> tuple[str, str, bool]:
+    """(keyword, text, whether the text is whole: False when inflating stopped at the limit)."""
     keyword, separator, rest = body.partition(b"\x00")
     if not separator or not keyword:
         raise ValueError("no keyword")
     name = keyword.decode("latin-1")
     if kind == b"tEXt":
-        return name, rest.decode("latin-1")
+        return name, rest.decode("latin-1"), True
     if kind == b"zTXt":
-        return name, _inflate(rest[1:], notes, name).decode("latin-1")
+        inflated, whole = _inflate(rest[1:])
+        return name, inflated.decode("latin-1"), whole
     # iTXt: compression flag, method, language tag \0, translated keyword \0, text.
     if len(rest) < 2:
         raise ValueError("short iTXt")
     compressed = rest[0] == 1
     _language, _, rest = rest[2:].partition(b"\x00")
     _translated, _, text = rest.partition(b"\x00")
+    whole = True
     if compressed:
-        text = _inflate(text, notes, name)
-    return name, text.decode("utf-8", errors="replace")
+        text, whole = _inflate(text)
+    return name, text.decode("utf-8", errors="replace"), whole
 
 
-def _inflate(data: bytes, notes: list[str], name: str) -> bytes:
-    """Inflate at most `_MAX_CHUNK_BYTES` (a zip bomb in a text chunk stops there)."""
+def _inflate(data: bytes) -> tuple[bytes, bool]:
+    """Inflate at most `_MAX_CHUNK_BYTES` (a zip bomb in a text chunk stops there); with
+    whether that was all of it."""
     inflater = zlib.decompressobj()
     out = inflater.decompress(data, _MAX_CHUNK_BYTES)
-    if inflater.unconsumed_tail:
-        notes.append(
-            f"The '{name}' text inflates to more than {_MAX_CHUNK_BYTES:,} bytes; "
-            "the rest was ignored."
-        )
-    return out
+    return out, not inflater.unconsumed_tail
 
 
 def _exif(image: Image.Image, notes: list[str]) -> Image.Exif | None:
@@ -206,14 +225,19 @@ def _exif(image: Image.Image, notes: list[str]) -> Image.Exif | None:
         return None
 
 
-def _exif_texts(exif: Image.Exif, notes: list[str]) -> tuple[str | None, dict[int, str]]:
+def _exif_texts(exif: Image.Exif, cut: dict[str, str]) -> tuple[str | None, dict[int, str]]:
     texts: dict[int, str] = {}
     for tag in IFD0_TEXT_TAGS:
         value = exif.get(tag)
         if isinstance(value, bytes):
             value = value.decode("utf-8", errors="replace")
         if isinstance(value, str) and value.strip("\x00 "):
-            texts[tag] = cap_text(value.rstrip("\x00"), notes, f"EXIF tag {tag:#06x}")
+            texts[tag] = cap_text(value.rstrip("\x00"), cut, f"EXIF tag {tag:#06x}")
+    scheme = exif.get(MAKER_NOTE)  # a short name ("fooocus", "a1111", "simple"), not a camera's
+    if isinstance(scheme, bytes) and len(scheme) <= _SCHEME_NAME_MAX:
+        scheme = scheme.decode("ascii", errors="replace")
+    if isinstance(scheme, str) and 0 < len(scheme) <= _SCHEME_NAME_MAX:
+        texts[MAKER_NOTE] = scheme.rstrip("\x00")
     try:
         comment: Any = exif.get_ifd(EXIF_IFD).get(USER_COMMENT)
     except (OSError, ValueError, SyntaxError, struct.error, KeyError, IndexError):
@@ -227,7 +251,7 @@ def _exif_texts(exif: Image.Exif, notes: list[str]) -> tuple[str | None, dict[in
     else:
         text = None
     if text is not None:
-        text = cap_text(text.rstrip("\x00"), notes, "EXIF UserComment") or None
+        text = cap_text(text.rstrip("\x00"), cut, "EXIF UserComment") or None
     return text, texts
 
 

@@ -146,7 +146,8 @@ class ImageStorage(ABC):
             if self.delete(rel_path)
         ]
 
-    def any_settled_image(self) -> bool:
-        """Whether a stored image exists that no write intent names (not a write in flight)."""
-        in_flight = {sha for intent in self.intents() for sha in intent.hashes}
+    def any_settled_image(self, waiting: Iterable[str] = ()) -> bool:
+        """Whether a stored image exists that no write intent names (not a write in flight)
+        and that is not among `waiting` (rows waiting for the database)."""
+        in_flight = {sha for intent in self.intents() for sha in intent.hashes} | set(waiting)
         return any(sha not in in_flight for sha in self.image_hashes())

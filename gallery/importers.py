@@ -28,6 +28,7 @@ from gallery.files import content_hash
 from gallery.image_container import open_image
 from gallery.image_reader import ImageReading, read_image_metadata
 from gallery.metadata import ImageMetadata, embed_metadata
+from gallery.png_chunks import strip_unknown_chunks
 from gallery.records import MAX_SEED, TEXT_LIMITS, ImportReport, NewGeneration
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -65,6 +66,8 @@ def _generation(
     original_format: str | None = None,
 ) -> NewGeneration:
     settings = metadata.settings if metadata else {}
+    ours = metadata.extra.get("settings") if metadata else None
+    reproducible = {**(ours if isinstance(ours, dict) else {}), **settings}
     source = f"import:{metadata.source}" if metadata else "import"
     provenance = dict(metadata.provenance) if metadata else {}
     if origin is not None:
@@ -89,7 +92,7 @@ def _generation(
         model_revision=_as_text(settings.get("model_revision"), TEXT_LIMITS["model_revision"]),
         model_hash=_as_text(settings.get("model_hash"), TEXT_LIMITS["model_hash"]),
         recipe=metadata.recipe if metadata else None,
-        settings=_reproducible_settings(settings),
+        settings=_reproducible_settings(reproducible),
         provenance=provenance,
         source=source,
         user_id=user_id,
@@ -121,7 +124,7 @@ def import_file(
     reading = read_image_metadata(data, deadline=deadline)
     deadline.check()
     if reading.format == "PNG":
-        stored = data
+        stored = strip_unknown_chunks(data)
     else:
         stored = png_for_foreign_image(data, reading)
         deadline.check()
@@ -199,9 +202,19 @@ def _reason(exc: BaseException) -> str:
 
 
 def _reproducible_settings(settings: dict) -> dict:
-    """Settings without a column of their own that regeneration needs (A1111's Clip skip)."""
-    clip_skip = _as_int(settings.get("clip_skip"), 1, 12)
-    return {} if clip_skip is None else {"clip_skip": clip_skip}
+    """Settings without a column of their own that regeneration needs: A1111's Clip skip, and
+    SD3/FLUX's T5 length, true CFG and shift."""
+    kept = {
+        "clip_skip": _as_int(settings.get("clip_skip"), 1, 12),
+        "max_sequence_length": _as_int(settings.get("max_sequence_length"), 8, 512),
+        "true_cfg_scale": _as_float(settings.get("true_cfg_scale")),
+        "shift": _as_float(settings.get("shift")),
+    }
+    if kept["shift"] is not None and not 0 < kept["shift"] <= 100:
+        kept["shift"] = None
+    if kept["true_cfg_scale"] is not None and not 0 <= kept["true_cfg_scale"] <= 30:
+        kept["true_cfg_scale"] = None
+    return {key: value for key, value in kept.items() if value is not None}
 
 
 def _as_int(value: object, minimum: int, maximum: int) -> int | None:

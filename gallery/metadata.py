@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,9 @@ from PIL import Image, PngImagePlugin
 
 from gallery.a1111 import format_infotext, infotext_params, parse_infotext, settings_from_params
 from gallery.bounds import load_json
+from gallery.comfyui import parse_comfyui
 from gallery.errors import MetadataError
-from gallery.foreign import parse_comfyui, parse_invokeai
+from gallery.foreign import parse_invokeai
 from gallery.image_container import PNG_SIGNATURE, read_image_texts
 from gallery.records import NewGeneration, minimal_recipe
 
@@ -41,6 +43,7 @@ FORMAT_VERSION = 1
 APP_NAME = "Prompt Atelier"
 PNG_COMPRESS_LEVEL = 6
 
+FLOW_KINDS = ("sd3", "flux")  # flow-matching models: Forge's "Simple" schedule is their own
 SETTING_KEYS = (
     "seed",
     "steps",
@@ -84,14 +87,25 @@ def infotext_for(generation: NewGeneration) -> str:
     known = isinstance(version, str) and version not in ("", "unknown")
     extra: dict[str, Any] = {}
     lora_hashes = _lora_hashes(generation.provenance.get("loras"))
+    kind = generation.provenance.get("pipeline_kind")
+    settings = generation.settings if isinstance(generation.settings, dict) else {}
+    for key, name in (("shift", "Shift"), ("max_sequence_length", "Max sequence length")):
+        if _number(settings.get(key)) is not None:
+            extra[name] = settings[key]
     if lora_hashes:
         extra["Lora hashes"] = lora_hashes
     if known:
         extra["Version"] = f"{APP_NAME} {version}"
+    guidance, distilled = generation.guidance_scale, None
+    if kind == "flux":  # as Forge: CFG scale is the real CFG (1: off), the guidance distilled
+        true_cfg = _number(settings.get("true_cfg_scale"))
+        guidance, distilled = (true_cfg if true_cfg and true_cfg > 1 else 1), guidance
     params = infotext_params(
         steps=generation.steps,
         scheduler=generation.scheduler,
-        guidance_scale=generation.guidance_scale,
+        guidance_scale=guidance,
+        distilled_cfg_scale=distilled,
+        own_schedule="Simple" if kind in FLOW_KINDS else "Automatic",
         seed=generation.seed,
         width=generation.width,
         height=generation.height,
@@ -113,6 +127,13 @@ def _lora_hashes(loras: Any) -> str | None:
         if isinstance(lora, dict) and lora.get("name") and lora.get("short_hash")
     ]
     return ", ".join(parts) or None
+
+
+def _number(value: Any) -> float | None:
+    """A setting that is a real number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value
 
 
 def _clip_skip(settings: Any) -> int | None:
@@ -174,14 +195,24 @@ def read_text_chunks(source: bytes | str | os.PathLike[str]) -> dict[str, str]:
     return read_image_texts(data).chunks
 
 
-def metadata_from_chunks(chunks: dict[str, str]) -> ImageMetadata | None:
-    """Read the first known format among the text chunks (ours, A1111, InvokeAI, ComfyUI)."""
-    if ATELIER_KEY in chunks:
+def metadata_from_png(data: bytes) -> ImageMetadata | None:
+    """`metadata_from_chunks` of a PNG's bytes, knowing which texts were cut short;
+    `MetadataError` if it is not a PNG."""
+    if not data.startswith(PNG_SIGNATURE):
+        raise MetadataError("The file is not a PNG image.")
+    texts = read_image_texts(data)
+    return metadata_from_chunks(texts.chunks, texts.cut)
+
+
+def metadata_from_chunks(chunks: dict[str, str], cut: Collection[str] = ()) -> ImageMetadata | None:
+    """Read the first known format among the text chunks (ours, A1111, InvokeAI, ComfyUI);
+    `cut` names the chunks that were cut short (`ImageTexts.cut`)."""
+    if ATELIER_KEY in chunks and ATELIER_KEY not in cut:
         found = from_atelier_chunk(chunks[ATELIER_KEY])
         if found is not None:
             return found
     if chunks.get(PARAMETERS_KEY, "").strip():
-        return from_infotext(chunks[PARAMETERS_KEY])
+        return from_infotext(chunks[PARAMETERS_KEY], complete=PARAMETERS_KEY not in cut)
     for key, parser, source in (
         (INVOKEAI_KEY, parse_invokeai, "invokeai"),
         (COMFYUI_KEY, parse_comfyui, "comfyui"),
@@ -197,9 +228,10 @@ def metadata_from_chunks(chunks: dict[str, str]) -> ImageMetadata | None:
     return None
 
 
-def from_infotext(text: str) -> ImageMetadata:
-    """Metadata from A1111 infotext (unknown keys kept in `extra`)."""
-    parsed = parse_infotext(text)
+def from_infotext(text: str, *, complete: bool = True) -> ImageMetadata:
+    """Metadata from A1111 infotext (unknown keys kept in `extra`); `complete=False` for a
+    text cut short: prompts only, no parameters (see `gallery.a1111.parse_infotext`)."""
+    parsed = parse_infotext(text, complete=complete)
     settings, extra = settings_from_params(parsed.params)
     return ImageMetadata(
         "a1111",

@@ -94,10 +94,13 @@ class Generation(Base):
     __table_args__ = (
         CheckConstraint("rating IS NULL OR (rating >= 0 AND rating <= 5)", name="rating_range"),
         Index("ix_generations_created_at_id", "created_at", "id"),
-        Index("ix_generations_model_id_id", "model_id", "id"),
-        Index("ix_generations_rating_id", "rating", "id"),
-        Index("ix_generations_favourite_id", "favourite", "id"),
+        # Owner first: every gallery page keeps to one owner (migration 0007).
         Index("ix_generations_user_id_id", "user_id", "id"),
+        Index("ix_generations_user_id_created_at_id", "user_id", "created_at", "id"),
+        Index("ix_generations_user_id_model_id_id", "user_id", "model_id", "id"),
+        Index("ix_generations_user_id_model_id_rating_id", "user_id", "model_id", "rating", "id"),
+        Index("ix_generations_user_id_rating_id", "user_id", "rating", "id"),
+        Index("ix_generations_user_id_favourite_id", "user_id", "favourite", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -198,6 +201,10 @@ class Experiment(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     seeds: Mapped[list[int]] = mapped_column(JSON, default=list)
     axis: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # While its cells are being made: the process making them (`<host>-<pid>`) and when it
+    # last finished a batch; both None otherwise (see `gallery.experiment_state`).
+    runner: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None]
 
     variants: Mapped[list[ExperimentVariant]] = relationship(
         back_populates="experiment",

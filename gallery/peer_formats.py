@@ -14,7 +14,8 @@ scheduler, model_id, model_hash, clip_skip.
   (`"NovelAI Diffusion V3 7BCCAA2C"`), `Comment` = JSON with prompt, uc (negative), steps,
   scale, seed, sampler, width, height, noise_schedule.
 - SwarmUI: `{"sui_image_params": {prompt, negativeprompt, model, seed, steps, cfgscale, width,
-  height, sampler, scheduler, clipstopatlayer, swarm_version, ...}, "sui_extra_data": {...}}`.
+  height, sampler, scheduler, clipstopatlayer, fluxguidancescale, sigmashift, swarm_version,
+  ...}, "sui_extra_data": {...}}`.
 - InvokeAI 2.x: `sd-metadata` JSON `{"model_weights", "model_hash", "app_version", "image":
   {"prompt": [{"prompt", "weight"}], "seed", "steps", "cfg_scale", "sampler", "width",
   "height", ...}}` and `Dream`: `"a prompt [negative words]" -s 50 -S 42 -W 512 -H 512 -C 7.5
@@ -199,6 +200,13 @@ def parse_swarmui(data: Any) -> ForeignResult | None:
     _put(settings, "seed", _int(params.get("seed")))
     _put(settings, "steps", _int(params.get("steps")))
     _put(settings, "guidance_scale", _float(params.get("cfgscale")))
+    flux_guidance = _float(params.get("fluxguidancescale"))
+    if flux_guidance is not None:  # FLUX: distilled guidance; a CFG above 1 is true CFG
+        cfg = settings.pop("guidance_scale", None)
+        settings["guidance_scale"] = flux_guidance
+        if cfg is not None and cfg > 1:
+            settings["true_cfg_scale"] = cfg
+    _put(settings, "shift", _float(params.get("sigmashift")))
     _put(settings, "width", _int(params.get("width")))
     _put(settings, "height", _int(params.get("height")))
     sampler = params.get("sampler", params.get("comfyuisampler"))
@@ -212,6 +220,7 @@ def parse_swarmui(data: Any) -> ForeignResult | None:
     used = {
         "prompt", "negativeprompt", "seed", "steps", "cfgscale", "width", "height",
         "sampler", "comfyuisampler", "scheduler", "model", "clipstopatlayer",
+        "fluxguidancescale", "sigmashift",
     }  # fmt: skip
     extra = _rest(params, used)
     if isinstance(data.get("sui_extra_data"), dict):
@@ -309,12 +318,12 @@ def parse_invokeai_dream(text: Any) -> ForeignResult | None:
 
 # --- Easy Diffusion ----------------------------------------------------------------------------
 
-_EASY_MARKERS = ("use_stable_diffusion_model", "num_inference_steps")
+_EASY_MARKER = "use_stable_diffusion_model"  # its own name; `num_inference_steps` is diffusers'
 
 
 def is_easy_diffusion(data: Any) -> bool:
     """Whether a key-value mapping is Easy Diffusion's embedded metadata."""
-    return isinstance(data, dict) and any(key in data for key in _EASY_MARKERS)
+    return isinstance(data, dict) and _EASY_MARKER in data
 
 
 def parse_easy_diffusion(data: dict[str, Any]) -> ForeignResult | None:

@@ -13,7 +13,7 @@ from typing import Protocol
 from gallery.errors import GalleryError
 from gallery.image_storage import ImageStorage
 from gallery.importers import new_generation_from_png
-from gallery.metadata import metadata_from_chunks, read_text_chunks
+from gallery.metadata import metadata_from_png
 from gallery.prepared import content_hash, image_rel_path
 from gallery.records import ImportReport, NewGeneration
 
@@ -39,7 +39,7 @@ def record_stored_images(store: _Recorder, files: ImageStorage) -> ImportReport:
             data = files.read(rel_path)
             if content_hash(data) != sha:
                 raise GalleryError("The file's content does not match its name.")
-            metadata = metadata_from_chunks(read_text_chunks(data))
+            metadata = metadata_from_png(data)
             item = new_generation_from_png(data, metadata, Path(path.name))
             item.source = item.source.replace("import", "rebuild", 1)
             imported.extend(store.record_generations([item]))

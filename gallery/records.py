@@ -12,9 +12,11 @@ from typing import Any, NamedTuple
 from PIL import Image
 
 from gallery.errors import GalleryError
+from gallery.experiment_state import ExperimentState, Position, grid_positions
 
 MAX_SEED = 2**64 - 1  # what torch.Generator.manual_seed takes; see models.SeedInteger
 MAX_TAG_LENGTH = 64
+MAX_RATING = 5  # ratings run from 0 to 5 (models.Generation's check)
 RECIPE_VERSION = 1
 # Longest text each short column holds (the same on every database).
 TEXT_LIMITS = {
@@ -264,8 +266,8 @@ class GalleryQuery:
 
     def validate(self) -> None:
         """Raise `GalleryError` if a filter or the page is out of range."""
-        if not isinstance(self.page, int) or self.page < 1:
-            raise GalleryError("The page number must be 1 or more.")
+        if not isinstance(self.page, int) or not 1 <= self.page <= MAX_PAGE:
+            raise GalleryError(f"The page number must be from 1 to {MAX_PAGE:,}.")
         if not isinstance(self.page_size, int) or not 1 <= self.page_size <= 1000:
             raise GalleryError("The page size must be from 1 to 1000.")
         if self.min_rating is not None:
@@ -274,6 +276,9 @@ class GalleryQuery:
         for value in (self.created_from, self.created_to):
             if value is not None and not isinstance(value, datetime):
                 raise GalleryError("Date filters must be datetimes.")
+
+
+MAX_PAGE = 1_000_000  # the offset of the last page must fit a 64-bit integer in every database
 
 
 @dataclass(frozen=True)
@@ -384,6 +389,8 @@ class ExperimentRecord:
     seeds: tuple[int, ...] = ()
     axis: dict[str, Any] = field(default_factory=dict)
     cells: tuple[CellRecord, ...] = ()
+    state: ExperimentState = field(default_factory=ExperimentState)
+    """Running, finished, or interrupted with N of M cells (`gallery.experiment_state`)."""
 
     @property
     def winner(self) -> VariantRecord | None:
@@ -401,6 +408,25 @@ class ExperimentRecord:
             if variant.id == variant_id:
                 return variant
         raise KeyError(variant_id)
+
+    def grid(self) -> list[Position]:
+        """Every cell the grid should have (none for an experiment saved without seeds)."""
+        axis_values = len(self.axis.get("values") or ())
+        return grid_positions(len(self.seeds), len(self.variants), axis_values)
+
+    def made_positions(self) -> set[Position]:
+        """The grid positions that have an image."""
+        position = {variant.id: variant.position for variant in self.variants}
+        return {
+            (c.seed_index, position[c.variant_id], c.axis_index or 0)
+            for c in self.cells
+            if c.seed_index is not None and c.variant_id in position
+        }
+
+    def missing_positions(self) -> list[Position]:
+        """The grid positions without an image, in the order a run makes them."""
+        made = self.made_positions()
+        return [p for p in self.grid() if p not in made]
 
     def cell(self, seed_index: int, variant_id: int, axis_index: int | None = None) -> int | None:
         """The generation id at a grid position, or None when that cell was not made."""
@@ -441,3 +467,5 @@ class SweepReport:
     finished_intents: int = 0
     kept_intents: int = 0
     missing_images: tuple[int, ...] = ()
+    recorded_deferred: int = 0
+    """Generations recorded from rows that waited for the database (`gallery.deferred`)."""

@@ -14,19 +14,24 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from gallery.database import (
     create_gallery_engine,
+    current_revision,
     move_legacy_database,
     resolve_database_url,
     table_names,
     upgrade_schema,
 )
-from gallery.errors import GalleryError
+from gallery.deferred import RETRY_S, DeferredRecorder
+from gallery.errors import GalleryError, GalleryUnavailableError
 from gallery.files import ImageFiles
 from gallery.image_storage import ImageStorage
 from gallery.object_files import ObjectImageFiles, is_object_store_url
+from gallery.outages import database_folder, disk_full, is_disk_full, is_unreachable
 from gallery.owners import Owner
+from gallery.planner_statistics import PlannerStatistics
 from gallery.records import SweepReport
 from gallery.search import text_mode
 from gallery.services.common import Sessions
@@ -67,14 +72,18 @@ class GalleryStore:
         self._text_mode = text_mode(engine.dialect.name, "generations_fts" in table_names(engine))
         sessions = Sessions(engine)
         self.files = files if files is not None else ImageFiles(root)
-        self.records = RecordService(sessions, self.files, root)
+        self.statistics = PlannerStatistics(engine, self._text_mode)
+        self.records = RecordService(sessions, self.files, root, self.statistics)
         self.search = SearchService(sessions, root, self._text_mode, self.files)
         self.curation = CurationService(sessions, self.files, self.records)
         self.scores = ScoreService(sessions)
         self.experiments = ExperimentService(sessions, self.records, self.curation, self.scores)
         self.styles = StyleService(sessions)
-        self.maintenance = MaintenanceService(sessions, self.files, self.records, self._text_mode)
+        self.maintenance = MaintenanceService(
+            sessions, self.files, self.records, self._text_mode, self.statistics
+        )
         self.last_sweep = SweepReport()
+        self._recorder: DeferredRecorder | None = None
 
     @classmethod
     def open(
@@ -100,32 +109,44 @@ class GalleryStore:
         not a database this app can read.
         """
         root = Path(gallery_dir).expanduser().resolve()
-        root.mkdir(parents=True, exist_ok=True)
-        url = resolve_database_url(root, database_url)
-        if url == resolve_database_url(root, None) and not os.environ.get("DATABASE_URL"):
-            move_legacy_database(root)
-        files = open_image_storage(images or os.environ.get(IMAGES_ENV), root)
-        engine = create_gallery_engine(url)
         try:
-            upgrade_schema(engine, backup_dir=root / "backups")
+            root.mkdir(parents=True, exist_ok=True)
+            url = resolve_database_url(root, database_url)
+            if url == resolve_database_url(root, None) and not os.environ.get("DATABASE_URL"):
+                move_legacy_database(root)
+            files = open_image_storage(images or os.environ.get(IMAGES_ENV), root)
+            engine = create_gallery_engine(url)
+        except OSError as exc:
+            raise _open_error(exc, root) from None
+        try:
+            before = current_revision(engine)
+            migrated = upgrade_schema(engine, backup_dir=root / "backups") != before
             store = cls(root, engine, files)
+            if migrated:  # new indexes have no statistics yet
+                store.statistics.refresh(thorough=True)
             if not allow_unrecorded_images:
                 store.maintenance.refuse_images_without_records()
             store.last_sweep = store.maintenance.sweep(grace_s=sweep_grace_s)
-        except DatabaseError as exc:
+        except (DatabaseError, OSError, PoolTimeoutError) as exc:
             engine.dispose()
-            raise GalleryError(
-                "The gallery database cannot be read as a Prompt Atelier database "
-                f"({_first_line(exc)}); nothing was changed. Restore it from the gallery's "
-                "backups folder, or move it away and run `python app.py gallery rebuild`."
-            ) from None
+            raise _open_error(exc, database_folder(engine.url) or root) from None
         except BaseException:
             engine.dispose()
             raise
         return store
 
+    def record_deferred_in_background(self, every_s: float = RETRY_S) -> None:
+        """While the store is open, record rows that waited for the database every `every_s`
+        seconds (what a running server does, so an outage's images get their rows without a
+        restart; `gallery.deferred`)."""
+        if self._recorder is None:
+            self._recorder = DeferredRecorder(self.admin().record_deferred, every_s).start()
+
     def close(self) -> None:
-        """Release database connections."""
+        """Stop the background recorder, if any, and release database connections."""
+        if self._recorder is not None:
+            self._recorder.stop()
+            self._recorder = None
         self._engine.dispose()
 
     def __enter__(self) -> GalleryStore:
@@ -158,6 +179,27 @@ class GalleryStore:
     def uses_full_text_index(self) -> bool:
         """True where prompt search uses an index (SQLite FTS5, PostgreSQL tsvector)."""
         return self._text_mode != "like"
+
+
+def _open_error(exc: BaseException, folder: Path) -> GalleryError | OSError:
+    """Why the gallery did not open, in one sentence: a full disk and an unreachable server
+    are told apart from a database that cannot be read (only that one may need a rebuild)."""
+    if isinstance(exc, GalleryError):
+        return exc
+    if is_disk_full(exc, folder):
+        return disk_full(folder, then="then start again")
+    if is_unreachable(exc):
+        return GalleryUnavailableError(
+            "The gallery database cannot be reached; nothing was changed. Check that the "
+            "database server is running and DATABASE_URL is right, then start again."
+        )
+    if isinstance(exc, OSError):
+        return exc
+    return GalleryError(
+        "The gallery database cannot be read as a Prompt Atelier database "
+        f"({_first_line(exc)}); nothing was changed. Restore it from the gallery's "
+        "backups folder, or move it away and run `python app.py gallery rebuild`."
+    )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -7,7 +7,7 @@ does not exist rather than acting for someone else). Two owners are involved:
 - `owner`: whose items are read and changed (`EVERY_OWNER` for an admin's view);
 - `author`: whose new items are made and whose own lists (styles) are shown: the same
   owner, except for an admin visitor, who reads everyone's but writes as themself
-  (`ui.visitors.VisitorGallery` overrides both properties per request).
+  (`ui.hosting.visitors.VisitorGallery` overrides both properties per request).
 
 `AdminGallery` (`store.admin()`) reads every owner's items and alone has the maintenance
 operations (sweep, rebuild, optimize, owner transfer).
@@ -97,6 +97,10 @@ class OwnerGallery:
         """Import every PNG, JPEG and WebP in `folder` (see `gallery.importers`)."""
         return self._services.records.import_folder(folder, recursive=recursive, owner=self.author)
 
+    def usage(self) -> tuple[int, int]:
+        """How many images the author keeps, and their bytes on disk."""
+        return self._services.records.usage(owner=self.author)
+
     def get(self, generation_id: int) -> GenerationRecord:
         """Everything about one generation; `NotFoundError` if there is none."""
         return self._services.records.get(generation_id, owner=self.owner)
@@ -111,17 +115,19 @@ class OwnerGallery:
         """One page of generations matching `query`, newest first."""
         return self._services.search.search(query, owner=self.owner)
 
-    def count(self, query: GalleryQuery | None = None) -> int:
-        """How many generations match `query` (its page is ignored)."""
-        return self._services.search.count(query, owner=self.owner)
+    def count(self, query: GalleryQuery | None = None, *, limit: int | None = None) -> int:
+        """How many generations match `query` (its page is ignored); above `limit` (if given)
+        it stops at `limit + 1`, meaning "more"."""
+        return self._services.search.count(query, owner=self.owner, limit=limit)
 
     def models(self) -> list[str]:
         """Every model id in the gallery, sorted."""
         return self._services.search.models(owner=self.owner)
 
-    def tags(self) -> list[tuple[str, int]]:
-        """Every tag with how many generations carry it, by name."""
-        return self._services.search.tags(owner=self.owner)
+    def tags(self, *, limit: int | None = None) -> list[tuple[str, int]]:
+        """Every tag with how many generations carry it, by name; counts stop above `limit`
+        if given (`limit + 1`: more)."""
+        return self._services.search.tags(owner=self.owner, limit=limit)
 
     # --- curation (CurationService) ------------------------------------------------------
 
@@ -207,6 +213,14 @@ class OwnerGallery:
             variant_id, generation_id, seed_index, axis_index, owner=self.owner
         )
 
+    def mark_experiment_running(self, experiment_id: int) -> None:
+        """This process is making the experiment's cells (at the start and after each batch)."""
+        self._services.experiments.mark_running(experiment_id, owner=self.owner)
+
+    def mark_experiment_stopped(self, experiment_id: int) -> None:
+        """The run making the experiment's cells ended (finished, stopped or failed)."""
+        self._services.experiments.mark_stopped(experiment_id, owner=self.owner)
+
     def set_winner(self, experiment_id: int, variant_id: int | None) -> None:
         """Mark one variant of an experiment as the winner, or clear it with None."""
         self._services.experiments.set_winner(experiment_id, variant_id, owner=self.owner)
@@ -278,6 +292,10 @@ class OwnerGallery:
         """Add a style, or replace the saved one with the same name (ignoring case)."""
         self._services.styles.save(style, owner=self.author)
 
+    def save_user_styles(self, styles: Sequence[StyleLike]) -> None:
+        """Add or replace several styles, all in one transaction."""
+        self._services.styles.save_many(styles, owner=self.author)
+
     def delete_user_style(self, name: str) -> None:
         """Delete the saved style called `name` (ignoring case); `NotFoundError` if none."""
         self._services.styles.delete(name, owner=self.author)
@@ -295,6 +313,11 @@ class AdminGallery(OwnerGallery):
     ) -> SweepReport:
         """Repair files left by abrupt stops; `full` walks everything (`gallery check`)."""
         return self._services.maintenance.sweep(full=full, grace_s=grace_s, delete_ours=delete_ours)
+
+    def record_deferred(self) -> int:
+        """Record the rows that waited for the database during an outage (every owner's);
+        how many generations were recorded."""
+        return self._services.records.record_deferred()
 
     def rebuild(self, *, owner: Owner) -> ImportReport:
         """Re-create records, as `owner`'s, for every stored image no row references."""

@@ -25,6 +25,7 @@ from prompts.styles import (
 )
 
 MAX_STYLE_FILE_BYTES = 8 * 1024 * 1024
+MAX_STYLES_PER_FILE = 2000  # A1111's own styles.csv files hold tens to hundreds
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,10 @@ def read_style_file(
         styles = parse_fooocus_json(text, source=name, category=category, notes=notes)
     if not styles:
         raise StyleFileError(f"{name} holds no styles.")
+    if len(styles) > MAX_STYLES_PER_FILE:
+        raise StyleFileError(
+            f"{name} holds {len(styles):,} styles; import at most {MAX_STYLES_PER_FILE:,} at once."
+        )
     return StyleFile(name, kind, tuple(styles), tuple(notes))
 
 
@@ -112,13 +117,14 @@ def plan_style_import(library: StyleLibrary, source: StyleFile) -> StyleImportPl
     replaced_builtin: list[Style] = []
     unchanged: list[Style] = []
     user = {style.name.casefold(): style for style in library.user_styles()}
+    every = {style.name.strip().casefold(): style for style in library.all()}  # read once
     for style in source.styles:
         existing = user.get(style.name.casefold())
+        builtin = every.get(style.name.strip().casefold())
         if existing is not None:
             same = _same(existing, style)
             (unchanged if same else replaced_user).append(style)
-        elif style.name in library:
-            builtin = library.get(style.name)
+        elif builtin is not None:
             (unchanged if _same(builtin, style) else replaced_builtin).append(style)
         else:
             added.append(style)
@@ -133,9 +139,9 @@ def plan_style_import(library: StyleLibrary, source: StyleFile) -> StyleImportPl
 
 
 def apply_style_import(library: StyleLibrary, plan: StyleImportPlan) -> int:
-    """Save the plan's new and replacing styles as user styles; how many were saved."""
-    for style in plan.changes:
-        library.save_user_style(style)
+    """Save the plan's new and replacing styles as user styles, all or none (one transaction
+    where the store has one); how many were saved."""
+    library.save_user_styles(plan.changes)
     return len(plan.changes)
 
 

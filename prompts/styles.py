@@ -209,6 +209,17 @@ class StyleLibrary:
         """Save (or replace) a user style in the store."""
         self._writable_store().save_user_style(style)
 
+    def save_user_styles(self, styles: Iterable[Style]) -> None:
+        """Save (or replace) several user styles: in one transaction when the store can
+        (`save_user_styles`), else one by one."""
+        store = self._writable_store()
+        many = getattr(store, "save_user_styles", None)
+        if many is not None:
+            many(list(styles))
+            return
+        for style in styles:
+            store.save_user_style(style)
+
     def delete_user_style(self, name: str) -> None:
         """Delete a user style from the store."""
         self._writable_store().delete_user_style(name)

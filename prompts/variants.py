@@ -44,12 +44,16 @@ def default_label(prompt: str) -> str:
     return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1].rstrip() + "…"
 
 
+MAX_LABEL_CHARS = 190  # the gallery keeps 200: room for a number such as " (12)"
+
+
 def unique_labels(labels: Iterable[str]) -> list[str]:
-    """The labels with repeats numbered (`fox`, `fox (2)`), since variant names must differ."""
+    """The labels, cut to `MAX_LABEL_CHARS`, with repeats numbered (`fox`, `fox (2)`), since
+    variant names must differ (also as the gallery stores them, at most 200 characters)."""
     seen: dict[str, int] = {}
     result = []
     for label in labels:
-        label = label.strip() or "variant"
+        label = label.strip()[:MAX_LABEL_CHARS].strip() or "variant"
         count = seen.get(label.casefold(), 0) + 1
         seen[label.casefold()] = count
         result.append(label if count == 1 else f"{label} ({count})")

@@ -60,15 +60,32 @@ class FormError(ValueError):
     """A value a form cannot take (one sentence, naming the setting)."""
 
 
-def whole_number(value: Any, name: str) -> int:
-    """`value` as an int; `FormError` naming the setting when it is not a whole number."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise FormError(f"{name} must be a whole number, not {value!r}.") from None
-    if not number.is_integer():
-        raise FormError(f"{name} must be a whole number, not {value!r}.")
-    return int(number)
+def whole_number(value: Any, name: str, minimum: int | None = None) -> int:
+    """`value` as an int (at least `minimum` when given); `FormError` naming the setting when
+    it is not a whole number (inf and NaN are not) or is below `minimum`."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        found = value
+    else:
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            raise FormError(f"{name} must be a whole number, not {_short(value)}.") from None
+        if not number.is_integer():
+            raise FormError(f"{name} must be a whole number, not {_short(value)}.")
+        found = int(number)
+    if minimum is not None and found < minimum:
+        raise FormError(f"{name} must be at least {minimum}, not {found}.")
+    return found
+
+
+def count(value: Any, name: str) -> int:
+    """A count of things (images, seeds, a batch): a whole number of at least 1."""
+    return whole_number(value, name, minimum=1)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def number(value: Any, name: str) -> float:
@@ -131,13 +148,13 @@ class GenerateForm:
             prompt=_text(v["prompt"]),
             negative_prompt=_text(v["negative_prompt"]),
             seed=seed,
-            steps=whole_number(v["steps"], "Steps"),
+            steps=count(v["steps"], "Steps"),
             guidance_scale=number(v["guidance_scale"], "CFG scale"),
-            width=whole_number(v["width"], "Width"),
-            height=whole_number(v["height"], "Height"),
-            num_images=whole_number(v["num_images"], "Number of images"),
+            width=count(v["width"], "Width"),
+            height=count(v["height"], "Height"),
+            num_images=count(v["num_images"], "Number of images"),
             scheduler=_text(v["scheduler"]) or DEFAULT_SCHEDULER,
-            clip_skip=whole_number(clip_skip, "Clip skip"),
+            clip_skip=count(clip_skip, "Clip skip"),
         )
         return cls(request, _text(v["model"]).strip())
 
@@ -175,13 +192,15 @@ class CompareForm:
             settings = GenerationRequest(
                 prompt="",
                 negative_prompt=negative,
-                steps=whole_number(v.get("steps", 20), "Steps"),
+                steps=count(v.get("steps", 20), "Steps"),
                 guidance_scale=number(v.get("guidance_scale", 7.0), "CFG scale"),
-                width=whole_number(v.get("width", 512), "Width"),
-                height=whole_number(v.get("height", 512), "Height"),
+                width=count(v.get("width", 512), "Width"),
+                height=count(v.get("height", 512), "Height"),
                 scheduler=_text(v.get("scheduler")) or DEFAULT_SCHEDULER,
             )
-            random_seeds = whole_number(v.get("random_seeds") or 0, "The number of random seeds")
+            random_seeds = whole_number(
+                v.get("random_seeds") or 0, "The number of random seeds", minimum=0
+            )
             seeds = parse_seeds(_text(v.get("seeds")), random_seeds)
             axis = _axis(v)
             ablate = v.get("ablate")
@@ -199,7 +218,7 @@ class CompareForm:
                 axis,
                 name,
                 kind,
-                whole_number(v.get("max_batch", DEFAULT_MAX_BATCH), "Batch size"),
+                count(v.get("max_batch", DEFAULT_MAX_BATCH), "Batch size"),
             )
             form.plan().validate()
         except FormError:

@@ -24,3 +24,9 @@ def md_text(text: object) -> str:
     breaks become spaces."""
     flat = " ".join(str(text).split())
     return "".join(f"&#{ord(ch)};" if ch in _MARKDOWN_SPECIALS else ch for ch in flat)
+
+
+def error_line(message: object) -> str:
+    """An error as a status line's Markdown: a warning sign and the sentence, shown literally
+    (`message` may come escaped for a toast already)."""
+    return f"⚠ **{md_text(html.unescape(str(message)))}**"

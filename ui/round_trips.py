@@ -21,6 +21,8 @@ from prompts.recipe import Recipe, RecipeError
 from ui.builder.handlers import prompts_for_generate, recipe_from_values
 from ui.builder.handlers import recipe_values as widget_values
 from ui.builder.tab import BuilderTab
+from ui.compare.handlers import record_settings
+from ui.compare.tab import CompareTab
 from ui.gallery_tab.handlers import compare_rows, recall_values
 from ui.generate.handlers import linked_recipe
 from ui.generate.tab import GenerateTab
@@ -193,20 +195,28 @@ def connect_compare_these(
     chosen: gr.CheckboxGroup,
     compare_these: gr.Button,
     store: OwnerGallery,
-    variants: gr.Dataframe | None,
+    compare: CompareTab | None,
     tabs: gr.Tabs,
     compare_tab_id: str,
 ) -> None:
     """ "Compare these": the ticked gallery images' prompts become the Compare tab's variants
-    (labelled by gallery id). Without a Compare tab the button is hidden."""
-    if variants is None:
+    (labelled by gallery id), with the model and settings the first of them was made with.
+    Without a Compare tab the button is hidden."""
+    if compare is None:
         compare_these.visible = False
         return
 
-    def hand_over(ids: list[int] | None) -> tuple[Any, ...]:
-        return compare_rows(store, ids), gr.Tabs(selected=compare_tab_id)
+    def hand_over(ids: list[int] | None, model: str) -> tuple[Any, ...]:
+        rows = compare_rows(store, ids)
+        settings = record_settings(store.get(int(ids[0])), model) if ids else ()
+        return rows, *settings, gr.Tabs(selected=compare_tab_id)
 
-    compare_these.click(hand_over, inputs=chosen, outputs=[variants, tabs], **PRIVATE)
+    compare_these.click(
+        hand_over,
+        inputs=[chosen, compare.settings[0]],
+        outputs=[compare.variants, *compare.settings, tabs],
+        **PRIVATE,
+    )
 
 
 def connect_open_in_gallery(

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from engine.generate import Engine
-from engine.loading import ModelManager
 from prompts.wildcards import (
     WildcardLists,
     load_wildcard_lists,
@@ -15,6 +14,9 @@ from prompts.wildcards import (
     user_wildcards_dir,
 )
 from ui.settings import models_dir
+
+if TYPE_CHECKING:
+    from engine.generate import Engine
 
 
 def fresh_wildcard_lists(user_folder: Path) -> Callable[[], WildcardLists]:
@@ -47,6 +49,9 @@ def _folder_signature(folders: list[Path]) -> tuple:
 def build_engine(data_dir: Path, device: str | None = None, dtype: str | None = None) -> Engine:
     """An engine whose models live under data_dir, resolving wildcards (built-in lists plus the
     user's `wildcards/` folder, read fresh for each request) from each image's seed."""
+    from engine.generate import Engine  # torch and diffusers: `serve` calls this in a thread
+    from engine.loading import ModelManager
+
     lists = fresh_wildcard_lists(user_wildcards_dir(data_dir))
 
     def resolve(text: str, seed: int) -> str:

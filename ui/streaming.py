@@ -31,10 +31,14 @@ class _Failed:
 
 
 def stream_work(
-    work: Callable[[Emit[T], threading.Event], None], name: str = "pipeline"
+    work: Callable[[Emit[T], threading.Event], None],
+    name: str = "pipeline",
+    cancel: threading.Event | None = None,
 ) -> Generator[T, None, None]:
-    """Yield what `work(emit, cancel)` emits while it runs in a worker thread named `name`."""
-    cancel = threading.Event()
+    """Yield what `work(emit, cancel)` emits while it runs in a worker thread named `name`;
+    `cancel` (one of the caller's, such as a Stop button's) stops it too, and the stream then
+    ends as the work does, with what it emits on its way out."""
+    cancel = cancel or threading.Event()
     events: queue.Queue[T | _Done[T] | _Failed] = queue.Queue()
 
     def target() -> None:

@@ -7,16 +7,18 @@ another owner's experiment is reported exactly like one that does not exist.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, and_, delete, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from gallery.errors import GalleryError, NotFoundError
 from gallery.experiment_export import SCORE_METRIC, write_experiment_zip
+from gallery.experiment_state import experiment_state, this_runner
 from gallery.models import (
     Experiment,
     ExperimentVariant,
@@ -39,7 +41,8 @@ from gallery.services.curation import CurationService
 from gallery.services.recording import RecordService
 from gallery.services.scores import ScoreService
 
-EXPERIMENT_KINDS = ("compare", "ablation")
+EXPERIMENT_KINDS = ("compare", "ablation", "refine")
+MAX_NAME_CHARS = 200  # experiment and variant names, as the columns hold them
 
 
 class ExperimentService:
@@ -76,16 +79,22 @@ class ExperimentService:
         if kind not in EXPERIMENT_KINDS:
             raise GalleryError(f"An experiment's kind is one of {', '.join(EXPERIMENT_KINDS)}.")
         specs = [VariantSpec(v) if isinstance(v, str) else v for v in variants]
-        names = [spec.name.strip() if isinstance(spec.name, str) else "" for spec in specs]
+        names = [
+            spec.name.strip()[:MAX_NAME_CHARS] if isinstance(spec.name, str) else ""
+            for spec in specs
+        ]
         if not specs or not all(names):
             raise GalleryError("An experiment needs at least one variant, each with a name.")
         if len(set(names)) != len(names):
-            raise GalleryError("Variant names within an experiment must differ.")
+            raise GalleryError(
+                f"Variant names within an experiment must differ in their first "
+                f"{MAX_NAME_CHARS} characters."
+            )
         if not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
             raise GalleryError("Seeds must be whole numbers.")
         with self._sessions.write() as session:
             experiment = Experiment(
-                name=name.strip()[:200],
+                name=name.strip()[:MAX_NAME_CHARS],
                 description=description,
                 created_at=utc_now(),
                 user_id=user_id,
@@ -97,7 +106,7 @@ class ExperimentService:
             for position, (spec, variant_name) in enumerate(zip(specs, names, strict=True)):
                 experiment.variants.append(
                     ExperimentVariant(
-                        name=variant_name[:200],
+                        name=variant_name,
                         position=position,
                         recipe=json_safe(spec.recipe, "variant recipe"),
                         is_winner=False,
@@ -164,6 +173,20 @@ class ExperimentService:
             elif seed_index is not None or axis_index is not None:
                 row.seed_index, row.axis_index = seed_index, axis_index
 
+    def mark_running(self, experiment_id: int, *, owner: Owner) -> None:
+        """This process is making the experiment's cells: call when a run starts and after
+        each batch (the heartbeat a replica on another host goes by)."""
+        with self._sessions.write() as session:
+            experiment = self._find(session, experiment_id, owner)
+            experiment.runner, experiment.heartbeat_at = this_runner(), utc_now()
+
+    def mark_stopped(self, experiment_id: int, *, owner: Owner) -> None:
+        """The run ended (finished, stopped or failed): the experiment is then finished, or
+        interrupted with the cells it has (`gallery.experiment_state`)."""
+        with self._sessions.write() as session:
+            experiment = self._find(session, experiment_id, owner)
+            experiment.runner, experiment.heartbeat_at = None, None
+
     def set_winner(self, experiment_id: int, variant_id: int | None, *, owner: Owner) -> None:
         """Mark one variant of an experiment as the overall winner, or clear it with None."""
         with self._sessions.write() as session:
@@ -203,7 +226,9 @@ class ExperimentService:
         owner: Owner,
     ) -> VoteRecord:
         """Record `owner`'s judgement on their experiment (see `VoteRecord`); both variants
-        must be the experiment's."""
+        must be the experiment's. One judgement per pair (or one best) per seed row and axis
+        value: a second replaces the first, so clicking twice changes a vote, never doubles
+        it."""
         voter = writing_owner(owner)
         if winner_variant_id == loser_variant_id:
             raise GalleryError("A variant cannot win against itself.")
@@ -215,6 +240,15 @@ class ExperimentService:
                     raise NotFoundError(f"Experiment {experiment_id} has no variant {variant_id}.")
             if seed_index is not None and not 0 <= seed_index < max(len(experiment.seeds), 1):
                 raise GalleryError(f"Experiment {experiment_id} has no seed row {seed_index}.")
+            session.execute(
+                delete(ExperimentVote).where(
+                    ExperimentVote.experiment_id == experiment.id,
+                    ExperimentVote.user_id == voter,
+                    ExperimentVote.seed_index == seed_index,
+                    ExperimentVote.axis_index == axis_index,
+                    _same_judgement(winner_variant_id, loser_variant_id),
+                )
+            )
             vote = ExperimentVote(
                 experiment_id=experiment.id,
                 winner_variant_id=winner_variant_id,
@@ -305,7 +339,7 @@ def _record(session: Session, experiment: Experiment) -> ExperimentRecord:
         for variant_id, generation_id, seed_index, axis_index in rows:
             members[variant_id].append(generation_id)
             cells.append(CellRecord(variant_id, generation_id, seed_index, axis_index))
-    return ExperimentRecord(
+    record = ExperimentRecord(
         id=experiment.id,
         name=experiment.name,
         description=experiment.description,
@@ -329,6 +363,10 @@ def _record(session: Session, experiment: Experiment) -> ExperimentRecord:
         axis=dict(experiment.axis or {}),
         cells=tuple(cells),
     )
+    state = experiment_state(
+        record.grid(), record.made_positions(), experiment.runner, experiment.heartbeat_at
+    )
+    return dataclasses.replace(record, state=state)
 
 
 def _vote_record(row: ExperimentVote) -> VoteRecord:
@@ -342,4 +380,14 @@ def _vote_record(row: ExperimentVote) -> VoteRecord:
         blind=row.blind,
         user_id=row.user_id,
         created_at=row.created_at,
+    )
+
+
+def _same_judgement(winner: int, loser: int | None) -> ColumnElement[bool]:
+    """Votes on the same pair (either way round), or, for a best pick, any best pick."""
+    if loser is None:
+        return ExperimentVote.loser_variant_id.is_(None)
+    return or_(
+        and_(ExperimentVote.winner_variant_id == winner, ExperimentVote.loser_variant_id == loser),
+        and_(ExperimentVote.winner_variant_id == loser, ExperimentVote.loser_variant_id == winner),
     )

@@ -3,6 +3,7 @@ prompt with `{prompt}`), kept in the gallery database so a visitor's styles foll
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from sqlalchemy import delete, select
@@ -41,29 +42,41 @@ class StyleService:
     def save(self, style: StyleLike, *, owner: Owner) -> None:
         """Add a style of `owner`, or replace their saved one with the same name (ignoring
         case)."""
+        self.save_many([style], owner=owner)
+
+    def save_many(self, styles: Sequence[StyleLike], *, owner: Owner) -> None:
+        """`save` for each style, all in one transaction (an import saves all or none)."""
         user_id = writing_owner(owner)
-        for label in ("name", "category", "prompt", "negative_prompt"):
-            if not isinstance(getattr(style, label, None), str):
-                raise GalleryError(f"A style's {label.replace('_', ' ')} must be text.")
-        name = style.name.strip()
-        if not name:
-            raise GalleryError("A style needs a name.")
+        for style in styles:
+            for label in ("name", "category", "prompt", "negative_prompt"):
+                if not isinstance(getattr(style, label, None), str):
+                    raise GalleryError(f"A style's {label.replace('_', ' ')} must be text.")
+            if not style.name.strip():
+                raise GalleryError("A style needs a name.")
         now = utc_now()
+        name = ""
         try:
             with self._sessions.write() as session:
-                row = session.scalar(
-                    select(UserStyleRow).where(
-                        UserStyleRow.name_key == name.casefold(), UserStyleRow.user_id == user_id
+                rows = {
+                    row.name_key: row
+                    for row in session.scalars(
+                        select(UserStyleRow).where(UserStyleRow.user_id == user_id)
                     )
-                )
-                if row is None:
-                    row = UserStyleRow(name_key=name.casefold(), user_id=user_id, created_at=now)
-                    session.add(row)
-                row.name = name
-                row.category = style.category.strip() or "User"
-                row.prompt = style.prompt
-                row.negative_prompt = style.negative_prompt
-                row.updated_at = now
+                }
+                for style in styles:
+                    name = style.name.strip()
+                    row = rows.get(name.casefold())
+                    if row is None:
+                        row = UserStyleRow(
+                            name_key=name.casefold(), user_id=user_id, created_at=now
+                        )
+                        session.add(row)
+                        rows[name.casefold()] = row
+                    row.name = name
+                    row.category = style.category.strip() or "User"
+                    row.prompt = style.prompt
+                    row.negative_prompt = style.negative_prompt
+                    row.updated_at = now
         except IntegrityError:
             raise GalleryError(
                 f"The style '{name}' was saved at the same time elsewhere; save it again."

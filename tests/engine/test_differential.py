@@ -70,7 +70,7 @@ def bare_call(pipe, scheduler_name, base_config, prompt, negative, seed, clip_sk
 
 
 @pytest.mark.parametrize("model", MODELS)
-@pytest.mark.parametrize("scheduler", scheduler_names())
+@pytest.mark.parametrize("scheduler", scheduler_names("sd1"))
 def test_a_plain_prompt_gives_the_pixels_of_a_bare_diffusers_call(engines, model, scheduler):
     engine, ref = engines[model]
     request = GenerationRequest(

@@ -11,12 +11,15 @@ import zlib
 
 import pytest
 from PIL import Image
+from sqlalchemy import text
 
+from gallery import LOCAL_OWNER, NewGeneration
 from gallery.a1111 import find_params, parse_infotext
 from gallery.bounds import MAX_TEXT_CHARS, json_depth_ok, load_json
 from gallery.errors import MetadataError
 from gallery.image_reader import read_image_metadata
 from gallery.importers import import_folder
+from gallery.metadata import embed_metadata
 from tests.gallery import peer_fixtures as fx
 
 # A1111's own pattern (modules/infotext_utils.py), used here only as the reference.
@@ -52,7 +55,11 @@ def test_a_20_mb_parameters_chunk_is_capped_with_a_note():
     assert time.perf_counter() - start < 5.0
     assert reading.metadata.prompt == "a lighthouse"
     assert reading.metadata.settings == {"steps": 1, "scheduler": "Euler", "seed": 5}
-    assert any(f"first {MAX_TEXT_CHARS:,}" in note for note in reading.notes)
+    assert reading.notes == (
+        f"The 'parameters' text is {len(chunk):,} characters long; only the "
+        f"first {MAX_TEXT_CHARS:,} were read. Its settings were read up to there; the one cut "
+        "in the middle was left out.",
+    )
 
 
 def test_deeply_nested_json_is_refused_not_a_recursion_error():
@@ -70,8 +77,11 @@ def test_a_compressed_text_chunk_bomb_inflates_no_further_than_the_cap():
     chunk = b"parameters\x00\x00" + bomb
     data = _png_with_raw_chunk(b"zTXt", chunk)
     reading = read_image_metadata(data)
-    assert len(reading.metadata.prompt) <= MAX_TEXT_CHARS
-    assert any("inflates to more than" in note for note in reading.notes)
+    assert len(reading.metadata.prompt) == MAX_TEXT_CHARS
+    assert reading.notes == (
+        f"The prompt is more than {4 * MAX_TEXT_CHARS:,} characters long; only the first "
+        f"{MAX_TEXT_CHARS:,} were read. The settings written after it were not read.",
+    )
 
 
 def _png_with_raw_chunk(kind: bytes, body: bytes) -> bytes:
@@ -151,3 +161,90 @@ def test_json_payloads_are_parsed_only_when_shallow():
     assert load_json(json.dumps({"a": [[[1]]]})) == {"a": [[[1]]]}
     assert load_json('"[[[["') is None  # a JSON string, not an object
     assert load_json('{"a": "[[[[[[[[[["}') == {"a": "[[[[[[[[[["}
+
+
+# A prompt over the cap whose words look like parameters (`style: anime, ...`): cut, it must
+# stay a prompt, never become settings; and it ends in no space (infotext strips the ends).
+LONG_PROMPT = ", ".join(f"style: anime {n}, mood: calm, light: soft" for n in range(9_000))
+
+
+def _ours(prompt: str, negative: str = "blurry") -> bytes:
+    item = NewGeneration(
+        prompt=prompt,
+        negative_prompt=negative,
+        seed=5,
+        steps=20,
+        guidance_scale=7.0,
+        scheduler="Euler a",
+        model_id="demo",
+    )
+    return embed_metadata(fx.image(), item)
+
+
+def test_a_prompt_cut_at_the_cap_keeps_its_prompt_and_invents_no_settings():
+    assert len(LONG_PROMPT) > MAX_TEXT_CHARS
+    # Our own PNG: both its chunks (infotext and JSON) are cut; one note, the prompt's length.
+    reading = read_image_metadata(_ours(LONG_PROMPT))
+    assert reading.metadata.source == "prompt_atelier"
+    assert reading.metadata.prompt == LONG_PROMPT[:MAX_TEXT_CHARS]
+    assert reading.metadata.negative_prompt == ""
+    assert reading.metadata.settings == {}
+    assert reading.metadata.extra == {"read_from": "parameters"}
+    assert reading.notes == (
+        f"The prompt is {len(LONG_PROMPT):,} characters long; only the first "
+        f"{MAX_TEXT_CHARS:,} were read. The settings written after it were not read.",
+    )
+    # An A1111 file alike: what A1111's own parser finds in the whole text is the prompt.
+    whole = f"{LONG_PROMPT}\nNegative prompt: blurry\nSteps: 20, Sampler: Euler a, Seed: 5"
+    assert parse_infotext(whole).prompt == LONG_PROMPT
+    reading = read_image_metadata(fx.png({"parameters": whole}))
+    assert reading.metadata.source == "a1111"
+    assert reading.metadata.prompt == LONG_PROMPT[:MAX_TEXT_CHARS]
+    assert (reading.metadata.settings, reading.metadata.extra) == ({}, {"read_from": "parameters"})
+    assert len(reading.notes) == 1 and f"is {len(LONG_PROMPT):,} characters" in reading.notes[0]
+
+
+def test_a_negative_prompt_cut_at_the_cap_keeps_both_prompts():
+    reading = read_image_metadata(_ours("a red fox", LONG_PROMPT))
+    assert reading.metadata.prompt == "a red fox"
+    assert LONG_PROMPT.startswith(reading.metadata.negative_prompt)
+    assert reading.metadata.settings == {}
+    assert reading.notes == (
+        f"The negative prompt is {len(LONG_PROMPT):,} characters long; only the first "
+        f"{MAX_TEXT_CHARS:,} were read. The settings written after it were not read.",
+    )
+
+
+def test_cut_json_is_nobodys_prompt():
+    document = json.dumps({"prompt": LONG_PROMPT, "steps": 20})
+    reading = read_image_metadata(fx.png({"parameters": document}))
+    assert reading.metadata is None
+    assert reading.notes == (
+        f"The 'parameters' text is {len(document):,} characters long; only the first "
+        f"{MAX_TEXT_CHARS:,} were read.",
+    )
+
+
+def test_imports_and_rebuilds_record_the_cut_prompt_without_settings(store, tmp_path):
+    local = store.for_owner(LOCAL_OWNER)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "long.png").write_bytes(_ours(LONG_PROMPT))
+    report = local.import_folder(folder)
+    assert [note for _path, note in report.notes] == [
+        f"The prompt is {len(LONG_PROMPT):,} characters long; only the first "
+        f"{MAX_TEXT_CHARS:,} were read. The settings written after it were not read."
+    ]
+    imported = local.get(report.imported[0])
+    rebuilt = local.get(_rebuilt(store, imported.id)[0])
+    for record in (imported, rebuilt):
+        assert record.prompt == LONG_PROMPT[:MAX_TEXT_CHARS]
+        settings = (record.seed, record.steps, record.guidance_scale, record.scheduler)
+        assert settings == (None, None, None, None)
+
+
+def _rebuilt(store, generation_id: int) -> tuple[int, ...]:
+    """Forget the row (keeping its file) and let `rebuild` read the file again."""
+    with store.engine.begin() as connection:
+        connection.execute(text("DELETE FROM generations WHERE id = :id"), {"id": generation_id})
+    return store.admin().rebuild(owner=LOCAL_OWNER).imported

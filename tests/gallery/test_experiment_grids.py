@@ -73,6 +73,26 @@ def test_votes_are_recorded_checked_and_deleted_with_the_experiment(store, local
         local.votes(experiment.id)
 
 
+def test_a_second_vote_on_the_same_pair_or_row_changes_it(store, local, make_generation):
+    experiment, _ = make_grid(store, make_generation)
+    red, blue = experiment.variants
+    local.add_vote(experiment.id, red.id, blue.id, seed_index=0, blind=True)
+    local.add_vote(experiment.id, red.id, blue.id, seed_index=0, blind=True)  # clicked twice
+    local.add_vote(experiment.id, blue.id, red.id, seed_index=0, blind=True)  # changed mind
+    local.add_vote(experiment.id, red.id, blue.id, seed_index=1, blind=True)  # another seed
+    local.add_vote(experiment.id, red.id, seed_index=0, axis_index=1)  # best of a row
+    local.add_vote(experiment.id, blue.id, seed_index=0, axis_index=1)  # ... changed
+    local.add_vote(experiment.id, red.id, seed_index=0, axis_index=0)  # another axis value
+    votes = local.votes(experiment.id)
+    judged = [(v.winner_variant_id, v.loser_variant_id, v.seed_index, v.axis_index) for v in votes]
+    assert len(judged) == 4 and set(judged) == {
+        (blue.id, red.id, 0, None),
+        (red.id, blue.id, 1, None),
+        (blue.id, None, 0, 1),
+        (red.id, None, 0, 0),
+    }
+
+
 def test_scores_are_stored_replaced_and_sorted(local, make_generation):
     ids = [local.record_generation(make_generation()) for _ in range(4)]
     local.save_scores(
@@ -165,8 +185,14 @@ def test_export_holds_contact_sheet_cells_and_a_csv_of_scores_and_votes(
             scored["axis_value"],
             scored["clip_score"],
         ) == ("blue", "7", "5.0", "31.500000")
-        assert scored["pair_wins"] == "2" and scored["clip_meaningful"] == "yes"
-        assert next(r for r in rows if r["variant_label"] == "red")["pair_losses"] == "2"
+        # Each cell counts the votes on its own seed row: one here, not the variant's total
+        # repeated on every row; summed over the rows they are the totals.
+        assert scored["pair_wins"] == "1" and scored["clip_meaningful"] == "yes"
+        assert next(r for r in rows if r["variant_label"] == "red")["pair_losses"] == "1"
+        first_axis = [r for r in rows if r["axis_value"] == "5.0"]
+        wins = {label: sum(int(r["pair_wins"]) for r in first_axis if r["variant_label"] == label)
+                for label in ("red", "blue")}  # fmt: skip
+        assert wins == {"red": 0, "blue": 2}
         votes = list(csv.DictReader(io.StringIO(archive.read("votes.csv").decode())))
         assert [(v["winner"], v["loser"], v["seed"], v["blind"]) for v in votes] == [
             ("blue", "red", "7", "yes"),

@@ -521,10 +521,13 @@ class ExpansionModel:
 def expansion_seed(seed: Any) -> int:
     """The seed box's value as a valid expansion seed; `gr.Error` otherwise."""
     if seed is None or seed == "":
-        raise gr.Error("Enter a seed for the expansion (any whole number from 0).")
+        raise gr.Error("Enter a seed for the expansion (any whole number from 0).", duration=None)
     value = float(seed)
     if not value.is_integer() or not 0 <= value <= MAX_EXPANSION_SEED:
-        raise gr.Error(f"The expansion seed must be a whole number from 0 to {MAX_EXPANSION_SEED}.")
+        raise gr.Error(
+            f"The expansion seed must be a whole number from 0 to {MAX_EXPANSION_SEED}.",
+            duration=None,
+        )
     return int(value)
 
 
@@ -542,7 +545,7 @@ def expand_recipe(
     seed_value = expansion_seed(seed)
     prompt = _compose_or_error(recipe, library).positive
     if not prompt.strip():
-        raise gr.Error("Fill in a subject or pick some terms before expanding.")
+        raise gr.Error("Fill in a subject or pick some terms before expanding.", duration=None)
     if progress is not None:
         progress(0.1, "Loading the language model")
     try:
@@ -551,7 +554,7 @@ def expand_recipe(
             progress(0.5, "Writing terms")
         result = expander.expand(prompt, seed_value)
     except (ModelLoadError, ValueError) as exc:
-        raise gr.Error(shown(exc)) from None
+        raise gr.Error(shown(exc), duration=None) from None
     if result.added_terms:
         base = result.final[: len(result.final) - len(result.added_text)]
         highlighted: list[Highlight] = [(base, None), (result.added_text, ADDED_TAG)]
@@ -600,7 +603,7 @@ def preview_wildcards(
     batch uses seed + k). An unknown list or a bad seed is a message, not an error."""
     composed = _compose_or_error(recipe, library)
     if seed is None or seed == "" or not float(seed).is_integer():
-        raise gr.Error("Enter a whole-number seed to preview the wildcards.")
+        raise gr.Error("Enter a whole-number seed to preview the wildcards.", duration=None)
     seed_value = int(float(seed))
     if not (has_wildcards(composed.positive) or has_wildcards(composed.negative)):
         return WildcardPreview(
@@ -740,10 +743,14 @@ def prompts_for_generate(
     composed = _compose_or_error(recipe, library)
     if expanded is not None:
         if not expanded.strip():
-            raise gr.Error("Expand the prompt first; there is no expanded prompt to send yet.")
+            raise gr.Error(
+                "Expand the prompt first; there is no expanded prompt to send yet.", duration=None
+            )
         return expanded, composed.negative
     if not composed.positive.strip():
-        raise gr.Error("The composed prompt is empty; fill in a subject or pick some terms.")
+        raise gr.Error(
+            "The composed prompt is empty; fill in a subject or pick some terms.", duration=None
+        )
     return composed.positive, composed.negative
 
 
@@ -754,7 +761,7 @@ def _compose_or_error(recipe: Recipe, library: StyleLibrary) -> ComposedPrompt:
     try:
         return compose_prompt(recipe, library)
     except StyleError as exc:
-        raise gr.Error(shown(exc)) from None
+        raise gr.Error(shown(exc), duration=None) from None
 
 
 def _escape(text: str) -> str:

@@ -43,6 +43,7 @@ from ui.builder.handlers import (
     style_preview,
     vocabulary_choices,
 )
+from ui.clip_tokenizer import clip_tokenizer
 from ui.messages import md_text, shown
 
 Component = gr.components.Component
@@ -97,12 +98,11 @@ def build_builder_tab(
 
     `library` holds the styles (its user store receives "Save as style"); `models_dir` is where
     the expansion model is found or the demo LM built; `wildcards_dir` is the user's wildcard
-    folder. `tokenizer` returns the tokenizer to count with (default: the real CLIP one).
+    folder. `tokenizer` returns the tokenizer to count with (default: the real CLIP one,
+    loaded at its first use).
     """
     if tokenizer is None:
-        from engine.tokenizer import load_clip_tokenizer
-
-        tokenizer = load_clip_tokenizer
+        tokenizer = clip_tokenizer
     vocabularies = load_vocabularies() if vocabularies is None else vocabularies
     expansion_model = expansion_model or ExpansionModel(models_dir)
 

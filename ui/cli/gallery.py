@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gallery.errors import GalleryError
+from gallery.experiment_state import FINISHED
 from gallery.owners import EVERY_OWNER, LOCAL_OWNER
 from gallery.records import GalleryQuery, GenerationSummary
 from gallery.store import GalleryStore
@@ -136,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
     rebuilding = args.gallery_action == "rebuild"
     try:
         with GalleryStore.open(folder, allow_unrecorded_images=rebuilding) as store:
+            args.recorded_at_open = store.last_sweep.recorded_deferred
             if args.gallery_action in ("check", "rebuild"):
                 return action(store.admin(), args)  # maintenance walks every owner's files
             owner = EVERY_OWNER if args.all_owners else args.owner or LOCAL_OWNER
@@ -289,6 +291,10 @@ def _rebuild(store: AdminGallery, args: argparse.Namespace) -> int:
 
 def _check(store: AdminGallery, args: argparse.Namespace) -> int:
     report = store.sweep(full=True, delete_ours=args.delete_ours)
+    # Opening the gallery already recorded what waited for the database; say so here.
+    recorded = report.recorded_deferred + getattr(args, "recorded_at_open", 0)
+    if recorded:
+        print(f"recorded {recorded} image(s) made while the database was away")
     print(
         f"removed {len(report.removed_files)} orphan file(s) and "
         f"{len(report.removed_temp_files)} temporary file(s); "
@@ -321,6 +327,8 @@ def _experiments(store: OwnerGallery, args: argparse.Namespace) -> int:
                         "variants": [v.name for v in e.variants],
                         "winner": e.winner.name if e.winner else None,
                         "images": len(e.cells),
+                        "state": e.state.status,
+                        "cells_expected": e.state.expected,
                     }
                     for e in experiments
                 ]
@@ -329,9 +337,11 @@ def _experiments(store: OwnerGallery, args: argparse.Namespace) -> int:
         return 0
     for experiment in experiments:
         labels = " | ".join(v.name for v in experiment.variants)
+        state = experiment.state
+        made = f"{len(experiment.cells)} image(s)" if state.status == FINISHED else str(state)
         print(
             f"#{experiment.id}  {experiment.created_at.strftime('%Y-%m-%d %H:%M')}  "
-            f"{experiment.kind}  {len(experiment.cells)} image(s)  {labels}"
+            f"{experiment.kind}  {made}  {labels}"
         )
     if not experiments:
         print("no experiments yet", file=sys.stderr)

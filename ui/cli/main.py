@@ -10,10 +10,20 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ui.cli import compare, compose, expand, gallery, generate, serve, styles
+from ui.cli import (
+    compare,
+    compose,
+    expand,
+    gallery,
+    generate,
+    interrogate,
+    refine,
+    serve,
+    styles,
+)
 from ui.cli.errors import CommandError
 
-COMMAND_MODULES = (generate, compare, serve, expand, compose, gallery, styles)
+COMMAND_MODULES = (generate, compare, serve, expand, compose, gallery, styles, interrogate, refine)
 
 
 def build_parser() -> argparse.ArgumentParser:

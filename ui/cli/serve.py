@@ -1,9 +1,16 @@
-"""`python app.py serve` (also the default): start the web app."""
+"""`python app.py serve` (also the default): start the web app.
+
+Page first: the page answers as soon as Gradio is up; torch, diffusers and the first model load
+behind it in one thread (`ui.hosting.engine_loading`), the page says so, and a Generate waits
+for them. On ZeroGPU the engine and the model load before the page (the weights must be on
+CUDA when the Space starts).
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +24,7 @@ if TYPE_CHECKING:  # the page's libraries load only when `serve` runs
     from engine.default_model import DefaultModelChoice
     from engine.generate import Engine
     from gallery.store import GalleryStore
+    from ui.hosting.engine_loading import EngineLoading
     from ui.hosting.engine_runners import PipelineRunner
 
 
@@ -73,27 +81,46 @@ def add_serve_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the engine, the gallery and the page, then serve until interrupted."""
-    from engine.default_model import DefaultModelChoice, choose_default_model
+    """Build the gallery and the page, serve it, load the engine behind it; serve until
+    interrupted."""
     from engine.errors import EngineError
     from gallery.errors import GalleryError
     from gallery.store import GalleryStore
+    from ui.clip_tokenizer import clip_tokenizer
     from ui.hosting.auth import HostingError
+    from ui.hosting.engine_loading import EngineLoading
     from ui.hosting.engine_runners import runner_for
     from ui.hosting.mode import hosting_from, with_browser_secret
     from ui.hosting.served import launch_options
     from ui.page_assets import launch_assets
     from ui.runtime import build_engine
-    from ui.settings import gallery_dir
+    from ui.settings import gallery_dir, models_dir
 
     data_dir = resolve_data_dir(args.data_dir)
     zero_gpu = os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
     # ZeroGPU wants the weights moved to CUDA at start; the GPU attaches per generation.
     device = "cuda" if zero_gpu else getattr(args, "device", None)
-    engine = build_engine(data_dir, device, getattr(args, "dtype", None))
-    chosen = getattr(args, "model", None)
-    default = DefaultModelChoice(chosen, f"Using {chosen}.") if chosen else choose_default_model()
+    dtype = getattr(args, "dtype", None)
+    choosing = default_model_in_background(getattr(args, "model", None))
+    from ui import web  # noqa: F401 (gradio's import, seconds, overlaps the hub's answer)
+
+    default = choosing.result()
     print(default.reason, flush=True)
+
+    def build() -> Engine:
+        clip_tokenizer().load()  # the page's token counts first: transformers, not torch
+        return build_engine(data_dir, device, dtype)
+
+    engine: Engine | EngineLoading
+    if zero_gpu:
+        engine = build_engine(data_dir, device, dtype)
+    else:
+        engine = EngineLoading(
+            build,
+            models_dir(data_dir),
+            data_dir / "loras",
+            warm_model=default.model,
+        )
     try:
         hosting = hosting_from(
             public_flag=getattr(args, "public", False),
@@ -117,26 +144,56 @@ def run(args: argparse.Namespace) -> int:
         server_name=getattr(args, "host", "127.0.0.1"),
         server_port=getattr(args, "port", 7860),
         **launch_options(store, hosting),
+        prevent_thread_lock=True,
     )
+    if isinstance(engine, EngineLoading):
+        print("Loading torch, diffusers and the model behind the page…", flush=True)
+        engine.start()
+    app.block_thread()
     return 0
 
 
+def default_model_in_background(chosen: str | None) -> Future[DefaultModelChoice]:
+    """The model to start with: `chosen`, else `choose_default_model()` (which may wait up to
+    a few seconds for the hub) in a thread while the page's libraries import."""
+    from engine.default_model import DefaultModelChoice, choose_default_model
+
+    if chosen:
+        done: Future[DefaultModelChoice] = Future()
+        done.set_result(DefaultModelChoice(chosen, f"Using {chosen}."))
+        return done
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="default-model")
+    try:
+        return pool.submit(choose_default_model)
+    finally:
+        pool.shutdown(wait=False)
+
+
 def build_served_app(
-    engine: Engine, default: DefaultModelChoice, store: GalleryStore, hosting: Hosting,
-    data_dir: Path | None = None, runner: PipelineRunner | None = None,
-) -> gr.Blocks:  # fmt: skip
+    engine: Engine | EngineLoading,
+    default: DefaultModelChoice,
+    store: GalleryStore,
+    hosting: Hosting,
+    data_dir: Path | None = None,
+    runner: PipelineRunner | None = None,
+) -> gr.Blocks:
     """The page as `serve` runs it: each visitor's own gallery (`ui.hosting.visitors`), every
     run through the GPU boundary, and in public mode behind the allow-list, the limits and
-    per-visitor bounds (`ui.hosting.hosted_engine`)."""
+    per-visitor bounds (`ui.hosting.hosted_engine`). While it runs, the rows of images made
+    during a database outage are recorded when the database answers again."""
+    from ui.hosting.engine_loading import EngineLoading
     from ui.hosting.hosted_engine import HostedEngine
     from ui.hosting.visitors import VisitorGallery, Visitors
     from ui.recording import record_result
     from ui.web import build_app
 
     visitors = Visitors(hosting)
+    # Images made while the database was away get their rows as soon as it answers again.
+    store.record_deferred_in_background()
     gallery = VisitorGallery(store, visitors)  # each visitor sees their own
-    if hosting.zero_gpu:
-        engine.models.get(default.model)  # loaded onto CUDA now, as ZeroGPU expects
+    if hosting.zero_gpu:  # loaded onto CUDA now, as ZeroGPU expects
+        loaded = engine.wait() if isinstance(engine, EngineLoading) else engine
+        loaded.models.get(default.model)
     return build_app(
         HostedEngine(engine, hosting, lambda: gallery.current().rate_key, runner),
         default,

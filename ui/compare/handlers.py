@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import random
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
@@ -23,6 +24,7 @@ from engine.compare_run import CompareProgress
 from engine.errors import EngineError
 from engine.image_metrics import difference_heat_map
 from gallery.errors import GalleryError
+from gallery.experiment_state import FINISHED, INTERRUPTED, RUNNING, ExperimentState
 from gallery.views import OwnerGallery
 from prompts.styles import StyleError, StyleLibrary
 from prompts.variants import (
@@ -34,11 +36,17 @@ from prompts.variants import (
     style_sweep,
 )
 from ui.compare.contact_sheet import contact_sheet_png
-from ui.compare.runner import RunEvent, stream_experiment
+from ui.compare.runner import (
+    ExperimentOutcome,
+    RunEvent,
+    stream_experiment,
+    stream_missing_cells,
+)
 from ui.compare.view import ExperimentView, load_view
 from ui.forms import NO_AXIS, CompareForm, FormError, variant_rows
 from ui.hosting.hosted_engine import HostedEngine
-from ui.messages import md_text
+from ui.messages import error_line, md_text, shown
+from ui.model_settings import settings_for
 
 Store = OwnerGallery
 GENERATORS = ("Prompt S/R", "Prompt matrix", "Style sweep")
@@ -76,7 +84,7 @@ def generate_variants(
         else:
             raise VariantError(f"Choose a generator: {', '.join(GENERATORS)}.")
     except (VariantError, StyleError) as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(str(exc), duration=None) from None
     return [[variant.label, variant.prompt] for variant in made]
 
 
@@ -84,30 +92,40 @@ def add_variant(table: Any, prompt: str, label: str = "") -> list[list[str]]:
     """The rows with one more variant (e.g. the Builder's composed prompt)."""
     rows = variant_rows(table)
     if not (prompt or "").strip():
-        raise gr.Error("There is no prompt to add; compose one in the Builder first.")
+        raise gr.Error(
+            "There is no prompt to add; compose one in the Builder first.", duration=None
+        )
     if len(rows) >= MAX_VARIANTS:
-        raise gr.Error(f"A comparison takes at most {MAX_VARIANTS} variants.")
+        raise gr.Error(f"A comparison takes at most {MAX_VARIANTS} variants.", duration=None)
     return [*rows, [label or default_label(prompt), prompt.strip()]]
 
 
 def compare_with(store: Store, generation_id: Any) -> tuple[Any, ...]:
-    """A gallery image's recipe as variant A (plus an empty B), with its seed and settings."""
+    """A gallery image's recipe as variant A (plus an empty B), with its seed, model and
+    settings."""
     try:
         record = store.get(int(generation_id))
     except GalleryError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(str(exc), duration=None) from None
     except (TypeError, ValueError):
-        raise gr.Error("Choose a gallery image (its id) to compare with.") from None
+        raise gr.Error("Choose a gallery image (its id) to compare with.", duration=None) from None
     rows = [[f"#{record.id}", record.prompt], ["B", record.prompt]]
+    seed = "" if record.seed is None else str(record.seed)
+    return (rows, seed, record.negative_prompt, *record_settings(record, record.model_id or ""))
+
+
+def record_settings(record: Any, model: str) -> tuple[Any, ...]:
+    """(model, steps, CFG, width, height, scheduler) a gallery record was made with; what it
+    lacks, from its model's defaults (`model` when the record names none)."""
+    model = record.model_id or model
+    start = settings_for(model)
     return (
-        rows,
-        "" if record.seed is None else str(record.seed),
-        record.negative_prompt,
-        record.steps or 20,
-        record.guidance_scale if record.guidance_scale is not None else 7.0,
-        record.width or 512,
-        record.height or 512,
-        record.scheduler or "Euler a",
+        model,
+        record.steps or start.steps,
+        record.guidance_scale if record.guidance_scale is not None else start.guidance_scale,
+        record.width or start.width,
+        record.height or start.height,
+        record.scheduler or start.scheduler,
     )
 
 
@@ -119,14 +137,15 @@ def read_form(values: Mapping[str, Any]) -> CompareForm:
     try:
         return CompareForm.read(values)
     except FormError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(str(exc), duration=None) from None
 
 
 def progress_text(update: CompareProgress) -> str:
-    """`Cells 2 of 8 · step 3/20` for the status line."""
-    text = f"Cells {update.cells_done} of {update.cells_total}"
+    """`Cells 2 of 8 · 30 % · current batch (4 cells) step 3/20` for the status line: the
+    share counts the steps of the batch in flight, so a first batch does not read as 0."""
+    text = f"Cells {update.cells_done} of {update.cells_total} · {update.fraction:.0%}"
     if update.steps:
-        text += f" · current batch step {update.step}/{update.steps}"
+        text += f" · current batch ({update.batch} cells) step {update.step}/{update.steps}"
     return text
 
 
@@ -135,19 +154,45 @@ def run_comparison(
     store: Store,
     form: CompareForm,
     progress: gr.Progress | None = None,
+    stop: threading.Event | None = None,
 ) -> Iterator[tuple[Any, Any, Any]]:
     """The Run and "Which words matter?" buttons: yield (status, preview, experiment id)
-    while the experiment runs, then the final one."""
+    while the experiment runs, then the final one. Setting `stop` ends it after the step in
+    flight, keeping the finished cells."""
     size = (form.settings.width, form.settings.height)
     try:
-        with closing(stream_experiment(engine, store, form)) as events:
-            yield from _run_outputs(events, size, progress)
+        with closing(stream_experiment(engine, store, form, stop)) as events:
+            yield from _run_outputs(events, store, size, progress)
     except (EngineError, GalleryError) as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(shown(exc), duration=None) from None
+
+
+def run_missing(
+    engine: HostedEngine,
+    store: Store,
+    experiment_id: Any,
+    progress: gr.Progress | None = None,
+    stop: threading.Event | None = None,
+) -> Iterator[tuple[Any, Any, Any]]:
+    """The "Run the missing cells" button: make what an interrupted experiment lacks, with
+    its own seeds and settings; yield (status, preview, experiment id) like a run (`stop`
+    as for `run_comparison`)."""
+    if experiment_id in (None, ""):
+        raise gr.Error("Choose a saved experiment first.")
+    try:
+        settings = store.get_experiment(int(experiment_id)).settings
+        size = (int(settings.get("width", 512)), int(settings.get("height", 512)))
+        with closing(stream_missing_cells(engine, store, int(experiment_id), stop)) as events:
+            yield from _run_outputs(events, store, size, progress)
+    except (EngineError, GalleryError) as exc:
+        raise gr.Error(shown(exc), duration=None) from None
 
 
 def _run_outputs(
-    events: Iterator[RunEvent], size: tuple[int, int], progress: gr.Progress | None
+    events: Iterator[RunEvent],
+    store: Store,
+    size: tuple[int, int],
+    progress: gr.Progress | None,
 ) -> Iterator[tuple[Any, Any, Any]]:
     """(status, preview, experiment id) for each event of a running experiment."""
     for event in events:
@@ -160,12 +205,33 @@ def _run_outputs(
                 preview = update.preview.resize(size, Image.Resampling.NEAREST)
             yield progress_text(update), preview if preview else gr.skip(), gr.skip()
         elif event.outcome is not None:
-            outcome = event.outcome
-            done = len(outcome.experiment.cells)
-            status = f"Saved experiment #{outcome.experiment.id}: {done} image(s)."
-            if outcome.cancelled:
-                status += " Stopped early; the finished cells are kept."
-            yield status, gr.skip(), outcome.experiment.id
+            yield _outcome_outputs(store, event.outcome)
+
+
+def _outcome_outputs(store: Store, outcome: ExperimentOutcome) -> tuple[Any, Any, Any]:
+    """The final status: what was saved, or, stopped before a cell finished, nothing."""
+    experiment = outcome.experiment
+    done = len(experiment.cells)
+    if not outcome.cancelled:
+        status = f"Saved experiment #{experiment.id}: {done} image(s)."
+        if experiment.state.status == INTERRUPTED:
+            status += f" {state_text(experiment.state)}"
+        return status, gr.skip(), experiment.id
+    if done == 0:
+        store.delete_experiment(experiment.id)
+        return "Stopped before the first cell finished; nothing was saved.", None, None
+    planned = len(experiment.seeds) * len(experiment.variants) * len(experiment.axis_values)
+    status = (
+        f"Stopped: kept {done} of {planned} cells as experiment #{experiment.id} "
+        "(the finished ones, scored)."
+    )
+    return status, gr.skip(), experiment.id
+
+
+def error_outputs(message: str) -> tuple[Any, Any, Any]:
+    """A failed run's outputs: the sentence on the status line, the preview and the open
+    experiment left as they are."""
+    return error_line(message), gr.skip(), gr.skip()
 
 
 # --- showing an experiment ---------------------------------------------------------------
@@ -174,25 +240,42 @@ def _run_outputs(
 def experiment_choices(store: Store) -> list[tuple[str, int]]:
     """(label, id) of every saved experiment, newest first."""
     return [
-        (f"#{e.id} {e.name} ({e.kind}, {len(e.cells)} images)", e.id)
+        (f"#{e.id} {e.name} ({e.kind}, {_count_or_state(e.state, len(e.cells))})", e.id)
         for e in store.list_experiments()
     ]
+
+
+def _count_or_state(state: ExperimentState, images: int) -> str:
+    return f"{images} images" if state.status == FINISHED else str(state)
+
+
+def state_text(state: ExperimentState) -> str:
+    """One sentence on an experiment that is not finished (empty when it is)."""
+    if state.status == RUNNING:
+        return f"**Running**: {state.made} of {state.expected} cells made so far."
+    if state.status == INTERRUPTED:
+        return (
+            f"**Interrupted**: {state.made} of {state.expected} cells made; "
+            "*Run the missing cells* completes it."
+        )
+    return ""
 
 
 def _view(store: Store, experiment_id: Any) -> ExperimentView:
     try:
         return load_view(store, int(experiment_id))
     except GalleryError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(str(exc), duration=None) from None
     except (TypeError, ValueError):
-        raise gr.Error("Open a saved experiment first.") from None
+        raise gr.Error("Open a saved experiment first.", duration=None) from None
 
 
 def header_html(view: ExperimentView) -> str:
-    """Column headers: label and the word diff against the first variant, coloured, escaped."""
-    columns = len(view.columns)
+    """Column headers (one per variant): label and the word diff against the first variant,
+    coloured, escaped; with a second axis, a line saying what the rows are."""
+    columns = len(view.variants)
     cells = []
-    for column, (_axis, variant_index) in enumerate(view.columns):
+    for variant_index, variant in enumerate(view.variants):
         pieces = []
         for text, tag in view.header_diff(variant_index):
             escaped = html.escape(text)
@@ -205,36 +288,79 @@ def header_html(view: ExperimentView) -> str:
                 kind = {"+": "added", "-": "removed", "~": "reweighted"}[tag]
                 pieces.append(f'<span class="diff-{kind}" style="{style}">{escaped}</span>')
         cells.append(
-            f'<div class="compare-column"><b>{html.escape(view.column_label(column))}</b>'
+            f'<div class="compare-column"><b>{html.escape(variant.name)}</b>'
             f'<div class="compare-diff">{"".join(pieces)}</div></div>'
         )
+    rows = ""
+    if _has_axis(view):
+        values = ", ".join(_value_text(v) for v in view.axis_values)
+        rows = (
+            f'<div class="compare-rows">Rows: each seed × {html.escape(_axis_label(view))} '
+            f"({html.escape(values)}) · columns: variants</div>"
+        )
     return (
-        f'<div class="compare-header" style="display:grid;gap:8px;'
+        f'{rows}<div class="compare-header" style="display:grid;gap:8px;'
         f'grid-template-columns:repeat({columns},minmax(0,1fr))">{"".join(cells)}</div>'
     )
 
 
+def _has_axis(view: ExperimentView) -> bool:
+    return bool(view.experiment.axis.get("values"))
+
+
+def _axis_label(view: ExperimentView) -> str:
+    name = str(view.experiment.axis.get("name", ""))
+    return AXIS_LABELS.get(name, name)
+
+
+def _value_text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def grid_order(view: ExperimentView) -> list[tuple[int, int]]:
+    """(row, column) of each grid place, as the page lays them out, A1111's X/Y plot way:
+    one column per variant; one row per seed, or, with a second axis, per seed and axis
+    value (seed major)."""
+    axes = range(len(view.axis_values)) if _has_axis(view) else [None]
+    return [
+        (row, view.column_of(variant_index, axis))
+        for row in range(view.rows)
+        for axis in axes
+        for variant_index in range(len(view.variants))
+    ]
+
+
+def grid_label(view: ExperimentView) -> str:
+    """The grid's label: what its rows and columns are."""
+    if _has_axis(view):
+        return f"Rows: seed × {_axis_label(view)} · columns: variants (click two cells to compare)"
+    return "Rows: seeds · columns: variants (click two cells to compare them)"
+
+
 def grid_items(view: ExperimentView, heat: bool = False) -> list[tuple[Any, str]]:
-    """Gallery items row by row; with `heat`, each cell's ΔE heat map against the first
+    """Gallery items in `grid_order`; with `heat`, each cell's ΔE heat map against the first
     variant's cell on the same seed (and axis value); the first variant stays as it is."""
     items: list[tuple[Any, str]] = []
-    for row in range(view.rows):
-        for column, (axis, variant_index) in enumerate(view.columns):
-            cell = view.cell(row, column)
-            caption = f"seed {view.experiment.seeds[row]} · {view.column_label(column)}"
-            if cell is None or cell.image_path is None:
-                items.append((Image.new("RGB", (64, 64), (235, 235, 235)), caption + " · not made"))
-                continue
-            caption += f" · #{cell.generation.id}"
-            if cell.score is not None:
-                caption += f" · CLIP {cell.score.value:.1f}"
-            image: Any = str(cell.image_path)
-            base = view.cell(row, view.column_of(0, axis))
-            if heat and variant_index and base is not None and base.image_path is not None:
-                with Image.open(base.image_path) as a, Image.open(cell.image_path) as b:
-                    image = difference_heat_map(a.convert("RGB"), b.convert("RGB"))
-                caption += " · ΔE heat map"
-            items.append((image, caption))
+    for row, column in grid_order(view):
+        axis, variant_index = view.columns[column]
+        cell = view.cell(row, column)
+        caption = f"seed {view.experiment.seeds[row]}"
+        if axis is not None:
+            caption += f" · {_axis_label(view)} {_value_text(view.axis_values[axis])}"
+        caption += f" · {view.variants[variant_index].name}"
+        if cell is None or cell.image_path is None:
+            items.append((Image.new("RGB", (64, 64), (235, 235, 235)), caption + " · not made"))
+            continue
+        caption += f" · #{cell.generation.id}"
+        if cell.score is not None:
+            caption += f" · CLIP {cell.score.value:.1f}"
+        image: Any = str(cell.image_path)
+        base = view.cell(row, view.column_of(0, axis))
+        if heat and variant_index and base is not None and base.image_path is not None:
+            with Image.open(base.image_path) as a, Image.open(cell.image_path) as b:
+                image = difference_heat_map(a.convert("RGB"), b.convert("RGB"))
+            caption += " · ΔE heat map"
+        items.append((image, caption))
     return items
 
 
@@ -312,6 +438,8 @@ def summary_markdown(view: ExperimentView) -> str:
             f"Axis {AXIS_LABELS.get(e.axis['name'], e.axis['name'])}: "
             + ", ".join(md_text(str(v)) for v in e.axis["values"])
         )
+    if e.state.status != FINISHED:
+        parts.append(state_text(e.state))
     if view.scores_meaningful is False:
         parts.append(NOT_MEANINGFUL.format(name=md_text(view.scorer_name)))
     elif view.scorer_name:
@@ -336,7 +464,9 @@ def show_experiment(store: Store, experiment_id: Any, heat: bool = False) -> tup
     return (
         summary_markdown(view),
         header_html(view),
-        gr.Gallery(value=grid_items(view, heat), columns=len(view.columns)),
+        gr.Gallery(
+            value=grid_items(view, heat), columns=len(view.variants), label=grid_label(view)
+        ),
         ranking_rows(view),
         ablation,
         ablation_plot_value(ablation),
@@ -349,7 +479,7 @@ def show_experiment(store: Store, experiment_id: Any, heat: bool = False) -> tup
 
 def cell_at(view: ExperimentView, index: int) -> tuple[int, int]:
     """(row, column) of the gallery index."""
-    return divmod(int(index), len(view.columns))
+    return grid_order(view)[int(index)]
 
 
 def cell_generation_id(store: Store, experiment_id: Any, index: int | None) -> int | None:
@@ -371,7 +501,7 @@ def pick_cell(
     row, column = cell_at(view, index)
     cell = view.cell(row, column)
     if cell is None or cell.image_path is None:
-        raise gr.Error("That cell was not made.")
+        raise gr.Error("That cell was not made.", duration=None)
     label = md_text(view.column_label(column))
     info = f"#{cell.generation.id} · seed {cell.generation.seed} · {label}"
     if first is None or first == [row, column]:
@@ -387,7 +517,8 @@ def pick_cell(
 def next_blind_pair(
     store: Store, experiment_id: Any, rng: random.Random | None = None
 ) -> tuple[Any, ...]:
-    """Two images of the same seed (and axis value), unlabelled, in random order."""
+    """Two images of the same seed (and axis value), unlabelled, in random order; a pair not
+    yet voted on first (a second vote on a pair replaces the first)."""
     view = _view(store, experiment_id)
     rng = rng or random.SystemRandom()
     candidates = []
@@ -398,12 +529,23 @@ def next_blind_pair(
                 i for i in range(len(view.variants))
                 if (c := view.cell(row, view.column_of(i, axis_index))) and c.image_path
             ]  # fmt: skip
-            if len(made) >= 2:
-                candidates.append((row, axis_index, made))
+            candidates += [
+                (row, axis_index, (a, b)) for n, a in enumerate(made) for b in made[n + 1 :]
+            ]
     if not candidates:
-        raise gr.Error("Blind voting needs two variants made on the same seed.")
-    row, axis_index, made = rng.choice(candidates)
-    left, right = rng.sample(made, 2)
+        raise gr.Error("Blind voting needs two variants made on the same seed.", duration=None)
+    voted = {
+        (v.seed_index, v.axis_index, frozenset((v.winner_variant_id, v.loser_variant_id)))
+        for v in view.votes
+        if v.loser_variant_id is not None
+    }
+    fresh = [
+        (row, axis, pair)
+        for row, axis, pair in candidates
+        if (row, axis, frozenset(view.variants[i].id for i in pair)) not in voted
+    ]
+    row, axis_index, two = rng.choice(fresh or candidates)
+    left, right = rng.sample(two, 2)
     images = [view.cell(row, view.column_of(i, axis_index)) for i in (left, right)]
     pair = {
         "experiment": view.experiment.id,
@@ -424,7 +566,7 @@ def next_blind_pair(
 def blind_vote(store: Store, pair: Any, choice: str) -> str:
     """Record the blind choice ("left" or "right") as a pairwise vote."""
     if not isinstance(pair, dict) or choice not in ("left", "right"):
-        raise gr.Error("Start blind voting first.")
+        raise gr.Error("Start blind voting first.", duration=None)
     winner, loser = (
         (pair["left"], pair["right"]) if choice == "left" else (pair["right"], pair["left"])
     )
@@ -438,7 +580,7 @@ def blind_vote(store: Store, pair: Any, choice: str) -> str:
             blind=True,
         )
     except GalleryError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(str(exc), duration=None) from None
     return "Vote recorded."
 
 
@@ -447,23 +589,28 @@ def mark_winner(store: Store, experiment_id: Any, label: str | None) -> str:
     view = _view(store, experiment_id)
     variant = next((v for v in view.variants if v.name == label), None)
     if label and variant is None:
-        raise gr.Error("Choose one of this experiment's variants.")
+        raise gr.Error("Choose one of this experiment's variants.", duration=None)
     store.set_winner(view.experiment.id, variant.id if variant else None)
     return f"Winner: {md_text(label)}." if label else "Winner cleared."
 
 
-def mark_row_best(store: Store, experiment_id: Any, picked: Any) -> str:
-    """Record the last picked cell as the best of its seed row."""
+def mark_row_best(store: Store, experiment_id: Any, generation_id: Any) -> str:
+    """Record the last cell clicked (its gallery id) as the best of its seed row (and axis
+    value); a second click, on this cell or another of the row, changes that vote."""
     view = _view(store, experiment_id)
-    if not picked:
-        raise gr.Error("Click a cell first; it becomes the best of its row.")
-    row, column = picked
-    axis, variant_index = view.columns[column]
+    cell = next(
+        (c for c in view.experiment.cells if generation_id is not None
+         and c.generation_id == generation_id),
+        None,
+    )  # fmt: skip
+    if cell is None:
+        raise gr.Error("Click a cell first; it becomes the best of its row.", duration=None)
     store.add_vote(
-        view.experiment.id, view.variants[variant_index].id, seed_index=row, axis_index=axis
+        view.experiment.id, cell.variant_id, seed_index=cell.seed_index, axis_index=cell.axis_index
     )
-    name = md_text(view.variants[variant_index].name)
-    return f"Best on seed {view.experiment.seeds[row]}: {name}."
+    name = md_text(view.experiment.variant(cell.variant_id).name)
+    seed = view.experiment.seeds[cell.seed_index] if cell.seed_index is not None else "?"
+    return f"Best on seed {seed}: {name}."
 
 
 # --- keeping -------------------------------------------------------------------------------
@@ -486,5 +633,5 @@ def export_experiment(store: Store, experiment_id: Any) -> str:
     try:
         store.export_experiment(view.experiment.id, path, contact_sheet_png(view))
     except GalleryError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(str(exc), duration=None) from None
     return str(path)

@@ -20,9 +20,12 @@ from prompts.styles import StyleLibrary
 from ui.compare import handlers as h
 from ui.compare.api import register_compare_api
 from ui.forms import NO_AXIS
+from ui.generate.handlers import RunRegistry, session_of
 from ui.hosting.hosted_engine import HostedEngine
+from ui.model_settings import follow_model, settings_for
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class CompareTab:
     open_in_gallery: gr.Button
     last_cell: gr.State
     """The gallery id of the last cell clicked in the grid."""
+    settings: list[Any]
+    """Model, steps, CFG, width, height, scheduler ("Compare these" fills them)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,12 @@ class _Settings:
     def inputs(self) -> dict[str, Any]:
         return dict(vars(self))
 
+    def model_and_settings(self) -> list[Any]:
+        """Model, steps, CFG, width, height, scheduler: what a gallery record fills."""
+        return [
+            self.model, self.steps, self.guidance_scale, self.width, self.height, self.scheduler
+        ]  # fmt: skip
+
 
 @dataclass(frozen=True)
 class _Saved:
@@ -82,6 +93,7 @@ class _Saved:
     with_images: gr.Checkbox
     delete_button: gr.Button
     exported: gr.File
+    missing_button: gr.Button
 
 
 @dataclass(frozen=True)
@@ -167,7 +179,7 @@ def build_compare_tab(
             with gr.Row():
                 run = gr.Button("Run comparison", variant="primary", elem_id="compare-run")
                 ablate = gr.Button("Which words matter?", elem_id="compare-ablate")
-                stop = gr.Button("Stop", variant="stop", elem_id="compare-stop")
+                stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="compare-stop")
             status = gr.Markdown(elem_id="compare-status")
             preview = gr.Image(label="Current cell", interactive=False, height=160)
             saved = _saved_widgets(store)
@@ -178,12 +190,21 @@ def build_compare_tab(
     shared = {**settings.inputs(), "negative_prompt": negative, "name": name}
     without_axis = {k: v for k, v in shared.items() if k not in ("axis_name", "axis_values")}
     runs = _Runs(engine, store, [status, preview, state.experiment_id])
-    running = run.click(runs.run, inputs_kwargs={**shared, "variants": variants}, **runs.options)
-    ablating = ablate.click(
+    running = _started(run, stop).then(
+        runs.run, inputs_kwargs={**shared, "variants": variants}, **runs.options
+    )
+    ablating = _started(ablate, stop).then(
         runs.run, inputs_kwargs={**without_axis, "ablate": maker.base_prompt}, **runs.options
     )
+    missing = _started(saved.missing_button, stop).then(runs.missing, saved.saved, **runs.options)
+    for event in (running, ablating, missing):
+        event.then(lambda: gr.Button(interactive=False), None, stop, **QUIET)
+    # Its own concurrency group, unlimited: it must run while the run holds its slot.
+    stop.click(runs.stop, None, status, concurrency_limit=None, **QUIET)
     _wire_maker(maker, settings, store, library, variants, negative)
-    _wire_saved(saved, results, state, store, tab, _RunEvents(running, ablating, stop, status))
+    _wire_saved(
+        saved, results, state, store, tab, _RunEvents(running, ablating, missing, stop, status)
+    )
     _wire_judging(results, state, store)
     register_compare_api(engine, store, default_model)
     return CompareTab(
@@ -194,14 +215,18 @@ def build_compare_tab(
         maker.source_id,
         results.open_in_gallery,
         state.last_cell,
+        settings.model_and_settings(),
     )
 
 
 class _Runs:
-    """The Run and "Which words matter?" buttons: each reads its form and streams the run."""
+    """The Run and "Which words matter?" buttons: each reads its form and streams the run;
+    Stop reaches the run of its browser session. An error ends the run with its sentence on
+    the status line and in a message that stays until dismissed, the controls usable."""
 
     def __init__(self, engine: HostedEngine, store: h.Store, outputs: list[Any]) -> None:
         self.engine, self.store = engine, store
+        self.registry = RunRegistry()
         self.options: dict[str, Any] = {
             "outputs": outputs,
             "concurrency_limit": 1,
@@ -211,18 +236,55 @@ class _Runs:
 
     def run(
         self,
+        request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects it here)
         **values: Any,
     ) -> Iterator[tuple[Any, Any, Any]]:
-        yield from h.run_comparison(self.engine, self.store, h.read_form(values), progress)
+        session = session_of(request)
+        control = self.registry.start(session)
+        try:
+            form = h.read_form(values)
+            yield from h.run_comparison(self.engine, self.store, form, progress, control.stop)
+        except gr.Error as exc:
+            gr.Warning(exc.message, duration=None, title="The comparison did not run")
+            yield h.error_outputs(exc.message)
+        finally:
+            self.registry.finish(session, control)
+
+    def missing(
+        self,
+        experiment_id: Any,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects it here)
+    ) -> Iterator[tuple[Any, Any, Any]]:
+        session = session_of(request)
+        control = self.registry.start(session)
+        try:
+            yield from h.run_missing(self.engine, self.store, experiment_id, progress, control.stop)
+        except gr.Error as exc:
+            gr.Warning(exc.message, duration=None, title="The missing cells did not run")
+            yield h.error_outputs(exc.message)
+        finally:
+            self.registry.finish(session, control)
+
+    def stop(self, request: gr.Request) -> Any:
+        if self.registry.stop(session_of(request)):
+            return "Stopping after the step in flight; the finished cells are kept…"
+        return gr.skip()
+
+
+def _started(button: gr.Button, stop: gr.Button) -> Any:
+    """A run's first, instant step: Stop becomes usable."""
+    return button.click(lambda: gr.Button(interactive=True), None, stop, queue=False, **QUIET)
 
 
 @dataclass(frozen=True)
 class _RunEvents:
-    """The Run and ablation events, the Stop button that cancels them, the status line."""
+    """The Run, ablation and missing-cells events, the Stop button, the status line."""
 
     running: Any
     ablating: Any
+    missing: Any
     stop: gr.Button
     status: gr.Markdown
 
@@ -260,7 +322,8 @@ def _maker_widgets(library: StyleLibrary | None) -> _Maker:
 
 
 def _settings_widgets(default_model: str) -> _Settings:
-    size = 256 if default_model == "demo" else 512
+    """Seeds, the model and its settings (from its defaults, following the model box)."""
+    start = settings_for(default_model)
     with gr.Row():
         seeds = gr.Textbox(label="Seeds", value="1, 2", elem_id="compare-seeds")
         random_seeds = gr.Number(
@@ -269,14 +332,24 @@ def _settings_widgets(default_model: str) -> _Settings:
     with gr.Accordion("Shared settings", open=False):
         model = gr.Textbox(label="Model", value=default_model, elem_id="compare-model")
         with gr.Row():
-            steps = gr.Slider(1, 150, value=20, step=1, label="Steps", elem_id="compare-steps")
-            guidance = gr.Slider(0, 30, value=7.0, step=0.5, label="CFG scale")
-        with gr.Row():
-            width = gr.Slider(64, 2048, value=size, step=8, label="Width", elem_id="compare-width")
-            height = gr.Slider(
-                64, 2048, value=size, step=8, label="Height", elem_id="compare-height"
+            steps = gr.Slider(
+                1, 150, value=start.steps, step=1, label="Steps", elem_id="compare-steps"
             )
-        scheduler = gr.Dropdown(scheduler_names(), value="Euler a", label="Scheduler")
+            guidance = gr.Slider(
+                0, 30, value=start.guidance_scale, step=0.5, label="CFG scale",
+                elem_id="compare-guidance",
+            )  # fmt: skip
+        with gr.Row():
+            width = gr.Slider(
+                64, 2048, value=start.width, step=8, label="Width", elem_id="compare-width"
+            )
+            height = gr.Slider(
+                64, 2048, value=start.height, step=8, label="Height", elem_id="compare-height"
+            )
+        scheduler = gr.Dropdown(
+            scheduler_names(), value=start.scheduler, label="Scheduler",
+            elem_id="compare-scheduler",
+        )  # fmt: skip
         with gr.Row():
             axis_name = gr.Dropdown(
                 h.AXIS_CHOICES, value=NO_AXIS, label="Second axis", elem_id="compare-axis"
@@ -284,6 +357,7 @@ def _settings_widgets(default_model: str) -> _Settings:
             axis_values = gr.Textbox(
                 label="Axis values", placeholder="5, 7, 9", elem_id="compare-axis-values"
             )
+    follow_model(model, [steps, guidance, width, height, scheduler], default_model)
     return _Settings(
         seeds, random_seeds, model, steps, guidance, width, height, scheduler, axis_name,
         axis_values,
@@ -301,8 +375,11 @@ def _saved_widgets(store: h.Store) -> _Saved:
         with gr.Row():
             with_images = gr.Checkbox(label="also delete its images", value=False)
             delete_button = gr.Button("Delete", variant="stop", elem_id="compare-delete")
+        missing_button = gr.Button("Run the missing cells", elem_id="compare-missing")
         exported = gr.File(label="Exported", interactive=False, elem_id="compare-file")
-    return _Saved(saved, open_button, export_button, with_images, delete_button, exported)
+    return _Saved(
+        saved, open_button, export_button, with_images, delete_button, exported, missing_button
+    )
 
 
 def _result_widgets() -> _Results:
@@ -384,16 +461,7 @@ def _wire_maker(
     maker.compare_with.click(
         partial(h.compare_with, store),
         maker.source_id,
-        [
-            variants,
-            settings.seeds,
-            negative,
-            settings.steps,
-            settings.guidance_scale,
-            settings.width,
-            settings.height,
-            settings.scheduler,
-        ],
+        [variants, settings.seeds, negative, *settings.model_and_settings()],
         **PRIVATE,
     )
 
@@ -413,13 +481,10 @@ def _wire_saved(
     experiment = [state.experiment_id, results.heat]
     if tab is not None:
         tab.select(refresh, None, saved.saved, **PRIVATE)
-    for event in (runs.running, runs.ablating):
+    for event in (runs.running, runs.ablating, runs.missing):
         event.success(show, experiment, shown, **PRIVATE).then(
             refresh, state.experiment_id, saved.saved, **PRIVATE
         )
-    runs.stop.click(None, cancels=[runs.running, runs.ablating], **PRIVATE).then(
-        refresh, None, saved.saved, **PRIVATE
-    )
     saved.open_button.click(
         lambda x: (x, None), saved.saved, [state.experiment_id, state.picked], **PRIVATE
     ).then(show, experiment, shown, **PRIVATE)
@@ -457,7 +522,7 @@ def _wire_judging(results: _Results, state: _State, store: h.Store) -> None:
     )
     results.grid.select(remember, state.experiment_id, state.last_cell, **PRIVATE)
     results.row_best.click(
-        partial(h.mark_row_best, store), [state.experiment_id, state.picked], results.judged,
+        partial(h.mark_row_best, store), [state.experiment_id, state.last_cell], results.judged,
         **PRIVATE,
     ).then(show, experiment, shown, **PRIVATE)  # fmt: skip
     results.winner_button.click(

@@ -87,7 +87,7 @@ def gallery_query(
     seed_value = _seed_filter(seed)
     rating = int(min_rating) if min_rating else None
     if rating is not None and not 0 <= rating <= 5:
-        raise gr.Error("The minimum rating must be from 0 to 5.")
+        raise gr.Error("The minimum rating must be from 0 to 5.", duration=None)
     return GalleryQuery(
         text=(text or "").strip(),
         model_id=None if model in (None, "", ANY) else model,
@@ -110,7 +110,10 @@ def _seed_filter(seed: str | float | None) -> int | None:
     except ValueError:
         value = -1
     if not 0 <= value <= MAX_SEED:
-        raise gr.Error(f"The seed filter must be a whole number from 0 to {MAX_SEED} (or empty).")
+        raise gr.Error(
+            f"The seed filter must be a whole number from 0 to {MAX_SEED} (or empty).",
+            duration=None,
+        )
     return value
 
 
@@ -130,7 +133,7 @@ def search_gallery(
         result = store.search(query)
         total = store.count(query)
     except GalleryError as exc:
-        raise gr.Error(shown(exc)) from None
+        raise gr.Error(shown(exc), duration=None) from None
     pages = max(1, math.ceil(total / PAGE_SIZE))
     if total == 0:
         status = "No generations match." if _has_filters(query) else "The gallery is empty."
@@ -183,7 +186,7 @@ def delete_generations(store: OwnerGallery, ids: Sequence[int] | None) -> str:
     try:
         count = store.delete(chosen)
     except GalleryError as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(str(exc), duration=None) from None
     return f"Deleted {count} generation{'s' if count != 1 else ''}."
 
 
@@ -191,14 +194,14 @@ def compare_rows(store: OwnerGallery, ids: Sequence[int] | None) -> list[list[st
     """The Compare tab's variant rows (label, prompt) for 2 to 8 selected generations."""
     chosen = _chosen(ids)
     if not 2 <= len(chosen) <= 8:
-        raise gr.Error("Select 2 to 8 images to compare.")
+        raise gr.Error("Select 2 to 8 images to compare.", duration=None)
     return [[f"#{gid}", _record(store, gid).prompt] for gid in chosen]
 
 
 def _chosen(ids: Sequence[int] | None) -> list[int]:
     chosen = [int(generation_id) for generation_id in ids or ()]
     if not chosen:
-        raise gr.Error("Tick one or more images first.")
+        raise gr.Error("Tick one or more images first.", duration=None)
     return chosen
 
 
@@ -247,7 +250,7 @@ def selected_id(ids: Sequence[int] | None, index: int | None) -> int:
     """The generation id of thumbnail `index` on the current page; `gr.Error` if out of range."""
     ids = list(ids or ())
     if index is None or not 0 <= int(index) < len(ids):
-        raise gr.Error("That thumbnail is no longer on this page; search again.")
+        raise gr.Error("That thumbnail is no longer on this page; search again.", duration=None)
     return ids[int(index)]
 
 
@@ -302,11 +305,11 @@ def _cell(value: Any) -> str:
 
 def _record(store: OwnerGallery, generation_id: int | None) -> GenerationRecord:
     if generation_id is None:
-        raise gr.Error("Select a thumbnail first.")
+        raise gr.Error("Select a thumbnail first.", duration=None)
     try:
         return store.get(int(generation_id))
     except GalleryError as exc:
-        raise gr.Error(shown(exc)) from None
+        raise gr.Error(shown(exc), duration=None) from None
 
 
 # --- curation -------------------------------------------------------------------------------------
@@ -320,7 +323,7 @@ def set_rating(store: OwnerGallery, generation_id: int | None, rating: str | Non
     elif str(rating).isdigit():
         value = int(rating)
     else:
-        raise gr.Error(shown(f"A rating must be from 0 to 5, not {rating!r}."))
+        raise gr.Error(shown(f"A rating must be from 0 to 5, not {rating!r}."), duration=None)
     _apply(store.set_rating, generation_id, value)
     return "Rating cleared." if value is None else f"Rated {value}."
 
@@ -362,11 +365,11 @@ def set_tags(store: OwnerGallery, generation_id: int | None, tags: Sequence[str]
 
 def _apply(action: Any, generation_id: int | None, value: Any) -> None:
     if generation_id is None:
-        raise gr.Error("Select a thumbnail first.")
+        raise gr.Error("Select a thumbnail first.", duration=None)
     try:
         action(int(generation_id), value)
     except GalleryError as exc:
-        raise gr.Error(shown(exc)) from None
+        raise gr.Error(shown(exc), duration=None) from None
 
 
 # --- recall, delete, export, import -------------------------------------------------------------
@@ -400,11 +403,11 @@ def recall_values(store: OwnerGallery, generation_id: int | None) -> tuple[Any, 
 def delete_generation(store: OwnerGallery, generation_id: int | None) -> str:
     """Delete a generation with its image files; return a status line."""
     if generation_id is None:
-        raise gr.Error("Select a thumbnail first.")
+        raise gr.Error("Select a thumbnail first.", duration=None)
     try:
         store.delete(int(generation_id))
     except GalleryError as exc:
-        raise gr.Error(shown(exc)) from None
+        raise gr.Error(shown(exc), duration=None) from None
     return f"Deleted generation {generation_id}."
 
 
@@ -415,14 +418,16 @@ def export_generations(
     UserComment) with settings.csv and settings.json; its path."""
     ids = [int(generation_id) for generation_id in ids or ()]
     if not ids:
-        raise gr.Error("There is nothing to export: search or select some images first.")
+        raise gr.Error(
+            "There is nothing to export: search or select some images first.", duration=None
+        )
     remove_old_exports()
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(tempfile.mkdtemp(prefix=EXPORT_PREFIX)) / f"atelier-{stamp}.zip"
     try:
         return str(store.export_zip(ids, out, image_format=(image_format or "PNG").lower()))
     except GalleryError as exc:
-        raise gr.Error(shown(exc)) from None
+        raise gr.Error(shown(exc), duration=None) from None
 
 
 def remove_old_exports(max_age_s: float = EXPORT_KEEP_S) -> int:
@@ -445,12 +450,12 @@ def download_as(store: OwnerGallery, generation_id: int | None, image_format: st
     record = _record(store, generation_id)
     image = next((i for i in record.images if not i.missing and i.path.exists()), None)
     if image is None:
-        raise gr.Error("The image file of this generation is missing.")
+        raise gr.Error("The image file of this generation is missing.", duration=None)
     try:
         data = peer_copy(image.path.read_bytes(), image_format)
         suffix = suffix_for(image_format)
     except GalleryError as exc:
-        raise gr.Error(shown(exc)) from None
+        raise gr.Error(shown(exc), duration=None) from None
     seed = record.seed if record.seed is not None else "x"
     out = Path(tempfile.mkdtemp(prefix="atelier-download-")) / f"atelier-{record.id}-{seed}{suffix}"
     out.write_bytes(data)
@@ -472,7 +477,7 @@ def import_pngs(store: OwnerGallery, paths: Sequence[str] | str | None) -> str:
         try:
             report = store.import_folder(folder, recursive=False)
         except GalleryError as exc:
-            raise gr.Error(shown(exc)) from None
+            raise gr.Error(shown(exc), duration=None) from None
     skipped = len(report.duplicates) + len(report.failed) + not_png
     by_format = ", ".join(f"{count} {name}" for name, count in report.formats.items())
     head = f"Imported {len(report.imported)}" + (f" ({by_format})" if by_format else "")

@@ -140,11 +140,11 @@ def reproduce(engine: HostedEngine, record: GenerationRecord) -> ReproduceReport
 def regenerate_from_record(engine: HostedEngine, store: OwnerGallery, generation_id: Any) -> str:
     """The Gallery detail's "Regenerate from record" button: Markdown with the verdict."""
     if generation_id is None:
-        raise gr.Error("Select a thumbnail first.")
+        raise gr.Error("Select a thumbnail first.", duration=None)
     try:
         report = reproduce(engine, store.get(int(generation_id)))
     except (EngineError, GalleryError) as exc:
-        raise gr.Error(str(exc)) from None
+        raise gr.Error(str(exc), duration=None) from None
     return f"**Regenerated:** {report.describe()}"
 
 

@@ -215,7 +215,7 @@ def build_gallery_tab(store: OwnerGallery, tab: gr.Tab) -> GalleryTab:
 
     def open_record(generation_id: Any) -> tuple[Any, ...]:
         if generation_id is None:
-            raise gr.Error("Click a picture first.")
+            raise gr.Error("Click a picture first.", duration=None)
         return (generation_id, "", *detail_values(detail_view(store, generation_id)))
 
     return GalleryTab(
@@ -325,10 +325,14 @@ def _wire_curation(
     )
 
     def sync_tags(gid: int | None, chips: list[str] | None) -> tuple[Any, ...]:
+        if gid is None or sorted(chips or []) == sorted(detail_view(store, gid).tags):
+            return gr.skip(), gr.skip()  # nothing selected, or the chips as saved (a recall)
         view = set_tags(store, gid, chips or [])
         return tag_chips(view.tags), gr.Dropdown(choices=tag_choices(store))
 
-    detail.tags.input(
+    # A chip typed and entered fires only `change`; a × fires `input` too.
+    gr.on(
+        [detail.tags.input, detail.tags.change],
         sync_tags,
         inputs=[selected, detail.tags],
         outputs=[detail.tags, filters.tag],
@@ -620,7 +624,7 @@ def _files_panel(store: OwnerGallery, ids: gr.State, selected: gr.State) -> Any:
     def run_export(choice: str, fmt: str, page_ids: list[int], gid: int | None) -> str:
         if choice == EXPORT_SELECTED:
             if gid is None:
-                raise gr.Error("Select a thumbnail first, or export this page.")
+                raise gr.Error("Select a thumbnail first, or export this page.", duration=None)
             return export_generations(store, [gid], fmt)
         return export_generations(store, page_ids, fmt)
 

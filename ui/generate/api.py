@@ -34,15 +34,18 @@ def generate(
     on_result: ResultCallback | None,
     values: Mapping[str, Any],
 ) -> tuple[list[Any], dict[str, Any]]:
-    """Generate and record; return the images and {seeds, ids, prompts, model, info}."""
+    """Generate and record; return the images and {seeds, ids, not_recorded, prompts, model,
+    info}: `not_recorded` is None, or why `ids` is empty (one sentence)."""
     form = read_form(dict(values))
     try:
         result = engine.generate(form.request, model=form.model or default_model)
     except EngineError as exc:
         raise gr.Error(shown(exc)) from None
+    ids, not_recorded = _record(on_result, result)
     summary = {
         "seeds": list(result.seeds),
-        "ids": _record(on_result, result),
+        "ids": ids,
+        "not_recorded": not_recorded,
         "prompts": list(result.prompts),
         "model": result.provenance.get("model_id"),
         "info": describe_result(result),
@@ -50,15 +53,19 @@ def generate(
     return captions(result), summary
 
 
-def _record(on_result: ResultCallback | None, result: GenerationResult) -> list[int]:
+def _record(
+    on_result: ResultCallback | None, result: GenerationResult
+) -> tuple[list[int], str | None]:
+    """The new generations' ids, and None; or no ids and the one sentence saying why."""
     if on_result is None:
-        return []
+        return [], "This server keeps no gallery."
     try:
         ids = on_result(result, None)
     except Exception as exc:  # the images are returned all the same
-        gr.Warning(shown(recording_warning(exc)))
-        return []
-    return [int(i) for i in ids] if isinstance(ids, (list, tuple)) else []
+        reason = recording_warning(exc)
+        gr.Warning(shown(reason))
+        return [], reason
+    return ([int(i) for i in ids] if isinstance(ids, (list, tuple)) else []), None
 
 
 def register_generate_api(
@@ -91,7 +98,10 @@ def register_generate_api(
         inputs_kwargs=inputs,
         outputs=outputs,
         api_name="generate",
-        api_description="Generate images; returns them and {seeds, ids, prompts, model, info}.",
+        api_description=(
+            "Generate images; returns them and {seeds, ids, not_recorded, prompts, model, info}"
+            " (not_recorded: null, or why ids is empty)."
+        ),
         concurrency_id="generate",
         concurrency_limit=1,
         show_progress="hidden",

@@ -19,6 +19,7 @@ from PIL import Image
 
 from engine.errors import EngineError
 from engine.result import GenerationResult
+from gallery.errors import DiskFullError, GalleryError, GalleryUnavailableError
 from prompts.token_budget import count_tokens
 from prompts.weighting import PromptSyntaxError
 from ui.forms import FormError, GenerateForm
@@ -79,7 +80,10 @@ def read_form(values: dict[str, Any]) -> GenerateForm:
     try:
         return GenerateForm.read(values)
     except FormError as exc:
-        raise gr.Error(shown(exc)) from None
+        raise gr.Error(shown(exc), duration=None) from None
+
+
+MODEL_LOADING = "Waiting for the model to load (torch, diffusers, the weights)…"
 
 
 def generate_images(
@@ -104,6 +108,9 @@ def generate_images(
     shown_so_far = Strip((settings.width, settings.height))
     last: BatchEvent | None = None
     try:
+        if not engine.ready:  # `serve` answered its page before torch and the model loaded
+            yield (None, [], gr.skip(), MODEL_LOADING, gr.skip(), gr.skip())
+            engine.wait_ready()
         yield (
             None,
             [],
@@ -119,7 +126,7 @@ def generate_images(
                 else:
                     yield shown_so_far.update(event, progress)
     except EngineError as exc:
-        raise gr.Error(shown(exc)) from None
+        raise gr.Error(shown(exc), duration=None) from None
     finally:
         runs.finish(session, control)
     yield final_outputs(last, recipe, on_result)
@@ -203,13 +210,18 @@ def captions(result: GenerationResult) -> list[tuple[Any, str]]:
 
 
 def recording_warning(exc: Exception) -> str:
-    """One sentence for a failed gallery recording (no traceback, no server path)."""
-    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    if isinstance(exc, OSError):
-        first_line = exc.strerror or type(exc).__name__
+    """One sentence for a failed gallery recording: an outage's or a full disk's own sentence,
+    else the gallery's first line; never a driver's text (host, port, link) or a server path."""
+    if isinstance(exc, (GalleryUnavailableError, DiskFullError)):
+        return str(exc)
+    if isinstance(exc, GalleryError):
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    elif isinstance(exc, OSError):
+        reason = exc.strerror or type(exc).__name__
+    else:  # a database driver's error says where the server is: the log has it
+        return "The images were not recorded in the gallery; download them from the results."
     return (
-        f"The images were not recorded in the gallery ({first_line}); "
-        "download them from the results."
+        f"The images were not recorded in the gallery ({reason}); download them from the results."
     )
 
 

@@ -17,16 +17,32 @@ from engine.model_catalog import (
     model_defaults,
     suggested_models,
 )
+from engine.sketch import sketch_model_available
 
 QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
 
 
 def models_at_hand(models_dir: Path) -> list[ModelEntry]:
-    """The demo model, then cached and folder models, then the suggested hub models."""
-    found = [ModelEntry("demo", "SD1", "built in", "random weights: noise, for trying controls")]
+    """The sketch and demo models, then cached and folder models, then the suggested hub
+    models."""
+    found = []
+    if sketch_model_available():
+        found.append(ModelEntry("sketch", "SD1", "built in", "draws simple shapes, offline"))
+    demo_note = "random weights: noise, for trying controls"
+    found.append(ModelEntry("demo", "SD1", "built in", demo_note))
     found += cached_models() + folder_models(models_dir)
     known = {entry.name for entry in found}
     return found + [entry for entry in suggested_models() if entry.name not in known]
+
+
+def models_offered(models_dir: Path, allowed: tuple[str, ...] = ()) -> list[ModelEntry]:
+    """`models_at_hand`, or in a public app only the allow-list's models, so that no folder
+    or checkpoint path of the server reaches a visitor."""
+    found = models_at_hand(models_dir)
+    if not allowed:
+        return found
+    known = {entry.name: entry for entry in found}
+    return [known.get(name) or ModelEntry(name, "SD1", "offered here") for name in allowed]
 
 
 def model_label(entry: ModelEntry) -> str:
@@ -38,7 +54,7 @@ def model_label(entry: ModelEntry) -> str:
 def use_model(name: str | None, entries: list[ModelEntry]) -> tuple[Any, ...]:
     """(model, steps, CFG, width, height, scheduler) for the chosen model."""
     if not name:
-        raise gr.Error("Choose a model first.")
+        raise gr.Error("Choose a model first.", duration=None)
     kind = next((entry.kind for entry in entries if entry.name == name), "other")
     defaults = model_defaults(name, kind)
     return (
@@ -77,9 +93,17 @@ class ModelsPanel:
     use: gr.Button
 
 
-def build_models_panel(models_dir: Path, lora_names: Any, outputs: list[Any]) -> ModelsPanel:
-    """Add the panel; "Use" fills `outputs` (model, steps, CFG, width, height, scheduler)."""
-    entries = models_at_hand(models_dir)
+def build_models_panel(
+    models_dir: Path,
+    lora_names: Any,
+    outputs: list[Any],
+    applied: gr.State | None = None,
+    allowed: tuple[str, ...] = (),
+) -> ModelsPanel:
+    """Add the panel; "Use" fills `outputs` (model, steps, CFG, width, height, scheduler) and
+    `applied`, the defaults the settings follow (`ui.model_settings.follow_model`). With
+    `allowed` (a public app's allow-list) it lists those models only."""
+    entries = models_offered(models_dir, allowed)
     with gr.Accordion("Models and LoRAs", open=False, elem_id="gen-models"):
         with gr.Row(equal_height=True):
             choice = gr.Dropdown(
@@ -89,15 +113,20 @@ def build_models_panel(models_dir: Path, lora_names: Any, outputs: list[Any]) ->
                 scale=4,
                 elem_id="model-choice",
             )
-            use = gr.Button("Use", scale=1, min_width=80, elem_id="model-use")
+            use_button = gr.Button("Use", scale=1, min_width=80, elem_id="model-use")
         notes = gr.Markdown(panel_markdown(entries, lora_names()), elem_id="model-notes")
         rescan = gr.Button("Rescan", size="sm", elem_id="model-rescan")
-    use.click(lambda name: use_model(name, models_at_hand(models_dir)), choice, outputs, **QUIET)
+
+    def use(name: str | None) -> tuple[Any, ...]:
+        chosen = use_model(name, models_offered(models_dir, allowed))
+        return (*chosen, list(chosen[1:])) if applied is not None else chosen
+
+    use_button.click(use, choice, [*outputs, applied] if applied is not None else outputs, **QUIET)
 
     def scan() -> tuple[Any, str]:
-        fresh = models_at_hand(models_dir)
+        fresh = models_offered(models_dir, allowed)
         choices = [(model_label(e), e.name) for e in fresh]
         return gr.Dropdown(choices=choices), panel_markdown(fresh, lora_names())
 
     rescan.click(scan, outputs=[choice, notes], **QUIET)
-    return ModelsPanel(choice, use)
+    return ModelsPanel(choice, use_button)

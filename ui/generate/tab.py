@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from engine.model_catalog import ModelDefaults
 from engine.schedulers import scheduler_names
+from ui.clip_tokenizer import clip_tokenizer
 from ui.generate.handlers import (
     ResultCallback,
     RunRegistry,
@@ -30,9 +31,9 @@ from ui.generate.handlers import (
 )
 from ui.generate.models_panel import build_models_panel
 from ui.hosting.hosted_engine import HostedEngine
+from ui.messages import error_line
+from ui.model_settings import follow_model, settings_for
 
-# Start sizes for the built-in models: the sketch model's native size, a small demo size.
-START_SIZES = {"sketch": 128, "demo": 256}
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
 SHORTCUTS_HELP = """
@@ -116,9 +117,7 @@ def build_generate_tab(
 ) -> GenerateTab:
     """Add the Generate tab's widgets and events to the current Blocks."""
     if tokenizer is None:
-        from engine.tokenizer import load_clip_tokenizer
-
-        tokenizer = load_clip_tokenizer
+        tokenizer = clip_tokenizer
     with gr.Row(equal_height=False, elem_id="gen-layout"):
         with gr.Column(scale=3, elem_id="gen-left"):
             tab, controls = _left_column(engine, default_model)
@@ -171,12 +170,16 @@ def _left_column(engine: HostedEngine, default_model: str) -> tuple[GenerateTab,
             used = gr.Textbox(
                 label="Last seed", interactive=False, scale=2, min_width=120, elem_id="seed-used"
             )
-        settings = _settings_widgets(START_SIZES.get(default_model, 512))
+        settings = _settings_widgets(settings_for(default_model))
         to_builder = gr.Button("← Open in Builder", size="sm", elem_id="gen-to-builder")
+    followed = [settings[n] for n in ("steps", "guidance", "width", "height", "scheduler")]
+    applied = follow_model(model, followed, default_model)
     build_models_panel(
-        Path(engine.models.models_dir),
+        engine.models_dir,
         engine.lora_folder.names,
-        [model, *(settings[n] for n in ("steps", "guidance", "width", "height", "scheduler"))],
+        [model, *followed],
+        applied,
+        engine.hosting.allowed_models,
     )
     with gr.Accordion("Keyboard shortcuts", open=False, elem_id="gen-help"):
         gr.Markdown(SHORTCUTS_HELP)
@@ -192,19 +195,22 @@ def _left_column(engine: HostedEngine, default_model: str) -> tuple[GenerateTab,
     return tab, _Controls(tokens, generate, skip, stop, dice, recycle, used)
 
 
-def _settings_widgets(start_size: int) -> dict[str, Any]:
-    """Images, clip skip, steps, CFG, size and scheduler, by their `GenerateTab` names."""
+def _settings_widgets(start: ModelDefaults) -> dict[str, Any]:
+    """Images, clip skip, steps, CFG, size and scheduler (from the model's defaults), by their
+    `GenerateTab` names."""
     with gr.Row():
         batch = gr.Slider(1, 8, value=1, step=1, label="Images", elem_id="batch")
         clip_skip = gr.Slider(1, 12, value=1, step=1, label="Clip skip", elem_id="clip-skip")
     with gr.Row():
-        steps = gr.Slider(1, 150, value=20, step=1, label="Steps", elem_id="steps")
-        guidance = gr.Slider(0, 30, value=7.0, step=0.5, label="CFG scale", elem_id="guidance")
+        steps = gr.Slider(1, 150, value=start.steps, step=1, label="Steps", elem_id="steps")
+        guidance = gr.Slider(
+            0, 30, value=start.guidance_scale, step=0.5, label="CFG scale", elem_id="guidance"
+        )
     with gr.Row():
-        width = gr.Slider(64, 2048, value=start_size, step=8, label="Width", elem_id="width")
-        height = gr.Slider(64, 2048, value=start_size, step=8, label="Height", elem_id="height")
+        width = gr.Slider(64, 2048, value=start.width, step=8, label="Width", elem_id="width")
+        height = gr.Slider(64, 2048, value=start.height, step=8, label="Height", elem_id="height")
     scheduler = gr.Dropdown(
-        scheduler_names(), value="Euler a", label="Scheduler", elem_id="scheduler"
+        scheduler_names(), value=start.scheduler, label="Scheduler", elem_id="scheduler"
     )
     return {
         "batch": batch,
@@ -278,16 +284,20 @@ def _wire_run(
         recipe_link: dict[str, Any] | None = None,
         **values: Any,
     ) -> Iterator[tuple[Any, ...]]:
-        form = read_form(values)
-        yield from generate_images(
-            engine,
-            form,
-            recipe=linked_recipe(recipe_link, form.request.prompt),
-            request=request,
-            progress=progress,
-            on_result=on_result,
-            runs=runs,
-        )
+        try:
+            form = read_form(values)
+            yield from generate_images(
+                engine,
+                form,
+                recipe=linked_recipe(recipe_link, form.request.prompt),
+                request=request,
+                progress=progress,
+                on_result=on_result,
+                runs=runs,
+            )
+        except gr.Error as exc:  # kept on the page; the finished images stay, Stop goes grey
+            gr.Warning(exc.message, duration=None, title="Nothing was generated")
+            yield gr.skip(), gr.skip(), gr.skip(), error_line(exc.message), gr.skip(), gr.skip()
 
     started = controls.generate.click(buttons(True), outputs=running, queue=False, **QUIET)
     started.then(

@@ -41,27 +41,13 @@ class Admission:
     @contextmanager
     def enter(self, visitor: str, images: int = 1, *, is_start: bool = True) -> Iterator[None]:
         """Hold one run slot of `visitor` for `images` images; `InvalidRequestError` when over
-        a bound. A comparison's later batches pass `is_start=False` (they count as images)."""
+        a bound. A comparison's later batches pass `is_start=False` (they count as images).
+        A count below 1 is refused: it would give images back to the minute's budget."""
+        if isinstance(images, bool) or not isinstance(images, int) or images < 1:
+            raise InvalidRequestError("The number of images must be a whole number of at least 1.")
         now = self._clock()
         with self._lock:
-            starts = self._starts[visitor]
-            while starts and now - starts[0][0] >= RATE_WINDOW_S:
-                starts.popleft()
-            if self._running[visitor] >= self.runs:
-                raise InvalidRequestError(
-                    "You already have a generation running; wait for it to finish."
-                )
-            started = sum(1 for _, _, start in starts if start)
-            if is_start and started >= self.per_minute:
-                raise InvalidRequestError(
-                    f"You can start {self.per_minute} generations a minute here; "
-                    f"try again in {self._wait(starts, now)} s."
-                )
-            if sum(n for _, n, _ in starts) + images > self.images_per_minute:
-                raise InvalidRequestError(
-                    f"You can make {self.images_per_minute} images a minute here; "
-                    f"try again in {self._wait(starts, now)} s."
-                )
+            starts = self._refusal(visitor, images, is_start, now)
             starts.append((now, images, is_start))
             self._running[visitor] += 1
         try:
@@ -72,13 +58,55 @@ class Admission:
                 if self._running[visitor] <= 0:
                     del self._running[visitor]
 
+    def check(self, visitor: str, images: int, *, is_start: bool = True) -> None:
+        """Raise what `enter` would raise now, counting nothing (a comparison asks this for
+        all its images before it saves anything)."""
+        if isinstance(images, bool) or not isinstance(images, int) or images < 1:
+            raise InvalidRequestError("The number of images must be a whole number of at least 1.")
+        with self._lock:
+            self._refusal(visitor, images, is_start, self._clock())
+
+    def _refusal(
+        self, visitor: str, images: int, is_start: bool, now: float
+    ) -> collections.deque[tuple[float, int, bool]]:
+        """`InvalidRequestError` when `visitor` is over a bound; else their starts this
+        minute (held under the lock)."""
+        starts = self._starts[visitor]
+        while starts and now - starts[0][0] >= RATE_WINDOW_S:
+            starts.popleft()
+        if self._running[visitor] >= self.runs:
+            raise InvalidRequestError(
+                "You already have a generation running; wait for it to finish."
+            )
+        started = sum(1 for _, _, start in starts if start)
+        if is_start and started >= self.per_minute:
+            raise InvalidRequestError(
+                f"You can start {self.per_minute} generations a minute here; "
+                f"try again in {self._wait(starts, now)} s."
+            )
+        if sum(n for _, n, _ in starts) + images > self.images_per_minute:
+            raise InvalidRequestError(
+                f"You can make {self.images_per_minute} images a minute here; "
+                f"try again in {self._wait(starts, now)} s."
+            )
+        return starts
+
     @staticmethod
     def _wait(starts: collections.deque[tuple[float, int, bool]], now: float) -> int:
         return int(RATE_WINDOW_S - (now - starts[0][0])) + 1 if starts else 1
 
 
 def check_limits(request: GenerationRequest, limits: Limits) -> None:
-    """`InvalidRequestError` naming the first setting over this app's limit."""
+    """`InvalidRequestError` naming the first setting over this app's limit (or below 1:
+    a negative count must never reach the per-minute ledger)."""
+    for value, name in (
+        (request.num_images, "number of images"),
+        (request.steps, "number of steps"),
+        (request.width, "width"),
+        (request.height, "height"),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidRequestError(f"The {name} must be a whole number of at least 1.")
     if max(request.width, request.height) > limits.max_side:
         raise InvalidRequestError(
             f"Images can be at most {limits.max_side}×{limits.max_side} px here."

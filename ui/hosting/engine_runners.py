@@ -22,12 +22,15 @@ from __future__ import annotations
 import os
 from collections.abc import Generator, Sequence
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.errors import EngineError, GenerationFailedError
-from engine.generate import Engine
 from ui.hosting import zerogpu
+from ui.hosting.engine_loading import EngineLoading
 from ui.hosting.zerogpu import GpuEvent, PipelineCall
+
+if TYPE_CHECKING:  # torch loads with the engine, not with the page
+    from engine.generate import Engine
 
 ENGINE_ENV = "ATELIER_ENGINE"
 ENGINES = ("local", "ray")
@@ -44,7 +47,7 @@ class PipelineRunner(Protocol):
 class InProcessRunner:
     """This process's engine, through the GPU boundary once per batch."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine | EngineLoading) -> None:
         self._key = zerogpu.register_engine(engine)
 
     def run(
@@ -56,10 +59,15 @@ class InProcessRunner:
 class RayRunner:
     """Engine replicas on Ray Serve (see the module docstring)."""
 
-    def __init__(self, engine: Engine, handle: Any) -> None:
+    def __init__(self, engine: Engine | EngineLoading, handle: Any) -> None:
         """`engine` resolves wildcards (it loads no model here); `handle` is the deployment's."""
-        self._engine = engine
+        self._source = engine
         self._handle = handle
+
+    @property
+    def _engine(self) -> Engine:
+        source = self._source
+        return source.wait() if isinstance(source, EngineLoading) else source
 
     def run(
         self, calls: Sequence[PipelineCall], *, progress: bool = True
@@ -122,7 +130,7 @@ def _one_sentence(exc: BaseException) -> BaseException:
     )
 
 
-def connect_ray(engine: Engine) -> RayRunner:
+def connect_ray(engine: Engine | EngineLoading) -> RayRunner:
     """A `RayRunner` on the cluster at `RAY_ADDRESS` (else the local one `ray start` made),
     whose `engine.ray_replica` application must be running (`serve run deploy/...`)."""
     try:
@@ -148,7 +156,7 @@ def connect_ray(engine: Engine) -> RayRunner:
     return RayRunner(engine, handle)
 
 
-def runner_for(engine: Engine, choice: str | None = None) -> PipelineRunner:
+def runner_for(engine: Engine | EngineLoading, choice: str | None = None) -> PipelineRunner:
     """The runner `choice` names (default: `ATELIER_ENGINE`, else in-process)."""
     choice = (choice or os.environ.get(ENGINE_ENV) or "local").strip().lower()
     if choice == "local":

@@ -7,6 +7,9 @@ of a comparison or an ablation and Regenerate from record (`generate_rows`). Eac
 `ui.hosting.zerogpu.run_on_gpu` entry, or on Ray Serve replicas
 (`ui.hosting.engine_runners`). The public checks happen on the server, before any
 work, and fail with one sentence (`InvalidRequestError`) that names no server path.
+
+The engine may still be loading (`ui.hosting.engine_loading`, as `serve` starts it): the page
+is built from what is known without it, and a run waits for it.
 """
 
 from __future__ import annotations
@@ -14,21 +17,29 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
+from pathlib import Path
 from threading import Event
+from typing import TYPE_CHECKING
 
 from engine.errors import GenerationCancelled, InvalidRequestError
-from engine.generate import Engine, ProgressCallback
-from engine.loading import ModelManager
 from engine.loras import LoraFolder
 from engine.request import GenerationRequest, ImageSpec, validate_request
 from engine.result import GenerationResult
 from ui.hosting.admission import ANONYMOUS, ANONYMOUS_PREFIX, Admission, check_limits
 from ui.hosting.batch import BatchEvent, RunControl, merge_results
+from ui.hosting.engine_loading import EngineLoading
 from ui.hosting.engine_runners import PipelineRunner, runner_for
 from ui.hosting.mode import Hosting, Limits
 from ui.hosting.zerogpu import PipelineCall
 
+if TYPE_CHECKING:  # torch loads with the engine, not with the page
+    from engine.generate import Engine, ProgressCallback
+    from engine.loading import ModelManager
+
 LOCAL = "local"
+BUSY_WITH_SIGNED_OUT = (
+    "This app is busy with signed-out visitors; sign in or try again in a minute."
+)
 
 
 class HostedEngine:
@@ -36,14 +47,15 @@ class HostedEngine:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Engine | EngineLoading,
         hosting: Hosting | None = None,
         visitor_of: Callable[[], str] = lambda: LOCAL,
         runner: PipelineRunner | None = None,
     ) -> None:
-        """`visitor_of()` names whom a run counts against (a visitor's rate key); `runner`
-        runs the pipeline calls (default: `ATELIER_ENGINE`, else this process's engine)."""
-        self.engine = engine
+        """`engine` may still be loading; `visitor_of()` names whom a run counts against (a
+        visitor's rate key); `runner` runs the pipeline calls (default: `ATELIER_ENGINE`, else
+        this process's engine)."""
+        self._source = engine
         self.hosting = hosting or Hosting()
         self._visitor_of = visitor_of
         self.runner = runner if runner is not None else runner_for(engine)
@@ -56,12 +68,39 @@ class HostedEngine:
         self.anonymous = Admission(limits.anonymous_runs, 10**9, limits.anonymous_images_per_minute)
 
     @property
+    def engine(self) -> Engine:
+        """The engine, waiting for it while it loads (EngineError if it could not)."""
+        source = self._source
+        return source.wait() if isinstance(source, EngineLoading) else source
+
+    @property
+    def ready(self) -> bool:
+        """False while the engine is still loading."""
+        return not isinstance(self._source, EngineLoading) or self._source.ready
+
+    def wait_ready(self) -> None:
+        """Return once the engine is loaded; EngineError if it could not be."""
+        if isinstance(self._source, EngineLoading):
+            self._source.wait()
+
+    def loading_status(self) -> str:
+        """A Markdown line while the engine loads or when it failed; "" once it is ready."""
+        return self._source.status() if isinstance(self._source, EngineLoading) else ""
+
+    @property
     def models(self) -> ModelManager:
         return self.engine.models
 
     @property
+    def models_dir(self) -> Path:
+        """The built models' folder, known before the engine is loaded."""
+        source = self._source
+        return source.models_dir if isinstance(source, EngineLoading) else source.models.models_dir
+
+    @property
     def lora_folder(self) -> LoraFolder:
-        return self.engine.lora_folder
+        """The LoRA folder, known before the engine is loaded."""
+        return self._source.lora_folder
 
     def resolve_prompt(self, text: str, seed: int) -> str:
         """The engine's wildcard resolution (a comparison resolves each cell's prompts)."""
@@ -90,6 +129,19 @@ class HostedEngine:
                 f"{limits.max_experiment_images} are allowed here."
             )
 
+    def check_admission(self, images: int) -> None:
+        """In public mode, refuse now (counting nothing) what admission would refuse for
+        `images` more images of this caller, so a comparison saves nothing it cannot run."""
+        if not self.hosting.public:
+            return
+        visitor = self._visitor_of()
+        self.admission.check(visitor, images, is_start=False)
+        if visitor.startswith(ANONYMOUS_PREFIX):
+            try:
+                self.anonymous.check(ANONYMOUS, images)
+            except InvalidRequestError as error:
+                raise InvalidRequestError(BUSY_WITH_SIGNED_OUT) from error
+
     @contextmanager
     def _admitted(self, images: int, *, is_start: bool = True) -> Iterator[None]:
         """In public mode, hold the caller's run slot (and for a signed-out caller also a
@@ -104,10 +156,7 @@ class HostedEngine:
                 try:
                     stack.enter_context(self.anonymous.enter(ANONYMOUS, images))
                 except InvalidRequestError as error:
-                    raise InvalidRequestError(
-                        "This app is busy with signed-out visitors; sign in or try again in "
-                        "a minute."
-                    ) from error
+                    raise InvalidRequestError(BUSY_WITH_SIGNED_OUT) from error
             yield
 
     # --- running ----------------------------------------------------------------------------

@@ -12,6 +12,8 @@ environment; everything else receives a `Hosting` value.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -40,13 +42,23 @@ class Limits:
     images_per_minute: int = 32  # what bounds a comparison's size, too
     anonymous_runs: int = 4  # at the same time, all signed-out callers together
     anonymous_images_per_minute: int = 128  # all signed-out callers together
+    max_images_per_owner: int = 2000  # kept in one owner's gallery
+    max_bytes_per_owner: int = 512 * 1024 * 1024
+    imports_per_minute: int = 10  # per visitor
+    max_upload_bytes: int = 32 * 1024 * 1024  # one uploaded file (Gradio's max_file_size)
+    events_per_visitor: int = 8  # waiting or running in the queue, any kind, per visitor
+    anonymous_queued: int = PUBLIC_QUEUE_SIZE // 2  # pipeline runs queued, signed out together
+    max_refine_rounds: int = 3  # a refinement's rounds, beam and proposals per variant
+    max_refine_beam: int = 2
+    max_refine_proposals: int = 4
 
     def describe(self) -> str:
         """One line for the page."""
         return (
             f"Limits here: up to {self.max_side}×{self.max_side} px, {self.max_steps} steps, "
             f"{self.max_batch} images per run, {self.max_experiment_images} per comparison, "
-            f"{self.max_prompt_chars} characters per prompt; "
+            f"{self.max_prompt_chars} characters per prompt, {self.max_refine_rounds} "
+            "refinement rounds; "
             f"one run at a time, {self.requests_per_minute} runs and "
             f"{self.images_per_minute} images (comparisons included) a minute per visitor; "
             f"signed-out visitors share {self.anonymous_images_per_minute} images a minute."
@@ -65,7 +77,7 @@ class Hosting:
     allowed_models: tuple[str, ...] = ()  # empty: any model (local use)
     limits: Limits | None = None
     zero_gpu: bool = False
-    browser_secret: str = ""  # encrypts the browser token; stable across restarts
+    browser_secret: str = ""  # derives the browser token's storage key; never served
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -131,6 +143,15 @@ def browser_secret(data_dir: Path) -> str:
     except OSError:
         pass  # a read-only data folder: tokens last until the next restart
     return secret
+
+
+def browser_storage_key(secret: str) -> str | None:
+    """The key `gr.BrowserState` stores the visitor's token with. The page is sent it (the
+    browser decrypts with it), so it is derived from the browser secret, never the secret
+    itself: stable across restarts, and it tells nothing about the file's content."""
+    if not secret:
+        return None
+    return hmac.new(secret.encode(), b"atelier BrowserState key", hashlib.sha256).hexdigest()
 
 
 def with_browser_secret(hosting: Hosting, data_dir: Path) -> Hosting:

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ui.hosting.mode import Hosting
+from starlette.middleware import Middleware
+
+from ui.hosting.mode import Hosting, Limits
+from ui.hosting.private_files import PrivateFolders
+
+PUBLIC_SESSION_CAPACITY = 1000  # sessions whose page state Gradio keeps in a public app
 
 
 def launch_options(store: Any, hosting: Hosting) -> dict[str, Any]:
@@ -19,6 +24,13 @@ def launch_options(store: Any, hosting: Hosting) -> dict[str, Any]:
         # Tracebacks never reach a visitor; our own errors are one sentence anyway.
         "show_error": not hosting.public,
     }
+    if hosting.public:
+        # Gradio keeps each session's copy of the page state; bound how many it keeps.
+        options["state_session_capacity"] = PUBLIC_SESSION_CAPACITY
+        options["max_file_size"] = (hosting.limits or Limits()).max_upload_bytes
+        # The gallery's own paths are never fetched: visitors get Gradio's per-response copies.
+        folders = options["allowed_paths"]
+        options["app_kwargs"] = {"middleware": [Middleware(PrivateFolders, folders=folders)]}
     if hosting.auth:
         options["auth"] = list(hosting.auth)
         options["auth_message"] = "Sign in to see your own gallery."

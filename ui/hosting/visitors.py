@@ -17,16 +17,24 @@ it acts for that visitor only and the handlers stay plain functions of an `Owner
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import os
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from gallery.errors import GalleryError
 from gallery.owners import EVERY_OWNER, LOCAL_OWNER, Owner
+from gallery.records import ImportReport, NewGeneration
 from gallery.store import GalleryStore
 from gallery.views import OwnerGallery
 from ui.hosting.mode import Hosting
+from ui.hosting.private_files import gradio_copies, purge_copies
+from ui.hosting.quota import ImportRate, check_room, folder_bytes
 
 NOBODY = "nobody"  # requests with no visitor at all in a per-user app: an empty gallery
 MAX_REMEMBERED_SESSIONS = 50_000
@@ -87,8 +95,8 @@ class Visitors:
             return Visitor(LOCAL_OWNER)
         address = client_address(request, behind_proxy=self.hosting.on_space)
         session = getattr(request, "session_hash", None)
-        if not session:
-            return Visitor(NOBODY, address=address)
+        if not session:  # a REST call without the queue: a gallery for this call alone
+            return Visitor(f"once:{secrets.token_hex(16)}", address=address)
         with self._lock:
             owner = self._sessions.get(session)
         owner = owner or f"session:{hashlib.sha256(session.encode()).hexdigest()[:32]}"
@@ -110,15 +118,39 @@ class Visitors:
 
 
 def client_address(request: Any, *, behind_proxy: bool) -> str:
-    """The caller's network address; behind a Space's proxy, the first X-Forwarded-For hop."""
+    """The caller's network address; behind a Space's proxy, the X-Forwarded-For hop the
+    proxies added: the last one that is not an internal address. Hops to its left come from
+    the caller, who can write anything there (each forged address would be a new visitor)."""
     if behind_proxy:
         headers = getattr(request, "headers", None)
         forwarded = headers.get("x-forwarded-for", "") if headers is not None else ""
-        first = str(forwarded).split(",")[0].strip()
-        if first:
-            return first
+        hops = [hop.strip() for hop in str(forwarded).split(",") if hop.strip()]
+        for hop in reversed(hops):
+            if not _internal(hop):
+                return hop
+        if hops:
+            return hops[0]
     client = getattr(request, "client", None)
     return str(getattr(client, "host", "") or "")
+
+
+_INTERNAL = tuple(
+    ipaddress.ip_network(net)
+    for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
+
+
+def _internal(hop: str) -> bool:
+    """Whether `hop` is a proxy's own address (private, loopback, link-local), not a caller's."""
+    try:
+        address = ipaddress.ip_address(hop)
+    except ValueError:
+        return False
+    return (
+        address.is_loopback
+        or address.is_link_local
+        or any(address.version == net.version and address in net for net in _INTERNAL)
+    )
 
 
 def hugging_face_name(request: Any) -> str | None:
@@ -153,6 +185,8 @@ class VisitorGallery(OwnerGallery):
         super().__init__(store, NOBODY)  # never used: `owner` and `author` ask the request
         self.store = store
         self.visitors = visitors
+        self.limits = visitors.hosting.limits  # a public app's quotas; None elsewhere
+        self.imports = ImportRate(self.limits.imports_per_minute if self.limits else 10**9)
 
     def current(self) -> Visitor:
         """The visitor of the event being handled."""
@@ -167,3 +201,52 @@ class VisitorGallery(OwnerGallery):
     def author(self) -> Owner:
         """The current visitor: whose new items are made and whose styles are listed."""
         return self.current().owner
+
+    def record_generation(self, item: NewGeneration) -> int:
+        """Record one image, within the visitor's quota."""
+        return self.record_generations([item])[0]
+
+    def record_generations(self, items: Sequence[NewGeneration]) -> list[int]:
+        """Record a batch, within the visitor's quota (`GalleryError` before any write)."""
+        if self.limits is not None:
+            size = sum(len(item.png_bytes or b"") for item in items)
+            check_room(self.usage(), len(items), size, self.limits)
+        return super().record_generations(items)
+
+    def delete(self, generation_ids: int | Iterable[int]) -> int:
+        """Delete generations, and Gradio's cached copies of their files."""
+        ids = [generation_ids] if isinstance(generation_ids, int) else list(generation_ids)
+        copies = gradio_copies(self._files_of(ids))
+        deleted = super().delete(ids)
+        purge_copies(copies)
+        return deleted
+
+    def delete_experiment(self, experiment_id: int, *, with_images: bool = False) -> None:
+        """Delete an experiment (with its cells' images: Gradio's copies of them too)."""
+        copies = []
+        if with_images:
+            cells = self.get_experiment(experiment_id).cells
+            copies = gradio_copies(self._files_of([cell.generation_id for cell in cells]))
+        super().delete_experiment(experiment_id, with_images=with_images)
+        purge_copies(copies)
+
+    def _files_of(self, generation_ids: Iterable[int]) -> list[Path]:
+        files: list[Path] = []
+        for generation_id in generation_ids:
+            try:
+                record = self.get(generation_id)
+            except GalleryError:
+                continue  # `delete` reports it
+            for image in record.images:
+                files += [image.path, *([image.thumbnail_path] if image.thumbnail_path else [])]
+        return files
+
+    def import_folder(
+        self, folder: str | os.PathLike[str], *, recursive: bool = True
+    ) -> ImportReport:
+        """Import, within the visitor's imports a minute and quota (checked on the files'
+        sizes before anything is read)."""
+        if self.limits is not None:
+            self.imports.count(self.current().rate_key)
+            check_room(self.usage(), *folder_bytes(folder, recursive=recursive), self.limits)
+        return super().import_folder(folder, recursive=recursive)

@@ -23,20 +23,24 @@ import math
 import threading
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import spaces
 
-from engine.generate import Engine
 from engine.request import GenerationRequest, ImageSpec
 from engine.result import GenerationResult, ProgressUpdate
+from ui.hosting.engine_loading import EngineLoading
 from ui.streaming import Emit, stream_work
+
+if TYPE_CHECKING:  # torch loads with the engine, not with the page
+    from engine.generate import Engine
 
 MIN_GPU_SECONDS = 15
 MAX_GPU_SECONDS = 180
 LOAD_SECONDS = 10  # moving weights onto the attached GPU, first step warm-up
 SECONDS_PER_MEGAPIXEL_STEP = 0.12  # an SDXL-class UNet on a ZeroGPU slice, with margin
 
-_engines: dict[str, Engine] = {}
+_engines: dict[str, Engine | EngineLoading] = {}
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,9 @@ class GpuEvent:
     result: GenerationResult | None = None
 
 
-def register_engine(engine: Engine) -> str:
-    """Make `engine` reachable from the GPU worker; return its key."""
+def register_engine(engine: Engine | EngineLoading) -> str:
+    """Make `engine` (or the engine it is loading) reachable from the GPU worker; return its
+    key."""
     key = f"engine-{id(engine)}"
     _engines[key] = engine
     return key
@@ -83,10 +88,12 @@ def gpu_seconds(key: str, calls: Sequence[PipelineCall]) -> int:
 
 @spaces.GPU(duration=gpu_seconds)
 def run_on_gpu(key: str, calls: Sequence[PipelineCall]) -> Generator[GpuEvent, None, None]:
-    """Run `calls` in order on the registered engine; yield progress, then each result."""
-    engine = _engines[key]
+    """Run `calls` in order on the registered engine (waiting while it loads); yield progress,
+    then each result."""
+    source = _engines[key]
 
     def work(emit: Emit[GpuEvent], cancel: threading.Event) -> None:
+        engine = source.wait() if isinstance(source, EngineLoading) else source
         for index, call in enumerate(calls):
 
             def report(update: ProgressUpdate, index: int = index) -> None:

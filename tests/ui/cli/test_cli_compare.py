@@ -105,3 +105,22 @@ def test_bad_input_is_one_line_and_exit_2(data_dir, tmp_path, capsys, args, mess
     )
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_gallery_experiments_says_which_are_interrupted(tmp_path, capsys):
+    """An experiment whose run ended with cells missing is listed as interrupted N of M."""
+    from gallery.owners import LOCAL_OWNER
+    from gallery.records import VariantSpec
+    from gallery.store import GalleryStore
+    from ui.settings import gallery_dir
+
+    with GalleryStore.open(gallery_dir(tmp_path)) as store:
+        local = store.for_owner(LOCAL_OWNER)
+        specs = [VariantSpec(label, {"prompt": f"a {label} fox"}) for label in ("red", "blue")]
+        local.create_experiment("cut short", specs, seeds=[1, 2])
+    code, out, err = run_in_process(capsys, "gallery", "experiments", data_dir=tmp_path)
+    assert code == 0, err
+    assert "compare  interrupted, 0 of 4 cells  red | blue" in out
+    code, out, err = run_in_process(capsys, "gallery", "experiments", "--json", data_dir=tmp_path)
+    [entry] = json.loads(out)
+    assert (entry["state"], entry["images"], entry["cells_expected"]) == ("interrupted", 0, 4)

@@ -102,3 +102,47 @@ def test_a_two_by_two_comparison_slider_blind_votes_and_reopening(
     page.screenshot(path=str(tmp_path / "opened.png"), full_page=True)
     shutil.copyfile(tmp_path / "opened.png", "/tmp/compare-opened-in-gallery.png")
     page.close()
+
+
+def test_an_interrupted_experiment_is_marked_and_run_the_missing_cells_completes_it(
+    server, local_gallery, browser, tmp_path
+):
+    from playwright.sync_api import expect
+
+    from gallery.records import VariantSpec
+
+    specs = [
+        VariantSpec(c, {"prompt": f"a {c} owl", "negative_prompt": ""}) for c in ("grey", "white")
+    ]
+    settings = dict(model="demo", steps=1, guidance_scale=7.0, width=64, height=64)
+    experiment = local_gallery.create_experiment(
+        "owls cut short", specs, settings={**settings, "scheduler": "Euler a"}, seeds=[21, 22]
+    )  # saved, and no cell made: as a run killed before its first batch leaves it
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1500, "height": 1400})
+    page.goto(url)
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("#compare-saved input").click()
+    option = page.get_by_role("option", name=f"#{experiment.id} ")
+    expect(option).to_contain_text("(compare, interrupted, 0 of 4 cells)")
+    option.click()
+    page.locator("#compare-open").click()
+    summary = page.locator("#compare-summary")
+    expect(summary).to_contain_text("Interrupted: 0 of 4 cells made")
+    page.screenshot(path=str(tmp_path / "interrupted.png"), full_page=True)
+    shutil.copyfile(tmp_path / "interrupted.png", "/tmp/compare-interrupted.png")
+
+    page.locator("#compare-missing").click()
+    expect(page.locator("#compare-status")).to_contain_text(
+        f"Saved experiment #{experiment.id}: 4 image(s).", timeout=120_000
+    )
+    expect(page.locator("#compare-grid img")).to_have_count(4)
+    expect(summary).not_to_contain_text("Interrupted")
+    assert str(local_gallery.get_experiment(experiment.id).state) == "finished"
+    page.locator("#compare-saved input").click()
+    expect(page.get_by_role("option", name=f"#{experiment.id} ")).to_contain_text(
+        "(compare, 4 images)"
+    )
+    page.screenshot(path=str(tmp_path / "completed.png"), full_page=True)
+    shutil.copyfile(tmp_path / "completed.png", "/tmp/compare-completed.png")
+    page.close()

@@ -74,26 +74,35 @@ def test_heat_map_and_slider(hosted, store):
 def test_blind_votes_rank_the_variants(hosted, store):
     experiment_id, _ = run(hosted, store, [["a", "a red fox"], ["b", "a blue fox"]], seeds="5, 6")
     rng = random.Random(0)
-    for _ in range(6):
+    shown = set()
+    for _ in range(2):  # the pair on seed 5, then on seed 6: not yet voted on first
         left, right, pair, text = h.next_blind_pair(store, experiment_id, rng)
         assert "Which is better" in text and left != right
+        shown.add(pair["row"])
         view = h.load_view(store, experiment_id)
         b = view.variants[1].id
         h.blind_vote(store, pair, "left" if pair["left"] == b else "right")  # always prefer b
+    assert shown == {0, 1}
+    h.blind_vote(store, pair, "left" if pair["left"] == b else "right")  # clicked twice
     view = h.load_view(store, experiment_id)
-    assert all(v.blind for v in view.votes) and len(view.votes) == 6
+    assert all(v.blind for v in view.votes) and len(view.votes) == 2  # one per pair per seed
     ranking = h.ranking_rows(view)
-    assert ranking[0][0] == "b" and ranking[0][2] == "6–0"
+    assert ranking[0][0] == "b" and ranking[0][2] == "2–0"
     assert h.mark_winner(store, experiment_id, "b") == "Winner: b."
     assert h.ranking_rows(h.load_view(store, experiment_id))[0][0] == "b 🏆"
     with pytest.raises(gr.Error, match="Click a cell first"):
         h.mark_row_best(store, experiment_id, None)
-    assert h.mark_row_best(store, experiment_id, [1, 0]) == "Best on seed 6: a."
+    row_two = {c.variant_id: c.generation_id for c in view.experiment.cells if c.seed_index == 1}
+    a, b = (v.id for v in view.variants)
+    assert h.mark_row_best(store, experiment_id, row_two[a]) == "Best on seed 6: a."
+    assert h.mark_row_best(store, experiment_id, row_two[b]) == "Best on seed 6: b."
+    bests = [v for v in h.load_view(store, experiment_id).votes if v.loser_variant_id is None]
+    assert [(v.winner_variant_id, v.seed_index) for v in bests] == [(b, 1)]  # changed, not two
 
 
 def test_axis_columns_and_export_with_contact_sheet(hosted, store, tmp_path):
     experiment_id, _ = run(
-        hosted, store, [["a", "a red fox"], ["b", "a blue fox"]], seeds="5",
+        hosted, store, [["a", "a red fox"], ["b", "a blue fox"]], seeds="5, 6",
         axis_name="cfg", axis_values="2, 8",
     )  # fmt: skip
     view = h.load_view(store, experiment_id)
@@ -103,11 +112,23 @@ def test_axis_columns_and_export_with_contact_sheet(hosted, store, tmp_path):
         "a · cfg 8",
         "b · cfg 8",
     ]
+    # On the page: rows × columns as A1111's X/Y plot, one column per variant, one row per
+    # seed and CFG value (seed major), headed by the variants and what the rows are.
+    _, header, grid, *_ = h.show_experiment(store, experiment_id)
+    captions = [caption.split(" · #")[0] for _, caption in h.grid_items(view)]
+    assert captions == [
+        f"seed {seed} · CFG scale {cfg} · {variant}"
+        for seed in (5, 6) for cfg in (2, 8) for variant in ("a", "b")
+    ]  # fmt: skip
+    assert grid.columns == 2 and "Rows: seed × CFG scale" in grid.label
+    assert "Rows: each seed × CFG scale (2, 8)" in header and header.count("compare-column") == 2
+    a_cfg8_seed6 = h.cell_at(view, 6)
+    assert a_cfg8_seed6 == (1, view.column_of(0, 1))
     path = h.export_experiment(store, experiment_id)
     with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
         assert {"contact_sheet.png", "cells.csv", "votes.csv", "experiment.json"} <= names
-        assert len([n for n in names if n.startswith("cells/")]) == 4
+        assert len([n for n in names if n.startswith("cells/")]) == 8
         sheet = Image.open(archive.open("contact_sheet.png"))
         assert sheet.width > 4 * 64
     h.delete_experiment(store, experiment_id, with_images=True)
@@ -160,9 +181,12 @@ def test_generators_and_compare_with(store, make_generation_for_ui):
     ],
 )
 def test_bad_input_is_one_sentence(hosted, store, rows, seeds, message):
-    with pytest.raises(gr.Error, match=message):
+    """Refused before anything is saved: no experiment, not even an empty one."""
+    with pytest.raises(gr.Error, match=message) as raised:
         run(hosted, store, rows, seeds=seeds)
-    assert store.list_experiments() == [] or message == "Prompt syntax"
+    text = raised.value.message
+    assert "\n" not in text and "Traceback" not in text and text.endswith(".")
+    assert store.list_experiments() == []
 
 
 @pytest.fixture
@@ -174,3 +198,11 @@ def make_generation_for_ui():
         guidance_scale=6.0, width=64, height=64, scheduler="Euler",
         image=Image.new("RGB", (64, 64)),
     )  # fmt: skip
+
+
+def test_the_status_line_counts_the_batch_in_flight():
+    from engine.compare_run import CompareProgress
+
+    # A first batch of 4 of 12 cells at step 10 of 20: not "0 of 12" as if hung.
+    text = h.progress_text(CompareProgress(0, 12, step=10, steps=20, batch=4))
+    assert text == "Cells 0 of 12 · 17% · current batch (4 cells) step 10/20"

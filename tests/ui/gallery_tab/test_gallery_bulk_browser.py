@@ -98,5 +98,10 @@ def test_cards_chips_and_multi_select_export(server, local_gallery, browser, tmp
     variants = page.locator("#compare-variants")
     expect(variants).to_contain_text("a zebra crossing number 2")
     expect(variants).to_contain_text("a zebra crossing number 3")
+    # ... with the model (and its settings) they were made with, not the tab's own.
+    page.get_by_text("Shared settings").click()
+    model = page.locator("#compare-model textarea, #compare-model input").first
+    expect(model).to_have_value("demo")
+    expect(page.locator("#compare-width input[type=number]")).to_have_value("64")  # as drawn
     page.screenshot(path=str(tmp_path / "compare-these.png"), full_page=True)
     page.close()

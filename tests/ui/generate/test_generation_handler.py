@@ -174,6 +174,37 @@ def test_a_gallery_failure_keeps_the_images_and_becomes_a_warning(hosted):
     )
 
 
+def test_an_outage_is_its_own_sentence_and_a_driver_error_shows_no_host_or_port():
+    """The toast for a database outage or a full disk is the gallery's own sentence; a raw
+    driver error (a real connection refused by a port nobody listens on) shows nothing of it."""
+    import socket
+
+    import sqlalchemy
+
+    from gallery.errors import DiskFullError, GalleryUnavailableError
+    from gallery.outages import UNAVAILABLE_WHILE_RECORDING
+    from ui.generate.handlers import recording_warning
+
+    assert recording_warning(GalleryUnavailableError(UNAVAILABLE_WHILE_RECORDING)) == (
+        UNAVAILABLE_WHILE_RECORDING
+    )
+    assert recording_warning(DiskFullError("The disk is full: free 64 MB.")) == (
+        "The disk is full: free 64 MB."
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    engine = sqlalchemy.create_engine(f"postgresql+psycopg://u:p@127.0.0.1:{port}/gallery")
+    with pytest.raises(sqlalchemy.exc.OperationalError) as raised:
+        engine.connect()
+    engine.dispose()
+    assert str(port) in str(raised.value)  # what the driver says
+    sentence = recording_warning(raised.value)
+    assert sentence.startswith("The images were not recorded in the gallery")
+    for leak in (str(port), "127.0.0.1", "psycopg", "sqlalche.me", "http"):
+        assert leak not in sentence, sentence
+
+
 def test_the_tab_shows_the_images_when_recording_fails(hosted, monkeypatch):
     shown = []
     monkeypatch.setattr(gr, "Warning", shown.append)

@@ -8,7 +8,7 @@ from ui.generate.models_panel import model_label, models_at_hand, panel_markdown
 
 def test_use_a_turbo_model_sets_few_steps_and_no_cfg(tmp_path):
     entries = models_at_hand(tmp_path)
-    assert entries[0].name == "demo"
+    assert [e.name for e in entries[:2]] == ["sketch", "demo"]  # the two built in
     assert use_model("stabilityai/sd-turbo", entries) == (
         "stabilityai/sd-turbo",
         1,

@@ -1,0 +1,47 @@
+"""A refinement through the hosted engine, saved round by round: Stop keeps the finished
+rounds (and saves no picture of the stopped one), and the same form gives the same rounds."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from ui.refine.form import RefineForm
+from ui.refine.runner import run_refinement
+
+SMALL = {"seeds": "1", "steps": 4, "width": 64, "height": 64, "beam": 1, "proposals": 2}
+
+
+@pytest.fixture(scope="module")
+def interrogator(tmp_path_factory):
+    from engine.interrogate import Interrogator
+
+    return Interrogator(cache_dir=tmp_path_factory.mktemp("clip-cache"))
+
+
+def form(**values):
+    return RefineForm.read({"prompt": "a shape", "target_text": "a blue star", **SMALL, **values})
+
+
+@pytest.mark.slow
+def test_stop_keeps_the_finished_rounds(hosted, local_gallery, interrogator):
+    cancel = threading.Event()
+    before = local_gallery.count()
+
+    def stop_after_round_one(round_, _experiment_id):
+        if round_.index == 1:
+            cancel.set()
+
+    outcome = run_refinement(hosted, local_gallery, form(rounds=3), interrogator,
+                             on_round=stop_after_round_one, cancel=cancel)  # fmt: skip
+    assert outcome.cancelled and len(outcome.experiments) == 2
+    assert [r.index for r in outcome.refiner.rounds] == [0, 1, 2]
+    assert outcome.refiner.rounds[2].cancelled
+    assert local_gallery.count() - before == 1 + 2  # the start and round 1's two variants
+    saved = [local_gallery.get_experiment(i) for i in outcome.experiments]
+    assert all(len(e.cells) for e in saved)
+
+    again = run_refinement(hosted, local_gallery, form(rounds=1), interrogator)
+    first = [[c.prompt for c in r.variants] for r in outcome.refiner.rounds[:2]]
+    assert [[c.prompt for c in r.variants] for r in again.refiner.rounds] == first
