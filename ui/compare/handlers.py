@@ -456,7 +456,7 @@ def show_experiment(store: Store, experiment_id: Any, heat: bool = False) -> tup
             gr.Gallery(value=[]),
             [],
             [],
-            ablation_plot_value([]),
+            gr.BarPlot(value=ablation_plot_value([]), visible=False),
             gr.Dropdown(choices=[]),
         )
     view = _view(store, experiment_id)
@@ -469,7 +469,8 @@ def show_experiment(store: Store, experiment_id: Any, heat: bool = False) -> tup
         ),
         ranking_rows(view),
         ablation,
-        ablation_plot_value(ablation),
+        # Drawn only for an ablation: an empty chart draws as blank axes ("Infinite extent").
+        gr.BarPlot(value=ablation_plot_value(ablation), visible=bool(ablation)),
         gr.Dropdown(choices=[v.name for v in view.variants], value=None),
     )
 

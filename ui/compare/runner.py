@@ -14,6 +14,7 @@ import dataclasses
 import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from engine.compare_plan import DEFAULT_MAX_BATCH, CompareAxis, ComparePlan, CompareVariant
@@ -268,18 +269,7 @@ def stream_experiment(
     are saved and scored, and the outcome says it was stopped. Closing the iterator early
     stops it the same way. Errors are re-raised in the caller's thread.
     """
-
-    def work(emit: Emit[RunEvent], cancel: threading.Event) -> None:
-        outcome = run_experiment(
-            engine,
-            store,
-            form,
-            on_progress=lambda update: emit(RunEvent(progress=update)),
-            cancel=cancel,
-        )
-        emit(RunEvent(outcome=outcome))
-
-    yield from stream_work(work, name="compare", cancel=stop)
+    yield from _stream(partial(run_experiment, engine, store, form), stop)
 
 
 def stream_missing_cells(
@@ -289,15 +279,14 @@ def stream_missing_cells(
     stop: threading.Event | None = None,
 ) -> Generator[RunEvent, None, None]:
     """`run_missing_cells` streamed like `stream_experiment` (Stop keeps what is done)."""
+    yield from _stream(partial(run_missing_cells, engine, store, experiment_id), stop)
 
+
+def _stream(
+    run: Callable[..., ExperimentOutcome], stop: threading.Event | None
+) -> Generator[RunEvent, None, None]:
     def work(emit: Emit[RunEvent], cancel: threading.Event) -> None:
-        outcome = run_missing_cells(
-            engine,
-            store,
-            experiment_id,
-            on_progress=lambda update: emit(RunEvent(progress=update)),
-            cancel=cancel,
-        )
+        outcome = run(on_progress=lambda update: emit(RunEvent(progress=update)), cancel=cancel)
         emit(RunEvent(outcome=outcome))
 
     yield from stream_work(work, name="compare", cancel=stop)

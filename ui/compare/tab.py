@@ -8,7 +8,8 @@ API endpoints in `ui.compare.api`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -154,8 +155,8 @@ def build_compare_tab(
     """Add the Compare tab's widgets and events to the current Blocks; opening `tab` (the
     gr.Tab it sits in) refreshes the list of saved experiments."""
     state = _State(gr.State(None), gr.State(None), gr.State(None), gr.State(None))
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=2, min_width=380):
+    with gr.Row(equal_height=False, elem_id="compare-layout"):
+        with gr.Column(scale=2, min_width=380, elem_id="compare-left"):
             variants = gr.Dataframe(
                 headers=["Label", "Prompt"],
                 datatype=["str", "str"],
@@ -181,9 +182,10 @@ def build_compare_tab(
                 ablate = gr.Button("Which words matter?", elem_id="compare-ablate")
                 stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="compare-stop")
             status = gr.Markdown(elem_id="compare-status")
-            preview = gr.Image(label="Current cell", interactive=False, height=160)
-            saved = _saved_widgets(store)
-        with gr.Column(scale=5):
+            with gr.Column(elem_id="compare-after"):  # on a phone: after the results
+                preview = gr.Image(label="Current cell", interactive=False, height=160)
+                saved = _saved_widgets(store)
+        with gr.Column(scale=5, min_width=0, elem_id="compare-results"):
             results = _result_widgets()
 
     # Both buttons read one `CompareForm`: the variants and the axis, or the prompt to ablate.
@@ -240,16 +242,11 @@ class _Runs:
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects it here)
         **values: Any,
     ) -> Iterator[tuple[Any, Any, Any]]:
-        session = session_of(request)
-        control = self.registry.start(session)
-        try:
+        def start(stop: threading.Event) -> Iterator[tuple[Any, Any, Any]]:
             form = h.read_form(values)
-            yield from h.run_comparison(self.engine, self.store, form, progress, control.stop)
-        except gr.Error as exc:
-            gr.Warning(exc.message, duration=None, title="The comparison did not run")
-            yield h.error_outputs(exc.message)
-        finally:
-            self.registry.finish(session, control)
+            return h.run_comparison(self.engine, self.store, form, progress, stop)
+
+        yield from self._controlled(request, start, "The comparison did not run")
 
     def missing(
         self,
@@ -257,12 +254,24 @@ class _Runs:
         request: gr.Request,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects it here)
     ) -> Iterator[tuple[Any, Any, Any]]:
+        def start(stop: threading.Event) -> Iterator[tuple[Any, Any, Any]]:
+            return h.run_missing(self.engine, self.store, experiment_id, progress, stop)
+
+        yield from self._controlled(request, start, "The missing cells did not run")
+
+    def _controlled(
+        self,
+        request: gr.Request,
+        start: Callable[[threading.Event], Iterator[tuple[Any, Any, Any]]],
+        title: str,
+    ) -> Iterator[tuple[Any, Any, Any]]:
+        """A run that Stop of its browser session reaches; its error a sentence that stays."""
         session = session_of(request)
         control = self.registry.start(session)
         try:
-            yield from h.run_missing(self.engine, self.store, experiment_id, progress, control.stop)
+            yield from start(control.stop)
         except gr.Error as exc:
-            gr.Warning(exc.message, duration=None, title="The missing cells did not run")
+            gr.Warning(exc.message, duration=None, title=title)
             yield h.error_outputs(exc.message)
         finally:
             self.registry.finish(session, control)
@@ -429,7 +438,7 @@ def _result_widgets() -> _Results:
     with gr.Accordion("Which words matter (ablation)", open=True):
         ablation_plot = gr.BarPlot(
             x="term", y="change", title="Change when the term is removed", sort="-y",
-            elem_id="compare-ablation-plot",
+            y_lim=[0, None], visible=False, elem_id="compare-ablation-plot",
         )  # fmt: skip
         ablation_table = gr.Dataframe(
             headers=["Term", "Change (mean)", "Spread", "SSIM", "ΔE"],

@@ -183,4 +183,69 @@ def test_errors_stay_stop_keeps_what_finished_and_votes_change(
     blind = [v for v in local_gallery.votes(experiment.id) if v.blind]
     assert sorted(v.seed_index for v in blind) == [0, 1]
     no_bare_error(page)
+
+    # "Which words matter?": no blank chart for a comparison; bars drawn for an ablation.
+    plot = page.locator("#compare-ablation-plot")
+    expect(plot).to_be_hidden()
+    page.locator("#compare-base textarea").fill("a large red star, night")
+    set_number(page, "compare-steps", 2)
+    page.locator("#compare-ablate").click()
+    expect(status).to_contain_text("Saved experiment #2", timeout=120_000)
+    expect(plot).to_be_visible()
+    expect(plot.locator("svg path, canvas").first).to_be_visible()
+    plot.scroll_into_view_if_needed()
+    plot.screenshot(path=str(tmp_path / "ablation.png"))
+    if SHOTS is not None:
+        shutil.copyfile(tmp_path / "ablation.png", SHOTS / "ablation.png")
+    page.close()
+
+
+def nothing_wider_than(page, width: int) -> list[str]:
+    """Visible elements with an id whose box reaches past `width` (cut off on a phone)."""
+    return page.evaluate(
+        """(width) => Array.from(document.querySelectorAll('[id]'))
+            .filter(e => e.offsetParent && e.getBoundingClientRect().right > width + 1)
+            .map(e => e.id + ': ' + Math.round(e.getBoundingClientRect().width) + ' px')""",
+        width,
+    )
+
+
+def test_a_390_px_phone_generates_and_compares_without_sideways_scrolling(
+    server, browser, tmp_path
+):
+    from playwright.sync_api import expect
+
+    url, _ = server
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(url)
+    page.get_by_role("tab", name="Generate").click()
+    set_number(page, "steps", 2)
+    page.locator("#prompt textarea").fill("a large red star on the left, night")
+    page.locator("#generate").click()
+    expect(page.locator("#results img").first).to_be_visible(timeout=120_000)
+    expect(page.locator("#info")).to_contain_text("Time")
+    assert nothing_wider_than(page, 390) == []  # the results column was 874 px wide
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, tmp_path, "phone-generate")
+
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("#compare-base textarea").fill("a red circle")
+    page.locator("#compare-sr textarea").fill("red, blue, green")
+    page.locator("#compare-make").click()
+    expect(page.locator("#compare-variants")).to_contain_text("a green circle")
+    page.get_by_text("Shared settings").click()
+    set_number(page, "compare-steps", 2)
+    page.locator("#compare-run").click()
+    expect(page.locator("#compare-status")).to_contain_text("Saved experiment", timeout=120_000)
+    expect(page.locator("#compare-grid img")).to_have_count(6)
+    assert nothing_wider_than(page, 390) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    def top(elem_id: str) -> float:
+        return page.locator(f"#{elem_id}").evaluate("e => e.getBoundingClientRect().top")
+
+    # The grid right under Run (not below every control); saved experiments after it.
+    assert top("compare-run") < top("compare-grid") < top("compare-saved")
+    assert top("compare-grid") - top("compare-run") < 700
+    shot(page, tmp_path, "phone-compare")
     page.close()

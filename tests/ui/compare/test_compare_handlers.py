@@ -143,7 +143,9 @@ def test_ablation_ranks_terms_on_the_page(hosted, store):
     _, _, _, _, ablation, plot, _ = h.show_experiment(store, experiment_id)
     assert sorted(r[0] for r in ablation) == ["a fox", "golden hour", "snow"]
     assert [r[1] for r in ablation] == sorted((r[1] for r in ablation), reverse=True)
-    assert list(plot["term"]) == [r[0] for r in ablation]
+    assert list(h.ablation_plot_value(ablation)["term"]) == [r[0] for r in ablation]
+    assert plot.visible  # drawn for an ablation; hidden (not blank axes) for a comparison
+    assert h.show_experiment(store, None)[5].visible is False
 
 
 def test_generators_and_compare_with(store, make_generation_for_ui):
