@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -40,6 +41,15 @@ from engine.ray_replica import EngineReplica, replica_options
 from engine.request import GenerationRequest
 from ui.hosting.engine_runners import RayRunner
 from ui.hosting.hosted_engine import HostedEngine
+
+
+def short_temp_dir() -> str:
+    """A fresh folder for Ray's session files with a short path: Ray's Unix sockets live there,
+    and a socket path may not exceed 107 bytes (TMPDIR can be deep, as under pytest)."""
+    base = tempfile.gettempdir()
+    if len(base) > 40 and os.path.isdir("/tmp"):
+        base = "/tmp"
+    return tempfile.mkdtemp(prefix="atelier-ray-", dir=base)
 
 
 def deploy(name: str, replicas: int, models_dir: Path, cpus: float) -> object:
@@ -86,10 +96,12 @@ def main() -> None:
 
     models_dir = Path(tempfile.mkdtemp(prefix="atelier-bench-"))
     ensure_demo_model(models_dir)
+    ray_dir = None
     if args.address:
         ray.init(address=args.address, log_to_driver=False)
     else:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        ray_dir = short_temp_dir()
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=ray_dir)
     cpus = float(ray.cluster_resources().get("CPU", 2)) / 3  # all three fit side by side
     try:
         one = deploy("bench-one", 1, models_dir, cpus)
@@ -122,6 +134,8 @@ def main() -> None:
     finally:
         serve.shutdown()
         ray.shutdown()
+        if ray_dir is not None:
+            shutil.rmtree(ray_dir, ignore_errors=True)
     median = {name: statistics.median(values) for name, values in times.items()}
     print(
         f"{args.requests} single-image requests, demo model {args.size}x{args.size}, "
