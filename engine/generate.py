@@ -103,6 +103,20 @@ class Engine:
         Seeds seed, seed+1, ... as A1111 numbers a batch; wildcards are resolved per image seed.
         """
         # 1. Check every setting, draw the seed if none was given, resolve each image's prompts.
+        request, specs = self.rows_of(request)
+        # 2. One pipeline call over those rows.
+        return self.generate_rows(
+            specs,
+            request,
+            model=model,
+            on_progress=on_progress,
+            cancel=cancel,
+            single_file_config=single_file_config,
+        )
+
+    def rows_of(self, request: GenerationRequest) -> tuple[GenerationRequest, list[ImageSpec]]:
+        """The request with its seed drawn, and one row per image (seed + k, wildcards resolved
+        for that seed): what `generate` hands `generate_rows`. Raises EngineError subclasses."""
         validate_request(request)
         request = request.with_seed()
         seeds = request.image_seeds()
@@ -122,15 +136,7 @@ class Engine:
             raise GenerationFailedError(
                 f"The prompt's wildcards could not be resolved ({type(exc).__name__})."
             ) from exc
-        # 2. One pipeline call over those rows.
-        return self.generate_rows(
-            specs,
-            request,
-            model=model,
-            on_progress=on_progress,
-            cancel=cancel,
-            single_file_config=single_file_config,
-        )
+        return request, specs
 
     def generate_rows(
         self,

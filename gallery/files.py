@@ -1,6 +1,6 @@
-"""Image files on disk: a content-addressed layout, atomic writes, thumbnails and write intents.
+"""Image files in a local folder: atomic writes, write intents, the default `ImageStorage`.
 
-Layout under the gallery folder (two levels of 256 shards keep folders small at millions):
+Layout under the gallery folder (see `gallery.prepared` for the names):
 
     images/ab/cd/<sha256>.png        the PNG exactly as stored (metadata embedded)
     thumbnails/ab/cd/<sha256>.webp   at most 256 px on the long side
@@ -17,8 +17,6 @@ start-up sweep (`gallery.sweep`) finishes intents left by a process that stopped
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import io
 import json
 import os
 import socket
@@ -26,46 +24,58 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
+from gallery.image_storage import ImageStorage, Intent, IntentInfo
+from gallery.prepared import (
+    IMAGES_DIR,
+    THUMBNAILS_DIR,
+    PreparedImage,
+    content_hash,
+    image_rel_path,
+    make_thumbnail,
+    prepare_png,
+    thumbnail_rel_path,
+)
 
-from gallery.errors import GalleryError
+__all__ = [
+    "HASH_LOCKS",
+    "HOSTNAME",
+    "ImageFiles",
+    "Intent",
+    "IntentInfo",
+    "PreparedImage",
+    "content_hash",
+    "image_rel_path",
+    "make_thumbnail",
+    "prepare_png",
+    "thumbnail_rel_path",
+]
 
-IMAGES_DIR = "images"
-THUMBNAILS_DIR = "thumbnails"
 TMP_DIR = "tmp"
 PENDING_DIR = "pending"
-THUMBNAIL_SIZE = 256
-THUMBNAIL_QUALITY = 80
 HOSTNAME = socket.gethostname()
 
 
-def content_hash(data: bytes) -> str:
-    """The SHA-256 hex digest that names a stored file."""
-    return hashlib.sha256(data).hexdigest()
+def intent_name() -> str:
+    """A new intent's name: `<host>-<pid>-<uuid>.json`, so the sweep knows its writer."""
+    return f"{HOSTNAME}-{os.getpid()}-{uuid.uuid4().hex}.json"
 
 
-def image_rel_path(sha: str) -> str:
-    """Where the image with this hash lives, relative to the gallery folder."""
-    return f"{IMAGES_DIR}/{sha[:2]}/{sha[2:4]}/{sha}.png"
+def intent_document(hashes: Iterable[str]) -> str:
+    """The JSON an intent holds."""
+    return json.dumps({"host": HOSTNAME, "pid": os.getpid(), "hashes": sorted(set(hashes))})
 
 
-def thumbnail_rel_path(sha: str) -> str:
-    """Where the thumbnail of the image with this hash lives."""
-    return f"{THUMBNAILS_DIR}/{sha[:2]}/{sha[2:4]}/{sha}.webp"
-
-
-def make_thumbnail(image: Image.Image) -> bytes:
-    """A WebP at most `THUMBNAIL_SIZE` px on the long side, aspect kept."""
-    thumb = image.copy()
-    thumb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.LANCZOS)
-    if thumb.mode not in ("RGB", "RGBA"):
-        thumb = thumb.convert("RGBA" if "A" in thumb.getbands() else "RGB")
-    out = io.BytesIO()
-    thumb.save(out, format="WEBP", quality=THUMBNAIL_QUALITY, method=4)
-    return out.getvalue()
+def read_intent(name: str, text: str, age_s: float) -> IntentInfo:
+    """An intent read back; one that cannot be parsed names no hashes and counts as old."""
+    try:
+        document = json.loads(text)
+        hashes = tuple(str(h) for h in document.get("hashes", []))
+        host, pid = str(document.get("host", "")), int(document.get("pid", 0))
+    except (ValueError, TypeError, AttributeError):
+        return IntentInfo(name, "", 0, (), float("inf"))
+    return IntentInfo(name, host, pid, hashes, age_s)
 
 
 def fsync_dir(path: Path) -> None:
@@ -82,71 +92,8 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-@dataclass(frozen=True)
-class PreparedImage:
-    """An image ready to store: its bytes, hash, size and thumbnail."""
-
-    data: bytes
-    sha: str
-    width: int
-    height: int
-    thumbnail: bytes
-
-    @property
-    def rel_path(self) -> str:
-        return image_rel_path(self.sha)
-
-    @property
-    def thumbnail_rel_path(self) -> str:
-        return thumbnail_rel_path(self.sha)
-
-
-def prepare_png(data: bytes, image: Image.Image | None = None) -> PreparedImage:
-    """Hash, measure and thumbnail PNG bytes; `GalleryError` if they are not a readable PNG.
-
-    Pass the decoded `image` when you have it (a fresh generation) to skip decoding again.
-    """
-    if image is not None:
-        return PreparedImage(data, content_hash(data), *image.size, make_thumbnail(image))
-    try:
-        with Image.open(io.BytesIO(data)) as decoded:
-            if decoded.format != "PNG":
-                raise GalleryError("The image is not a PNG file.")
-            decoded.load()
-            thumbnail = make_thumbnail(decoded)
-            width, height = decoded.size
-    except GalleryError:
-        raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise GalleryError(f"The image could not be read: {exc}.") from None
-    return PreparedImage(data, content_hash(data), width, height, thumbnail)
-
-
-class Intent:
-    """A write intent on disk: hashes whose files may exist without rows until `finish()`."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def finish(self) -> None:
-        """The commit (or the clean-up after a failure) is done: forget the intent."""
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-
-
-@dataclass(frozen=True)
-class IntentInfo:
-    """An intent file as read back by the sweep."""
-
-    path: Path
-    host: str
-    pid: int
-    hashes: tuple[str, ...]
-    age_s: float
-
-
-class ImageFiles:
-    """The file side of the gallery, rooted at the gallery folder."""
+class ImageFiles(ImageStorage):
+    """The gallery's files in its local folder (the default)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -157,8 +104,10 @@ class ImageFiles:
         """The absolute path of a path stored in the database."""
         return self.root / rel_path
 
+    def location(self, rel_path: str) -> str:
+        return str(self.absolute(rel_path))
+
     def write(self, rel_path: str, data: bytes) -> bool:
-        """Write `data` at `rel_path` atomically; False (nothing written) if it already exists."""
         target = self.absolute(rel_path)
         if target.exists():
             return False
@@ -177,73 +126,53 @@ class ImageFiles:
         fsync_dir(target.parent)
         return True
 
-    def store(self, image: PreparedImage) -> list[str]:
-        """Write an image and its thumbnail; return the paths this call created."""
-        created: list[str] = []
+    def read(self, rel_path: str) -> bytes:
+        return self.absolute(rel_path).read_bytes()
+
+    def exists(self, rel_path: str) -> bool:
+        return self.absolute(rel_path).exists()
+
+    def delete(self, rel_path: str) -> bool:
         try:
-            for rel_path, data in (
-                (image.rel_path, image.data),
-                (image.thumbnail_rel_path, image.thumbnail),
-            ):
-                if self.write(rel_path, data):
-                    created.append(rel_path)
-        except BaseException:
-            self.remove(created)
-            raise
-        return created
-
-    def remove(self, rel_paths: Iterable[str]) -> None:
-        """Delete files, ignoring those already gone."""
-        for rel_path in rel_paths:
-            with contextlib.suppress(FileNotFoundError):
-                self.absolute(rel_path).unlink()
-
-    def remove_hash(self, sha: str) -> list[str]:
-        """Delete the image and thumbnail of `sha`; return the paths that existed."""
-        removed = []
-        for rel_path in (image_rel_path(sha), thumbnail_rel_path(sha)):
-            try:
-                self.absolute(rel_path).unlink()
-            except FileNotFoundError:
-                continue
-            removed.append(rel_path)
-        return removed
+            self.absolute(rel_path).unlink()
+        except FileNotFoundError:
+            return False
+        return True
 
     # --- intents ---------------------------------------------------------------------------
 
     def begin_intent(self, hashes: Iterable[str]) -> Intent:
-        """Durably record that files of `hashes` may be about to lose or gain their rows."""
-        name = f"{HOSTNAME}-{os.getpid()}-{uuid.uuid4().hex}.json"
-        document = {"host": HOSTNAME, "pid": os.getpid(), "hashes": sorted(set(hashes))}
+        name = intent_name()
         temp = self.root / TMP_DIR / f"{name}.part"
         with open(temp, "w", encoding="utf-8") as handle:
-            json.dump(document, handle)
+            handle.write(intent_document(hashes))
             handle.flush()
             os.fsync(handle.fileno())
         path = self.root / PENDING_DIR / name
         os.replace(temp, path)
         fsync_dir(path.parent)
-        return Intent(path)
+        return Intent(name, self.forget_intent)
 
     def intents(self) -> list[IntentInfo]:
-        """Every intent on disk (unreadable ones are reported with no hashes)."""
         now = time.time()
         found = []
         for path in sorted((self.root / PENDING_DIR).glob("*.json")):
             try:
                 age = now - path.stat().st_mtime
-                document = json.loads(path.read_text(encoding="utf-8"))
-                hashes = tuple(str(h) for h in document.get("hashes", []))
-                host, pid = str(document.get("host", "")), int(document.get("pid", 0))
+                text = path.read_text(encoding="utf-8")
             except FileNotFoundError:
                 continue
-            except (OSError, ValueError, TypeError, AttributeError):
-                host, pid, hashes, age = "", 0, (), float("inf")
-            found.append(IntentInfo(path, host, pid, hashes, age))
+            except (OSError, ValueError):
+                found.append(IntentInfo(path.name, "", 0, (), float("inf")))
+                continue
+            found.append(read_intent(path.name, text, age))
         return found
 
+    def forget_intent(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / PENDING_DIR / name).unlink()
+
     def temp_files(self) -> list[tuple[Path, float]]:
-        """Files in `tmp/` with their age in seconds."""
         now = time.time()
         found = []
         for path in (self.root / TMP_DIR).iterdir():
@@ -251,28 +180,19 @@ class ImageFiles:
                 found.append((path, now - path.stat().st_mtime))
         return found
 
+    # --- listing ---------------------------------------------------------------------------
+
     def served_folders(self) -> tuple[Path, Path]:
-        """The image and thumbnail folders (created): all a web server may serve."""
         folders = (self.root / IMAGES_DIR, self.root / THUMBNAILS_DIR)
         for folder in folders:
             folder.mkdir(parents=True, exist_ok=True)
         return folders
 
-    def any_settled_image(self, waiting: Iterable[str] = ()) -> bool:
-        """Whether a stored image exists that no write intent names (not a write in flight)
-        and that is not among `waiting` (rows waiting for the database)."""
-        in_flight = {sha for intent in self.intents() for sha in intent.hashes} | set(waiting)
-        return any(
-            path.stem not in in_flight for path in (self.root / IMAGES_DIR).glob("*/*/*.png")
-        )
-
-    def image_paths(self) -> Iterable[tuple[str, Path]]:
-        """(hash, path) of every stored image file."""
+    def image_hashes(self) -> Iterable[str]:
         for path in sorted((self.root / IMAGES_DIR).glob("*/*/*.png")):
-            yield path.stem, path
+            yield path.stem
 
     def stored_hashes(self) -> Iterable[tuple[str, float]]:
-        """Every hash with an image or thumbnail file on disk, with the newest file's age."""
         now = time.time()
         ages: dict[str, float] = {}
         for folder, suffix in ((IMAGES_DIR, ".png"), (THUMBNAILS_DIR, ".webp")):

@@ -143,7 +143,7 @@ def _clip_skip(settings: Any) -> int | None:
 
 # Provenance keys that differ run to run; the database keeps them, the file does not, so the
 # same settings and seed give byte-identical PNGs.
-VOLATILE_PROVENANCE_KEYS = ("timings",)
+VOLATILE_PROVENANCE_KEYS = ("timings", "served")  # served: which engine replica, which batch
 
 
 def atelier_document(generation: NewGeneration) -> dict[str, Any]:

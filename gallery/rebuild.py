@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Protocol
 
 from gallery.errors import GalleryError
-from gallery.files import ImageFiles, content_hash
+from gallery.image_storage import ImageStorage
 from gallery.importers import new_generation_from_png
 from gallery.metadata import metadata_from_png
+from gallery.prepared import content_hash, image_rel_path
 from gallery.records import ImportReport, NewGeneration
 
 
@@ -23,17 +24,19 @@ class _Recorder(Protocol):
     def record_generations(self, items: list[NewGeneration]) -> list[int]: ...
 
 
-def record_stored_images(store: _Recorder, files: ImageFiles) -> ImportReport:
+def record_stored_images(store: _Recorder, files: ImageStorage) -> ImportReport:
     """Record every stored image without a row; a file whose content does not match its name,
     or that cannot be read, is reported in `failed` and left alone."""
     imported: list[int] = []
     without_metadata: list[Path] = []
     failed: list[tuple[Path, str]] = []
-    for sha, path in files.image_paths():
+    for sha in files.image_hashes():
+        rel_path = image_rel_path(sha)
+        path = Path(files.location(rel_path))
         try:
             if store.has_content(sha):
                 continue
-            data = path.read_bytes()
+            data = files.read(rel_path)
             if content_hash(data) != sha:
                 raise GalleryError("The file's content does not match its name.")
             metadata = metadata_from_png(data)

@@ -27,6 +27,8 @@ from gallery.database import (
 from gallery.deferred import RETRY_S, DeferredRecorder
 from gallery.errors import GalleryError, GalleryUnavailableError
 from gallery.files import ImageFiles
+from gallery.image_storage import ImageStorage
+from gallery.object_files import ObjectImageFiles, is_object_store_url
 from gallery.outages import database_folder, disk_full, is_disk_full, is_unreachable
 from gallery.owners import Owner
 from gallery.planner_statistics import PlannerStatistics
@@ -43,6 +45,17 @@ from gallery.services.styles import StyleService
 from gallery.sweep import DEFAULT_GRACE_S
 from gallery.views import AdminGallery, OwnerGallery
 
+IMAGES_ENV = "ATELIER_IMAGES"
+
+
+def open_image_storage(images: str | None, root: Path) -> ImageStorage:
+    """The local folder `root` (no `images`), or the object store `images` names."""
+    if not images:
+        return ImageFiles(root)
+    if is_object_store_url(images):
+        return ObjectImageFiles(images, root)
+    raise GalleryError(f"Images go to the gallery folder or to s3://bucket/prefix, not {images!r}.")
+
 
 class GalleryStore:
     """Generations, their images, tags, ratings, experiments and user styles.
@@ -53,15 +66,15 @@ class GalleryStore:
     frozen records, never ORM objects.
     """
 
-    def __init__(self, root: Path, engine: Engine) -> None:
+    def __init__(self, root: Path, engine: Engine, files: ImageStorage | None = None) -> None:
         self.root = root
         self._engine = engine
         self._text_mode = text_mode(engine.dialect.name, "generations_fts" in table_names(engine))
         sessions = Sessions(engine)
-        self.files = ImageFiles(root)
+        self.files = files if files is not None else ImageFiles(root)
         self.statistics = PlannerStatistics(engine, self._text_mode)
         self.records = RecordService(sessions, self.files, root, self.statistics)
-        self.search = SearchService(sessions, root, self._text_mode)
+        self.search = SearchService(sessions, root, self._text_mode, self.files)
         self.curation = CurationService(sessions, self.files, self.records)
         self.scores = ScoreService(sessions)
         self.experiments = ExperimentService(sessions, self.records, self.curation, self.scores)
@@ -78,6 +91,7 @@ class GalleryStore:
         gallery_dir: str | os.PathLike[str],
         database_url: str | None = None,
         *,
+        images: str | None = None,
         sweep_grace_s: float = DEFAULT_GRACE_S,
         allow_unrecorded_images: bool = False,
     ) -> GalleryStore:
@@ -85,7 +99,9 @@ class GalleryStore:
 
         The database is `database_url`, else `DATABASE_URL`, else
         `gallery_dir/database/atelier.db` (moved there from an older layout's
-        `gallery_dir/atelier.db`); image files always live under `gallery_dir`.
+        `gallery_dir/atelier.db`). Image files live under `gallery_dir`, or, when `images`
+        (else `ATELIER_IMAGES`) is `s3://bucket/prefix`, in that object store
+        (`gallery.object_files`; `gallery_dir` then keeps the local copy that is served).
 
         Refuses (`GalleryError`, nothing touched) a database that holds no generation while
         image files exist — a new, emptied or replaced file, or a mistyped `DATABASE_URL` —
@@ -98,13 +114,14 @@ class GalleryStore:
             url = resolve_database_url(root, database_url)
             if url == resolve_database_url(root, None) and not os.environ.get("DATABASE_URL"):
                 move_legacy_database(root)
+            files = open_image_storage(images or os.environ.get(IMAGES_ENV), root)
             engine = create_gallery_engine(url)
         except OSError as exc:
             raise _open_error(exc, root) from None
         try:
             before = current_revision(engine)
             migrated = upgrade_schema(engine, backup_dir=root / "backups") != before
-            store = cls(root, engine)
+            store = cls(root, engine, files)
             if migrated:  # new indexes have no statistics yet
                 store.statistics.refresh(thorough=True)
             if not allow_unrecorded_images:

@@ -23,18 +23,20 @@ not deleted: the recipe and settings are still worth having without the picture.
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import Iterable, Iterator
 from itertools import islice
-from pathlib import Path
 
 from PIL import Image
 from sqlalchemy import Engine, select, update
 
 from gallery.database import writer
 from gallery.errors import GalleryError
-from gallery.files import ImageFiles, image_rel_path, make_thumbnail, owner_alive, parse_owner
+from gallery.files import owner_alive, parse_owner
+from gallery.image_storage import ImageStorage
 from gallery.metadata import ATELIER_KEY, read_text_chunks
 from gallery.models import ImageFile
+from gallery.prepared import image_rel_path, make_thumbnail
 from gallery.records import SweepReport
 
 DEFAULT_GRACE_S = 600.0
@@ -63,7 +65,7 @@ def referenced_hashes(engine: Engine, hashes: Iterable[str]) -> set[str]:
 
 def sweep(
     engine: Engine,
-    files: ImageFiles,
+    files: ImageStorage,
     *,
     grace_s: float = DEFAULT_GRACE_S,
     full: bool = False,
@@ -90,8 +92,7 @@ def sweep(
         for sha in intent.hashes:
             if sha not in in_use:
                 removed.extend(files.remove_hash(sha))
-        with contextlib.suppress(FileNotFoundError):
-            intent.path.unlink()
+        files.forget_intent(intent.name)
         finished += 1
 
     missing: tuple[int, ...] = ()
@@ -111,7 +112,7 @@ def sweep(
 
 def _remove_orphans(
     engine: Engine,
-    files: ImageFiles,
+    files: ImageStorage,
     grace_s: float,
     delete_ours: bool,
     kept: list[str],
@@ -124,36 +125,38 @@ def _remove_orphans(
         for sha in chunk:
             if sha in in_use:
                 continue
-            if not delete_ours and is_ours(files.absolute(image_rel_path(sha))):
+            if not delete_ours and is_ours(files, image_rel_path(sha)):
                 kept.append(image_rel_path(sha))
                 continue
             removed.extend(files.remove_hash(sha))
     return removed
 
 
-def is_ours(path: Path) -> bool:
-    """Whether the PNG at `path` carries our own metadata chunk (False if absent/unreadable)."""
+def is_ours(files: ImageStorage, rel_path: str) -> bool:
+    """Whether the stored PNG carries our own metadata chunk (False if absent/unreadable)."""
     try:
-        return ATELIER_KEY in read_text_chunks(path)
+        return ATELIER_KEY in read_text_chunks(files.read(rel_path))
     except (GalleryError, OSError):
         return False
 
 
-def _flag_missing(engine: Engine, files: ImageFiles) -> tuple[int, ...]:
+def _flag_missing(engine: Engine, files: ImageStorage) -> tuple[int, ...]:
     missing, present_again = [], []
     with engine.connect() as connection:
         rows = connection.execute(
             select(ImageFile.id, ImageFile.path, ImageFile.thumbnail_path, ImageFile.missing)
         ).all()
     for image_id, rel_path, thumb_rel_path, flagged in rows:
-        path = files.absolute(rel_path)
-        if not path.exists():
+        if not files.exists(rel_path):
             missing.append(image_id)
             continue
         if flagged:
             present_again.append(image_id)
-        if thumb_rel_path and not files.absolute(thumb_rel_path).exists():
-            with contextlib.suppress(OSError, ValueError), Image.open(path) as image:
+        if thumb_rel_path and not files.exists(thumb_rel_path):
+            with (
+                contextlib.suppress(OSError, ValueError),
+                Image.open(io.BytesIO(files.read(rel_path))) as image,
+            ):
                 files.write(thumb_rel_path, make_thumbnail(image))
     with writer(engine).begin() as connection:
         for ids, flag in ((missing, True), (present_again, False)):

@@ -75,3 +75,16 @@ def tiny_disk(tmp_path: Path):
         yield TinyDisk(mount_point)
     finally:
         subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real S3 server (moto's server mode in a subprocess), shared by the session; each test
+    makes its own bucket. See `tests/object_store.py`."""
+    from tests.object_store import MotoServer
+
+    server = MotoServer(tmp_path_factory.mktemp("s3")).start()
+    try:
+        yield server
+    finally:
+        server.stop()

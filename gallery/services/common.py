@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from gallery.database import reader, writer
 from gallery.errors import GalleryError, NotFoundError
-from gallery.files import ImageFiles
+from gallery.image_storage import ImageStorage
 from gallery.models import Generation, Tag
 from gallery.outages import database_folder, outages_as_sentences
 from gallery.owners import Owner, owner_filter
@@ -89,15 +89,35 @@ def check_id(value: Any) -> int:
     return value
 
 
-def discard_unreferenced(engine: Engine, files: ImageFiles, shas: Iterable[str]) -> bool:
+def discard_unreferenced(engine: Engine, files: ImageStorage, shas: Iterable[str]) -> bool:
     """After a failed write: remove files of hashes no row references. False if unsure."""
     try:
         in_use = referenced_hashes(engine, shas)
     except Exception:
         return False  # the sweep will decide once the database answers again
-    for sha in set(shas) - in_use:
-        files.remove_hash(sha)
+    try:
+        for sha in set(shas) - in_use:
+            files.remove_hash(sha)
+    except Exception:
+        return False  # the store is unreachable: the intent stays for the sweep
     return True
+
+
+def localize_summaries(files: ImageStorage, root: str, items: Iterable[GenerationSummary]) -> None:
+    """Make the picture each summary shows (its thumbnail, else its image) servable."""
+    shown = (item.thumbnail_path or item.image_path for item in items)
+    files.localize(path.removeprefix(f"{root}/") for path in shown if path)
+
+
+def localize_record(files: ImageStorage, record: GenerationRecord) -> GenerationRecord:
+    """Make a record's images and thumbnails servable; return the record."""
+    files.localize(
+        path.relative_to(files.root).as_posix()
+        for image in record.images
+        for path in (image.path, image.thumbnail_path)
+        if path is not None
+    )
+    return record
 
 
 def summary(root: str, row: Row[Any]) -> GenerationSummary:

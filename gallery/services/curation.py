@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from gallery.errors import GalleryError, NotFoundError
 from gallery.export import write_export_zip
-from gallery.files import HASH_LOCKS, ImageFiles
+from gallery.files import HASH_LOCKS
+from gallery.image_storage import ImageStorage
 from gallery.models import Generation, GenerationTag, ImageFile, Tag
 from gallery.owners import Owner
 from gallery.records import check_rating, normalize_tag
@@ -27,7 +28,7 @@ from gallery.services.recording import RecordService
 class CurationService:
     """Rating, favourite, notes, tags, delete and export of an owner's generations."""
 
-    def __init__(self, sessions: Sessions, files: ImageFiles, records: RecordService) -> None:
+    def __init__(self, sessions: Sessions, files: ImageStorage, records: RecordService) -> None:
         self._sessions = sessions
         self._files = files
         self._records = records

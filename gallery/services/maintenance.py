@@ -15,7 +15,7 @@ from sqlalchemy import exists, select, update
 import gallery.fts_terms as fts_terms
 from gallery.deferred import DeferredFolder
 from gallery.errors import GalleryError
-from gallery.files import ImageFiles
+from gallery.image_storage import ImageStorage
 from gallery.models import Experiment, Generation, UserStyleRow
 from gallery.outages import outages_as_sentences
 from gallery.owners import EVERY_OWNER, Owner, writing_owner
@@ -34,7 +34,7 @@ class MaintenanceService:
     def __init__(
         self,
         sessions: Sessions,
-        files: ImageFiles,
+        files: ImageStorage,
         records: RecordService,
         text_mode: TextMode,
         statistics: PlannerStatistics,

@@ -33,13 +33,15 @@ from sqlalchemy.orm import Session, selectinload
 
 from gallery.deferred import DeferredBatch, DeferredFolder
 from gallery.errors import GalleryError, GalleryUnavailableError, NotFoundError
-from gallery.files import HASH_LOCKS, ImageFiles, PreparedImage, image_rel_path, prepare_png
+from gallery.files import HASH_LOCKS
+from gallery.image_storage import ImageStorage
 from gallery.importers import import_folder as import_images
 from gallery.metadata import embed_metadata
 from gallery.models import Generation, GenerationTag, ImageFile, utc_now
 from gallery.outages import UNAVAILABLE_WHILE_RECORDING, outages_as_sentences
 from gallery.owners import Owner, owner_filter, writing_owner
 from gallery.planner_statistics import PlannerStatistics
+from gallery.prepared import PreparedImage, image_rel_path, prepare_png
 from gallery.records import (
     GenerationRecord,
     GenerationSummary,
@@ -56,6 +58,8 @@ from gallery.services.common import (
     check_id,
     discard_unreferenced,
     generation_record,
+    localize_record,
+    localize_summaries,
     owned,
     summary,
     tag_ids,
@@ -68,7 +72,7 @@ class RecordService:
     """Generations and their image files: record, import, get, lineage."""
 
     def __init__(
-        self, sessions: Sessions, files: ImageFiles, root: Path, statistics: PlannerStatistics
+        self, sessions: Sessions, files: ImageStorage, root: Path, statistics: PlannerStatistics
     ) -> None:
         self._sessions = sessions
         self._files = files
@@ -130,9 +134,8 @@ class RecordService:
                 return 0  # its commit went through after all
         items, prepared = [], []
         for sha, item in batch.items:
-            path = self._files.absolute(image_rel_path(sha))
             try:
-                image = prepare_png(path.read_bytes())
+                image = prepare_png(self._files.read(image_rel_path(sha)))
             except (OSError, GalleryError):
                 continue  # the file is gone (deleted by hand): nothing to record
             if image.sha != sha:
@@ -230,7 +233,8 @@ class RecordService:
             )
             if row is None:
                 raise NotFoundError(f"There is no generation {generation_id}.")
-            return generation_record(self._root, row)
+            record = generation_record(self._root, row)
+        return localize_record(self._files, record)
 
     def lineage(self, generation_id: int, *, owner: Owner) -> Lineage:
         """The generation, its parents up to the root (root first) and all its descendants
@@ -245,7 +249,11 @@ class RecordService:
                 raise NotFoundError(f"There is no generation {generation_id}.")
             ancestors = self._walk(session, generation_id, owner, up=True)
             descendants = self._walk(session, generation_id, owner, up=False)
-        return Lineage(self._summary(base), ancestors, descendants)
+        lineage = Lineage(self._summary(base), ancestors, descendants)
+        localize_summaries(
+            self._files, self._root.as_posix(), (lineage.generation, *ancestors, *descendants)
+        )
+        return lineage
 
     def _summary(self, row: Any) -> GenerationSummary:
         return summary(self._root.as_posix(), row)

@@ -13,20 +13,24 @@ from pathlib import Path
 from sqlalchemy import func, literal, select, text
 
 from gallery.errors import GalleryError
+from gallery.image_storage import ImageStorage
 from gallery.models import Generation, GenerationTag, Tag
 from gallery.owners import Owner, owner_filter
 from gallery.records import GalleryQuery, Page
 from gallery.search import DEFAULT_PLAN, TextMode, count_statement, page_statement
 from gallery.search_plans import plan_search
-from gallery.services.common import Sessions, owned, summary
+from gallery.services.common import Sessions, localize_summaries, owned, summary
 
 
 class SearchService:
     """Find an owner's generations: search, count, the models and tags they use."""
 
-    def __init__(self, sessions: Sessions, root: Path, text_mode: TextMode) -> None:
+    def __init__(
+        self, sessions: Sessions, root: Path, text_mode: TextMode, files: ImageStorage
+    ) -> None:
         self._sessions = sessions
         self._root = root.as_posix()
+        self._files = files
         self._text_mode = text_mode
 
     def search(self, query: GalleryQuery | None = None, *, owner: Owner) -> Page:
@@ -40,6 +44,7 @@ class SearchService:
             statement, params = page_statement(query, mode=self._text_mode, plan=plan)
             rows = connection.execute(statement, params).all()
         items = tuple(summary(self._root, row) for row in rows[: query.page_size])
+        localize_summaries(self._files, self._root, items)
         return Page(items, query.page, query.page_size, has_more=len(rows) > query.page_size)
 
     def count(

@@ -124,7 +124,7 @@ def test_a_crash_after_commit_keeps_rows_and_files(gallery_dir, database_url):
         """
         image = Image.new("RGB", (40, 30), (1, 2, 3))
         store.files.begin_intent = lambda hashes, real=store.files.begin_intent: type(
-            "I", (), {"finish": die, "path": real(hashes).path})()
+            "I", (), {"finish": die, "name": real(hashes).name})()
         local.record_generation(NewGeneration(prompt="kept fox", seed=1, image=image))
         """,
     )

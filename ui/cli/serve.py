@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the page's libraries load only when `serve` runs
     from engine.generate import Engine
     from gallery.store import GalleryStore
     from ui.hosting.engine_loading import EngineLoading
+    from ui.hosting.engine_runners import PipelineRunner
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,16 +59,37 @@ def add_serve_flags(parser: argparse.ArgumentParser) -> None:
         help="require a login; repeat for more users (each gets their own gallery)",
     )
     parser.add_argument("--auth-file", metavar="FILE", help="logins, one user:pass a line")
+    parser.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        help="where the pipeline runs: this process (local), or engine replicas on the Ray "
+        "cluster at RAY_ADDRESS (ray; see README 'Scaling out'; default: ATELIER_ENGINE, "
+        "else local)",
+    )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="the gallery database, e.g. postgresql+psycopg://user@host/db, shared by every "
+        "front end (default: DATABASE_URL, else a SQLite file in the data folder)",
+    )
+    parser.add_argument(
+        "--images",
+        metavar="s3://BUCKET/PREFIX",
+        help="keep images in an S3-compatible store (endpoint and keys from the AWS_* "
+        "variables; default: ATELIER_IMAGES, else the gallery folder)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Build the gallery and the page, serve it, load the engine behind it; serve until
     interrupted."""
+    from engine.errors import EngineError
     from gallery.errors import GalleryError
     from gallery.store import GalleryStore
     from ui.clip_tokenizer import clip_tokenizer
     from ui.hosting.auth import HostingError
     from ui.hosting.engine_loading import EngineLoading
+    from ui.hosting.engine_runners import runner_for
     from ui.hosting.mode import hosting_from, with_browser_secret
     from ui.hosting.served import launch_options
     from ui.page_assets import launch_assets
@@ -108,10 +130,15 @@ def run(args: argparse.Namespace) -> int:
         )
         if hosting.public:
             hosting = with_browser_secret(hosting, data_dir)
-        store = GalleryStore.open(gallery_dir(data_dir))
-    except (HostingError, GalleryError) as exc:
+        store = GalleryStore.open(
+            gallery_dir(data_dir),
+            getattr(args, "database_url", None),
+            images=getattr(args, "images", None),
+        )
+        runner = runner_for(engine, getattr(args, "engine", None))
+    except (HostingError, GalleryError, EngineError) as exc:
         raise CommandError(str(exc)) from None
-    app = build_served_app(engine, default, store, hosting, data_dir)
+    app = build_served_app(engine, default, store, hosting, data_dir, runner)
     app.launch(
         **launch_assets(),
         server_name=getattr(args, "host", "127.0.0.1"),
@@ -148,6 +175,7 @@ def build_served_app(
     store: GalleryStore,
     hosting: Hosting,
     data_dir: Path | None = None,
+    runner: PipelineRunner | None = None,
 ) -> gr.Blocks:
     """The page as `serve` runs it: each visitor's own gallery (`ui.hosting.visitors`), every
     run through the GPU boundary, and in public mode behind the allow-list, the limits and
@@ -167,7 +195,7 @@ def build_served_app(
         loaded = engine.wait() if isinstance(engine, EngineLoading) else engine
         loaded.models.get(default.model)
     return build_app(
-        HostedEngine(engine, hosting, lambda: gallery.current().rate_key),
+        HostedEngine(engine, hosting, lambda: gallery.current().rate_key, runner),
         default,
         on_result=lambda result, recipe=None: record_result(gallery, result, recipe),
         data_dir=data_dir,

@@ -4,7 +4,8 @@ behind the model allow-list, the limits and each visitor's admission.
 Every path that runs the pipeline comes through here: the Generate tab's batch
 (`stream_batch`: image by image, Stop and Skip), the API and the CLI (`generate`), the batches
 of a comparison or an ablation and Regenerate from record (`generate_rows`). Each runs as one
-`ui.hosting.zerogpu.run_on_gpu` entry. The public checks happen on the server, before any
+`ui.hosting.zerogpu.run_on_gpu` entry, or on Ray Serve replicas
+(`ui.hosting.engine_runners`). The public checks happen on the server, before any
 work, and fail with one sentence (`InvalidRequestError`) that names no server path.
 
 The engine may still be loading (`ui.hosting.engine_loading`, as `serve` starts it): the page
@@ -24,10 +25,10 @@ from engine.errors import GenerationCancelled, InvalidRequestError
 from engine.loras import LoraFolder
 from engine.request import GenerationRequest, ImageSpec, validate_request
 from engine.result import GenerationResult
-from ui.hosting import zerogpu
 from ui.hosting.admission import ANONYMOUS, ANONYMOUS_PREFIX, Admission, check_limits
 from ui.hosting.batch import BatchEvent, RunControl, merge_results
 from ui.hosting.engine_loading import EngineLoading
+from ui.hosting.engine_runners import PipelineRunner, runner_for
 from ui.hosting.mode import Hosting, Limits
 from ui.hosting.zerogpu import PipelineCall
 
@@ -49,13 +50,15 @@ class HostedEngine:
         engine: Engine | EngineLoading,
         hosting: Hosting | None = None,
         visitor_of: Callable[[], str] = lambda: LOCAL,
+        runner: PipelineRunner | None = None,
     ) -> None:
         """`engine` may still be loading; `visitor_of()` names whom a run counts against (a
-        visitor's rate key)."""
+        visitor's rate key); `runner` runs the pipeline calls (default: `ATELIER_ENGINE`, else
+        this process's engine)."""
         self._source = engine
         self.hosting = hosting or Hosting()
         self._visitor_of = visitor_of
-        self._gpu_key = zerogpu.register_engine(engine)
+        self.runner = runner if runner is not None else runner_for(engine)
         limits = self.hosting.limits or Limits()
         self.admission = Admission(
             limits.runs_per_visitor, limits.requests_per_minute, limits.images_per_minute
@@ -176,7 +179,7 @@ class HostedEngine:
         parts: list[GenerationResult] = []
         stopped = skipped = False
         with self._admitted(len(seeds)):
-            events = zerogpu.run_on_gpu(self._gpu_key, calls)
+            events = self.runner.run(calls)
             try:
                 for event in events:
                     if event.result is None:
@@ -247,7 +250,7 @@ class HostedEngine:
     ) -> GenerationResult:
         """One call through the GPU boundary: progress to the callback, `cancel` checked at
         every step (closing the GPU generator stops the work)."""
-        events = zerogpu.run_on_gpu(self._gpu_key, [call])
+        events = self.runner.run([call], progress=on_progress is not None)
         try:
             for event in events:
                 if event.result is not None:

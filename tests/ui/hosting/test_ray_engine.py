@@ -1,0 +1,241 @@
+"""The engine on a real local Ray cluster: two `engine.ray_replica` replicas on the demo model,
+reached through `HostedEngine` with a `RayRunner`, as `serve --engine ray` does; and two
+front-end processes (`python app.py serve --engine ray`) on those replicas sharing one
+PostgreSQL gallery (the tests' own server) and one S3-compatible store (moto's server mode).
+
+One cluster for the whole module (starting Ray takes a while on a small machine); select these
+tests with `-m cluster`. The reference is the in-process engine: every image must equal its
+in-process generation within one level (CPU kernels are not batch-invariant).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.errors import InvalidRequestError
+from engine.request import GenerationRequest, ImageSpec
+from tests.gallery.conftest import postgres_server  # noqa: F401  (the session's server)
+from tests.object_store import MotoServer, free_port
+from ui.hosting.batch import RunControl
+from ui.hosting.engine_runners import RayRunner
+from ui.hosting.hosted_engine import HostedEngine
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+SMALL = {"width": 64, "height": 64, "steps": 3}
+REPO_ROOT = Path(__file__).resolve().parents[3]
+START_TIMEOUT_S = 300
+PREFIX = "shared"
+
+
+def pixels(image) -> np.ndarray:
+    return np.asarray(image, dtype=np.int16)
+
+
+@pytest.fixture(scope="module")
+def replicas(models_dir) -> Iterator[object]:
+    """A local Ray cluster with two engine replicas (one CPU and one torch thread each)."""
+    ray = pytest.importorskip("ray")
+    from ray import serve
+
+    from engine.ray_replica import APP_NAME, EngineReplica
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        app = EngineReplica.options(num_replicas=2, ray_actor_options={"num_cpus": 1}).bind(
+            str(models_dir), 1
+        )
+        yield serve.run(app, name=APP_NAME, route_prefix=None)
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def remote(engine, replicas) -> HostedEngine:
+    return HostedEngine(engine, runner=RayRunner(engine, replicas))
+
+
+def start_front_end(data_dir: Path, env: dict[str, str], args: list[str]) -> tuple:
+    port = free_port()
+    log = open(data_dir.parent / f"{data_dir.name}.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "app.py"), "--data-dir", str(data_dir), "serve",
+         "--host", "127.0.0.1", "--port", str(port), "--model", "demo", *args],
+        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    return process, port, log
+
+
+def wait_for(port: int, process: subprocess.Popen, log_path: Path) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"front end exited: {log_path.read_text()[-800:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5):
+                return
+        except OSError:
+            time.sleep(1)
+    raise AssertionError(f"front end did not start: {log_path.read_text()[-800:]}")
+
+
+@pytest.fixture(scope="module")
+def two_front_ends(
+    tmp_path_factory,
+    replicas,
+    s3_server: MotoServer,
+    postgres_server,  # noqa: F811
+) -> Iterator[tuple[list[object], MotoServer, str, str]]:
+    """Two `serve --engine ray` processes on the module's replicas, one database, one bucket."""
+    import ray
+    from gradio_client import Client
+
+    root = tmp_path_factory.mktemp("fronts")
+    bucket = s3_server.new_bucket()
+    database = postgres_server.create_database("fronts")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        **s3_server.aws_environment(),
+        "RAY_ADDRESS": ray.get_runtime_context().gcs_address,
+        "PYTHONPATH": str(REPO_ROOT),
+        "HF_HUB_OFFLINE": "1",
+    }
+    env.pop("DATABASE_URL", None)
+    args = ["--engine", "ray", "--database-url", database, "--images", f"s3://{bucket}/{PREFIX}"]
+    started = [start_front_end(root / name, env, args) for name in ("front-a", "front-b")]
+    try:
+        for (process, port, _log), name in zip(started, ("front-a", "front-b"), strict=True):
+            wait_for(port, process, root / f"{name}.log")
+        clients = [Client(f"http://127.0.0.1:{port}/", verbose=False) for _, port, _ in started]
+        yield clients, s3_server, bucket, database
+    finally:
+        for process, _port, log in started:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=30)
+            log.close()
+
+
+def test_a_batch_streams_progress_and_equals_the_in_process_engine(engine, remote):
+    request = GenerationRequest("a red fox", seed=11, num_images=2, **SMALL)
+    updates = []
+    result = remote.generate(request, "demo", on_progress=updates.append)
+    local = engine.generate(request, "demo")
+    assert result.seeds == [11, 12] and result.request.seed == 11
+    for ours, reference in zip(result.images, local.images, strict=True):
+        assert np.abs(pixels(ours) - pixels(reference)).max() <= 1
+    assert [u.step for u in updates] == [1, 2, 3]
+    assert updates[-1].preview is not None  # previews come back from the replica
+    assert result.provenance["served"]["batch_size"] == 2
+
+
+def test_concurrent_single_images_share_pipeline_calls_and_equal_their_single_runs(engine, remote):
+    prompts = [f"a {colour} fox" for colour in ("red", "blue", "green", "white") * 2]
+    results: list = [None] * len(prompts)
+
+    def ask(index: int) -> None:
+        request = GenerationRequest(prompts[index], seed=100 + index, **SMALL)
+        results[index] = remote.generate(request, "demo")  # no progress: batchable
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(prompts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+    batches = {r.provenance["served"]["batch"] for r in results}
+    assert len(batches) < len(prompts)  # fewer pipeline calls than requests
+    for index, result in enumerate(results):
+        assert result.prompts == [prompts[index]] and result.seeds == [100 + index]
+        single = engine.generate(GenerationRequest(prompts[index], seed=100 + index, **SMALL))
+        assert np.abs(pixels(result.images[0]) - pixels(single.images[0])).max() <= 1
+
+
+def test_compare_rows_run_remotely_as_one_call(engine, remote):
+    settings = GenerationRequest("", **SMALL)
+    rows = [ImageSpec("a red fox", "", 5), ImageSpec("a red fox, snow", "blurry", 5)]
+    result = remote.generate_rows(rows, settings, "demo")
+    local = engine.generate_rows(rows, settings, "demo")
+    assert result.provenance["served"]["batch_size"] == 2
+    for ours, reference in zip(result.images, local.images, strict=True):
+        assert np.abs(pixels(ours) - pixels(reference)).max() <= 1
+
+
+def test_stop_cancels_the_remote_request_and_keeps_finished_images(remote):
+    control = RunControl()
+    request = GenerationRequest("a red fox", seed=3, num_images=3, width=64, height=64, steps=6)
+    events = []
+    for event in remote.stream_batch(request, "demo", control):
+        events.append(event)
+        if event.index == 1 and event.progress is not None:
+            control.stop.set()  # Stop while the second image is being made
+    last = events[-1]
+    assert last.done and last.stopped
+    assert last.finished is not None and len(last.finished.images) == 1
+    # The replicas are free again: the next request runs.
+    assert remote.generate(GenerationRequest("a fox", seed=1, **SMALL), "demo").images
+
+
+def test_engine_errors_come_back_as_the_engines_own_sentence(remote):
+    with pytest.raises(InvalidRequestError) as raised:
+        remote.generate_rows([ImageSpec("a fox", "", -5)], GenerationRequest("", **SMALL), "demo")
+    assert "\n" not in str(raised.value) and "Traceback" not in str(raised.value)
+
+
+def test_two_front_ends_on_two_replicas_share_one_gallery_and_one_store(two_front_ends, engine):
+    clients, s3, bucket, database = two_front_ends
+    made = {}
+    for client, prompt, seed in zip(
+        clients, ("a fox from the first", "a fox from the second"), (21, 22), strict=True
+    ):
+        _, summary = client.predict(
+            prompt=prompt, seed=seed, steps=2, width=64, height=64, api_name="/generate"
+        )
+        made[prompt] = (summary["ids"][0], seed)
+
+    for client in clients:  # each sees both
+        found = client.predict(query="fox", api_name="/search_gallery")
+        assert sorted(item["prompt"] for item in found) == sorted(made)
+        for prompt, (generation_id, _seed) in made.items():
+            assert client.predict(id=generation_id, api_name="/get_generation")["prompt"] == prompt
+
+    keys = s3.keys(bucket, f"{PREFIX}/images/")
+    assert len(keys) == 2
+    for prompt, (_id, seed) in made.items():
+        reference = engine.generate(
+            GenerationRequest(prompt, seed=seed, steps=2, width=64, height=64), "demo"
+        ).images[0]
+        matching = []
+        for key in keys:
+            data = s3.client().get_object(Bucket=bucket, Key=key)["Body"].read()
+            with Image.open(io.BytesIO(data)) as stored:
+                if prompt in stored.text.get("parameters", ""):
+                    pixels = np.asarray(stored.convert("RGB"), dtype=np.int16)
+                    matching.append(np.abs(pixels - np.asarray(reference, np.int16)).max())
+        assert len(matching) == 1 and matching[0] <= 1
+    from sqlalchemy import create_engine, text
+
+    rows = create_engine(database)
+    try:
+        with rows.connect() as connection:
+            provenances = connection.execute(text("SELECT provenance FROM generations")).all()
+    finally:
+        rows.dispose()
+    assert len(provenances) == 2
+    assert all("replica" in row[0]["served"] for row in provenances)  # made on the replicas
