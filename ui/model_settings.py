@@ -5,7 +5,6 @@ recall) changed stays as it is."""
 
 from __future__ import annotations
 
-from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
@@ -46,16 +45,17 @@ def settings_for(model: str) -> ModelDefaults:
     return model_defaults(model or "", model_kind(model or ""))
 
 
-def followed_values(defaults: ModelDefaults) -> tuple[Any, ...]:
-    """The settings every tab follows, in order: steps, CFG, width, height, scheduler."""
-    return astuple(defaults)[:5]
+def followed(defaults: ModelDefaults) -> tuple[Any, ...]:
+    """The settings the page's boxes follow: steps, CFG, width, height, scheduler."""
+    d = defaults
+    return (d.steps, d.guidance_scale, d.width, d.height, d.scheduler)
 
 
 def follow(model: str, applied: Any, *current: Any) -> tuple[Any, ...]:
     """The settings after the model box changed to `model`: each one still at `applied` (the
     defaults last applied) takes the new model's default; then the new defaults, as the next
     `applied`."""
-    new = followed_values(settings_for(model))
+    new = followed(settings_for(model))
     old = tuple(applied) if applied else new
     kept = tuple(
         fresh if _same(value, before) else value
@@ -78,7 +78,7 @@ def follow_model(model: gr.Textbox, settings: list[Any], start_model: str) -> gr
     `model` (following twice is following once); returns the state holding the defaults last
     applied (an event that puts a model's defaults in the settings, such as the Models panel's
     "Use", outputs it too)."""
-    applied = gr.State(list(followed_values(settings_for(start_model))))
+    applied = gr.State(list(followed(settings_for(start_model))))
     # What the artist types, pastes or confirms; not `change`, which a recall also fires.
     gr.on(
         [model.input, model.blur, model.submit],

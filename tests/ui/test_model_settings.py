@@ -1,11 +1,11 @@
 """Settings that belong to a model follow the model box, until the artist changes them."""
 
-from ui.model_settings import follow, followed_values, settings_for
+from ui.model_settings import follow, followed, settings_for
 
 
 def test_settings_still_at_the_old_defaults_take_the_new_models():
     sketch = [20, 7.0, 128, 128, "Euler a"]
-    assert list(followed_values(settings_for("sketch"))) == sketch
+    assert list(followed(settings_for("sketch"))) == sketch
     # The artist set 30 steps and a height of 200: those stay; the rest follow the demo.
     *settings, applied = follow("demo", sketch, 30, 7, 128, 200, "Euler a")
     assert settings == [30, 7, 256, 200, "Euler a"]

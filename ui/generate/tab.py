@@ -1,4 +1,4 @@
-"""The Generate tab: prompt with its token count, seed row (🎲 ♻), Generate/Skip/Stop, progress
+"""The Generate tab: prompt with its token count, seed row (⚄ ♻), Generate/Skip/Stop, progress
 with a live preview and a strip of the batch, results with clickable per-image seeds.
 
 Widgets and wiring only; what each event computes lives in `ui.generate.handlers`. A batch runs
@@ -43,7 +43,7 @@ SHORTCUTS_HELP = """
 | **Esc** | Stop (keeps the finished images or cells) |
 | **Ctrl+↑ / Ctrl+↓** | Weight the word, selection or (group) at the cursor ±0.1 |
 | Click a result | Put its seed in the seed box |
-| 🎲 / ♻ | Random seed (-1) / reuse the last seed |
+| ⚄ / ♻ | Random seed (-1) / reuse the last seed |
 """
 
 
@@ -165,7 +165,7 @@ def _left_column(engine: HostedEngine, default_model: str) -> tuple[GenerateTab,
                 min_width=140,
                 elem_id="seed",
             )
-            dice = gr.Button("🎲", scale=0, min_width=44, elem_id="seed-random")
+            dice = gr.Button("⚄", scale=0, min_width=44, elem_id="seed-random")
             recycle = gr.Button("♻", scale=0, min_width=44, elem_id="seed-reuse")
             used = gr.Textbox(
                 label="Last seed", interactive=False, scale=2, min_width=120, elem_id="seed-used"
