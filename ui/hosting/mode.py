@@ -46,7 +46,7 @@ class Limits:
     max_bytes_per_owner: int = 512 * 1024 * 1024
     imports_per_minute: int = 10  # per visitor
     max_upload_bytes: int = 32 * 1024 * 1024  # one uploaded file (Gradio's max_file_size)
-    events_per_visitor: int = 8  # waiting or running in the queue, any kind, per visitor
+    events_per_visitor: int = 16  # waiting or running in the queue, any kind, per visitor
     anonymous_queued: int = PUBLIC_QUEUE_SIZE // 2  # pipeline runs queued, signed out together
     max_refine_rounds: int = 3  # a refinement's rounds, beam and proposals per variant
     max_refine_beam: int = 2
