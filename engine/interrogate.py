@@ -23,18 +23,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
-from engine.clip_score import SKETCH_CLIP, ClipScorer, clip_scorer
 from engine.text_embedding_cache import TextEmbeddingCache
 from prompts.compose import compose_prompt
 from prompts.facets import Facet, compose_subject, load_facets
 from prompts.recipe import Recipe
 from prompts.recipe_operators import Guide
 from prompts.styles import StyleLibrary
+
+if TYPE_CHECKING:  # CLIP (torch) loads with the first reading, not with the page
+    from engine.clip_score import ClipScorer
 
 TOP_TERMS = 5  # reported per facet
 CONTEXT_CANDIDATES = 6  # a facet's leading terms tried in the whole prompt
@@ -151,7 +153,11 @@ class Interrogator:
         in_context: bool = True,
         knows: Callable[[str], bool] | None = None,
     ) -> None:
-        self.scorer = scorer or clip_scorer()
+        if scorer is None:
+            from engine.clip_score import clip_scorer
+
+            scorer = clip_scorer()
+        self.scorer = scorer
         self.knows = knows or known_terms_of(self.scorer)
         self.library = library or StyleLibrary()
         if facets is None:
@@ -308,6 +314,8 @@ class Interrogator:
 def known_terms_of(scorer: ClipScorer) -> Callable[[str], bool]:
     """Which texts a CLIP can read: the sketch CLIP only the sketch world's words (a term of
     other words has an untrained embedding, and ranks by chance); any other, every text."""
+    from engine.clip_score import SKETCH_CLIP
+
     if scorer.choice.name == SKETCH_CLIP:
         from engine.sketch.vocabulary import knows
 

@@ -24,7 +24,7 @@ import random
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -32,13 +32,15 @@ from PIL import Image
 from engine.compare_plan import MAX_CELLS, ComparePlan, CompareVariant
 from engine.compare_run import CellImage, CompareProgress, run_plan
 from engine.errors import InvalidRequestError
-from engine.generate import Engine
 from engine.refine_targets import RefineTarget
 from engine.request import GenerationRequest
 from prompts.compose import StyleLookup, compose_prompt
 from prompts.facets import Facet
 from prompts.recipe import Recipe
 from prompts.recipe_operators import Edit, Guide, propose_variants, recipe_key
+
+if TYPE_CHECKING:  # torch loads with the engine, not with the page
+    from engine.generate import Engine
 
 MAX_BEAM = 8
 MAX_PROPOSALS = 16

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from PIL import Image
 
-from engine.clip_score import ClipScorer
 from engine.interrogate import Interrogation, Interrogator
 from prompts.recipe_operators import Guide
+
+if TYPE_CHECKING:  # CLIP (torch) loads with the first scoring, not with the page
+    from engine.clip_score import ClipScorer
 
 
 class RefineTarget(Protocol):

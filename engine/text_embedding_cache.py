@@ -18,10 +18,12 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.clip_score import ClipChoice, ClipScorer
+if TYPE_CHECKING:  # CLIP (torch) loads with the scorer, not with the page
+    from engine.clip_score import ClipChoice, ClipScorer
 
 FINGERPRINT_CHARS = 16
 KEY_CHARS = 24
