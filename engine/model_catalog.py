@@ -183,7 +183,7 @@ def flow_defaults(name: str, kind: str = "other") -> ModelDefaults | None:
 def model_defaults(name: str, kind: str = "other") -> ModelDefaults:
     """The settings `name` starts with: SD3 and FLUX as `flow_defaults`, turbo at 1 step and
     CFG 0, LCM at 4 steps and CFG 1 with the LCM scheduler, SDXL at 1024 px, the demo at
-    256 px, others 512 px / 25 / 7."""
+    256 px, the sketch model at 128 px, others 512 px / 25 / 7."""
     lowered = name.lower()
     flow = flow_defaults(name, kind)
     if flow is not None:
@@ -191,6 +191,8 @@ def model_defaults(name: str, kind: str = "other") -> ModelDefaults:
     size = 1024 if kind == "SDXL" and "turbo" not in lowered else 512
     if lowered == "demo":
         return ModelDefaults(20, 7.0, 256, 256, "Euler a")
+    if lowered == "sketch":  # its native size
+        return ModelDefaults(20, 7.0, 128, 128, "Euler a")
     if "turbo" in lowered or "lightning" in lowered:
         return ModelDefaults(1, 0.0, size, size, "Euler a")
     if "lcm" in lowered:

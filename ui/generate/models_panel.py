@@ -1,5 +1,6 @@
-"""The Models panel on Generate: models at hand (Hugging Face cache, models folder), suggested
-hub models, LoRA files; "Use" puts a model in the Model box with the settings it starts with."""
+"""The Models panel on Generate: the built-in models and those at hand (Hugging Face cache,
+models folder) with their kind (SD1, SDXL, SD3, FLUX), suggested hub models, LoRA files; "Use"
+puts a model in the Model box with the settings it starts with (`ui.generate.model_events`)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import gradio as gr
 
 from engine.model_catalog import (
     ModelEntry,
+    builtin_models,
     cached_models,
     folder_models,
-    model_defaults,
     suggested_models,
 )
 
@@ -22,9 +23,8 @@ QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
 
 
 def models_at_hand(models_dir: Path) -> list[ModelEntry]:
-    """The demo model, then cached and folder models, then the suggested hub models."""
-    found = [ModelEntry("demo", "SD1", "built in", "random weights: noise, for trying controls")]
-    found += cached_models() + folder_models(models_dir)
+    """The built-in models, then cached and folder models, then the suggested hub models."""
+    found = builtin_models() + cached_models() + folder_models(models_dir)
     known = {entry.name for entry in found}
     return found + [entry for entry in suggested_models() if entry.name not in known]
 
@@ -35,20 +35,14 @@ def model_label(entry: ModelEntry) -> str:
     return f"{entry.name} · {entry.kind} · {where}"
 
 
-def use_model(name: str | None, entries: list[ModelEntry]) -> tuple[Any, ...]:
-    """(model, steps, CFG, width, height, scheduler) for the chosen model."""
+def use_model(name: str | None, entries: list[ModelEntry]) -> tuple[str, None]:
+    """ "Use": (the model for the Model box, no settings applied yet), so all of the model's own
+    settings follow it (`ui.model_fit.followed_values`); `gr.Error` without a listed model."""
     if not name:
         raise gr.Error("Choose a model first.")
-    kind = next((entry.kind for entry in entries if entry.name == name), "other")
-    defaults = model_defaults(name, kind)
-    return (
-        name,
-        defaults.steps,
-        defaults.guidance_scale,
-        defaults.width,
-        defaults.height,
-        defaults.scheduler,
-    )
+    if name not in {entry.name for entry in entries}:
+        raise gr.Error("That model is no longer listed; press Rescan.")
+    return name, None
 
 
 def panel_markdown(entries: list[ModelEntry], loras: list[str]) -> str:
@@ -77,8 +71,8 @@ class ModelsPanel:
     use: gr.Button
 
 
-def build_models_panel(models_dir: Path, lora_names: Any, outputs: list[Any]) -> ModelsPanel:
-    """Add the panel; "Use" fills `outputs` (model, steps, CFG, width, height, scheduler)."""
+def build_models_panel(models_dir: Path, lora_names: Any) -> ModelsPanel:
+    """Add the panel (the tab wires "Use")."""
     entries = models_at_hand(models_dir)
     with gr.Accordion("Models and LoRAs", open=False, elem_id="gen-models"):
         with gr.Row(equal_height=True):
@@ -92,7 +86,6 @@ def build_models_panel(models_dir: Path, lora_names: Any, outputs: list[Any]) ->
             use = gr.Button("Use", scale=1, min_width=80, elem_id="model-use")
         notes = gr.Markdown(panel_markdown(entries, lora_names()), elem_id="model-notes")
         rescan = gr.Button("Rescan", size="sm", elem_id="model-rescan")
-    use.click(lambda name: use_model(name, models_at_hand(models_dir)), choice, outputs, **QUIET)
 
     def scan() -> tuple[Any, str]:
         fresh = models_at_hand(models_dir)
