@@ -16,7 +16,12 @@ if os.environ.get("SPACE_ID") and Path("/data").is_dir():
 if os.environ.get("SPACES_ZERO_GPU"):
     import spaces  # noqa: F401
 
-from ui.cli.main import main
+# Before transformers or diffusers are imported: their warnings and loading bars off.
+from engine.quiet import quiet_third_party_output
+
+quiet_third_party_output()
+
+from ui.cli.main import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,6 +7,7 @@ Prints the medians and, last, `ratio: X` = sequential time / batched time.
 
     .venv/bin/python bench/compare_batching.py [--reps 3] [--size 256] [--steps 20]
         [--model demo] [--device cuda --dtype fp16]
+    .venv/bin/python bench/compare_batching.py --smoke     # one tiny run of each, to check it works
 """
 
 from __future__ import annotations
@@ -48,7 +49,10 @@ def main() -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--dtype", default=None)
     parser.add_argument("--models-dir", default=None, help="reuse a built demo model folder")
+    parser.add_argument("--smoke", action="store_true", help="1 rep, 64 px, 2 steps")
     args = parser.parse_args()
+    if args.smoke:
+        args.reps, args.size, args.steps = 1, 64, 2
 
     models_dir = Path(args.models_dir or tempfile.mkdtemp(prefix="atelier-bench-"))
     engine = Engine(ModelManager(models_dir, device=args.device, dtype=args.dtype))

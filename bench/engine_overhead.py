@@ -7,6 +7,7 @@ hook and live previews on and its text-embedding cache cleared before each run, 
 its whole overhead.
 
     .venv/bin/python bench/engine_overhead.py [--model demo-flux] [--reps 7] [--size 256]
+        [--steps 20]
     .venv/bin/python bench/engine_overhead.py --smoke     # one tiny run of each, to check it works
 """
 

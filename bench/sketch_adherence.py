@@ -10,6 +10,7 @@ how often A1111 weights pick between two colours named together (not counted). T
 is `ratio: X`, the mean of the four attribute accuracies.
 
     .venv/bin/python bench/sketch_adherence.py [--prompts 30] [--seeds 1000,1001] [--steps 20]
+    .venv/bin/python bench/sketch_adherence.py --smoke    # a tiny run, to check it works
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import torch
 
 from engine.sketch import load_sketch_clip, sketch_model_dir
 from engine.sketch.checker import read_scene
-from engine.sketch.train import recoloured_caption
+from engine.sketch.training_data import recoloured_caption
 from engine.sketch.world import full_caption, render_scene, sample_scene
 
 ATTRIBUTES = ("colour", "lighting", "position", "shape")
@@ -119,7 +120,13 @@ def main() -> None:
     parser.add_argument("--truth", type=int, default=300, help="rendered scenes for the checks")
     parser.add_argument("--weighted", type=int, default=15, help="scenes for the weighting")
     parser.add_argument("--save", type=Path, default=None, help="folder for the pictures")
+    parser.add_argument(
+        "--smoke", action="store_true", help="2 prompts, 1 seed, 2 steps, 64 px, 20 scenes"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.prompts, args.seeds, args.steps, args.size = 2, "1000", 2, 64
+        args.truth, args.weighted = 20, 1
     torch.set_num_threads(int(os.environ.get("SKETCH_THREADS", "1")))
     seeds = [int(s) for s in args.seeds.split(",")]
 

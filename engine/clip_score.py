@@ -36,6 +36,7 @@ SKETCH_CLIP_FOLDERS = (
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 TINY_CLIP = "tiny random CLIP"
+SKETCH_CLIP = "sketch CLIP"
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def find_clip(sketch_folders: Sequence[Path] = SKETCH_CLIP_FOLDERS) -> ClipChoic
         pass
     for folder in sketch_folders:
         if is_clip_folder(folder):
-            return ClipChoice(folder, "sketch CLIP", True)
+            return ClipChoice(folder, SKETCH_CLIP, True)
     return ClipChoice(None, TINY_CLIP, False)
 
 
@@ -120,29 +121,64 @@ class ClipScorer:
             rows.append((array - CLIP_MEAN) / CLIP_STD)
         return torch.from_numpy(np.stack(rows).astype(np.float32)).permute(0, 3, 1, 2)
 
+    @property
+    def logit_scale(self) -> float:
+        """CLIP's learned temperature: softmax(logit_scale × cosine) ranks texts for an image."""
+        return float(self.model.logit_scale.detach().exp())
+
+    def image_embeddings(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """Unit-length image embeddings, one row per image."""
+        if not images:
+            return torch.zeros((0, int(self.model.config.projection_dim)))
+        with self._lock, torch.inference_mode():
+            embeds = _as_tensor(self.model.get_image_features(pixel_values=self.pixels(images)))
+        return embeds / embeds.norm(dim=-1, keepdim=True)
+
+    def text_embeddings(self, texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
+        """Unit-length text embeddings (weighting syntax stripped), in batches."""
+        rows = []
+        for start in range(0, len(texts), batch_size):
+            plain = [_plain(text) for text in texts[start : start + batch_size]]
+            tokens = self.tokenizer(
+                plain,
+                padding="max_length",
+                max_length=self.max_tokens,
+                truncation=True,
+                return_tensors="pt",
+            )
+            with self._lock, torch.inference_mode():
+                rows.append(_as_tensor(self.model.get_text_features(input_ids=tokens.input_ids)))
+        if not rows:
+            return torch.zeros((0, int(self.model.config.projection_dim)))
+        embeds = torch.cat(rows)
+        return embeds / embeds.norm(dim=-1, keepdim=True)
+
     def score(self, images: Sequence[Image.Image], texts: Sequence[str]) -> list[float]:
         """100 × cosine(image, text) for each image and its text."""
         if len(images) != len(texts):
             raise ValueError("Give one text per image.")
         if not images:
             return []
-        plain = [_plain(text) for text in texts]
-        tokens = self.tokenizer(
-            plain,
-            padding="max_length",
-            max_length=self.max_tokens,
-            truncation=True,
-            return_tensors="pt",
-        )
-        with self._lock, torch.inference_mode():
-            image_embeds = self.model.get_image_features(pixel_values=self.pixels(images))
-            text_embeds = self.model.get_text_features(input_ids=tokens.input_ids)
-            image_embeds = _as_tensor(image_embeds)
-            text_embeds = _as_tensor(text_embeds)
-            image_embeds = image_embeds / image_embeds.norm(dim=-1, keepdim=True)
-            text_embeds = text_embeds / text_embeds.norm(dim=-1, keepdim=True)
-            cosines = (image_embeds * text_embeds).sum(dim=-1)
+        cosines = (self.image_embeddings(images) * self.text_embeddings(texts)).sum(dim=-1)
         return [round(float(value) * 100, 4) for value in cosines]
+
+    def image_similarity(
+        self, images: Sequence[Image.Image], reference: Image.Image
+    ) -> list[float]:
+        """CLIP image–image similarity of each image to `reference`, 100 × the mean of two
+        cosines: of the image embeddings (what is shown) and, patch by patch, of the image
+        tower's last hidden states (where it is)."""
+        if not images:
+            return []
+        with self._lock, torch.inference_mode():
+            out = self.model.vision_model(pixel_values=self.pixels([*images, reference]))
+            pooled = self.model.visual_projection(out.pooler_output)
+        pooled = pooled / pooled.norm(dim=-1, keepdim=True)
+        patches = out.last_hidden_state[:, 1:, :]
+        patches = patches / patches.norm(dim=-1, keepdim=True)
+        whole = pooled[:-1] @ pooled[-1]
+        local = (patches[:-1] * patches[-1:]).sum(dim=-1).mean(dim=-1)
+        return [round(float(value) * 50, 4) for value in whole + local]
 
 
 def _as_tensor(output: object) -> torch.Tensor:

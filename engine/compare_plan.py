@@ -16,8 +16,15 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from engine.errors import InvalidRequestError
-from engine.request import MAX_IMAGES, MAX_SEED, GenerationRequest, validate_settings
+from engine.request import (
+    MAX_IMAGES,
+    MAX_SEED,
+    GenerationRequest,
+    validate_settings,
+    validate_texts,
+)
 from engine.schedulers import SCHEDULERS
+from prompts.weighting import PromptSyntaxError, has_weights
 
 MAX_SEEDS = 16
 MAX_CELLS = 128
@@ -125,6 +132,13 @@ class ComparePlan:
             )
         for cell_settings in {cell.settings for cell in self.cells()}:
             validate_settings(cell_settings)
+        for variant in self.variants:  # before anything is saved, not at the first batch
+            validate_texts(variant.prompt, variant.negative_prompt)
+            for text in (variant.prompt, variant.negative_prompt):
+                try:
+                    has_weights(text)
+                except PromptSyntaxError as exc:
+                    raise InvalidRequestError(f"Prompt syntax: {exc}.") from exc
 
     def axis_settings(self, axis_index: int | None) -> tuple[GenerationRequest, str]:
         """The shared settings and model of one axis column."""

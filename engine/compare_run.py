@@ -9,7 +9,7 @@ because every row keeps its own CPU generator. Stop keeps the cells that are fin
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -19,6 +19,9 @@ from engine.errors import GenerationCancelled, InvalidRequestError
 from engine.generate import Engine
 from engine.request import ImageSpec
 from engine.result import GenerationResult, ProgressUpdate
+
+CellPosition = tuple[int, int, int | None]
+"""(seed row, variant index, axis column or None): where a cell sits in the grid."""
 
 
 @dataclass(frozen=True)
@@ -67,11 +70,15 @@ def run_plan(
     on_progress: Callable[[CompareProgress], None] | None = None,
     on_batch: Callable[[list[CellImage]], None] | None = None,
     cancel: threading.Event | None = None,
+    only: Collection[CellPosition] | None = None,
 ) -> CompareRun:
-    """Generate every cell of `plan`; raises EngineError subclasses (not for Stop)."""
+    """Generate every cell of `plan`, or only those at the positions `only` (the missing
+    cells of an interrupted run); raises EngineError subclasses (not for Stop)."""
     # 1. Check the whole plan before any work.
     plan.validate()
     cells = plan.cells()
+    if only is not None:
+        cells = [c for c in cells if (c.seed_index, c.variant_index, c.axis_index) in only]
     # 2. Resolve wildcards per cell seed, as a single generation of that seed would.
     try:
         resolved = {

@@ -20,6 +20,7 @@ from engine.demo_model import demo_fingerprint, ensure_demo_model
 from engine.devices import choose_device, choose_dtype
 from engine.errors import ModelLoadError
 from engine.model_ref import ModelRef, resolve_model_ref
+from engine.quiet import follow_hub_progress_setting
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,7 @@ class ModelManager:
     def __init__(
         self, models_dir: Path, device: str | None = None, dtype: str | None = None
     ) -> None:
+        follow_hub_progress_setting()  # no "Loading pipeline components" bar when quiet
         self.models_dir = Path(models_dir)
         self.device = choose_device(device)
         self.dtype = choose_dtype(self.device, dtype)

@@ -2,7 +2,7 @@
 
 Loading goes through diffusers' own `from_single_file` and never touches the network: the
 diffusers configuration comes from a folder the caller names, else from the local Hugging Face
-cache, else (SD 1.x only) from the SD 1.5 configs bundled in `engine.sd15_configs`. Exporting is
+cache, else (SD 1.x only) from the SD 1.5 configs in `engine.pipeline_configs`. Exporting is
 the exact inverse of diffusers' `convert_ldm_unet_checkpoint`, `convert_ldm_vae_checkpoint` and
 `convert_ldm_clip_checkpoint`, and checks itself against them before writing anything.
 """
@@ -44,7 +44,7 @@ from transformers import CLIPTextModel
 
 from engine.demo_model import demo_model_dir, ensure_demo_model
 from engine.errors import ModelLoadError
-from engine.sd15_configs import write_sd15_config_folder
+from engine.pipeline_configs import SD15
 
 logger = logging.getLogger(__name__)
 
@@ -479,7 +479,7 @@ def _config_folder_for(
     if info.model_type == "v1" and use_bundled_sd15_config:
         logger.info("Loading %s with the bundled SD 1.5 configuration.", info.path.name)
         with tempfile.TemporaryDirectory(prefix="sd15-config-") as tmp:
-            yield write_sd15_config_folder(Path(tmp) / "sd15"), "the bundled SD 1.5 configuration"
+            yield SD15.write_folder(Path(tmp) / "sd15"), "the bundled SD 1.5 configuration"
         return
     raise CheckpointConfigUnavailableError(
         f"{info.path.name} is a {info.label} checkpoint that needs its configuration ({repo_id}) "

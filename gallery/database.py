@@ -21,7 +21,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from gallery.errors import GalleryError
 
@@ -47,8 +47,15 @@ def resolve_database_url(gallery_dir: str | os.PathLike[str], explicit: str | No
     `<gallery_dir>/database/atelier.db`."""
     url = explicit or os.environ.get(DATABASE_URL_ENV) or ""
     if not url.strip():
-        return f"sqlite:///{default_sqlite_path(gallery_dir)}"
+        return sqlite_url(default_sqlite_path(gallery_dir))
     return normalize_url(url.strip())
+
+
+def sqlite_url(path: str | os.PathLike[str]) -> str:
+    """The URL of the SQLite file at `path`, escaped: a `?`, `#`, `%` or space in a folder
+    name stays part of the path (`sqlite:///{path}` would end the path at `?` or `#`)."""
+    url = URL.create("sqlite", database=os.fspath(path))
+    return url.render_as_string(hide_password=False)
 
 
 def move_legacy_database(gallery_dir: str | os.PathLike[str]) -> bool:

@@ -13,3 +13,11 @@ class NotFoundError(GalleryError, LookupError):
 
 class MetadataError(GalleryError):
     """Image metadata could not be read or written."""
+
+
+class DiskFullError(GalleryError):
+    """The disk has no room left: one sentence saying how much to free (never "rebuild")."""
+
+
+class GalleryUnavailableError(GalleryError):
+    """The database cannot be reached right now (a stopped or restarting server)."""

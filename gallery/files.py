@@ -68,7 +68,7 @@ def make_thumbnail(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     # Makes a rename durable; some filesystems cannot open folders, which is fine to skip.
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -174,7 +174,7 @@ class ImageFiles:
             with contextlib.suppress(OSError):
                 temp.unlink()
             raise
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         return True
 
     def store(self, image: PreparedImage) -> list[str]:
@@ -222,7 +222,7 @@ class ImageFiles:
             os.fsync(handle.fileno())
         path = self.root / PENDING_DIR / name
         os.replace(temp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return Intent(path)
 
     def intents(self) -> list[IntentInfo]:
@@ -258,9 +258,10 @@ class ImageFiles:
             folder.mkdir(parents=True, exist_ok=True)
         return folders
 
-    def any_settled_image(self) -> bool:
-        """Whether a stored image exists that no write intent names (not a write in flight)."""
-        in_flight = {sha for intent in self.intents() for sha in intent.hashes}
+    def any_settled_image(self, waiting: Iterable[str] = ()) -> bool:
+        """Whether a stored image exists that no write intent names (not a write in flight)
+        and that is not among `waiting` (rows waiting for the database)."""
+        in_flight = {sha for intent in self.intents() for sha in intent.hashes} | set(waiting)
         return any(
             path.stem not in in_flight for path in (self.root / IMAGES_DIR).glob("*/*/*.png")
         )

@@ -29,6 +29,8 @@ EXIF_IFD = 0x8769
 USER_COMMENT = 0x9286
 # IFD0 tags that hold text: ImageDescription, Make, Model, Software, Artist.
 IFD0_TEXT_TAGS = (0x010E, 0x010F, 0x0110, 0x0131, 0x013B)
+MAKER_NOTE = 0x927C  # in IFD0, Fooocus and FooocusPlus name their metadata scheme there
+_SCHEME_NAME_MAX = 32
 FORMATS = ("PNG", "JPEG", "WEBP")
 _UNICODE_PREFIX = b"UNICODE\x00"
 _ASCII_PREFIX = b"ASCII\x00\x00\x00"
@@ -214,6 +216,11 @@ def _exif_texts(exif: Image.Exif, notes: list[str]) -> tuple[str | None, dict[in
             value = value.decode("utf-8", errors="replace")
         if isinstance(value, str) and value.strip("\x00 "):
             texts[tag] = cap_text(value.rstrip("\x00"), notes, f"EXIF tag {tag:#06x}")
+    scheme = exif.get(MAKER_NOTE)  # a short name ("fooocus", "a1111", "simple"), not a camera's
+    if isinstance(scheme, bytes) and len(scheme) <= _SCHEME_NAME_MAX:
+        scheme = scheme.decode("ascii", errors="replace")
+    if isinstance(scheme, str) and 0 < len(scheme) <= _SCHEME_NAME_MAX:
+        texts[MAKER_NOTE] = scheme.rstrip("\x00")
     try:
         comment: Any = exif.get_ifd(EXIF_IFD).get(USER_COMMENT)
     except (OSError, ValueError, SyntaxError, struct.error, KeyError, IndexError):

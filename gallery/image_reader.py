@@ -5,17 +5,24 @@ names the tool only from what the file holds, in this order:
 
 1. ours: the `prompt_atelier` JSON chunk;
 2. Fooocus: its JSON scheme (`parameters` or UserComment), or A1111 text beside a
-   `fooocus_scheme` chunk / MakerNote, or A1111 text whose `Version` is Fooocus's;
+   `fooocus_scheme` chunk / MakerNote, or A1111 text whose `Version` is Fooocus's; its forks
+   (`gallery.fooocus_forks`): RuinedFooocus's JSON (`"software": "RuinedFooocus"`) and
+   FooocusPlus's labelled JSON (a PNG `Comment` chunk, or UserComment with Software
+   FooocusPlus);
 3. SwarmUI: `sui_image_params` JSON;
 4. NovelAI: `Software` = NovelAI with its `Comment` JSON;
 5. InvokeAI: `invokeai_metadata` (3.x-5.x), else `sd-metadata` or `Dream` (2.x);
 6. ComfyUI: the `prompt` API graph (PNG chunk, or `prompt:` in a WebP's EXIF), `workflow`
    kept beside it;
-7. Easy Diffusion: its keys as PNG chunks or UserComment JSON;
+7. Easy Diffusion: its keys (`use_stable_diffusion_model` among them) as PNG chunks or
+   UserComment JSON;
 8. Draw Things: JSON in XMP `exif:UserComment`;
 9. A1111 / Forge infotext in `parameters` or UserComment (Forge when `Version` starts `f`,
-   ours when it names Prompt Atelier);
-10. A1111 stealth info hidden in the pixels' low bits (PNG and WebP only).
+   ours when it names Prompt Atelier); a UserComment only when it holds A1111's settings (a
+   camera's or a screenshot's comment is no prompt);
+10. JSON with a prompt and settings that names no tool (`gallery.json_settings`): read, the
+   tool left unnamed;
+11. A1111 stealth info hidden in the pixels' low bits (PNG and WebP only).
 
 Nothing found gives a reading whose `metadata` is None ("no settings found"). All text is
 bounded (`gallery.bounds`), so a hostile file costs time linear in the capped text.
@@ -28,6 +35,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import gallery.fooocus_forks as fooocus_forks
+import gallery.json_settings as json_settings
 import gallery.peer_formats as peer_formats
 from gallery.bounds import MAX_FILE_BYTES, Deadline, load_json
 from gallery.comfyui import parse_comfyui
@@ -49,6 +58,9 @@ TOOL_NAMES = {
     "swarmui": "SwarmUI",
     "easy_diffusion": "Easy Diffusion",
     "draw_things": "Draw Things",
+    "ruined_fooocus": "RuinedFooocus",
+    "fooocusplus": "FooocusPlus",
+    "json_settings": "an unnamed tool (JSON settings)",
 }
 NO_SETTINGS = "no settings found"
 
@@ -144,8 +156,11 @@ def _from_texts(texts: ImageTexts) -> ImageMetadata | None:
     candidates = (("parameters", chunks.get("parameters")), ("EXIF UserComment", comment))
     text_sources = [(w, v) for w, v in candidates if isinstance(v, str) and v.strip()]
     documents = [(where, value, load_json(value)) for where, value in text_sources]
-    # 2. Fooocus, 3. SwarmUI (JSON in parameters / UserComment)
+    # 2. Fooocus and its forks, 3. SwarmUI (JSON in parameters / UserComment / Comment)
     scheme = chunks.get("fooocus_scheme") or texts.exif_text.get(0x927C)
+    fork = _fooocus_fork(texts, documents)
+    if fork is not None:
+        return fork
     for where, _text, document in documents:
         by_scheme = scheme == "fooocus" and isinstance(document, dict)
         if by_scheme or peer_formats.is_fooocus_json(document):
@@ -190,10 +205,37 @@ def _from_texts(texts: ImageTexts) -> ImageMetadata | None:
             found = _metadata("draw_things", parsed, "XMP")
             if found is not None:
                 return found
-    # 9. A1111 / Forge text
+    # 9. A1111 / Forge text (a comment field only with A1111's settings in it)
     for where, text, document in documents:
         if document is None:
-            return _from_infotext(text, where, fooocus=scheme == "a1111")
+            found = _from_infotext(text, where, fooocus=scheme == "a1111")
+            if where == "parameters" or found.settings or found.negative_prompt:
+                return found
+    # 10. JSON settings that name no tool
+    for where, _text, document in documents:
+        parsed = json_settings.parse_json_settings(document)
+        if parsed is not None:
+            return _metadata("json_settings", parsed, where)
+    return None
+
+
+def _fooocus_fork(
+    texts: ImageTexts, documents: list[tuple[str, str, object]]
+) -> ImageMetadata | None:
+    """RuinedFooocus's JSON, or FooocusPlus's labelled JSON (in a PNG `Comment` chunk)."""
+    for where, _text, document in documents:
+        if fooocus_forks.is_ruined_fooocus(document):
+            return _metadata("ruined_fooocus", fooocus_forks.parse_ruined_fooocus(document), where)
+    comment = texts.chunks.get("Comment")
+    labelled = [*documents, ("Comment", comment, load_json(comment) if comment else None)]
+    software = texts.exif_text.get(0x0131) or texts.chunks.get("Software") or ""
+    source = "fooocusplus" if software.startswith("FooocusPlus") else "fooocus"
+    for where, _text, document in labelled:
+        if fooocus_forks.is_fooocus_labels(document):
+            found = _metadata(source, fooocus_forks.parse_fooocus_labels(document), where)
+            if found is not None and software:
+                found.extra["software"] = software
+            return found
     return None
 
 

@@ -198,6 +198,10 @@ class Experiment(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     seeds: Mapped[list[int]] = mapped_column(JSON, default=list)
     axis: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # While its cells are being made: the process making them (`<host>-<pid>`) and when it
+    # last finished a batch; both None otherwise (see `gallery.experiment_state`).
+    runner: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None]
 
     variants: Mapped[list[ExperimentVariant]] = relationship(
         back_populates="experiment",

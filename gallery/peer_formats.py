@@ -318,12 +318,12 @@ def parse_invokeai_dream(text: Any) -> ForeignResult | None:
 
 # --- Easy Diffusion ----------------------------------------------------------------------------
 
-_EASY_MARKERS = ("use_stable_diffusion_model", "num_inference_steps")
+_EASY_MARKER = "use_stable_diffusion_model"  # its own name; `num_inference_steps` is diffusers'
 
 
 def is_easy_diffusion(data: Any) -> bool:
     """Whether a key-value mapping is Easy Diffusion's embedded metadata."""
-    return isinstance(data, dict) and any(key in data for key in _EASY_MARKERS)
+    return isinstance(data, dict) and _EASY_MARKER in data
 
 
 def parse_easy_diffusion(data: dict[str, Any]) -> ForeignResult | None:

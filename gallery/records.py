@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from PIL import Image
 
 from gallery.errors import GalleryError
+from gallery.experiment_state import ExperimentState, Position, grid_positions
 
 MAX_SEED = 2**64 - 1  # what torch.Generator.manual_seed takes; see models.SeedInteger
 MAX_TAG_LENGTH = 64
@@ -384,6 +385,8 @@ class ExperimentRecord:
     seeds: tuple[int, ...] = ()
     axis: dict[str, Any] = field(default_factory=dict)
     cells: tuple[CellRecord, ...] = ()
+    state: ExperimentState = field(default_factory=ExperimentState)
+    """Running, finished, or interrupted with N of M cells (`gallery.experiment_state`)."""
 
     @property
     def winner(self) -> VariantRecord | None:
@@ -401,6 +404,25 @@ class ExperimentRecord:
             if variant.id == variant_id:
                 return variant
         raise KeyError(variant_id)
+
+    def grid(self) -> list[Position]:
+        """Every cell the grid should have (none for an experiment saved without seeds)."""
+        axis_values = len(self.axis.get("values") or ())
+        return grid_positions(len(self.seeds), len(self.variants), axis_values)
+
+    def made_positions(self) -> set[Position]:
+        """The grid positions that have an image."""
+        position = {variant.id: variant.position for variant in self.variants}
+        return {
+            (c.seed_index, position[c.variant_id], c.axis_index or 0)
+            for c in self.cells
+            if c.seed_index is not None and c.variant_id in position
+        }
+
+    def missing_positions(self) -> list[Position]:
+        """The grid positions without an image, in the order a run makes them."""
+        made = self.made_positions()
+        return [p for p in self.grid() if p not in made]
 
     def cell(self, seed_index: int, variant_id: int, axis_index: int | None = None) -> int | None:
         """The generation id at a grid position, or None when that cell was not made."""
@@ -441,3 +463,5 @@ class SweepReport:
     finished_intents: int = 0
     kept_intents: int = 0
     missing_images: tuple[int, ...] = ()
+    recorded_deferred: int = 0
+    """Generations recorded from rows that waited for the database (`gallery.deferred`)."""

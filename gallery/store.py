@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from gallery.database import (
     create_gallery_engine,
@@ -22,8 +23,10 @@ from gallery.database import (
     table_names,
     upgrade_schema,
 )
-from gallery.errors import GalleryError
+from gallery.deferred import RETRY_S, DeferredRecorder
+from gallery.errors import GalleryError, GalleryUnavailableError
 from gallery.files import ImageFiles
+from gallery.outages import database_folder, disk_full, is_disk_full, is_unreachable
 from gallery.owners import Owner
 from gallery.records import SweepReport
 from gallery.search import text_mode
@@ -62,6 +65,7 @@ class GalleryStore:
         self.styles = StyleService(sessions)
         self.maintenance = MaintenanceService(sessions, self.files, self.records, self._text_mode)
         self.last_sweep = SweepReport()
+        self._recorder: DeferredRecorder | None = None
 
     @classmethod
     def open(
@@ -84,31 +88,40 @@ class GalleryStore:
         not a database this app can read.
         """
         root = Path(gallery_dir).expanduser().resolve()
-        root.mkdir(parents=True, exist_ok=True)
-        url = resolve_database_url(root, database_url)
-        if url == resolve_database_url(root, None) and not os.environ.get("DATABASE_URL"):
-            move_legacy_database(root)
-        engine = create_gallery_engine(url)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            url = resolve_database_url(root, database_url)
+            if url == resolve_database_url(root, None) and not os.environ.get("DATABASE_URL"):
+                move_legacy_database(root)
+            engine = create_gallery_engine(url)
+        except OSError as exc:
+            raise _open_error(exc, root) from None
         try:
             upgrade_schema(engine, backup_dir=root / "backups")
             store = cls(root, engine)
             if not allow_unrecorded_images:
                 store.maintenance.refuse_images_without_records()
             store.last_sweep = store.maintenance.sweep(grace_s=sweep_grace_s)
-        except DatabaseError as exc:
+        except (DatabaseError, OSError, PoolTimeoutError) as exc:
             engine.dispose()
-            raise GalleryError(
-                "The gallery database cannot be read as a Prompt Atelier database "
-                f"({_first_line(exc)}); nothing was changed. Restore it from the gallery's "
-                "backups folder, or move it away and run `python app.py gallery rebuild`."
-            ) from None
+            raise _open_error(exc, database_folder(engine.url) or root) from None
         except BaseException:
             engine.dispose()
             raise
         return store
 
+    def record_deferred_in_background(self, every_s: float = RETRY_S) -> None:
+        """While the store is open, record rows that waited for the database every `every_s`
+        seconds (what a running server does, so an outage's images get their rows without a
+        restart; `gallery.deferred`)."""
+        if self._recorder is None:
+            self._recorder = DeferredRecorder(self.admin().record_deferred, every_s).start()
+
     def close(self) -> None:
-        """Release database connections."""
+        """Stop the background recorder, if any, and release database connections."""
+        if self._recorder is not None:
+            self._recorder.stop()
+            self._recorder = None
         self._engine.dispose()
 
     def __enter__(self) -> GalleryStore:
@@ -141,6 +154,27 @@ class GalleryStore:
     def uses_full_text_index(self) -> bool:
         """True where prompt search uses an index (SQLite FTS5, PostgreSQL tsvector)."""
         return self._text_mode != "like"
+
+
+def _open_error(exc: BaseException, folder: Path) -> GalleryError | OSError:
+    """Why the gallery did not open, in one sentence: a full disk and an unreachable server
+    are told apart from a database that cannot be read (only that one may need a rebuild)."""
+    if isinstance(exc, GalleryError):
+        return exc
+    if is_disk_full(exc, folder):
+        return disk_full(folder, then="then start again")
+    if is_unreachable(exc):
+        return GalleryUnavailableError(
+            "The gallery database cannot be reached; nothing was changed. Check that the "
+            "database server is running and DATABASE_URL is right, then start again."
+        )
+    if isinstance(exc, OSError):
+        return exc
+    return GalleryError(
+        "The gallery database cannot be read as a Prompt Atelier database "
+        f"({_first_line(exc)}); nothing was changed. Restore it from the gallery's "
+        "backups folder, or move it away and run `python app.py gallery rebuild`."
+    )
 
 
 def _first_line(exc: BaseException) -> str:

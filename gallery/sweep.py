@@ -10,6 +10,8 @@ A writer is gone when it ran on this host and its process no longer exists, or, 
 host or an unknowable owner, when the intent is older than the grace period (default 10
 minutes, so replicas sharing one folder never sweep each other's writes in flight).
 
+Files whose rows wait in `deferred/` for the database (`gallery.deferred`) are never deleted.
+
 Full sweep (`store.admin().sweep(full=True)`, walks every file and row): additionally deletes
 files older than the grace period that no row references — except images whose own metadata
 says we made them (our `prompt_atelier` chunk), which are kept and reported unless
@@ -66,8 +68,10 @@ def sweep(
     grace_s: float = DEFAULT_GRACE_S,
     full: bool = False,
     delete_ours: bool = False,
+    keep: frozenset[str] = frozenset(),
 ) -> SweepReport:
-    """Run the quick sweep, and the full one if `full`; return what was repaired."""
+    """Run the quick sweep, and the full one if `full`; return what was repaired. Files of the
+    hashes in `keep` (rows waiting in `deferred/`) count as referenced."""
     removed_temp = []
     for path, age in files.temp_files():
         host, pid = parse_owner(path.name)
@@ -82,7 +86,7 @@ def sweep(
         if not is_stale(intent.host, intent.pid, intent.age_s, grace_s):
             kept += 1
             continue
-        in_use = referenced_hashes(engine, intent.hashes)
+        in_use = referenced_hashes(engine, intent.hashes) | keep
         for sha in intent.hashes:
             if sha not in in_use:
                 removed.extend(files.remove_hash(sha))
@@ -93,7 +97,7 @@ def sweep(
     missing: tuple[int, ...] = ()
     kept_ours: list[str] = []
     if full:
-        removed.extend(_remove_orphans(engine, files, grace_s, delete_ours, kept_ours))
+        removed.extend(_remove_orphans(engine, files, grace_s, delete_ours, kept_ours, keep))
         missing = _flag_missing(engine, files)
     return SweepReport(
         kept_unrecorded=tuple(kept_ours),
@@ -106,9 +110,14 @@ def sweep(
 
 
 def _remove_orphans(
-    engine: Engine, files: ImageFiles, grace_s: float, delete_ours: bool, kept: list[str]
+    engine: Engine,
+    files: ImageFiles,
+    grace_s: float,
+    delete_ours: bool,
+    kept: list[str],
+    keep: frozenset[str],
 ) -> list[str]:
-    old_hashes = (sha for sha, age in files.stored_hashes() if age > grace_s)
+    old_hashes = (sha for sha, age in files.stored_hashes() if age > grace_s and sha not in keep)
     removed = []
     for chunk in _chunks(old_hashes, _BATCH):
         in_use = referenced_hashes(engine, chunk)

@@ -7,7 +7,7 @@ does not exist rather than acting for someone else). Two owners are involved:
 - `owner`: whose items are read and changed (`EVERY_OWNER` for an admin's view);
 - `author`: whose new items are made and whose own lists (styles) are shown: the same
   owner, except for an admin visitor, who reads everyone's but writes as themself
-  (`ui.visitors.VisitorGallery` overrides both properties per request).
+  (`ui.hosting.visitors.VisitorGallery` overrides both properties per request).
 
 `AdminGallery` (`store.admin()`) reads every owner's items and alone has the maintenance
 operations (sweep, rebuild, optimize, owner transfer).
@@ -207,6 +207,14 @@ class OwnerGallery:
             variant_id, generation_id, seed_index, axis_index, owner=self.owner
         )
 
+    def mark_experiment_running(self, experiment_id: int) -> None:
+        """This process is making the experiment's cells (at the start and after each batch)."""
+        self._services.experiments.mark_running(experiment_id, owner=self.owner)
+
+    def mark_experiment_stopped(self, experiment_id: int) -> None:
+        """The run making the experiment's cells ended (finished, stopped or failed)."""
+        self._services.experiments.mark_stopped(experiment_id, owner=self.owner)
+
     def set_winner(self, experiment_id: int, variant_id: int | None) -> None:
         """Mark one variant of an experiment as the winner, or clear it with None."""
         self._services.experiments.set_winner(experiment_id, variant_id, owner=self.owner)
@@ -295,6 +303,11 @@ class AdminGallery(OwnerGallery):
     ) -> SweepReport:
         """Repair files left by abrupt stops; `full` walks everything (`gallery check`)."""
         return self._services.maintenance.sweep(full=full, grace_s=grace_s, delete_ours=delete_ours)
+
+    def record_deferred(self) -> int:
+        """Record the rows that waited for the database during an outage (every owner's);
+        how many generations were recorded."""
+        return self._services.records.record_deferred()
 
     def rebuild(self, *, owner: Owner) -> ImportReport:
         """Re-create records, as `owner`'s, for every stored image no row references."""

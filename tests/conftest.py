@@ -29,3 +29,49 @@ def engine(models_dir: Path):
     from engine.loading import ModelManager
 
     return Engine(ModelManager(models_dir))
+
+
+class TinyDisk:
+    """A real, small filesystem (tmpfs) mounted at `path`; `fill()` takes its last byte."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.filler = path / "filler"
+
+    def fill(self) -> None:
+        """Write zeros until the disk says ENOSPC (errno 28)."""
+        import errno
+
+        with open(self.filler, "ab", buffering=0) as handle:
+            for size in (1 << 20, 1 << 12, 1):
+                try:
+                    while True:
+                        handle.write(b"\0" * size)
+                except OSError as exc:
+                    assert exc.errno == errno.ENOSPC, exc
+
+    def free(self) -> None:
+        self.filler.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):
+    """A 16 MB tmpfs of the test's own (needs root, as in CI's container; else a skip)."""
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("a small filesystem can only be mounted as root, with `mount`")
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"a small filesystem cannot be mounted here: {mounted.stderr.strip()[:200]}")
+    try:
+        yield TinyDisk(mount_point)
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)

@@ -13,7 +13,6 @@ from pathlib import Path
 
 SKETCH_MODEL_ID = "sketch"
 SKETCH_DIR = Path(__file__).resolve().parent.parent.parent / "assets" / "models" / "sketch"
-SKETCH_SIZE = 128
 SKETCH_CAN_DRAW = (
     "one shape (circle, square, triangle, star, ring, house, tree, moon, heart, cross, diamond) "
     "in one of 11 colours, small/medium/large, left/right/centre/top/bottom, under golden hour, "

@@ -4,7 +4,9 @@ The folder is a plain `StableDiffusionPipeline` layout. One twist keeps it small
 `text_encoder/` folder holds the whole `CLIPModel` (text and image towers). diffusers loads it
 as `CLIPTextModel`, which takes the `text_model.*` weights and leaves the image tower aside,
 while a CLIP scorer loads the same folder as `CLIPModel`; the 49,408-row token table, the
-biggest tensor, is stored once.
+biggest tensor, is stored once. No file is over 9.5 MB, so the folder can be pushed to a
+Hugging Face Space without Git LFS (the Hub's limit is 10 MiB): the CLIP is written in shards
+(`model.safetensors.index.json`), and the tokenizer as `vocab.json` and `merges.txt`.
 """
 
 from __future__ import annotations
@@ -15,22 +17,16 @@ import tempfile
 from pathlib import Path
 
 import torch
-from diffusers import (
-    AutoencoderKL,
-    EulerAncestralDiscreteScheduler,
-    StableDiffusionPipeline,
-    UNet2DConditionModel,
-)
-from transformers import CLIPImageProcessor, CLIPTextModel
+from transformers import CLIPImageProcessor, CLIPModel, CLIPTextModel
 
-from engine.sketch.configs import CLIP_VISION_CONFIG, SCHEDULER_CONFIG, UNET_CONFIG, VAE_CONFIG
-from engine.sketch.train import PHASES, build_clip
-from engine.tokenizer import load_clip_tokenizer
+from engine.pipeline_configs import SKETCH, SKETCH_CLIP_VISION, assemble_pipeline
+from engine.sketch.checkpoints import load_trained_parts
+from engine.tokenizer import clip_vocab_and_merges, load_clip_tokenizer
 
 
 def clip_image_processor() -> CLIPImageProcessor:
     """Resize and normalise pictures the way the sketch CLIP saw them in training."""
-    size = CLIP_VISION_CONFIG["image_size"]
+    size = SKETCH_CLIP_VISION["image_size"]
     return CLIPImageProcessor(
         size={"shortest_edge": size},
         crop_size={"height": size, "width": size},
@@ -39,65 +35,52 @@ def clip_image_processor() -> CLIPImageProcessor:
     )
 
 
-def compact_json(path: Path) -> None:
-    """Rewrite a JSON file without indentation (the tokenizer's shrinks from 3.6 to 1.7 MB)."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    path.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+# transformers' shard limit: the fp16 token table (49,408 x 96, 9.49 MB) is a shard of its own
+# and the other weights share the next one
+SHARD_SIZE = "9MB"
 
 
-def load_trained_parts(workdir: Path, raw_unet: bool = False):
-    """(vae, clip, unet, UNet steps) from the stage checkpoints: the EMA weights (or the last
-    ones with `raw_unet`) of the joint stage's last phase where it ran, else of the UNet
-    stage."""
+def save_clip(clip: CLIPModel, folder: Path) -> None:
+    """The whole CLIP in fp16 safetensors shards, and its image processor's config."""
+    clip.to(torch.float16).save_pretrained(folder, safe_serialization=True,
+                                           max_shard_size=SHARD_SIZE)  # fmt: skip
+    clip_image_processor().save_pretrained(folder)
 
-    def load(name: str) -> dict:
-        return torch.load(workdir / name, map_location="cpu", weights_only=False)
 
-    latents = load("latents.pt")
-    vae = AutoencoderKL(**VAE_CONFIG, scaling_factor=latents["scaling_factor"])
-    vae.load_state_dict(load("vae.pt")["model"])
-    clip, unet = build_clip(), UNet2DConditionModel(**UNET_CONFIG)
-    state = load("unet.pt")
-    steps = int(state["step"])
-    joints = [load(f"{name}.pt") for name in PHASES if (workdir / f"{name}.pt").is_file()]
-    if joints:
-        last = joints[-1]
-        clip.load_state_dict(last["clip"] if raw_unet else last["ema"]["clip"])
-        unet.load_state_dict(last["unet"] if raw_unet else last["ema"]["unet"])
-        steps += sum(int(joint["step"]) for joint in joints)
-    else:
-        clip.load_state_dict(load("clip.pt")["model"])
-        unet.load_state_dict(state["model" if raw_unet else "ema"])
-    return vae.eval(), clip.eval(), unet.eval(), steps
+def save_tokenizer(folder: Path) -> None:
+    """The CLIP tokenizer as SD 1.x models ship it, `vocab.json` and `merges.txt` (1.4 MB,
+    loaded by transformers 4 and 5 alike) with its config, and no `tokenizer.json` (1.7 MB)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    load_clip_tokenizer().save_pretrained(folder)
+    (folder / "tokenizer.json").unlink(missing_ok=True)
+    vocab, merges = clip_vocab_and_merges()
+    vocab_json = json.dumps(vocab, ensure_ascii=False, separators=(",", ":"))
+    (folder / "vocab.json").write_text(vocab_json, encoding="utf-8")
+    # the header line is CLIP's own; transformers 4 skips the first line, tokenizers any "#version"
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", "utf-8")
 
 
 def export_model(workdir: Path, out: Path, raw_unet: bool = False) -> Path:
-    """Write the pipeline to `out` (replacing it atomically) and return `out`."""
+    """Write the pipeline to `out` (replacing it atomically, keeping its model card), with the
+    work folder's `args.json`, and return `out`."""
     vae, clip, unet, _ = load_trained_parts(Path(workdir), raw_unet)
     text_encoder = CLIPTextModel(clip.config.text_config)
     text_encoder.load_state_dict(clip.text_model.state_dict())
-    pipe = StableDiffusionPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=load_clip_tokenizer(),
-        unet=unet,
-        scheduler=EulerAncestralDiscreteScheduler(**SCHEDULER_CONFIG),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
+    pipe = assemble_pipeline(unet, vae, text_encoder, SKETCH.make_scheduler())
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".export-") as tmp:
         staging = Path(tmp) / "model"
         pipe.to(torch.float16).save_pretrained(staging, safe_serialization=True)
-        shutil.rmtree(staging / "text_encoder")
-        clip.to(torch.float16).save_pretrained(staging / "text_encoder", safe_serialization=True)
-        clip_image_processor().save_pretrained(staging / "text_encoder")
-        compact_json(staging / "tokenizer" / "tokenizer.json")
-        card = out / "README.md"
+        for part in ("text_encoder", "tokenizer"):
+            shutil.rmtree(staging / part)
+        save_clip(clip, staging / "text_encoder")
+        save_tokenizer(staging / "tokenizer")
+        card, recipe = out / "README.md", Path(workdir) / "args.json"
         if card.is_file():
             shutil.copy(card, staging / "README.md")
+        if recipe.is_file():  # the runs that trained it, which `train all --args` replays
+            shutil.copy(recipe, staging / "args.json")
         old = Path(tmp) / "old"
         if out.exists():
             out.rename(old)

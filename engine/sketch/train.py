@@ -1,13 +1,18 @@
 """Train the sketch model on the procedural world: VAE, CLIP, UNet, then UNet and CLIP together
 (the `joint` phase, then the `weights` phase that teaches the UNet to heed A1111 weights).
 
-    python -m engine.sketch.train all --workdir data/sketch-train
+    python -m engine.sketch.train all --args assets/models/sketch/args.json   # the shipped runs
+    python -m engine.sketch.train all --workdir data/sketch-train            # one run, defaults
     python -m engine.sketch.train export --workdir data/sketch-train --out assets/models/sketch
 
-Each stage trains for a wall-clock budget (or a step count), saves a checkpoint every few
-minutes into the work folder and resumes from it when started again; a finished stage is
-skipped. Every random draw is seeded by the step number, so a resumed run sees the same data.
-Runs on a 2-core CPU: the dataset is rendered once and the UNet trains on cached latents.
+Each stage is a `Stage` (its models, optimiser and the loss of one step) run by one loop,
+`run_stage`. Every budget and switch is a step count (minutes are only an optional cap), so a
+recipe replays on any machine: a stage trains to its step count, saves a checkpoint every few
+minutes into the work folder, resumes from it when started again, and trains further when its
+step count is raised. Every random draw is seeded by the step number, so a resumed run sees
+the same data. Each run adds its settings to the work folder's `args.json`, which `--args`
+replays. Runs on a 2-core CPU: the dataset is rendered once and the UNet trains on cached
+latents.
 """
 
 from __future__ import annotations
@@ -24,103 +29,62 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
-from transformers import CLIPConfig, CLIPModel
+from transformers import CLIPModel
 
-from engine.sketch.configs import (
-    CLIP_PROJECTION_DIM,
-    CLIP_TEXT_CONFIG,
-    CLIP_VISION_CONFIG,
-    LATENT_FACTOR,
-    SCHEDULER_CONFIG,
-    UNET_CONFIG,
-    VAE_CONFIG,
+from engine.pipeline_configs import SKETCH, SKETCH_CLIP_VISION, SKETCH_SIZE, build_sketch_clip
+from engine.sketch.checkpoints import JOINT_PHASES, Checkpoint
+from engine.sketch.export import export_model
+from engine.sketch.training_data import (
+    HARD_ATTRIBUTES,
+    clip_pixels,
+    emphasis_caption,
+    hard_negative_group,
+    render_dataset,
+    subject_masks,
+    to_tensor,
+    tokenize,
+    unet_caption,
+    weighted_states,
 )
-from engine.sketch.world import (
-    COLOURS,
-    POSITIONS,
-    SHAPES,
-    SIZE,
-    SIZES,
-    Scene,
-    full_caption,
-    render_scene,
-    sample_scene,
-    shape_mask,
-    write_caption,
-)
-from engine.text_encoding import apply_weights, token_chunks
+from engine.sketch.world import render_scene, write_caption
 from engine.tokenizer import load_clip_tokenizer
 
 log = logging.getLogger("sketch.train")
 
-CLIP_MEAN = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(1, 3, 1, 1)
-CLIP_STD = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(1, 3, 1, 1)
+
+def build_clip() -> CLIPModel:
+    """The sketch CLIP (text and image towers) with fresh random weights."""
+    return build_sketch_clip()
 
 
-# ----------------------------------------------------------------------------- data
-
-
-def render_dataset(count: int, seed: int) -> tuple[list, np.ndarray]:
-    """`count` scenes and their pictures (uint8, N x 128 x 128 x 3), the same for a seed."""
-    rng = random.Random(seed)
-    scenes = [sample_scene(rng) for _ in range(count)]
-    images = np.stack([render_scene(s, seed * 1_000_003 + i) for i, s in enumerate(scenes)])
-    return scenes, images
-
-
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 NHWC -> float NCHW in [-1, 1]."""
-    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-
-
-def clip_pixels(images: torch.Tensor, size: int) -> torch.Tensor:
-    """[-1, 1] images -> CLIP-normalised pixels at `size`, as CLIPImageProcessor would give."""
-    x = F.interpolate((images + 1) / 2, size=(size, size), mode="bicubic", antialias=True)
-    return (x.clamp(0, 1) - CLIP_MEAN) / CLIP_STD
-
-
-def tokenize(tokenizer, captions: list[str], length: int) -> torch.Tensor:
-    return tokenizer(
-        captions, padding="max_length", max_length=length, truncation=True, return_tensors="pt"
-    ).input_ids
-
-
-# ----------------------------------------------------------------------------- checkpoints
-
-
-class Checkpoint:
-    """A stage's resumable state in `workdir/<name>.pt`, written atomically."""
-
-    def __init__(self, workdir: Path, name: str) -> None:
-        self.path = workdir / f"{name}.pt"
-
-    def load(self) -> dict | None:
-        if not self.path.is_file():
-            return None
-        return torch.load(self.path, map_location="cpu", weights_only=False)
-
-    def save(self, state: dict) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        tmp.replace(self.path)
+# ----------------------------------------------------------------------------- the stage loop
 
 
 class Budget:
-    """Stop after `steps` steps or `minutes` of wall clock in this stage, whichever first."""
+    """A stage's budget: `steps` steps, which also set its learning-rate schedule; `minutes`
+    of wall clock in the stage (resumed runs included) is an optional extra cap, which stops
+    it early without changing the schedule."""
 
-    def __init__(self, steps: int, minutes: float, done_seconds: float = 0.0) -> None:
-        self.steps, self.seconds = steps, minutes * 60
+    def __init__(self, steps: int, minutes: float | None = None, done_seconds: float = 0.0):
+        self.steps = steps
+        self.seconds = None if minutes is None else minutes * 60
         self.start = time.monotonic() - done_seconds
 
     def elapsed(self) -> float:
         return time.monotonic() - self.start
 
     def over(self, step: int) -> bool:
-        return step >= self.steps or self.elapsed() >= self.seconds
+        return step >= self.steps or (self.seconds is not None and self.elapsed() >= self.seconds)
 
     def progress(self, step: int) -> float:
-        """How far through the budget, 0 to 1, by steps or by time, whichever is further."""
-        return max(step / max(1, self.steps), self.elapsed() / max(1e-9, self.seconds))
+        """How far through the steps, 0 to 1."""
+        return step / max(1, self.steps)
+
+
+def _cosine(base: float, progress: float, warm: float) -> float:
+    """A learning rate: linear warm-up, then cosine down to a tenth of `base`."""
+    progress = min(1.0, max(0.0, progress))
+    return float(base * min(1.0, warm) * (0.1 + 0.45 * (1 + np.cos(np.pi * progress))))
 
 
 def _ema_update(ema: dict, model: torch.nn.Module, step: int, decay: float) -> None:
@@ -133,7 +97,78 @@ def _ema_update(ema: dict, model: torch.nn.Module, step: int, decay: float) -> N
                 ema[name].copy_(param)
 
 
-# ----------------------------------------------------------------------------- stages
+class Stage:
+    """One resumable stage of training. A subclass makes its models and optimiser and says
+    what one step's loss is and what its checkpoint holds; `run_stage` does the rest."""
+
+    name: str
+    warmup = 100  # steps of linear learning-rate warm-up
+    log_every = 25
+    optimizer: torch.optim.Optimizer
+    base_lrs: list[float]  # one per parameter group, the top of its cosine schedule
+    training: list[torch.nn.Module]  # put in train mode
+    clipped: list[list[torch.nn.Parameter]]  # gradient norms clipped to 1, group by group
+    steps: int
+    minutes: float | None
+
+    def loss(self, step: int) -> tuple[torch.Tensor, str]:
+        """The loss of step `step` and a note for the log."""
+        raise NotImplementedError
+
+    def after_step(self, step: int) -> None:
+        """Work after the optimiser step (an EMA update)."""
+
+    def state(self) -> dict:
+        """What the checkpoint keeps besides the optimiser and the step."""
+        raise NotImplementedError
+
+    def load(self, state: dict) -> None:
+        raise NotImplementedError
+
+
+def run_stage(stage: Stage, ckpt: Checkpoint, save_every: float) -> None:
+    """Train `stage` from its checkpoint until its budget is spent: learning-rate schedule,
+    optimiser step, gradient clipping, EMA, logs, and a checkpoint every `save_every` minutes
+    and at the end (marked done)."""
+    state = ckpt.load() or {}
+    if state:
+        stage.load(state)
+        stage.optimizer.load_state_dict(state["opt"])
+    step = state.get("step", 0)
+    budget = Budget(stage.steps, stage.minutes, state.get("elapsed", 0.0))
+    if budget.over(step) and state:
+        log.info("%s: done at step %d (of %d)", stage.name, step, stage.steps)
+        return
+    last_save = time.monotonic()
+    for module in stage.training:
+        module.train()
+
+    def save(done: bool) -> None:
+        ckpt.save({**stage.state(), "opt": stage.optimizer.state_dict(), "step": step,
+                   "elapsed": budget.elapsed(), "done": done})  # fmt: skip
+
+    while not budget.over(step):
+        progress, warm = budget.progress(step), (step + 1) / stage.warmup
+        for group, base in zip(stage.optimizer.param_groups, stage.base_lrs, strict=True):
+            group["lr"] = _cosine(base, progress, warm)
+        loss, note = stage.loss(step)
+        stage.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        for params in stage.clipped:
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+        stage.optimizer.step()
+        stage.after_step(step)
+        step += 1
+        if step % stage.log_every == 0:
+            log.info("%s step %d%s loss %.4f (%.0fs)", stage.name, step, note, loss.item(),
+                     budget.elapsed())  # fmt: skip
+        if time.monotonic() - last_save > save_every * 60 and not budget.over(step):
+            save(done=False)
+            last_save = time.monotonic()
+    save(done=True)
+
+
+# ----------------------------------------------------------------------------- the stages
 
 
 def _weighted_l1(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -145,157 +180,96 @@ def _weighted_l1(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (weight * (recon - target).abs()).mean() / weight.mean()
 
 
-def _cosine(base: float, progress: float, warm: float) -> float:
-    """A learning rate: linear warm-up, then cosine down to a tenth of `base`."""
-    progress = min(1.0, max(0.0, progress))
-    return float(base * min(1.0, warm) * (0.1 + 0.45 * (1 + np.cos(np.pi * progress))))
-
-
-def train_vae(images: np.ndarray, args, ckpt: Checkpoint) -> AutoencoderKL:
+class VaeStage(Stage):
     """Subject-weighted L1 reconstruction plus a small KL term on 64 px crops (the VAE is
     convolutional, so crops teach it the whole picture)."""
-    torch.manual_seed(args.seed)
-    vae = AutoencoderKL(**VAE_CONFIG)
-    opt = torch.optim.AdamW(vae.parameters(), lr=args.vae_lr)
-    state = ckpt.load() or {}
-    if state:
-        vae.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-    step, elapsed = state.get("step", 0), state.get("elapsed", 0.0)
-    if state.get("done") and not args.more:
-        return vae.eval()
-    budget, last_save = Budget(args.vae_steps, args.vae_minutes, elapsed), time.monotonic()
-    vae.train()
-    while not budget.over(step):
-        g = np.random.default_rng(args.seed + step)
-        idx = g.integers(0, len(images), args.vae_batch)
-        crop = args.vae_crop
-        ys, xs = g.integers(0, 128 - crop + 1, 2)
-        batch = to_tensor(images[idx, ys : ys + crop, xs : xs + crop])
-        for group in opt.param_groups:
-            group["lr"] = _cosine(args.vae_lr, budget.progress(step), (step + 1) / 100)
-        posterior = vae.encode(batch).latent_dist
-        recon = vae.decode(posterior.sample()).sample
-        loss = _weighted_l1(recon, batch) + 1e-6 * posterior.kl().mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        if step % 25 == 0:
-            log.info("vae step %d loss %.4f (%.0fs)", step, loss.item(), budget.elapsed())
-        if time.monotonic() - last_save > args.save_every * 60:
-            state = {"model": vae.state_dict(), "opt": opt.state_dict(), "step": step}
-            ckpt.save({**state, "elapsed": budget.elapsed()})
-            last_save = time.monotonic()
-    state = {"model": vae.state_dict(), "opt": opt.state_dict(), "step": step}
-    ckpt.save({**state, "elapsed": budget.elapsed(), "done": True})
-    return vae.eval()
+
+    name = "vae"
+
+    def __init__(self, images: np.ndarray, args) -> None:
+        torch.manual_seed(args.seed)
+        self.vae = AutoencoderKL(**SKETCH.vae)
+        self.optimizer = torch.optim.AdamW(self.vae.parameters(), lr=args.vae_lr)
+        self.base_lrs, self.training, self.clipped = [args.vae_lr], [self.vae], []
+        self.steps, self.minutes = args.vae_steps, args.vae_minutes
+        self.images, self.seed = images, args.seed
+        self.batch, self.crop = args.vae_batch, args.vae_crop
+
+    def loss(self, step: int) -> tuple[torch.Tensor, str]:
+        g = np.random.default_rng(self.seed + step)
+        idx = g.integers(0, len(self.images), self.batch)
+        ys, xs = g.integers(0, SKETCH_SIZE - self.crop + 1, 2)
+        batch = to_tensor(self.images[idx, ys : ys + self.crop, xs : xs + self.crop])
+        posterior = self.vae.encode(batch).latent_dist
+        recon = self.vae.decode(posterior.sample()).sample
+        return _weighted_l1(recon, batch) + 1e-6 * posterior.kl().mean(), ""
+
+    def state(self) -> dict:
+        return {"model": self.vae.state_dict()}
+
+    def load(self, state: dict) -> None:
+        self.vae.load_state_dict(state["model"])
 
 
-def build_clip() -> CLIPModel:
-    config = CLIPConfig(
-        text_config=CLIP_TEXT_CONFIG,
-        vision_config=CLIP_VISION_CONFIG,
-        projection_dim=CLIP_PROJECTION_DIM,
-    )
-    return CLIPModel(config)
-
-
-def _contrastive_step(clip, opt, tokenizer, captions, images: np.ndarray, args, lr: float) -> float:
-    """One CLIP step on (uint8 picture, caption) pairs at learning rate `lr`; its loss."""
-    ids = tokenize(tokenizer, captions, args.clip_tokens)
-    pixels = clip_pixels(to_tensor(images), CLIP_VISION_CONFIG["image_size"])
-    for group in opt.param_groups:
-        group["lr"] = lr
-    loss = clip(input_ids=ids, pixel_values=pixels, return_loss=True).loss
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-    return float(loss.item())
-
-
-def train_clip(scenes: list, images: np.ndarray | None, args, ckpt: Checkpoint) -> CLIPModel:
-    """Contrastive CLIP loss on (picture, freshly worded caption) pairs; with `--clip-from`
-    it starts from a trained CLIP folder (e.g. the shipped one) instead of from scratch."""
+def start_clip(args, start: Path | None) -> CLIPModel:
+    """The CLIP the CLIP stage starts from: a trained CLIP folder (`--clip-from`, e.g. the
+    shipped one) where given, else fresh random weights."""
     torch.manual_seed(args.seed + 1)
     clip = build_clip()
-    tokenizer = load_clip_tokenizer()
-    opt = torch.optim.AdamW(clip.parameters(), lr=args.clip_lr, weight_decay=0.05)
-    state = ckpt.load() or {}
-    if state:
-        clip.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-    elif args.clip_from:
-        clip = CLIPModel.from_pretrained(args.clip_from, dtype=torch.float32)
-        opt = torch.optim.AdamW(clip.parameters(), lr=args.clip_lr, weight_decay=0.05)
-    step, elapsed = state.get("step", 0), state.get("elapsed", 0.0)
-    if state.get("done") and not args.more:
-        return clip.eval()
-    budget, last_save = Budget(args.clip_steps, args.clip_minutes, elapsed), time.monotonic()
-    clip.train()
-    while images is not None and not budget.over(step):
-        rng = random.Random(args.seed * 7 + step)
-        idx = rng.sample(range(len(images)), args.clip_batch)
-        captions = [write_caption(scenes[i], rng) for i in idx]
-        lr = _cosine(args.clip_lr, budget.progress(step), (step + 1) / 100)
-        loss = _contrastive_step(clip, opt, tokenizer, captions, images[idx], args, lr)
-        step += 1
-        if step % 25 == 0:
-            log.info("clip step %d loss %.4f (%.0fs)", step, loss, budget.elapsed())
-        if time.monotonic() - last_save > args.save_every * 60:
-            state = {"model": clip.state_dict(), "opt": opt.state_dict(), "step": step}
-            ckpt.save({**state, "elapsed": budget.elapsed()})
-            last_save = time.monotonic()
-    state = {"model": clip.state_dict(), "opt": opt.state_dict(), "step": step}
-    ckpt.save({**state, "elapsed": budget.elapsed(), "done": True})
-    return clip.eval()
+    if start is not None:
+        clip = CLIPModel.from_pretrained(start, dtype=torch.float32)
+    return clip
 
 
-HARD_ATTRIBUTES = {"position": POSITIONS, "shape": SHAPES, "size": SIZES, "colour": COLOURS}
+class ClipStage(Stage):
+    """Contrastive CLIP loss on (picture, freshly worded caption) pairs."""
+
+    name = "clip"
+
+    def __init__(self, clip: CLIPModel, scenes: list, images: np.ndarray, args) -> None:
+        self.clip, self.scenes, self.images, self.args = clip, scenes, images, args
+        self.optimizer = torch.optim.AdamW(clip.parameters(), lr=args.clip_lr, weight_decay=0.05)
+        self.base_lrs, self.training, self.clipped = [args.clip_lr], [clip], []
+        self.steps, self.minutes = args.clip_steps, args.clip_minutes
+        self.tokenizer = load_clip_tokenizer()
+
+    def loss(self, step: int) -> tuple[torch.Tensor, str]:
+        rng = random.Random(self.args.seed * 7 + step)
+        idx = rng.sample(range(len(self.images)), self.args.clip_batch)
+        captions = [write_caption(self.scenes[i], rng) for i in idx]
+        return self.contrastive_loss(captions, self.images[idx]), ""
+
+    def contrastive_loss(self, captions: list[str], images: np.ndarray) -> torch.Tensor:
+        """CLIP's contrastive loss on (uint8 picture, caption) pairs."""
+        ids = tokenize(self.tokenizer, captions, self.args.clip_tokens)
+        pixels = clip_pixels(to_tensor(images), SKETCH_CLIP_VISION["image_size"])
+        return self.clip(input_ids=ids, pixel_values=pixels, return_loss=True).loss
+
+    def state(self) -> dict:
+        return {"model": self.clip.state_dict()}
+
+    def load(self, state: dict) -> None:
+        self.clip.load_state_dict(state["model"])
 
 
-def hard_negative_group(rng: random.Random) -> list:
-    """A scene and one variant per attribute in `HARD_ATTRIBUTES`, each differing from it in
-    that attribute only: in one batch, CLIP must tell "left" from "right" and a star from a
-    circle, not only red from blue."""
-    base = sample_scene(rng)
-    group = [base]
-    for attribute, values in HARD_ATTRIBUTES.items():
-        other = rng.choice([v for v in values if v != getattr(base, attribute)])
-        group.append(Scene(**{**base.__dict__, attribute: other}))
-    return group
-
-
-def tune_clip_hard(clip: CLIPModel, args, ckpt: Checkpoint) -> CLIPModel:
+class ClipHardStage(ClipStage):
     """Fine-tune CLIP contrastively on batches of hard-negative groups (freshly rendered).
     Contrastive training on random batches learns colour and lighting, which tell most
     captions apart, and hardly anything about position or shape; the UNet, conditioned on
     the text tower, then cannot place or shape the subject."""
-    tokenizer = load_clip_tokenizer()
-    opt = torch.optim.AdamW(clip.parameters(), lr=args.clip_lr, weight_decay=0.05)
-    state = ckpt.load() or {}
-    if state:
-        clip.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-    step, elapsed = state.get("step", 0), state.get("elapsed", 0.0)
-    budget, last_save = Budget(args.clip_steps, args.clip_minutes, elapsed), time.monotonic()
-    clip.train()
-    groups = args.clip_batch // (1 + len(HARD_ATTRIBUTES))
-    while not budget.over(step):
-        rng = random.Random(args.seed * 29 + step)
+
+    name, warmup, log_every = "clip-hard", 20, 10
+
+    def __init__(self, clip: CLIPModel, args) -> None:
+        super().__init__(clip, [], np.zeros(0), args)  # it renders its own scenes
+
+    def loss(self, step: int) -> tuple[torch.Tensor, str]:
+        rng = random.Random(self.args.seed * 29 + step)
+        groups = self.args.clip_batch // (1 + len(HARD_ATTRIBUTES))
         scenes = [s for _ in range(groups) for s in hard_negative_group(rng)]
         images = np.stack([render_scene(s, rng.randrange(1 << 30)) for s in scenes])
         captions = [write_caption(s, rng, omit=False) for s in scenes]
-        lr = _cosine(args.clip_lr, budget.progress(step), (step + 1) / 20)
-        loss = _contrastive_step(clip, opt, tokenizer, captions, images, args, lr)
-        step += 1
-        if step % 10 == 0:
-            log.info("clip-hard step %d loss %.4f (%.0fs)", step, loss, budget.elapsed())
-        if time.monotonic() - last_save > args.save_every * 60 or budget.over(step):
-            state = {"model": clip.state_dict(), "opt": opt.state_dict(), "step": step}
-            ckpt.save({**state, "elapsed": budget.elapsed()})
-            last_save = time.monotonic()
-    return clip.eval()
+        return self.contrastive_loss(captions, images), ""
 
 
 def encode_latents(vae: AutoencoderKL, images: np.ndarray, path: Path) -> torch.Tensor:
@@ -313,154 +287,88 @@ def encode_latents(vae: AutoencoderKL, images: np.ndarray, path: Path) -> torch.
     return latents
 
 
-def subject_masks(scenes: list, size: int) -> torch.Tensor:
-    """Where each scene's subject is, at latent resolution (N x 1 x size/f x size/f, 0 or 1),
-    one latent pixel wider all round: the loss weighs it up, as the subject is small."""
-    scale = size / SIZE
-    masks = np.stack(
-        [
-            shape_mask(s.shape, x * scale, y * scale, SIZES[s.size] * scale, size)
-            for s in scenes
-            for x, y in [s.centre]
-        ]
-    )
-    masks = torch.from_numpy(masks).float()[:, None]
-    masks = F.max_pool2d(masks, LATENT_FACTOR)
-    return F.max_pool2d(masks, 3, stride=1, padding=1)
-
-
-def timesteps(count: int, args, gen: torch.Generator, total: int) -> torch.Tensor:
-    """Uniform timesteps, a share of them from the noisier half, where layout is decided."""
+def timesteps(count: int, gen: torch.Generator, total: int, noisy_share: float) -> torch.Tensor:
+    """Uniform timesteps, `noisy_share` of them from the noisier half, where layout is
+    decided."""
     t = torch.randint(0, total, (count,), generator=gen)
     noisy = torch.randint(total // 2, total, (count,), generator=gen)
-    pick = torch.rand(count, generator=gen) < args.high_noise_share
+    pick = torch.rand(count, generator=gen) < noisy_share
     return torch.where(pick, noisy, t)
 
 
-def unet_caption(scene, rng: random.Random, args) -> str:
-    """An empty caption (for guidance), the canonical one, or a freshly worded one."""
-    roll = rng.random()
-    if roll < args.caption_dropout:
-        return ""
-    if roll < args.caption_dropout + args.full_captions:
-        return full_caption(scene)
-    return write_caption(scene, rng)
-
-
-def _denoising_loss(unet, scheduler, cond, x0, mask, gen: torch.Generator, args) -> torch.Tensor:
+def _denoising_loss(unet, scheduler, cond, x0, mask, gen: torch.Generator, subject_weight: float,
+                    noisy_share: float) -> torch.Tensor:  # fmt: skip
     """Min-SNR(5)-weighted epsilon loss on noised latents `x0`; the subject's region (`mask`)
-    counts `--subject-weight` times."""
+    counts `subject_weight` times, and `noisy_share` of the timesteps come from the noisier
+    half."""
     alphas = scheduler.alphas_cumprod
     snr = alphas / (1 - alphas)
     noise = torch.randn(x0.shape, generator=gen)
-    t = timesteps(len(x0), args, gen, scheduler.config.num_train_timesteps)
+    t = timesteps(len(x0), gen, scheduler.config.num_train_timesteps, noisy_share)
     pred = unet(scheduler.add_noise(x0, noise, t), t, cond).sample
     weight = torch.clamp(snr[t], max=5.0) / snr[t]
-    region = (1.0 + (args.subject_weight - 1.0) * mask).expand_as(pred)
+    region = (1.0 + (subject_weight - 1.0) * mask).expand_as(pred)
     error = (region * (pred - noise).pow(2)).sum(dim=(1, 2, 3)) / region.sum(dim=(1, 2, 3))
     return (weight * error).mean()
 
 
-def train_unet(scenes, latent_sets, scaling, clip: CLIPModel, args, ckpt: Checkpoint):
+class UnetStage(Stage):
     """Epsilon prediction on cached latents, text from the frozen CLIP text tower, some
     empty captions (for classifier-free guidance), min-SNR(5) loss weights and an EMA.
 
-    `latent_sets` maps a picture size to its latents. The first `--unet-low-minutes` train
-    on 64 px pictures in batches twice as big (half the cost a step; layout, colour and
-    lighting are learned there), the rest at the native 128 px. The subject's region counts
-    `--subject-weight` times in the loss, and `--high-noise-share` of the timesteps come
-    from the noisier half: otherwise the background, most of every picture, drowns out where
-    the subject is and what shape it has."""
-    masks = {size: subject_masks(scenes, size) for size in latent_sets}
-    torch.manual_seed(args.seed + 2)
-    unet = UNet2DConditionModel(**UNET_CONFIG)
-    ema = {k: v.detach().clone() for k, v in unet.state_dict().items()}
-    opt = torch.optim.AdamW(unet.parameters(), lr=args.unet_lr, weight_decay=0.0)
-    state = ckpt.load() or {}
-    if state:
-        unet.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        ema = state["ema"]
-    step, elapsed = state.get("step", 0), state.get("elapsed", 0.0)
-    text_model = clip.text_model.eval()
-    tokenizer = load_clip_tokenizer()
-    scheduler = DDPMScheduler(**SCHEDULER_CONFIG)
-    budget, last_save = Budget(args.unet_steps, args.unet_minutes, elapsed), time.monotonic()
-    unet.train()
-    while not budget.over(step):
-        low = budget.elapsed() < args.unet_low_minutes * 60 and 64 in latent_sets
-        latents = latent_sets[64 if low else 128]
+    `latent_sets` maps a picture size to its latents. The first `--unet-low-steps` train on
+    64 px pictures in batches twice as big (half the cost a step; layout, colour and lighting
+    are learned there), the rest at the native 128 px. From step `--unet-subject-from` on,
+    the subject's region counts `--subject-weight` times in the loss, and
+    `--high-noise-share` of the timesteps come from the noisier half: otherwise the
+    background, most of every picture, drowns out where the subject is and what shape it
+    has."""
+
+    name, warmup = "unet", 200
+
+    def __init__(self, scenes, latent_sets: dict, scaling: float, clip: CLIPModel, args) -> None:
+        self.masks = {size: subject_masks(scenes, size) for size in latent_sets}
+        torch.manual_seed(args.seed + 2)
+        self.unet = UNet2DConditionModel(**SKETCH.unet)
+        self.ema = {k: v.detach().clone() for k, v in self.unet.state_dict().items()}
+        self.optimizer = torch.optim.AdamW(self.unet.parameters(), lr=args.unet_lr,
+                                           weight_decay=0.0)  # fmt: skip
+        self.base_lrs, self.training = [args.unet_lr], [self.unet]
+        self.clipped = [list(self.unet.parameters())]
+        self.steps, self.minutes = args.unet_steps, args.unet_minutes
+        self.scenes, self.latent_sets, self.scaling, self.args = scenes, latent_sets, scaling, args
+        self.text_model = clip.text_model.eval()
+        self.tokenizer = load_clip_tokenizer()
+        self.scheduler = DDPMScheduler(**SKETCH.scheduler)
+
+    def loss(self, step: int) -> tuple[torch.Tensor, str]:
+        args = self.args
+        low = step < args.unet_low_steps and 64 in self.latent_sets
+        size = 64 if low else SKETCH_SIZE
         batch = args.unet_batch * (2 if low else 1)
         rng = random.Random(args.seed * 13 + step)
         gen = torch.Generator().manual_seed(args.seed * 17 + step)
-        idx = rng.sample(range(len(scenes)), min(batch, len(scenes)))
-        captions = [unet_caption(scenes[i], rng, args) for i in idx]
+        idx = rng.sample(range(len(self.scenes)), min(batch, len(self.scenes)))
+        captions = [unet_caption(self.scenes[i], rng, args.caption_dropout, args.full_captions)
+                    for i in idx]  # fmt: skip
         with torch.no_grad():
-            cond = text_model(tokenize(tokenizer, captions, 77)).last_hidden_state
-        mask = masks[64 if low else 128][idx]
-        loss = _denoising_loss(unet, scheduler, cond, latents[idx] * scaling, mask, gen, args)
-        for group in opt.param_groups:
-            group["lr"] = _cosine(args.unet_lr, budget.progress(step), (step + 1) / 200)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
-        opt.step()
-        _ema_update(ema, unet, step, args.ema_decay)
-        step += 1
-        if step % 25 == 0:
-            size = 64 if low else 128
-            log.info(
-                "unet step %d %dpx loss %.4f (%.0fs)", step, size, loss.item(), budget.elapsed()
-            )
-        if time.monotonic() - last_save > args.save_every * 60:
-            state = {"model": unet.state_dict(), "opt": opt.state_dict(), "ema": ema}
-            ckpt.save({**state, "step": step, "elapsed": budget.elapsed()})
-            last_save = time.monotonic()
-    state = {"model": unet.state_dict(), "opt": opt.state_dict(), "ema": ema}
-    ckpt.save({**state, "step": step, "elapsed": budget.elapsed(), "done": True})
-    return unet
+            cond = self.text_model(tokenize(self.tokenizer, captions, 77)).last_hidden_state
+        x0 = self.latent_sets[size][idx] * self.scaling
+        subject = step >= args.unet_subject_from
+        loss = _denoising_loss(self.unet, self.scheduler, cond, x0, self.masks[size][idx], gen,
+                               args.subject_weight if subject else 1.0,
+                               args.high_noise_share if subject else 0.0)  # fmt: skip
+        return loss, f" {size}px"
 
+    def after_step(self, step: int) -> None:
+        _ema_update(self.ema, self.unet, step, self.args.ema_decay)
 
-def emphasis_caption(scene: Scene, rng: random.Random) -> str:
-    """The canonical caption naming two colours, the scene's weighted up and another weighted
-    down, A1111-style, in either order: "a small (blue:1.4) (red:0.6) star, left, night, flat".
-    Training on them teaches the UNet that emphasis picks between conflicting words, as SD
-    models learn it from their captions."""
-    other = rng.choice([c for c in COLOURS if c != scene.colour])
-    words = [
-        f"({scene.colour}:{rng.uniform(1.2, 1.6):.1f})",
-        f"({other}:{rng.uniform(0.5, 0.8):.1f})",
-    ]
-    rng.shuffle(words)
-    return recoloured_caption(scene, words)
+    def state(self) -> dict:
+        return {"model": self.unet.state_dict(), "ema": self.ema}
 
-
-def recoloured_caption(scene: Scene, words: list[str]) -> str:
-    """The scene's canonical caption with its colour word replaced by `words`."""
-    return full_caption(scene).replace(f" {scene.colour} ", f" {' '.join(words)} ", 1)
-
-
-def weighted_states(text_model, tokenizer, captions: list[str], bare=None) -> torch.Tensor:
-    """The text tower's states for captions, with A1111 weights applied as the app applies
-    them (`engine.text_encoding`); a caption without weights comes out as plainly encoded.
-
-    Where `bare[j]` is true, caption j's end-of-text and padding states are the empty
-    caption's: they summarise the whole caption, and a UNet that never has to do without
-    them reads colour there, where A1111 weights do not act, rather than from the words."""
-    framed = [token_chunks(tokenizer, caption)[0] for caption in captions]
-    rows = [ids for ids, _ in framed]
-    if bare is None or not any(bare):
-        hidden = text_model(torch.tensor(rows)).last_hidden_state
-    else:
-        empty_ids = token_chunks(tokenizer, "")[0][0]
-        states = text_model(torch.tensor([*rows, empty_ids])).last_hidden_state
-        place = torch.arange(len(empty_ids))
-        ends = [row.index(tokenizer.eos_token_id) for row in rows]
-        swap = torch.stack([(place >= end) & flag for end, flag in zip(ends, bare, strict=True)])
-        hidden = torch.where(swap[..., None], states[-1:], states[:-1])
-    return torch.cat(
-        [apply_weights(hidden[j : j + 1], weights) for j, (_, weights) in enumerate(framed)]
-    )
+    def load(self, state: dict) -> None:
+        self.unet.load_state_dict(state["model"])
+        self.ema = state["ema"]
 
 
 class AttributeHeads(torch.nn.Module):
@@ -484,20 +392,17 @@ class AttributeHeads(torch.nn.Module):
         return total / len(self.heads)
 
 
-PHASES = ("joint", "weights")  # the joint stage's runs, in order
-
-
 @dataclass(frozen=True)
 class JointPhase:
     """One run of the joint stage: its budget, learning rates and captions."""
 
     name: str  # its checkpoint
     steps: int
-    minutes: float
-    low_minutes: float  # of it at 64 px
+    minutes: float | None  # an optional wall-clock cap
+    low_steps: int  # its first steps at 64 px
     unet_lr: float  # also the read-out heads'
     clip_lr: float
-    emphasis_from: float  # minutes into it
+    emphasis_from: int  # the step from which `emphasis_share` of the captions are weighted
     emphasis_share: float
     bare_padding: float  # share of captions without their summary states (`weighted_states`)
     seed: int
@@ -507,17 +412,16 @@ class JointPhase:
         def arg(key: str):
             return getattr(args, f"{name}_{key}")
 
-        return cls(name, arg("steps"), arg("minutes"), arg("low_minutes"), arg("unet_lr"),
+        return cls(name, arg("steps"), arg("minutes"), arg("low_steps"), arg("unet_lr"),
                    arg("clip_lr"), arg("emphasis_from"), arg("emphasis_share"),
-                   arg("bare_padding"), args.seed + 1009 * PHASES.index(name))  # fmt: skip
+                   arg("bare_padding"), args.seed + 1009 * JOINT_PHASES.index(name))  # fmt: skip
 
     @property
     def runs(self) -> bool:
-        return self.steps > 0 and self.minutes > 0
+        return self.steps > 0
 
 
-def train_joint(scenes, images, latent_sets, scaling, clip, start: dict, phase: JointPhase,
-                args, ckpt: Checkpoint) -> dict:  # fmt: skip
+class JointStage(Stage):
     """Tune the UNet and the whole CLIP together from `start` (their weights, and the
     read-out heads' where an earlier phase trained them): the denoising loss now reaches the
     text tower, and a contrastive loss every `--joint-clip-every` steps keeps the image tower
@@ -526,122 +430,139 @@ def train_joint(scenes, images, latent_sets, scaling, clip, start: dict, phase: 
     Contrastive training alone leaves position and shape words almost where they started,
     since colour and lighting already tell most captions apart; the denoising loss cannot
     be met without them. The checkpoint keeps an EMA of both parts (what export ships);
-    the phase's end state is returned as the next phase's start."""
-    unet = UNet2DConditionModel(**UNET_CONFIG)
-    unet.load_state_dict(start["unet"])
-    clip.load_state_dict(start["clip"])
-    state = ckpt.load() or {}
-    if state:
-        unet.load_state_dict(state["unet"])
-        clip.load_state_dict(state["clip"])
-    ema = state.get("ema") or {
-        "unet": {k: v.detach().clone() for k, v in unet.state_dict().items()},
-        "clip": {k: v.detach().clone() for k, v in clip.state_dict().items()},
-    }
-    text_heads = AttributeHeads(clip.config.text_config.hidden_size)
-    image_heads = AttributeHeads(clip.config.projection_dim)
-    source = state or start
-    for key, module in (("text_heads", text_heads), ("image_heads", image_heads)):
-        if key in source:
-            module.load_state_dict(source[key])
-    heads = [*text_heads.parameters(), *image_heads.parameters()]
-    groups = [
-        {"params": list(unet.parameters()), "base": phase.unet_lr, "weight_decay": 0.0},
-        {"params": list(clip.parameters()), "base": phase.clip_lr, "weight_decay": 0.05},
-        {"params": heads, "base": phase.unet_lr, "weight_decay": 0.0},
-    ]
-    opt = torch.optim.AdamW(groups, lr=phase.unet_lr)
-    if state:
-        opt.load_state_dict(state["opt"])
-    step, elapsed = state.get("step", 0), state.get("elapsed", 0.0)
-    masks = {size: subject_masks(scenes, size) for size in latent_sets}
-    tokenizer = load_clip_tokenizer()
-    scheduler = DDPMScheduler(**SCHEDULER_CONFIG)
-    budget, last_save = Budget(phase.steps, phase.minutes, elapsed), time.monotonic()
-    unet.train()
-    clip.train()
-    while not budget.over(step):
-        low = budget.elapsed() < phase.low_minutes * 60 and 64 in latent_sets
-        size = 64 if low else 128
+    `result()` is the next phase's start."""
+
+    def __init__(self, scenes, images, latent_sets: dict, scaling: float, clip: CLIPModel,
+                 start: dict, phase: JointPhase, args) -> None:  # fmt: skip
+        self.name, self.phase, self.args = phase.name, phase, args
+        self.unet = UNet2DConditionModel(**SKETCH.unet)
+        self.unet.load_state_dict(start["unet"])
+        clip.load_state_dict(start["clip"])
+        self.clip = clip
+        self.ema = {
+            "unet": {k: v.detach().clone() for k, v in self.unet.state_dict().items()},
+            "clip": {k: v.detach().clone() for k, v in clip.state_dict().items()},
+        }
+        self.text_heads = AttributeHeads(clip.config.text_config.hidden_size)
+        self.image_heads = AttributeHeads(clip.config.projection_dim)
+        self._load_heads(start)
+        heads = [*self.text_heads.parameters(), *self.image_heads.parameters()]
+        groups = [
+            {"params": list(self.unet.parameters()), "weight_decay": 0.0},
+            {"params": list(clip.parameters()), "weight_decay": 0.05},
+            {"params": heads, "weight_decay": 0.0},
+        ]
+        self.optimizer = torch.optim.AdamW(groups, lr=phase.unet_lr)
+        self.base_lrs = [phase.unet_lr, phase.clip_lr, phase.unet_lr]
+        self.training = [self.unet, clip]
+        self.clipped = [groups[0]["params"], groups[1]["params"]]
+        self.steps, self.minutes = phase.steps, phase.minutes
+        self.scenes, self.images = scenes, images
+        self.latent_sets, self.scaling = latent_sets, scaling
+        self.masks = {size: subject_masks(scenes, size) for size in latent_sets}
+        self.tokenizer = load_clip_tokenizer()
+        self.scheduler = DDPMScheduler(**SKETCH.scheduler)
+
+    def _load_heads(self, source: dict) -> None:
+        for key, module in (("text_heads", self.text_heads), ("image_heads", self.image_heads)):
+            if key in source:
+                module.load_state_dict(source[key])
+
+    def loss(self, step: int) -> tuple[torch.Tensor, str]:
+        phase, args, scenes, tokenizer = self.phase, self.args, self.scenes, self.tokenizer
+        low = step < phase.low_steps and 64 in self.latent_sets
+        size = 64 if low else SKETCH_SIZE
         batch = args.unet_batch * (2 if low else 1)
         rng = random.Random(phase.seed * 31 + step)
         gen = torch.Generator().manual_seed(phase.seed * 37 + step)
         idx = rng.sample(range(len(scenes)), min(batch, len(scenes)))
-        captions = [unet_caption(scenes[i], rng, args) for i in idx]
-        if budget.elapsed() >= phase.emphasis_from * 60:
+        captions = [unet_caption(scenes[i], rng, args.caption_dropout, args.full_captions)
+                    for i in idx]  # fmt: skip
+        if step >= phase.emphasis_from:
             captions = [
                 emphasis_caption(scenes[i], rng) if rng.random() < phase.emphasis_share else c
                 for i, c in zip(idx, captions, strict=True)
             ]
         bare = [rng.random() < phase.bare_padding for _ in captions] if phase.bare_padding else None
-        cond = weighted_states(clip.text_model, tokenizer, captions, bare)
-        x0 = latent_sets[size][idx] * scaling
-        loss = _denoising_loss(unet, scheduler, cond, x0, masks[size][idx], gen, args)
+        cond = weighted_states(self.clip.text_model, tokenizer, captions, bare)
+        x0 = self.latent_sets[size][idx] * self.scaling
+        loss = _denoising_loss(self.unet, self.scheduler, cond, x0, self.masks[size][idx], gen,
+                               args.subject_weight, args.high_noise_share)  # fmt: skip
         named = [scenes[i] for i in idx[: args.joint_aux_batch]]
         ids = tokenize(tokenizer, [write_caption(s, rng, omit=False) for s in named],
                        args.clip_tokens)  # fmt: skip
-        pooled = clip.text_model(ids).pooler_output
-        loss = loss + args.joint_aux_weight * text_heads.loss(pooled, named)
+        pooled = self.clip.text_model(ids).pooler_output
+        loss = loss + args.joint_aux_weight * self.text_heads.loss(pooled, named)
         if step % args.joint_clip_every == 0:
             pairs = rng.sample(range(len(scenes)), min(args.clip_batch, len(scenes)))
             ids = tokenize(tokenizer, [write_caption(scenes[i], rng) for i in pairs],
                            args.clip_tokens)  # fmt: skip
-            pixels = clip_pixels(to_tensor(images[pairs]), CLIP_VISION_CONFIG["image_size"])
-            out = clip(input_ids=ids, pixel_values=pixels, return_loss=True)
-            unit = out.image_embeds * clip.config.projection_dim**0.5  # from unit length
-            seen = image_heads.loss(unit, [scenes[i] for i in pairs])
+            pixels = clip_pixels(to_tensor(self.images[pairs]), SKETCH_CLIP_VISION["image_size"])
+            out = self.clip(input_ids=ids, pixel_values=pixels, return_loss=True)
+            unit = out.image_embeds * self.clip.config.projection_dim**0.5  # from unit length
+            seen = self.image_heads.loss(unit, [scenes[i] for i in pairs])
             loss = loss + args.joint_clip_weight * out.loss + args.joint_aux_weight * seen
-        for group in opt.param_groups:
-            group["lr"] = _cosine(group["base"], budget.progress(step), (step + 1) / 100)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
-        torch.nn.utils.clip_grad_norm_(clip.parameters(), 1.0)
-        opt.step()
-        _ema_update(ema["unet"], unet, step, args.ema_decay)
-        _ema_update(ema["clip"], clip, step, args.ema_decay)
-        step += 1
-        if step % 25 == 0:
-            log.info("%s step %d %dpx loss %.4f (%.0fs)", phase.name, step, size, loss.item(),
-                     budget.elapsed())  # fmt: skip
-        if time.monotonic() - last_save > args.save_every * 60 or budget.over(step):
-            state = {"unet": unet.state_dict(), "clip": clip.state_dict(), "ema": ema,
-                     "text_heads": text_heads.state_dict(),
-                     "image_heads": image_heads.state_dict()}  # fmt: skip
-            ckpt.save({**state, "opt": opt.state_dict(), "step": step,
-                       "elapsed": budget.elapsed(), "done": budget.over(step)})  # fmt: skip
-            last_save = time.monotonic()
-    return {**ema, "text_heads": text_heads.state_dict(), "image_heads": image_heads.state_dict()}
+        return loss, f" {size}px"
+
+    def after_step(self, step: int) -> None:
+        _ema_update(self.ema["unet"], self.unet, step, self.args.ema_decay)
+        _ema_update(self.ema["clip"], self.clip, step, self.args.ema_decay)
+
+    def state(self) -> dict:
+        return {"unet": self.unet.state_dict(), "clip": self.clip.state_dict(), "ema": self.ema,
+                "text_heads": self.text_heads.state_dict(),
+                "image_heads": self.image_heads.state_dict()}  # fmt: skip
+
+    def load(self, state: dict) -> None:
+        self.unet.load_state_dict(state["unet"])
+        self.clip.load_state_dict(state["clip"])
+        self.ema = state["ema"]
+        self._load_heads(state)
+
+    def result(self) -> dict:
+        """The EMA weights and the read-out heads: where the next phase starts."""
+        return {**self.ema, "text_heads": self.text_heads.state_dict(),
+                "image_heads": self.image_heads.state_dict()}  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- driver
 
+# Settings of where and how a run goes, not of what it trains: not recorded, not replayed.
+MACHINE_SETTINGS = ("command", "args", "workdir", "out", "threads", "save_every", "raw_unet")
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; the training defaults are the shipped model's settings as its last
+    run had them (`assets/models/sketch/args.json` has every run)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("command", choices=["all", "clip-hard", "export"])
-    p.add_argument("--more", action="store_true", help="train a finished stage further")
+    p.add_argument("--args", type=Path, default=None,
+                   help="all: replay the runs recorded in this args.json, in order")  # fmt: skip
     p.add_argument("--raw-unet", action="store_true", help="export: last weights, not the EMA")
     p.add_argument("--workdir", type=Path, default=Path("data/sketch-train"))
     p.add_argument("--out", type=Path, default=Path("assets/models/sketch"))
-    p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--scenes", type=int, default=24000)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--save-every", type=float, default=3.0, help="minutes between checkpoints")
-    p.add_argument("--vae-steps", type=int, default=100_000)
-    p.add_argument("--vae-minutes", type=float, default=10.0)
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--scenes", type=int, default=24000)
+    minutes = "an optional wall-clock cap on the stage (off by default)"
+    p.add_argument("--vae-steps", type=int, default=1606)
+    p.add_argument("--vae-minutes", type=float, default=None, help=minutes)
     p.add_argument("--vae-batch", type=int, default=16)
     p.add_argument("--vae-crop", type=int, default=64)
     p.add_argument("--vae-lr", type=float, default=1e-3)
     p.add_argument("--clip-from", type=Path, default=None, help="a CLIPModel folder to start from")
-    p.add_argument("--clip-steps", type=int, default=100_000)
-    p.add_argument("--clip-minutes", type=float, default=7.0)
+    p.add_argument("--clip-steps", type=int, default=234)
+    p.add_argument("--clip-minutes", type=float, default=None, help=minutes)
     p.add_argument("--clip-batch", type=int, default=128)
     p.add_argument("--clip-tokens", type=int, default=32)
     p.add_argument("--clip-lr", type=float, default=1e-3)
-    p.add_argument("--unet-steps", type=int, default=1_000_000)
-    p.add_argument("--unet-minutes", type=float, default=43.0, help="all UNet training")
-    p.add_argument("--unet-low-minutes", type=float, default=33.0, help="of it at 64 px")
+    p.add_argument("--unet-steps", type=int, default=5050)
+    p.add_argument("--unet-minutes", type=float, default=None, help=minutes)
+    p.add_argument("--unet-low-steps", type=int, default=4326, help="the first steps, at 64 px")
+    p.add_argument("--unet-subject-from", type=int, default=2075,
+                   help="the step from which the subject weighs more and noisier timesteps "
+                   "are drawn more often")  # fmt: skip
     p.add_argument("--unet-batch", type=int, default=32, help="at 128 px; twice at 64 px")
     p.add_argument("--unet-lr", type=float, default=1e-3)
     p.add_argument("--ema-decay", type=float, default=0.999)
@@ -649,73 +570,148 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--full-captions", type=float, default=0.3, help="share of canonical captions")
     p.add_argument("--subject-weight", type=float, default=4.0, help="loss weight of the subject")
     p.add_argument("--high-noise-share", type=float, default=0.4, help="timesteps from t >= 500")
-    p.add_argument("--joint-steps", type=int, default=1_000_000)
-    p.add_argument("--joint-minutes", type=float, default=104.0, help="UNet and CLIP together")
-    p.add_argument("--joint-low-minutes", type=float, default=40.0, help="of it at 64 px")
+    p.add_argument("--joint-steps", type=int, default=6367, help="UNet and CLIP together")
+    p.add_argument("--joint-minutes", type=float, default=None, help=minutes)
+    p.add_argument("--joint-low-steps", type=int, default=2290, help="the first steps, at 64 px")
     p.add_argument("--joint-unet-lr", type=float, default=3e-4)
     p.add_argument("--joint-clip-lr", type=float, default=2e-4)
     p.add_argument("--joint-clip-every", type=int, default=4, help="steps between CLIP losses")
     p.add_argument("--joint-clip-weight", type=float, default=0.5)
-    p.add_argument("--joint-emphasis-from", type=float, default=90.0, help="minutes into it")
+    p.add_argument("--joint-emphasis-from", type=int, default=5475,
+                   help="the step from which captions are weighted")  # fmt: skip
     p.add_argument("--joint-emphasis-share", type=float, default=0.25, help="weighted captions")
     p.add_argument("--joint-bare-padding", type=float, default=0.0, help="see weighted_states")
-    p.add_argument("--weights-steps", type=int, default=1_000_000)
-    p.add_argument("--weights-minutes", type=float, default=60.0, help="joint, to heed weights")
-    p.add_argument("--weights-low-minutes", type=float, default=0.0)
+    p.add_argument("--weights-steps", type=int, default=6371, help="joint, to heed weights")
+    p.add_argument("--weights-minutes", type=float, default=None, help=minutes)
+    p.add_argument("--weights-low-steps", type=int, default=0)
     p.add_argument("--weights-unet-lr", type=float, default=1.5e-4)
     p.add_argument("--weights-clip-lr", type=float, default=5e-5)
-    p.add_argument("--weights-emphasis-from", type=float, default=0.0)
-    p.add_argument("--weights-emphasis-share", type=float, default=0.3)
+    p.add_argument("--weights-emphasis-from", type=int, default=0)
+    p.add_argument("--weights-emphasis-share", type=float, default=0.5)
     p.add_argument("--weights-bare-padding", type=float, default=0.5)
     p.add_argument("--joint-aux-batch", type=int, default=32, help="captions read back a step")
     p.add_argument("--joint-aux-weight", type=float, default=0.5, help="of the attribute heads")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def training_settings(args: argparse.Namespace) -> dict:
+    """What a run trains with (everything but `MACHINE_SETTINGS`), as JSON values."""
+    return {
+        key: str(value) if isinstance(value, Path) else value
+        for key, value in vars(args).items()
+        if key not in MACHINE_SETTINGS
+    }
+
+
+def record_run(args: argparse.Namespace) -> None:
+    """Add this run's settings to `workdir/args.json` (`{"runs": [...]}`, oldest first), unless
+    they are the last run's: the file replays the work folder's training with `--args`."""
+    path = args.workdir / "args.json"
+    try:
+        runs = json.loads(path.read_text())["runs"]
+    except (OSError, ValueError, KeyError, TypeError):  # none yet, or an older layout
+        runs = []
+    settings = training_settings(args)
+    if not runs or runs[-1] != settings:
+        runs.append(settings)
+        path.write_text(json.dumps({"runs": runs}, indent=1) + "\n")
+
+
+def recorded_runs(path: Path, machine: argparse.Namespace) -> list[argparse.Namespace]:
+    """The runs of an args.json as settings to train with: each run's recorded settings over
+    the defaults, with the work folder, threads and checkpoint interval of `machine`."""
+    try:
+        runs = json.loads(Path(path).read_text(encoding="utf-8"))["runs"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"{path}: not a readable args.json with a list of runs ({exc})") from exc
+    known = set(training_settings(parse_args(["all"])))
+    replay = []
+    for number, run in enumerate(runs, 1):
+        unknown = sorted(set(run) - known) if isinstance(run, dict) else ["(not a mapping)"]
+        if unknown:
+            raise SystemExit(f"{path}: run {number} has unknown settings: {', '.join(unknown)}")
+        flags = [token for key, value in run.items() if value is not None
+                 for token in (f"--{key.replace('_', '-')}", str(value))]  # fmt: skip
+        args = parse_args(["all", *flags])
+        for key in MACHINE_SETTINGS:
+            setattr(args, key, getattr(machine, key))
+        replay.append(args)
+    return replay
 
 
 def run_all(args: argparse.Namespace) -> None:
-    """Render the dataset, then train VAE, CLIP, UNet and the joint stage in turn (each
-    resumable)."""
+    """Render the dataset, then train VAE, CLIP, UNet and the joint stage's phases in turn;
+    each resumes from its checkpoint and stops at its step count."""
     args.workdir.mkdir(parents=True, exist_ok=True)
-    (args.workdir / "args.json").write_text(json.dumps(vars(args), default=str, indent=1))
+    record_run(args)
     started = time.monotonic()
     scenes, images = render_dataset(args.scenes, args.seed)
     log.info("rendered %d scenes in %.0fs", len(scenes), time.monotonic() - started)
-    vae = train_vae(images, args, Checkpoint(args.workdir, "vae"))
-    clip = train_clip(scenes, images, args, Checkpoint(args.workdir, "clip"))
-    latents = encode_latents(vae, images, args.workdir / "latents.pt")
+    vae = VaeStage(images, args)
+    run_stage(vae, Checkpoint(args.workdir, "vae"), args.save_every)
+    clip_ckpt = Checkpoint(args.workdir, "clip")
+    start = None if clip_ckpt.path.is_file() else args.clip_from
+    clip = ClipStage(start_clip(args, start), scenes, images, args)
+    run_stage(clip, clip_ckpt, args.save_every)
+    latents = encode_latents(vae.vae.eval(), images, args.workdir / "latents.pt")
     small = np.stack([render_scene(s, args.seed * 1_000_003 + i, 64) for i, s in enumerate(scenes)])
-    latent_sets = {128: latents, 64: encode_latents(vae, small, args.workdir / "latents-64.pt")}
+    latent_sets = {128: latents, 64: encode_latents(vae.vae, small, args.workdir / "latents-64.pt")}
     del small
     scaling = float(1.0 / latents.std())
     log.info("latents %s, scaling factor %.4f", tuple(latents.shape), scaling)
-    unet_ckpt = Checkpoint(args.workdir, "unet")
-    train_unet(scenes, latent_sets, scaling, clip, args, unet_ckpt)
-    start = {"unet": unet_ckpt.load()["ema"], "clip": clip.state_dict()}
-    for name in PHASES:
+    unet = UnetStage(scenes, latent_sets, scaling, clip.clip.eval(), args)
+    run_stage(unet, Checkpoint(args.workdir, "unet"), args.save_every)
+    start = {"unet": unet.ema, "clip": clip.clip.state_dict()}
+    for name in JOINT_PHASES:
         phase = JointPhase.from_args(args, name)
         if phase.runs:
-            ckpt = Checkpoint(args.workdir, name)
-            start = train_joint(scenes, images, latent_sets, scaling, clip, start, phase, args,
-                                ckpt)  # fmt: skip
+            joint = JointStage(scenes, images, latent_sets, scaling, clip.clip, start, phase, args)
+            run_stage(joint, Checkpoint(args.workdir, name), args.save_every)
+            start = joint.result()
     log.info("all stages done in %.0fs", time.monotonic() - started)
+
+
+def tune_clip_hard(args: argparse.Namespace) -> None:
+    """Tune the trained CLIP on hard negatives (`clip-hard`, after `all` has a CLIP); the
+    tuned weights replace the CLIP stage's, and the UNet resumes on them."""
+    clip_ckpt = Checkpoint(args.workdir, "clip")
+    state = clip_ckpt.load()
+    clip = build_clip()
+    clip.load_state_dict(state["model"])
+    hard = ClipHardStage(clip, args)
+    run_stage(hard, Checkpoint(args.workdir, "clip-hard"), args.save_every)
+    clip_ckpt.save({**state, "model": clip.state_dict(), "hard": True})
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
-    if args.command == "all":
+    if args.command == "all" and args.args is not None:
+        given = _changed_training_settings(args)
+        if given:
+            raise SystemExit(f"--args replays the recorded runs as they were; change "
+                             f"{', '.join(sorted(given))} in the file instead")  # fmt: skip
+        runs = recorded_runs(args.args, args)
+        for number, run in enumerate(runs, 1):
+            log.info("run %d of %d from %s", number, len(runs), args.args)
+            run_all(run)
+    elif args.command == "all":
         run_all(args)
-    elif args.command == "clip-hard":  # after `all` has a CLIP; the UNet resumes on it
-        clip = build_clip()
-        clip.load_state_dict(Checkpoint(args.workdir, "clip").load()["model"])
-        clip = tune_clip_hard(clip, args, Checkpoint(args.workdir, "clip-hard"))
-        state = Checkpoint(args.workdir, "clip").load()
-        Checkpoint(args.workdir, "clip").save({**state, "model": clip.state_dict(), "hard": True})
+    elif args.command == "clip-hard":
+        tune_clip_hard(args)
     else:
-        from engine.sketch.export import export_model
-
         export_model(args.workdir, args.out, raw_unet=args.raw_unet)
+
+
+def _changed_training_settings(args: argparse.Namespace) -> set[str]:
+    """The training settings `args` has away from their defaults."""
+    defaults = training_settings(parse_args(["all"]))
+    return {key for key, value in training_settings(args).items() if value != defaults[key]}
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-SIZE = 128
+from engine.pipeline_configs import SKETCH_SIZE
+
+SIZE = SKETCH_SIZE  # the world is drawn at the model's native size
 
 # Saturated or extreme colours, far apart, and far from every background below.
 COLOURS: dict[str, tuple[int, int, int]] = {

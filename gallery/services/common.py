@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
@@ -22,6 +22,7 @@ from gallery.database import reader, writer
 from gallery.errors import GalleryError, NotFoundError
 from gallery.files import ImageFiles
 from gallery.models import Generation, Tag
+from gallery.outages import database_folder, outages_as_sentences
 from gallery.owners import Owner, owner_filter
 from gallery.records import GenerationRecord, GenerationSummary, ImageRecord
 from gallery.sweep import referenced_hashes
@@ -43,22 +44,34 @@ def is_admin_only(method: Callable[..., Any]) -> bool:
 
 
 class Sessions:
-    """Sessions on one database: `read()` and `write()` are each one transaction."""
+    """Sessions on one database: `read()` and `write()` are each one transaction, `connect()`
+    one connection for single-statement reads. A full disk or an unreachable server inside
+    any of them is one sentence (`gallery.outages`)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.writer = writer(engine)  # SQLite: takes the write lock at BEGIN
         self.reader = reader(engine)  # SQLite: one-statement reads without BEGIN
+        self.folder = database_folder(engine.url)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
-        with Session(self.engine) as session, session.begin():
+        with outages_as_sentences(self.folder), Session(self.engine) as session, session.begin():
             yield session
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
-        with Session(self.writer, expire_on_commit=False) as session, session.begin():
+        with (
+            outages_as_sentences(self.folder),
+            Session(self.writer, expire_on_commit=False) as session,
+            session.begin(),
+        ):
             yield session
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with outages_as_sentences(self.folder), self.reader.connect() as connection:
+            yield connection
 
 
 def owned(model: Any, owner: Owner) -> tuple[Any, ...]:

@@ -7,6 +7,7 @@ another owner's experiment is reported exactly like one that does not exist.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from gallery.errors import GalleryError, NotFoundError
 from gallery.experiment_export import SCORE_METRIC, write_experiment_zip
+from gallery.experiment_state import experiment_state, this_runner
 from gallery.models import (
     Experiment,
     ExperimentVariant,
@@ -39,7 +41,7 @@ from gallery.services.curation import CurationService
 from gallery.services.recording import RecordService
 from gallery.services.scores import ScoreService
 
-EXPERIMENT_KINDS = ("compare", "ablation")
+EXPERIMENT_KINDS = ("compare", "ablation", "refine")
 
 
 class ExperimentService:
@@ -163,6 +165,20 @@ class ExperimentService:
                 )
             elif seed_index is not None or axis_index is not None:
                 row.seed_index, row.axis_index = seed_index, axis_index
+
+    def mark_running(self, experiment_id: int, *, owner: Owner) -> None:
+        """This process is making the experiment's cells: call when a run starts and after
+        each batch (the heartbeat a replica on another host goes by)."""
+        with self._sessions.write() as session:
+            experiment = self._find(session, experiment_id, owner)
+            experiment.runner, experiment.heartbeat_at = this_runner(), utc_now()
+
+    def mark_stopped(self, experiment_id: int, *, owner: Owner) -> None:
+        """The run ended (finished, stopped or failed): the experiment is then finished, or
+        interrupted with the cells it has (`gallery.experiment_state`)."""
+        with self._sessions.write() as session:
+            experiment = self._find(session, experiment_id, owner)
+            experiment.runner, experiment.heartbeat_at = None, None
 
     def set_winner(self, experiment_id: int, variant_id: int | None, *, owner: Owner) -> None:
         """Mark one variant of an experiment as the overall winner, or clear it with None."""
@@ -305,7 +321,7 @@ def _record(session: Session, experiment: Experiment) -> ExperimentRecord:
         for variant_id, generation_id, seed_index, axis_index in rows:
             members[variant_id].append(generation_id)
             cells.append(CellRecord(variant_id, generation_id, seed_index, axis_index))
-    return ExperimentRecord(
+    record = ExperimentRecord(
         id=experiment.id,
         name=experiment.name,
         description=experiment.description,
@@ -329,6 +345,10 @@ def _record(session: Session, experiment: Experiment) -> ExperimentRecord:
         axis=dict(experiment.axis or {}),
         cells=tuple(cells),
     )
+    state = experiment_state(
+        record.grid(), record.made_positions(), experiment.runner, experiment.heartbeat_at
+    )
+    return dataclasses.replace(record, state=state)
 
 
 def _vote_record(row: ExperimentVote) -> VoteRecord:

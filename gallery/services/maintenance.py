@@ -7,20 +7,23 @@ to the account they signed in with. Only `gallery.views.AdminGallery` offers the
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from sqlalchemy import exists, select, update
 
+from gallery.deferred import DeferredFolder
 from gallery.errors import GalleryError
 from gallery.files import ImageFiles
 from gallery.models import Experiment, Generation, UserStyleRow
+from gallery.outages import outages_as_sentences
 from gallery.owners import EVERY_OWNER, Owner, writing_owner
 from gallery.rebuild import record_stored_images
 from gallery.records import ImportReport, NewGeneration, SweepReport
 from gallery.search import TextMode
 from gallery.services.common import Sessions, admin_only
 from gallery.services.recording import RecordService
-from gallery.sweep import DEFAULT_GRACE_S, sweep
+from gallery.sweep import DEFAULT_GRACE_S, is_stale, sweep
 
 
 class MaintenanceService:
@@ -38,12 +41,23 @@ class MaintenanceService:
     def sweep(
         self, *, full: bool = False, grace_s: float = DEFAULT_GRACE_S, delete_ours: bool = False
     ) -> SweepReport:
-        """Repair files left by abrupt stops (see `gallery.sweep`); `full` walks everything
-        (what `gallery check` runs). Unrecorded images that carry our metadata are kept (and
+        """Record the rows that waited for the database (`gallery.deferred`), then repair
+        files left by abrupt stops (see `gallery.sweep`); `full` walks everything (what
+        `gallery check` runs). Unrecorded images that carry our metadata are kept (and
         reported) unless `delete_ours`; `rebuild` records them again."""
-        return sweep(
-            self._sessions.engine, self._files, grace_s=grace_s, full=full, delete_ours=delete_ours
-        )
+        deferred = DeferredFolder(self._files.root)
+        deferred.release_stale_claims(lambda host, pid, age: is_stale(host, pid, age, grace_s))
+        recorded = self._records.record_deferred()
+        with outages_as_sentences(self._sessions.folder):
+            report = sweep(
+                self._sessions.engine,
+                self._files,
+                grace_s=grace_s,
+                full=full,
+                delete_ours=delete_ours,
+                keep=frozenset(deferred.hashes()),
+            )
+        return dataclasses.replace(report, recorded_deferred=recorded)
 
     @admin_only
     def rebuild(self, *, owner: Owner) -> ImportReport:
@@ -92,7 +106,7 @@ class MaintenanceService:
         with self._sessions.read() as session:
             if session.scalar(select(exists().where(Generation.id.is_not(None)))):
                 return
-        if self._files.any_settled_image():
+        if self._files.any_settled_image(DeferredFolder(self._files.root).hashes()):
             raise GalleryError(
                 "The gallery database has no records, yet the gallery folder holds images: "
                 "the database may be new, emptied or replaced, or DATABASE_URL mistyped. "

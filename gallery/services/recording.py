@@ -11,13 +11,17 @@ row survives a crash:
 
 If anything fails in 3-4 the files this call created are removed (unless a row now references
 them) before the error is raised; if the process dies instead, the sweep at the next open
-finishes the intent (see `gallery.sweep`).
+finishes the intent (see `gallery.sweep`). If the database cannot be reached at 4, the files
+are kept and the rows wait in `deferred/` until it answers again (`gallery.deferred`); a
+full disk is one sentence (`gallery.outages`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import threading
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -27,11 +31,13 @@ from typing import Any
 from sqlalchemy import exists, literal, select
 from sqlalchemy.orm import Session, selectinload
 
-from gallery.errors import GalleryError, NotFoundError
-from gallery.files import HASH_LOCKS, ImageFiles, PreparedImage, prepare_png
+from gallery.deferred import DeferredBatch, DeferredFolder
+from gallery.errors import GalleryError, GalleryUnavailableError, NotFoundError
+from gallery.files import HASH_LOCKS, ImageFiles, PreparedImage, image_rel_path, prepare_png
 from gallery.importers import import_folder as import_images
 from gallery.metadata import embed_metadata
 from gallery.models import Generation, GenerationTag, ImageFile, utc_now
+from gallery.outages import UNAVAILABLE_WHILE_RECORDING, outages_as_sentences
 from gallery.owners import Owner, owner_filter, writing_owner
 from gallery.records import (
     GenerationRecord,
@@ -45,6 +51,7 @@ from gallery.records import (
 from gallery.search import SUMMARY_COLUMNS
 from gallery.services.common import (
     Sessions,
+    admin_only,
     check_id,
     discard_unreferenced,
     generation_record,
@@ -63,6 +70,8 @@ class RecordService:
         self._sessions = sessions
         self._files = files
         self._root = root
+        self._deferred = DeferredFolder(root)
+        self._replaying = threading.Lock()
 
     def record_generation(self, item: NewGeneration, *, owner: Owner) -> int:
         """Record one image of `owner`'s; return its generation id."""
@@ -70,24 +79,115 @@ class RecordService:
 
     def record_generations(self, items: Sequence[NewGeneration], *, owner: Owner) -> list[int]:
         """Record a batch of `owner`'s (one generation per image, one shared batch id), all or
-        nothing. An item's own `user_id`, when set, must be `owner`; a parent must be theirs."""
+        nothing. An item's own `user_id`, when set, must be `owner`; a parent must be theirs.
+
+        `GalleryUnavailableError` when the database cannot be reached: the images are kept and
+        recorded once it answers again (`gallery.deferred`); `DiskFullError` on a full disk.
+        """
         items = [self._complete(item, owner) for item in items]
         if not items:
             return []
         prepared = [_prepare(item) for item in items]
+        batch_id = items[0].batch_id or uuid.uuid4().hex
+        ids = self._store(items, prepared, batch_id, utc_now(), defer=True)
+        if self._deferred.pending():  # the database answers: record what waited for it
+            with contextlib.suppress(GalleryError):  # ours is recorded; the rest can wait
+                self.record_deferred()
+        return ids
+
+    @admin_only
+    def record_deferred(self) -> int:
+        """Record the rows that waited for the database (every owner's, as each was made);
+        return how many generations were recorded. Stops, handing the rest back, when the
+        database goes away again (`GalleryUnavailableError`)."""
+        if not self._replaying.acquire(blocking=False):
+            return 0  # another thread is at it
+        try:
+            recorded = 0
+            claimed = self._deferred.claim_all()
+            for index, path in enumerate(claimed):
+                try:
+                    recorded += self._record_deferred_batch(self._deferred.read(path))
+                except GalleryUnavailableError:
+                    for rest in claimed[index:]:
+                        self._deferred.release(rest)
+                    raise
+                except (GalleryError, OSError, ValueError, KeyError, TypeError):
+                    self._deferred.set_aside(path)  # kept for a person to look at
+                    continue
+                self._deferred.drop(path)
+            return recorded
+        finally:
+            self._replaying.release()
+
+    def _record_deferred_batch(self, batch: DeferredBatch) -> int:
+        with self._sessions.read() as session:
+            if session.scalar(select(exists().where(Generation.batch_id == batch.batch_id))):
+                return 0  # its commit went through after all
+        items, prepared = [], []
+        for sha, item in batch.items:
+            path = self._files.absolute(image_rel_path(sha))
+            try:
+                image = prepare_png(path.read_bytes())
+            except (OSError, GalleryError):
+                continue  # the file is gone (deleted by hand): nothing to record
+            if image.sha != sha:
+                continue
+            items.append(dataclasses.replace(item, png_bytes=image.data))
+            prepared.append(image)
+        if not items:
+            return 0
+        try:
+            return len(self._store(items, prepared, batch.batch_id, batch.created_at))
+        except NotFoundError:  # the parent was deleted meanwhile: keep the images all the same
+            orphans = [dataclasses.replace(item, parent_id=None) for item in items]
+            return len(self._store(orphans, prepared, batch.batch_id, batch.created_at))
+
+    def _store(
+        self,
+        items: list[NewGeneration],
+        prepared: list[PreparedImage],
+        batch_id: str,
+        created_at: datetime,
+        *,
+        defer: bool = False,
+    ) -> list[int]:
         shas = [image.sha for image in prepared]
-        with HASH_LOCKS.hold(shas):  # a delete of the same content waits until the row exists
+        # A delete of the same content waits until the row exists; a full disk is one sentence.
+        with HASH_LOCKS.hold(shas), outages_as_sentences(self._root):
             intent = self._files.begin_intent(shas)
             try:
                 for image in prepared:
                     self._files.store(image)
-                ids = self._insert(items, prepared)
+                ids = self._insert(items, prepared, batch_id, created_at)
+            except GalleryUnavailableError:
+                if defer and self._defer(batch_id, created_at, items, prepared):
+                    intent.finish()  # the deferred document accounts for the files now
+                    raise GalleryUnavailableError(UNAVAILABLE_WHILE_RECORDING) from None
+                if discard_unreferenced(self._sessions.engine, self._files, shas):
+                    intent.finish()
+                raise
             except BaseException:
                 if discard_unreferenced(self._sessions.engine, self._files, shas):
                     intent.finish()
                 raise
             intent.finish()
         return ids
+
+    def _defer(
+        self,
+        batch_id: str,
+        created_at: datetime,
+        items: list[NewGeneration],
+        prepared: list[PreparedImage],
+    ) -> bool:
+        """Keep the rows for later; False (nothing kept) if even that cannot be written."""
+        rows = [(image.sha, item) for image, item in zip(prepared, items, strict=True)]
+        try:
+            self._deferred.write(batch_id, created_at, rows)
+        except (OSError, GalleryError):
+            return False
+        return True
 
     def has_content(self, sha: str, *, owner: Owner) -> bool:
         """Whether `owner` has an image with this SHA-256 content hash."""
@@ -168,9 +268,13 @@ class RecordService:
             )
         return item
 
-    def _insert(self, items: list[NewGeneration], prepared: list[PreparedImage]) -> list[int]:
-        now = utc_now()
-        batch_id = items[0].batch_id or uuid.uuid4().hex
+    def _insert(
+        self,
+        items: list[NewGeneration],
+        prepared: list[PreparedImage],
+        batch_id: str,
+        now: datetime,
+    ) -> list[int]:
         rows = []
         with self._sessions.write() as session:
             parents = {item.parent_id for item in items if item.parent_id is not None}

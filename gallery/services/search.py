@@ -31,7 +31,7 @@ class SearchService:
         query = _scoped(query or GalleryQuery(), owner)
         query.validate()
         statement, params = page_statement(query, mode=self._text_mode)
-        with self._sessions.reader.connect() as connection:
+        with self._sessions.connect() as connection:
             rows = connection.execute(statement, params).all()
         items = tuple(summary(self._root, row) for row in rows[: query.page_size])
         return Page(items, query.page, query.page_size, has_more=len(rows) > query.page_size)
@@ -41,7 +41,7 @@ class SearchService:
         query = _scoped(query or GalleryQuery(), owner)
         query.validate()
         statement, params = count_statement(query, mode=self._text_mode)
-        with self._sessions.reader.connect() as connection:
+        with self._sessions.connect() as connection:
             return int(connection.scalar(statement, params) or 0)
 
     def models(self, *, owner: Owner) -> list[str]:

@@ -15,8 +15,11 @@ from diffusers import (
 )
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-from engine.demo_model import SCHEDULER_CONFIG, TEXT_ENCODER_CONFIG, UNET_CONFIG, VAE_CONFIG
+from engine.pipeline_configs import DEMO
 from engine.tokenizer import load_clip_tokenizer
+
+UNET_CONFIG, VAE_CONFIG, TEXT_ENCODER_CONFIG = DEMO.unet, DEMO.vae, DEMO.text_encoder
+SCHEDULER_CONFIG = DEMO.scheduler
 
 
 @pytest.fixture(scope="session")

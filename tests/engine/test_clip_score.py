@@ -43,3 +43,18 @@ def test_without_a_real_clip_the_shipped_sketch_clip_scores_and_means_something(
     other = full_caption(Scene("circle", "blue", "large", "centre", "golden hour", "flat"))
     right, wrong = ClipScorer(choice).score([image, image], [full_caption(scene), other])
     assert right > wrong
+
+
+def test_image_similarity_sees_what_and_where():
+    from engine.sketch.world import Scene, render_scene
+
+    scorer = ClipScorer(find_clip())
+    scene = Scene("star", "red", "large", "left", "night", "flat")
+    target = Image.fromarray(render_scene(scene, 1))
+    moved, recoloured, same = (
+        Image.fromarray(render_scene(Scene(**{**scene.__dict__, **change}), 2))
+        for change in ({"position": "right"}, {"colour": "blue"}, {})
+    )
+    assert scorer.image_similarity([target], target) == [100.0]
+    near, far_place, far_colour = scorer.image_similarity([same, moved, recoloured], target)
+    assert near > far_place and near > far_colour

@@ -111,3 +111,20 @@ def test_parsing_seeds_and_axes():
         make_axis("scheduler", ["nope"])
     with pytest.raises(InvalidRequestError, match="multiple of 8"):
         ComparePlan(VARIANTS, (1,), SETTINGS, axis=parse_axis("size=70x64")).validate()
+
+
+def test_only_the_cells_asked_for_are_made_and_each_equals_the_full_runs(engine):
+    plan = ComparePlan(VARIANTS, (21, 22), SETTINGS, axis=CompareAxis("cfg", (1.0, 7.0)))
+    full = {
+        (c.cell.seed_index, c.cell.variant_index, c.cell.axis_index): c.image
+        for c in run_plan(engine, plan).cells
+    }
+    missing = {(1, 0, 1), (0, 1, 0), (1, 1, 1)}
+    progress = []
+    run = run_plan(engine, plan, only=missing, on_progress=progress.append)
+    made = {(c.cell.seed_index, c.cell.variant_index, c.cell.axis_index) for c in run.cells}
+    assert made == missing and len(run.cells) == 3
+    assert {p.cells_total for p in progress} == {3}
+    for cell in run.cells:
+        position = (cell.cell.seed_index, cell.cell.variant_index, cell.cell.axis_index)
+        assert np.abs(pixels(cell.image) - pixels(full[position])).max() <= 1

@@ -80,3 +80,32 @@ def test_ablation_ranks_the_term_whose_removal_changes_the_image_most_first():
     assert [i.term for i in impacts] == ["a red fox", "golden hour", "quality words"]
     assert impacts[-1].mean_distance == pytest.approx(0.0)
     assert impacts[0].spread >= 0 and len(impacts[0].distances) == 3
+
+
+def test_a_colour_change_that_keeps_the_luminance_counts_through_delta_e():
+    """Removing 'golden hour' can recolour a picture without moving its light and dark: SSIM
+    (on luminance) sees nothing, so only ΔE tells the term matters."""
+    rng = np.random.default_rng(2)
+    texture = rng.integers(-40, 40, (32, 32, 1))
+    warm = np.array([180, 120, 60])  # BT.601 luma 131.1
+    cool = np.array([90, 140, 193])  # the same luma, another hue
+    assert luminance(warm[None, None].astype(float)) == pytest.approx(
+        luminance(cool[None, None].astype(float)), abs=0.1
+    )
+
+    def picture(colour):
+        return Image.fromarray(np.clip(colour + texture, 0, 255).astype(np.uint8))
+
+    full = [picture(warm)] * 2
+    impacts = rank_terms(
+        full,
+        [("sharp focus", [picture(warm)] * 2), ("golden hour", [picture(cool)] * 2)],
+    )
+    assert [i.term for i in impacts] == ["golden hour", "sharp focus"]
+    golden = impacts[0]
+    assert golden.mean_ssim > 0.99  # structure unchanged
+    assert golden.mean_delta_e > 30  # a clearly different colour
+    assert golden.mean_distance == pytest.approx(
+        (1 - golden.mean_ssim) + golden.mean_delta_e / 100, rel=1e-6
+    )
+    assert golden.mean_distance > 0.3

@@ -73,3 +73,23 @@ def test_models_without_weighted_encoders_get_plain_text_and_a_note(engine):
         loaded.kind = "sd1"
     assert any("plain text" in note for note in noted.provenance["notes"])
     assert np.array_equal(np.asarray(noted.images[0]), np.asarray(plain.images[0]))
+
+
+def test_one_encoder_serves_each_pipeline_its_own_embeddings(pipe, models_dir):
+    """Two loaded pipelines (the demo model and the sketch model, each from its own manager)
+    through one encoder with nothing cleared between them: each gets what a fresh encoder
+    gives it, never the other's cached embeddings of the same text."""
+    from engine.loading import ModelManager
+
+    sketch = ModelManager(models_dir).get("sketch").pipeline
+    shared = PromptEncoder()
+    for _ in range(2):  # the second round is served from the cache
+        for pipeline in (pipe, sketch):
+            got = shared.encode(pipeline, "sd1", "a red circle, night", clip_skip=1)
+            fresh = PromptEncoder().encode(pipeline, "sd1", "a red circle, night", clip_skip=1)
+            assert torch.equal(got.embeds, fresh.embeds)
+    demo_states = PromptEncoder().encode(pipe, "sd1", "a red circle, night").embeds
+    sketch_states = PromptEncoder().encode(sketch, "sd1", "a red circle, night").embeds
+    assert demo_states.shape != sketch_states.shape or not torch.allclose(
+        demo_states, sketch_states
+    )

@@ -110,37 +110,25 @@ def _no_database_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """A PostgreSQL server for this test session, or a skip saying why there is none."""
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pytest.skip("psycopg is not installed: pip install 'psycopg[binary]' to test PostgreSQL.")
-    if url := os.environ.get(POSTGRES_URL_ENV):
-        base, _, database = url.rstrip("/").rpartition("/")
-        yield PostgresServer(base.replace("postgresql://", "postgresql+psycopg://"), database)
-        return
-    binaries = _server_binaries()
-    if binaries is None:
-        pytest.skip(
-            "PostgreSQL server binaries (initdb, pg_ctl) were not found; install Debian's "
-            f"postgresql package or set {POSTGRES_URL_ENV} to run the PostgreSQL variants."
-        )
-    user = _server_user()
-    if user is not None and shutil.which("runuser") is None:
-        pytest.skip("Running as root without 'runuser', so PostgreSQL cannot be started.")
-    workdir = Path(tempfile.mkdtemp(prefix="atelier-pg-"))
-    if user is not None:
-        shutil.chown(workdir, user)
-    data, port = workdir / "data", _free_port()
-    try:
+class PostgresCluster:
+    """A server of our own in a throw-away folder, on a free local port; `stop()` and
+    `start()` again keep its data and port (for outage tests)."""
+
+    def __init__(self, binaries: Path, user: str | None) -> None:
+        self.binaries, self.user = binaries, user
+        self.workdir = Path(tempfile.mkdtemp(prefix="atelier-pg-"))
+        if user is not None:
+            shutil.chown(self.workdir, user)
+        self.data, self.port = self.workdir / "data", _free_port()
+        self.server = PostgresServer(f"postgresql+psycopg://atelier@127.0.0.1:{self.port}")
+
+    def init(self) -> None:
         _run_as(
-            user,
+            self.user,
             [
-                str(binaries / "initdb"),
+                str(self.binaries / "initdb"),
                 "-D",
-                str(data),
+                str(self.data),
                 "-U",
                 "atelier",
                 "--auth=trust",
@@ -150,36 +138,88 @@ def postgres_server() -> Iterator[PostgresServer]:
                 "--no-sync",
             ],
         )
+
+    def start(self) -> None:
         options = (
-            f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off "
+            f"-p {self.port} -k {self.workdir} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=50"
         )
         _run_as(
-            user,
+            self.user,
             [
-                str(binaries / "pg_ctl"),
+                str(self.binaries / "pg_ctl"),
                 "-D",
-                str(data),
+                str(self.data),
                 "-o",
                 options,
                 "-l",
-                str(workdir / "server.log"),
+                str(self.workdir / "server.log"),
                 "-w",
                 "-t",
                 "60",
                 "start",
             ],
         )
+
+    def stop(self, mode: str = "fast") -> None:
+        _run_as(
+            self.user, [str(self.binaries / "pg_ctl"), "-D", str(self.data), "-m", mode, "stop"]
+        )
+
+    def remove(self) -> None:
+        with contextlib.suppress(subprocess.SubprocessError, OSError):
+            self.stop("immediate")
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def start_cluster() -> PostgresCluster:
+    """A started `PostgresCluster`, or a skip saying why there can be none."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed: pip install 'psycopg[binary]' to test PostgreSQL.")
+    binaries = _server_binaries()
+    if binaries is None:
+        pytest.skip(
+            "PostgreSQL server binaries (initdb, pg_ctl) were not found; install Debian's "
+            f"postgresql package or set {POSTGRES_URL_ENV} to run the PostgreSQL variants."
+        )
+    user = _server_user()
+    if user is not None and shutil.which("runuser") is None:
+        pytest.skip("Running as root without 'runuser', so PostgreSQL cannot be started.")
+    cluster = PostgresCluster(binaries, user)
+    try:
+        cluster.init()
+        cluster.start()
     except (subprocess.SubprocessError, OSError) as exc:
         detail = getattr(exc, "stderr", "") or str(exc)
-        shutil.rmtree(workdir, ignore_errors=True)
+        cluster.remove()
         pytest.skip(f"PostgreSQL could not be started: {detail.strip()[:300]}")
+    return cluster
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for this test session, or a skip saying why there is none."""
+    if url := os.environ.get(POSTGRES_URL_ENV):
+        base, _, database = url.rstrip("/").rpartition("/")
+        yield PostgresServer(base.replace("postgresql://", "postgresql+psycopg://"), database)
+        return
+    cluster = start_cluster()
     try:
-        yield PostgresServer(f"postgresql+psycopg://atelier@127.0.0.1:{port}")
+        yield cluster.server
     finally:
-        with contextlib.suppress(subprocess.SubprocessError, OSError):
-            _run_as(user, [str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"])
-        shutil.rmtree(workdir, ignore_errors=True)
+        cluster.remove()
+
+
+@pytest.fixture
+def restartable_postgres() -> Iterator[PostgresCluster]:
+    """A PostgreSQL server of this test's own, which it may stop and start again."""
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.remove()
 
 
 @pytest.fixture(scope="session")

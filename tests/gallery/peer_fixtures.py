@@ -5,6 +5,12 @@
   `piexif.helper.UserComment.dump(geninfo, encoding="unicode")` = b"UNICODE\\0" + UTF-16-BE.
 - Fooocus (modules/meta_parser.py): PNG `parameters` + `fooocus_scheme`; JPEG/WebP `exif`
   from `get_exif`: IFD0 0x9286 = the text, 0x0131 = "Fooocus v…", 0x927C = the scheme.
+- FooocusPlus (modules/async_worker.py `save_and_log`, modules/meta_parser.py
+  `SIMPLEMetadataParser.to_string`, modules/private_logger.py `log`): the log's
+  (label, key, value) rows as `{label: value}` plus the full prompts, model, hash, VAE and
+  LoRAs, sorted and `json.dumps`-ed; PNG: a `Comment` text chunk; JPEG/WebP: `get_exif` with
+  Software "FooocusPlus <version>, Preset: <name>" and MakerNote "simple".
+- RuinedFooocus (modules/sdxl_pipeline.py): `parameters` = `json.dumps` of its dict.
 - ComfyUI (nodes.py SaveImage): PNG `prompt` and `workflow` JSON chunks; WebP
   (SaveAnimatedWEBP): EXIF 0x0110 = "prompt:{json}", 0x010F = "workflow:{json}".
 - stealth info (sd_webui_stealth_pnginfo): bits in column-major order, see `gallery.stealth`.
@@ -118,6 +124,104 @@ FOOOCUS_JSON = {
     "vae": "Default (model)",
     "version": "Fooocus v2.5.5",
 }
+FOOOCUS_PLUS_LOG = [  # save_and_log's rows for a text-to-image run (label, key, value)
+    ("Prompt", "prompt", "a red fox in the snow"),
+    ("Negative Prompt", "negative_prompt", "blurry"),
+    ("Fooocus V2 Expansion", "prompt_expansion", "a red fox in the snow, cinematic"),
+    ("Styles", "styles", str(["Fooocus V2", "Fooocus Enhance", "Fooocus Sharp"])),
+    ("Performance", "performance", "Speed"),
+    ("Steps", "steps", 30),
+    ("Resolution", "resolution", str((1152, 896))),
+    ("Guidance Scale", "guidance_scale", 4.0),
+    ("Sharpness", "sharpness", 2.0),
+    ("ADM Guidance", "adm_guidance", str((1.5, 0.8, 0.3))),
+    ("Base Model", "base_model", "juggernautXL_v8Rundiffusion.safetensors"),
+    ("Refiner Model", "refiner_model", "None"),
+    ("Refiner Switch", "refiner_switch", 0.5),
+    ("CLIP Skip", "clip_skip", 2),
+    ("Sampler", "sampler", "dpmpp_2m_sde_gpu"),
+    ("Scheduler", "scheduler", "karras"),
+    ("VAE", "vae", "Default (model)"),
+    ("Seed", "seed", "2806154612"),
+    ("Backend Engine", "backend_engine", "SDXL-Fooocus"),
+    ("Metadata Scheme", "metadata_scheme", "Fooocus"),
+    ("Preset", "current_preset", "Default"),
+    ("Version", "version", "1.0.8.3"),
+]
+
+
+def fooocus_plus_json() -> str:
+    """SIMPLEMetadataParser.to_string: the rows by label, what `set_data` was given, sorted."""
+    res = {label: value for label, _key, value in FOOOCUS_PLUS_LOG}
+    res["Full Prompt"] = ["a red fox in the snow, cinematic", "highly detailed"]
+    res["Full Negative Prompt"] = ["(worst quality, low quality:1.4)", "blurry"]
+    res["Steps"] = 30
+    res["Base Model"] = "juggernautXL_v8Rundiffusion.safetensors"
+    res["Base Model Hash"] = "aeb7e9e689"
+    res["VAE"] = "Default (model)"
+    res["LoRAs"] = [["sd_xl_offset_example-lora_1.0", 0.1, "4852686128"]]
+    res["styles_definition"] = {}
+    return json.dumps(dict(sorted(res.items())))
+
+
+def fooocus_plus_png() -> bytes:
+    """private_logger.log with the "simple" scheme: `pnginfo.add_text("Comment", ...)`."""
+    return png({"Comment": fooocus_plus_json()})
+
+
+def fooocus_plus_exif_image(fmt: str) -> bytes:
+    """FooocusPlus's `get_exif` for a JPEG or WebP."""
+    exif = Image.Exif()
+    exif[0x9286] = fooocus_plus_json()
+    exif[0x0131] = "FooocusPlus 1.0.8.03, Preset: Default"
+    exif[0x927C] = "simple"
+    return with_exif(fmt, exif)
+
+
+RUINED_FOOOCUS_JSON = {  # modules/sdxl_pipeline.py, the dict saved as `parameters`
+    "Prompt": "cinematic film still a red fox in the snow, shallow depth of field",
+    "Negative": "anime, cartoon, graphic",
+    "steps": 30,
+    "cfg": 8.5,
+    "width": 1152,
+    "height": 896,
+    "seed": 3864674281,
+    "sampler_name": "dpmpp_2m_sde_gpu",
+    "scheduler": "karras",
+    "base_model_name": "sd_xl_base_1.0_0.9vae.safetensors",
+    "base_model_hash": "be9edd61",
+    "loras": [["4852686128", "0.1 - sd_xl_offset_example-lora_1.0.safetensors"]],
+    "start_step": 0,
+    "denoise": None,
+    "clip_skip": 1,
+    "software": "RuinedFooocus",
+}
+# Settings a script keeps as JSON in its own words, naming no tool.
+SCRIPT_JSON = {
+    "prompt": "a lighthouse at dusk",
+    "negative_prompt": "blurry",
+    "num_inference_steps": 30,
+    "guidance_scale": 7.5,
+    "seed": 42,
+    "resolution": "1024 x 1024",
+    "sampler": "Euler a",
+}
+
+
+def screenshot_jpeg() -> bytes:
+    """A screenshot's JPEG: its ExifIFD UserComment is the word "Screenshot", no settings."""
+    import piexif
+    import piexif.helper
+
+    out = io.BytesIO()
+    image().save(out, format="JPEG", quality=80)
+    comment = piexif.helper.UserComment.dump("Screenshot", encoding="ascii")
+    exif_bytes = piexif.dump({"Exif": {piexif.ExifIFD.UserComment: comment}})
+    inserted = io.BytesIO()
+    piexif.insert(exif_bytes, out.getvalue(), inserted)
+    return inserted.getvalue()
+
+
 # Fooocus's A1111 scheme (A1111MetadataParser.to_string): the styled prompt first, the typed
 # one under "Raw prompt", Fooocus's own keys after A1111's.
 FOOOCUS_A1111_TEXT = (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from gallery.a1111 import (
@@ -82,6 +84,39 @@ def test_text_without_a_parameters_line_is_all_prompt():
     parsed = parse_infotext("just a prompt: with a colon\nand a second line")
     assert parsed.prompt == "just a prompt: with a colon\nand a second line"
     assert parsed.params == {}
+
+
+# A1111's rule (modules/infotext_utils.py, parse_generation_parameters): the last line is the
+# parameters only when its pattern finds at least 3 `key: value` pairs on it.
+A1111_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+
+
+@pytest.mark.parametrize(
+    "last_line",
+    [
+        "style: anime, mood: calm",
+        "style: anime",
+        "Steps: 20, Seed: 5",
+        "style: anime, mood: calm, palette: warm",
+        "Steps: 20, Sampler: Euler, CFG scale: 7, Seed: 5",
+    ],
+)
+def test_the_last_line_is_parameters_only_with_three_pairs_as_in_a1111(last_line):
+    text = f"a portrait of a fox\n{last_line}"
+    parsed = parse_infotext(text)
+    is_parameters = len(A1111_PARAM.findall(last_line)) >= 3  # the reference's decision
+    if is_parameters:
+        assert parsed.prompt == "a portrait of a fox" and len(parsed.params) >= 3
+    else:
+        assert parsed.prompt == text and parsed.params == {}
+
+
+def test_a_prompt_line_with_two_pairs_stays_prompt():
+    """'style: anime, mood: calm' is how people write prompts; A1111 keeps it as prompt."""
+    parsed = parse_infotext("style: anime, mood: calm")
+    assert (parsed.prompt, parsed.params) == ("style: anime, mood: calm", {})
+    metadata = from_infotext("a fox\nstyle: anime, mood: calm")
+    assert metadata.prompt == "a fox\nstyle: anime, mood: calm"
 
 
 def test_empty_prompt_with_parameters_only():

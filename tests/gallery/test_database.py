@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
-from gallery import GalleryError, GalleryStore
+from gallery import LOCAL_OWNER, GalleryError, GalleryStore
 from gallery.database import create_gallery_engine, normalize_url, resolve_database_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -61,3 +62,29 @@ def test_the_gallery_imports_neither_torch_gradio_diffusers_engine_nor_ui():
         check=True,
     )
     assert result.stdout.strip() == ""
+
+
+ODD_FOLDER_NAMES = ["a?b", "a#b", "a%41b", "a b", "a?x=1&y=2", "a@b:c", "ä€ b"]
+
+
+@pytest.mark.parametrize("name", ODD_FOLDER_NAMES)
+def test_odd_characters_in_the_gallery_folder_stay_part_of_the_database_path(tmp_path, name):
+    gallery_dir = tmp_path / name / "gallery"
+    url = resolve_database_url(gallery_dir)
+    assert make_url(url).database == str(gallery_dir.resolve() / "database" / "atelier.db")
+    with GalleryStore.open(gallery_dir) as store:
+        assert store.engine.url.database == str(gallery_dir.resolve() / "database" / "atelier.db")
+    assert (gallery_dir / "database" / "atelier.db").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no `a` beside the folder
+
+
+def test_two_folders_that_share_a_prefix_before_a_question_mark_keep_two_databases(
+    tmp_path, make_generation
+):
+    first, second = tmp_path / "a?b", tmp_path / "a?c"
+    with GalleryStore.open(first) as store:
+        store.for_owner(LOCAL_OWNER).record_generation(make_generation())
+    with GalleryStore.open(second) as store:
+        assert store.for_owner(LOCAL_OWNER).count() == 0
+    with GalleryStore.open(first) as store:
+        assert store.for_owner(LOCAL_OWNER).count() == 1

@@ -129,6 +129,77 @@ def test_fooocus_json_scheme_in_exif(fmt):
     check(reading, "fooocus", "a red fox in the snow", "blurry", FOOOCUS_SETTINGS, fmt)
 
 
+def test_fooocusplus_png_keeps_its_labelled_json_in_a_comment_chunk():
+    reading = read_image_metadata(fx.fooocus_plus_png())
+    check(reading, "fooocus", "a red fox in the snow", "blurry", FOOOCUS_SETTINGS, "PNG")
+    assert reading.tool == "Fooocus"  # the PNG names its scheme, not which fork wrote it
+    extra = reading.metadata.extra
+    assert extra["read_from"] == "Comment" and extra["preset"] == "Default"
+    assert extra["full_prompt"] == ["a red fox in the snow, cinematic", "highly detailed"]
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "WEBP"])
+def test_fooocusplus_jpeg_and_webp_are_named_from_their_software_tag(fmt):
+    reading = read_image_metadata(fx.fooocus_plus_exif_image(fmt))
+    check(reading, "fooocusplus", "a red fox in the snow", "blurry", FOOOCUS_SETTINGS, fmt)
+    assert reading.tool == "FooocusPlus"
+    assert reading.metadata.extra["software"].startswith("FooocusPlus 1.0.8")
+
+
+def test_ruinedfooocus_json_in_parameters():
+    reading = read_image_metadata(fx.png({"parameters": json.dumps(fx.RUINED_FOOOCUS_JSON)}))
+    settings = {
+        "seed": 3864674281,
+        "steps": 30,
+        "guidance_scale": 8.5,
+        "width": 1152,
+        "height": 896,
+        "scheduler": "DPM++ 2M SDE Karras",
+        "model_id": "sd_xl_base_1.0_0.9vae",
+        "model_hash": "be9edd61",
+    }
+    prompt = "cinematic film still a red fox in the snow, shallow depth of field"
+    check(reading, "ruined_fooocus", prompt, "anime, cartoon, graphic", settings, "PNG")
+    assert reading.tool == "RuinedFooocus"
+    assert reading.metadata.extra["loras"] == fx.RUINED_FOOOCUS_JSON["loras"]
+
+
+@pytest.mark.parametrize("where", ["parameters", "UserComment"])
+def test_json_settings_that_name_no_tool_are_read_and_no_tool_is_named(where):
+    text = json.dumps(fx.SCRIPT_JSON)
+    if where == "parameters":
+        data = fx.png({"parameters": text})
+    else:
+        exif = Image.Exif()
+        exif.get_ifd(0x8769)[0x9286] = fx.user_comment_unicode(text)
+        data = fx.with_exif("JPEG", exif)
+    reading = read_image_metadata(data)
+    settings = {
+        "steps": 30,
+        "guidance_scale": 7.5,
+        "seed": 42,
+        "width": 1024,
+        "height": 1024,
+        "scheduler": "Euler a",
+    }
+    fmt = "PNG" if where == "parameters" else "JPEG"
+    check(reading, "json_settings", "a lighthouse at dusk", "blurry", settings, fmt)
+    assert reading.tool == "an unnamed tool (JSON settings)"
+    assert "Easy Diffusion" not in reading.summary()
+
+
+def test_a_comment_without_settings_is_no_settings_found():
+    """A screenshot's UserComment ("Screenshot") is not an A1111 prompt."""
+    reading = read_image_metadata(fx.screenshot_jpeg())
+    assert reading.metadata is None
+    assert reading.summary() == "JPEG: no settings found"
+    # with A1111's settings line the same field is an infotext, as A1111 writes it
+    with_settings = read_image_metadata(
+        fx.a1111_exif_image("JPEG", fx.A1111_TEXT, encoding="ascii")
+    )
+    assert with_settings.metadata.source == "a1111"
+
+
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
 def test_fooocus_a1111_scheme_keeps_the_typed_prompt_and_the_full_one(fmt):
     if fmt == "PNG":

@@ -53,7 +53,7 @@ def test_opening_an_empty_database_migrates_it_to_head(empty_database_url, tmp_p
     assert current_revision(engine) is None
     with GalleryStore.open(tmp_path / "gallery", empty_database_url):
         pass
-    assert current_revision(engine) == head_revision() == "0005"
+    assert current_revision(engine) == head_revision() == "0006"
     names = set(inspect(engine).get_table_names())
     assert names >= TABLES
     assert ("generations_fts" in names) == (engine.dialect.name == "sqlite")

@@ -174,6 +174,12 @@ CASES: dict[tuple[str, str], Case] = {
         "add_to_variant",
         lambda w: [((w.variant, w.her_gid_for_ada), {}), ((w.ada_variant, w.gid), {})],
     ),
+    ("ExperimentService", "mark_running"): Case(
+        "mark_experiment_running", lambda w: one(w.experiment)
+    ),
+    ("ExperimentService", "mark_stopped"): Case(
+        "mark_experiment_stopped", lambda w: one(w.experiment)
+    ),
     ("ExperimentService", "set_winner"): Case(
         "set_winner", lambda w: [((w.experiment, w.variant), {}), ((w.experiment, None), {})]
     ),

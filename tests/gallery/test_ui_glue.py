@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 from PIL import Image
 
 from gallery import GalleryError, GalleryQuery, GalleryStore, read_metadata
+from gallery.files import image_rel_path
 from gallery.metadata import read_text_chunks
 from gallery.owners import LOCAL_OWNER
 from ui.recording import png_bytes_with_metadata, record_result
@@ -235,3 +238,29 @@ def test_cli_check_reports_missing_files(data_dir, capsys):
     captured = capsys.readouterr()
     assert "1 image(s) missing on disk" in captured.out
     assert "missing: image 1" in captured.err
+
+
+def test_cli_check_keeps_our_unrecorded_images_and_deletes_foreign_ones(data_dir, capsys):
+    """Files older than the sweep's grace period, as a real gallery has them: ours (our
+    metadata chunk) are kept and reported unless --delete-ours; a stranger's file goes."""
+    gallery = data_dir / "gallery"
+    with GalleryStore.open(gallery) as store:
+        ours = store.for_owner(LOCAL_OWNER).get(1).image
+        with store.engine.begin() as connection:  # lose the row, keep the file
+            connection.exec_driver_sql("DELETE FROM generations WHERE id = 1")
+        foreign = store.files.absolute(image_rel_path("f" * 64))
+        foreign.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (8, 8), "green").save(foreign)  # a PNG without our chunk
+    hour_ago = time.time() - 3600
+    for path in (ours.path, ours.thumbnail_path, foreign):
+        os.utime(path, (hour_ago, hour_ago))
+
+    assert cli(data_dir, "check") == 0
+    captured = capsys.readouterr()
+    assert ours.path.is_file() and not foreign.exists()
+    assert "removed 1 orphan file(s)" in captured.out
+    assert "kept 1 unrecorded image(s) made by this app" in captured.err
+
+    assert cli(data_dir, "check", "--delete-ours") == 0
+    assert not ours.path.exists()
+    assert "removed 2 orphan file(s)" in capsys.readouterr().out  # its image and thumbnail

@@ -136,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
     rebuilding = args.gallery_action == "rebuild"
     try:
         with GalleryStore.open(folder, allow_unrecorded_images=rebuilding) as store:
+            args.recorded_at_open = store.last_sweep.recorded_deferred
             if args.gallery_action in ("check", "rebuild"):
                 return action(store.admin(), args)  # maintenance walks every owner's files
             owner = EVERY_OWNER if args.all_owners else args.owner or LOCAL_OWNER
@@ -289,6 +290,10 @@ def _rebuild(store: AdminGallery, args: argparse.Namespace) -> int:
 
 def _check(store: AdminGallery, args: argparse.Namespace) -> int:
     report = store.sweep(full=True, delete_ours=args.delete_ours)
+    # Opening the gallery already recorded what waited for the database; say so here.
+    recorded = report.recorded_deferred + getattr(args, "recorded_at_open", 0)
+    if recorded:
+        print(f"recorded {recorded} image(s) made while the database was away")
     print(
         f"removed {len(report.removed_files)} orphan file(s) and "
         f"{len(report.removed_temp_files)} temporary file(s); "

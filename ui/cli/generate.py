@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import re
 import sys
+import uuid
 from pathlib import Path
 
 from engine.errors import EngineError
@@ -82,33 +85,68 @@ def _progress_printer(quiet: bool):
 
 
 def write_pngs(result: GenerationResult, out_dir: Path) -> list[Path]:
-    """Save each image with its settings embedded; returns the paths."""
+    """Save each image with its settings embedded; returns the paths. `OutputError` when the
+    folder cannot take them (the images written before stay, no partial file is left)."""
     from ui.recording import png_bytes_with_metadata
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return [
-        write_new_file(out_dir / output_name(result.prompts[index], seed), data)
-        for index, seed in enumerate(result.seeds)
-        for data in [png_bytes_with_metadata(result, index)]
-    ]
+    paths: list[Path] = []
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for index, seed in enumerate(result.seeds):
+            data = png_bytes_with_metadata(result, index)
+            paths.append(write_new_file(out_dir / output_name(result.prompts[index], seed), data))
+    except OSError as exc:
+        raise OutputError(_write_failure(exc, out_dir), paths) from None
+    return paths
+
+
+class OutputError(Exception):
+    """The `--out` folder could not take every image: one sentence, and the files written."""
+
+    def __init__(self, message: str, written: list[Path]) -> None:
+        super().__init__(message)
+        self.written = written
+
+
+def _write_failure(exc: OSError, out_dir: Path) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        from gallery.outages import free_megabytes
+
+        left = free_megabytes(out_dir)
+        have = f" ({left} MB left)" if left is not None else ""
+        return f"The disk is full: the images do not fit in {out_dir}{have}; free some space."
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"Cannot write the images to {out_dir}: {reason}."
 
 
 def write_new_file(path: Path, data: bytes) -> Path:
     """Write `data` to `path`, or to `name-2.png`, `name-3.png`, ... when taken: an earlier
-    file is never overwritten (exclusive create, so two runs at once cannot clash either)."""
-    for number in range(1, 10_000):
-        candidate = path if number == 1 else path.with_name(f"{path.stem}-{number}{path.suffix}")
-        try:
-            with open(candidate, "xb") as handle:
-                handle.write(data)
-        except FileExistsError:
-            continue
-        return candidate
-    raise OSError(f"Too many files named like {path.name} already.")
+    file is never overwritten. The bytes go to a temporary file first, fsynced, then get their
+    name by a hard link, which fails when the name exists (so two runs at once cannot clash),
+    so a full disk or a kill never leaves a truncated file under a final name."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(temporary, "xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        for number in range(1, 10_000):
+            candidate = (
+                path if number == 1 else path.with_name(f"{path.stem}-{number}{path.suffix}")
+            )
+            try:
+                os.link(temporary, candidate)
+            except FileExistsError:
+                continue
+            return candidate
+        raise OSError(errno.EEXIST, f"Too many files named like {path.name} already")
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
-def _record(result: GenerationResult, data_dir: Path) -> None:
-    """Record the images in the gallery; a failure is a warning line, the PNGs stay written."""
+def _record(result: GenerationResult, data_dir: Path) -> list[int] | str:
+    """Record the images in the gallery: their ids, or why they were not recorded (one line;
+    the PNGs written stay written)."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from gallery.errors import GalleryError
@@ -119,12 +157,13 @@ def _record(result: GenerationResult, data_dir: Path) -> None:
 
     try:
         with GalleryStore.open(gallery_dir(data_dir)) as store:
-            ids = record_result(store.for_owner(LOCAL_OWNER), result)
+            return record_result(store.for_owner(LOCAL_OWNER), result)
     except (GalleryError, OSError, SQLAlchemyError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"warning: the images were not recorded in the gallery: {reason}", file=sys.stderr)
-        return
-    print(f"recorded in the gallery as {', '.join(f'#{i}' for i in ids)}", file=sys.stderr)
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _ids(ids: list[int]) -> str:
+    return ", ".join(f"#{i}" for i in ids)
 
 
 def read_form(args: argparse.Namespace) -> GenerateForm:
@@ -168,9 +207,25 @@ def run(args: argparse.Namespace) -> int:
         print("note: demo model (random weights): the images are noise.", file=sys.stderr)
     for note in result.provenance["notes"]:
         print(f"note: {note}", file=sys.stderr)
-    paths = write_pngs(result, Path(args.out))  # the images are safe on disk first
+    try:
+        paths = write_pngs(result, Path(args.out))  # the images are safe on disk first
+    except OutputError as exc:
+        for path, seed in zip(exc.written, result.seeds, strict=False):
+            print(f"{path}  seed={seed}")
+        # The gallery may be on another disk: keep the images there, in the same one line.
+        recorded = _record(result, data_dir) if not args.no_gallery else "--no-gallery"
+        kept = (
+            f" They are in the gallery as {_ids(recorded)}." if isinstance(recorded, list) else ""
+        )
+        raise CommandError(f"{exc}{kept}") from None
     if not args.no_gallery:
-        _record(result, data_dir)
+        recorded = _record(result, data_dir)
+        if isinstance(recorded, str):
+            print(
+                f"warning: the images were not recorded in the gallery: {recorded}", file=sys.stderr
+            )
+        else:
+            print(f"recorded in the gallery as {_ids(recorded)}", file=sys.stderr)
     for path, seed in zip(paths, result.seeds, strict=True):
         print(f"{path}  seed={seed}")
     return 0

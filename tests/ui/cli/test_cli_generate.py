@@ -1,5 +1,6 @@
 """`python app.py generate` as a script would call it: files, seeds, the gallery, exit codes."""
 
+import errno
 import json
 import subprocess
 import sys
@@ -161,3 +162,61 @@ def test_write_new_file_takes_the_next_free_name(tmp_path):
     paths = [write_new_file(tmp_path / "fox-7.png", bytes([n])) for n in range(3)]
     assert [p.name for p in paths] == ["fox-7.png", "fox-7-2.png", "fox-7-3.png"]
     assert [p.read_bytes() for p in paths] == [b"\x00", b"\x01", b"\x02"]
+
+
+def test_write_new_file_on_a_full_disk_leaves_no_partial_file(tiny_disk):
+    """A real full disk (a 16 MB tmpfs filled to its last byte): the write fails with ENOSPC
+    and neither the final name nor the temporary one is left behind."""
+    from ui.cli.generate import write_new_file
+
+    out = tiny_disk.path / "out"
+    out.mkdir()
+    tiny_disk.fill()
+    with pytest.raises(OSError) as raised:
+        write_new_file(out / "fox-7.png", b"\x89PNG" + bytes(64 * 1024))
+    assert raised.value.errno == errno.ENOSPC
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_out_on_a_full_disk_is_one_line_no_partial_png_and_the_gallery_keeps_them(
+    data_dir, tiny_disk
+):
+    out = tiny_disk.path / "out"
+    out.mkdir()
+    tiny_disk.fill()
+    done = run_app(
+        "generate", "a fox on a full disk", "--seed", "5", "--steps", "2", "--width", "64",
+        "--height", "64", "--out", str(out), "--quiet", data_dir=data_dir,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if not line.startswith("note: ")]
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: The disk is full: the images do not fit in ")
+    assert "MB left" in lines[0] and "They are in the gallery as #" in lines[0]
+    assert list(out.iterdir()) == []  # no truncated PNG, no temporary file
+    found = run_app("gallery", "search", "full disk", "--json", data_dir=data_dir)
+    assert found.returncode == 0 and '"seed": 5' in found.stdout, found.stdout
+
+
+THIRD_PARTY_NOISE = ("torchvision", "Writing model shards", "Loading", "it/s]", "Warning")
+
+
+@pytest.mark.slow
+def test_quiet_prints_only_our_own_lines(tmp_path):
+    """A fresh data folder (the demo model is built: transformers writes its shards), then a
+    generation: with --quiet nothing but our notes; without it our step bar and still none of
+    transformers' or diffusers' warnings and bars."""
+    data = tmp_path / "data"
+    args = ["generate", "a red fox", "--seed", "3", "--steps", "2", "--width", "64"]
+    args += ["--height", "64", "--out", str(tmp_path / "out")]
+    quiet = run_app(*args, "--quiet", data_dir=data)
+    assert quiet.returncode == 0, quiet.stderr
+    lines = quiet.stderr.splitlines()
+    assert lines and all(line.startswith(("note: ", "recorded in the gallery")) for line in lines)
+    loud = run_app(*args, data_dir=data)
+    assert loud.returncode == 0, loud.stderr
+    assert "] 2/2" in loud.stderr  # the progress the user asked for
+    for noise in THIRD_PARTY_NOISE:
+        assert noise not in quiet.stderr and noise not in loud.stderr, noise

@@ -160,9 +160,12 @@ def test_generators_and_compare_with(store, make_generation_for_ui):
     ],
 )
 def test_bad_input_is_one_sentence(hosted, store, rows, seeds, message):
-    with pytest.raises(gr.Error, match=message):
+    """Refused before anything is saved: no experiment, not even an empty one."""
+    with pytest.raises(gr.Error, match=message) as raised:
         run(hosted, store, rows, seeds=seeds)
-    assert store.list_experiments() == [] or message == "Prompt syntax"
+    text = raised.value.message
+    assert "\n" not in text and "Traceback" not in text and text.endswith(".")
+    assert store.list_experiments() == []
 
 
 @pytest.fixture
