@@ -48,15 +48,17 @@ class ModelProfile:
         return self.kind in ("sd3", "flux")
 
     def start_values(self) -> dict[str, Any]:
-        """The settings this model starts with, by `FOLLOWED` name."""
+        """The settings this model starts with, by `FOLLOWED` name (the T5 length as its own
+        files say: a FLUX without guidance embedding reads 256)."""
         d = self.defaults
+        t5 = next((s.limit for s in self.encoders.encoders if s.role == "sequence"), None)
         return {
             "steps": d.steps,
             "guidance": d.guidance_scale,
             "width": d.width,
             "height": d.height,
             "scheduler": d.scheduler,
-            "t5_length": d.max_sequence_length or OWN if self.is_flow else OWN,
+            "t5_length": (t5 or d.max_sequence_length or OWN) if self.is_flow else OWN,
             "shift": d.shift or OWN,
             "true_cfg": d.true_cfg_scale,
         }

@@ -5,11 +5,13 @@ FLUX image recalled with its guidance, steps and sampler kept."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
 from PIL import Image, PngImagePlugin
 
+from engine.demo_flow_models import FLUX_CONFIGS, build_flux_pipeline
 from engine.schedulers import FLOW_SCHEDULERS, NOISE_SCHEDULERS
 from engine.t5_tokenizer import load_t5_tokenizer
 from engine.tokenizer import load_clip_tokenizer
@@ -79,6 +81,14 @@ def test_schnell_and_sd35_start_with_their_own_settings(profile_of):
     large = profile_of("stabilityai/stable-diffusion-3.5-large").start_values()
     assert (large["steps"], large["guidance"], large["t5_length"]) == (28, 4.5, 256)
     assert profile_of("sketch").start_values()["width"] == 128  # the sketch model's size
+
+
+def test_a_flux_folder_without_guidance_embedding_starts_at_256_t5_tokens(tmp_path, profile_of):
+    configs = copy.deepcopy(FLUX_CONFIGS)
+    configs["transformer"]["guidance_embeds"] = False  # as FLUX.1 schnell
+    folder = tmp_path / "my-flux"  # nothing in the name says schnell
+    build_flux_pipeline(configs).save_pretrained(folder)
+    assert profile_of(str(folder)).start_values()["t5_length"] == 256
 
 
 def test_only_fitting_schedulers_are_offered(profile_of):
