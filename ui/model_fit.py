@@ -211,10 +211,10 @@ def _encoder_line(budget: EncoderBudget) -> str:
     clip = budget.clip
     assert clip is not None
     if budget.role == "pooled":
+        if not clip.cut_words:
+            return f"**{name}** (pooled): {clip.token_count}/75 tokens"
         line = f"**{name}** (pooled): reads the first 75 of {clip.token_count} tokens"
-        if clip.cut_words:
-            line += f" · not pooled: *{md_text(_short(clip.cut_text))}*"
-        return line
+        return line + f" · not pooled: *{md_text(_short(clip.cut_text))}*"
     chunks = len(clip.chunks)
     plural = "s" if chunks > 1 else ""
     line = f"**{name}**: {clip.token_count} tokens in {chunks} chunk{plural} of 75"

@@ -123,6 +123,7 @@ def test_flux_budget_counts_clip_l_pooled_and_t5_in_their_own_tokens(profile_of)
     text = budget_markdown(prompt, flux)
     assert f"reads the first 75 of {clip_count} tokens" in text
     assert f"**T5**: {t5_count}/511 tokens" in text and "cuts" not in text.split("T5")[1]
+    assert "- **CLIP-L** (pooled): 3/75 tokens" in budget_markdown("a red fox", flux)
     short = budget_markdown(prompt, flux, t5_length=64)  # the T5 length slider
     assert f"**T5**: {t5_count}/63 tokens" in short and " · cuts: *" in short.split("T5")[1]
 
