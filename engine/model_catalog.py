@@ -192,7 +192,7 @@ def model_defaults(name: str, kind: str = "other") -> ModelDefaults:
     size = 1024 if kind == "SDXL" and "turbo" not in lowered else 512
     if lowered == "demo":
         return ModelDefaults(20, 7.0, 256, 256, "Euler a")
-    if lowered == "sketch":
+    if lowered == "sketch":  # its native size
         return ModelDefaults(20, 7.0, 128, 128, "Euler a")
     if "turbo" in lowered or "lightning" in lowered:
         return ModelDefaults(1, 0.0, size, size, "Euler a")

@@ -53,6 +53,9 @@ COMPARE_INPUTS = (
     "scheduler",
     "name",
     "max_batch",
+    "max_sequence_length",
+    "true_cfg_scale",
+    "shift",
 )
 
 
@@ -96,6 +99,30 @@ def number(value: Any, name: str) -> float:
         raise FormError(f"{name} must be a number, not {value!r}.") from None
 
 
+def flow_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    """SD3/FLUX's `max_sequence_length` (T5 tokens), `true_cfg_scale` and `shift` as the
+    request takes them: a blank (or 0) length or shift is the model's own (None), a blank true
+    CFG is 1 (off)."""
+    length, shift = values.get("max_sequence_length"), values.get("shift")
+    true_cfg = values.get("true_cfg_scale")
+    return {
+        "max_sequence_length": None
+        if _blank_or_zero(length)
+        else whole_number(length, "Max sequence length"),
+        "true_cfg_scale": 1.0 if true_cfg in (None, "") else number(true_cfg, "True CFG scale"),
+        "shift": None if _blank_or_zero(shift) else number(shift, "Shift"),
+    }
+
+
+def _blank_or_zero(value: Any) -> bool:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return True
+    try:
+        return float(value) == 0
+    except (TypeError, ValueError):
+        return False
+
+
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
@@ -119,6 +146,9 @@ GENERATE_INPUTS = (
     "scheduler",
     "model",
     "clip_skip",
+    "max_sequence_length",
+    "true_cfg_scale",
+    "shift",
 )
 
 
@@ -155,6 +185,7 @@ class GenerateForm:
             num_images=count(v["num_images"], "Number of images"),
             scheduler=_text(v["scheduler"]) or DEFAULT_SCHEDULER,
             clip_skip=count(clip_skip, "Clip skip"),
+            **flow_settings(v),
         )
         return cls(request, _text(v["model"]).strip())
 
@@ -183,7 +214,8 @@ class CompareForm:
         `ablate` (one prompt, each term removed in turn); `seeds` ("1, 2") or, when blank,
         `random_seeds` of them; `axis` ("cfg=5,7") or `axis_name` with `axis_values` (the
         page's two boxes); `negative_prompt`, `model`, `steps`, `guidance_scale`, `width`,
-        `height`, `scheduler`, `name`, `max_batch`.
+        `height`, `scheduler`, `name`, `max_batch`, and SD3/FLUX's `max_sequence_length`,
+        `true_cfg_scale`, `shift` (see `flow_settings`).
         """
         _known(values, COMPARE_INPUTS, "CompareForm")
         v = dict(values)
@@ -197,6 +229,7 @@ class CompareForm:
                 width=count(v.get("width", 512), "Width"),
                 height=count(v.get("height", 512), "Height"),
                 scheduler=_text(v.get("scheduler")) or DEFAULT_SCHEDULER,
+                **flow_settings(v),
             )
             random_seeds = whole_number(
                 v.get("random_seeds") or 0, "The number of random seeds", minimum=0

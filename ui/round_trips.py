@@ -14,6 +14,9 @@ from typing import Any
 
 import gradio as gr
 
+from engine.model_catalog import flow_family
+from engine.request import MAX_GUIDANCE, MAX_SEQUENCE_LENGTH
+from engine.schedulers import scheduler_names
 from gallery.records import GenerationRecord
 from gallery.views import OwnerGallery
 from prompts.compose import split_terms
@@ -26,6 +29,7 @@ from ui.compare.tab import CompareTab
 from ui.gallery_tab.handlers import compare_rows, recall_values
 from ui.generate.handlers import linked_recipe
 from ui.generate.tab import GenerateTab
+from ui.model_fit import FOLLOWED, applied_state
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 GENERATE_FIELDS = (
@@ -41,6 +45,10 @@ GENERATE_FIELDS = (
     "batch",
     "clip_skip",
     "recipe",
+    "t5_length",
+    "shift",
+    "true_cfg",
+    "applied",
 )
 """The Generate widgets a recall fills, in the order `recall_settings` returns them."""
 
@@ -63,14 +71,55 @@ def recall_settings(store: OwnerGallery, generation_id: int | None) -> RecalledS
     batch = settings.get("num_images")
     clip_skip = settings.get("clip_skip")
     model = _model_name(record)
+    flow = _flow_values(settings)
+    kind = _kind(record, model)
+    scheduler = base[7]
+    if kind is not None and isinstance(scheduler, str):
+        scheduler = gr.Dropdown(choices=scheduler_names(kind), value=scheduler)
     values = (
-        *base,
+        *base[:7],
+        scheduler,
         gr.skip() if model is None else model,
         int(batch) if isinstance(batch, int) and 1 <= batch <= 8 else 1,
         int(clip_skip) if isinstance(clip_skip, int) and 1 <= clip_skip <= 12 else 1,
         {"recipe": recipe, "prompt": record.prompt} if recipe else None,
+        *flow,
+        _applied(model, base, flow),
     )
     return RecalledSettings(values, recipe)
+
+
+def _flow_values(settings: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """T5 length, shift, true CFG as the sliders take them (0: the model's own; 1: off)."""
+    length, shift, true_cfg = (
+        settings.get(k) for k in ("max_sequence_length", "shift", "true_cfg_scale")
+    )
+    number = (int, float)
+    return (
+        int(length) if isinstance(length, int) and 8 <= length <= MAX_SEQUENCE_LENGTH else 0,
+        float(shift) if isinstance(shift, number) and 0 < shift <= 10 else 0,
+        float(true_cfg) if isinstance(true_cfg, number) and 1 <= true_cfg <= MAX_GUIDANCE else 1.0,
+    )
+
+
+def _kind(record: GenerationRecord, model: str | None) -> str | None:
+    """The record's model kind: recorded by us, or for other tools' images its name's."""
+    kind = (record.provenance or {}).get("pipeline_kind")
+    if isinstance(kind, str) and kind:
+        return kind
+    family = flow_family(model or "")
+    return {"FLUX": "flux", "SD3": "sd3"}.get(family or "")
+
+
+def _applied(model: str | None, base: tuple[Any, ...], flow: tuple[Any, ...]) -> Any:
+    """The recalled settings as applied for the recalled model: the model box's change then
+    leaves them as they are (they follow a model chosen later unless changed). A setting the
+    record lacks (`gr.skip()`, a dict) counts as the artist's own."""
+    if model is None:
+        return gr.skip()
+    steps, guidance, width, height, scheduler = base[3:8]
+    values = dict(zip(FOLLOWED, (steps, guidance, width, height, scheduler, *flow), strict=True))
+    return applied_state(model, {k: None if isinstance(v, dict) else v for k, v in values.items()})
 
 
 def _model_name(record: GenerationRecord) -> str | None:

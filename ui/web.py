@@ -21,6 +21,7 @@ from ui.gallery_tab.api import register_gallery_api
 from ui.gallery_tab.reproduce import connect_regenerate
 from ui.gallery_tab.tab import build_gallery_tab
 from ui.generate.api import register_generate_api
+from ui.generate.model_events import ModelFitInputs, connect_builder_budget
 from ui.generate.tab import build_generate_tab
 from ui.guarded import guard_handlers
 from ui.hosting.hosted_engine import HostedEngine
@@ -160,6 +161,13 @@ def build_app(
                     tabs,
                     GALLERY_TAB,
                 )
+        connect_builder_budget(
+            builder.positive,
+            builder.encoders,
+            generate.model,
+            generate.t5_length,
+            ModelFitInputs(models_dir, clip_tokenizer),
+        )
         connect_builder_to_generate(builder, generate, tabs, GENERATE_TAB)
         connect_generate_to_builder(builder, generate, tabs, BUILDER_TAB)
         if gallery is not None:  # the hint shows until the gallery holds a first image

@@ -63,6 +63,9 @@ def test_a_generate_form_is_the_same_from_the_page_the_api_and_the_flags():
         ({"guidance_scale": "lots"}, "CFG scale must be a number, not 'lots'."),
         ({"seed": "lucky"}, "Seed must be a whole number"),
         ({"seed": "18446744073709551616"}, "Seed must be a whole number"),
+        ({"max_sequence_length": "long"}, "Max sequence length must be a whole number"),
+        ({"true_cfg_scale": "on"}, "True CFG scale must be a number, not 'on'."),
+        ({"shift": "x"}, "Shift must be a number, not 'x'."),
     ],
 )
 def test_bad_generate_values_are_one_sentence_naming_the_setting(values, message):
@@ -70,6 +73,33 @@ def test_bad_generate_values_are_one_sentence_naming_the_setting(values, message
         GenerateForm.read({"prompt": "a fox", **values})
     with pytest.raises(TypeError, match="reads no stepz"):  # a typo in code, not the user's
         GenerateForm.read({"prompt": "a fox", "stepz": 2})
+
+
+def test_t5_length_true_cfg_and_shift_read_the_same_from_the_page_the_api_and_the_flags(tmp_path):
+    shared = {"prompt": "a fox", "negative_prompt": "blurry", "seed": "4", "steps": 2,
+              "guidance_scale": 3.5, "width": 64, "height": 64, "scheduler": "Euler",
+              "model": "demo-flux"}  # fmt: skip
+    page = GenerateForm.read(
+        {**shared, "max_sequence_length": 128.0, "true_cfg_scale": 2.0, "shift": 0.0}
+    )  # the sliders: shift 0 is the model's own
+    api = GenerateForm.read({**shared, "max_sequence_length": 128, "true_cfg_scale": 2})
+    cli = generate_command.read_form(
+        flags("--data-dir", str(tmp_path), "generate", "a fox", "--negative", "blurry",
+              "--seed", "4", "--steps", "2", "--guidance", "3.5", "--width", "64",
+              "--height", "64", "--scheduler", "Euler", "--model", "demo-flux",
+              "--max-sequence-length", "128", "--true-cfg", "2")
+    )  # fmt: skip
+    assert page == api == cli
+    request = page.request
+    assert (request.max_sequence_length, request.true_cfg_scale, request.shift) == (128, 2.0, None)
+    assert GenerateForm.read({**shared, "shift": 3}).request.shift == 3.0
+    own = GenerateForm.read({**shared, "max_sequence_length": 0, "true_cfg_scale": ""}).request
+    assert (own.max_sequence_length, own.true_cfg_scale) == (None, 1.0)  # the model's own, off
+    compare = CompareForm.read(
+        {"variants": ["a fox", "a cat"], "seeds": "1", "model": "demo-flux", "width": 64,
+         "height": 64, "scheduler": "Euler", "max_sequence_length": 64, "shift": 1.5}
+    )  # fmt: skip
+    assert (compare.settings.max_sequence_length, compare.settings.shift) == (64, 1.5)
 
 
 def test_a_compare_form_is_the_same_from_the_page_the_api_and_the_flags():

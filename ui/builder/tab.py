@@ -70,6 +70,8 @@ class BuilderTab:
     """One widget per recipe field, in `RECIPE_FIELDS` order."""
     positive: gr.Textbox
     negative: gr.Textbox
+    encoders: gr.Markdown
+    """Each text encoder's budget for the model on Generate (`ui.generate.model_events`)."""
     send: gr.Button
     send_expanded: gr.Button
     expanded_prompt: gr.State
@@ -111,14 +113,14 @@ def build_builder_tab(
             widgets, picker = _recipe_widgets(library, vocabularies)
         fields = tuple(widgets[name] for name in RECIPE_FIELDS)
         with gr.Column(scale=6, min_width=420):
-            positive, negative = _live_view(fields, library, tokenizer)
+            positive, negative, encoders = _live_view(fields, library, tokenizer)
             send = gr.Button("Send to Generate →", variant="primary", elem_id="builder-send")
             send_expanded, expanded = _expansion_panel(fields, library, expansion_model)
             _wildcards_panel(fields, library, wildcards_dir)
             _diff_panel(positive)
             _files_panel(fields, library, picker)
     _wire_style_picker(picker, library)
-    return BuilderTab(fields, positive, negative, send, send_expanded, expanded, library)
+    return BuilderTab(fields, positive, negative, encoders, send, send_expanded, expanded, library)
 
 
 # --- the recipe: subject, styles, pickers, free text ------------------------------------------
@@ -247,8 +249,9 @@ def _wire_style_picker(picker: _StylePicker, library: StyleLibrary) -> None:
 
 def _live_view(
     fields: tuple[Component, ...], library: StyleLibrary, tokenizer: Callable[[], Any]
-) -> tuple[gr.Textbox, gr.Textbox]:
-    """The composed prompts, problems and token chunks, recomputed on every field change."""
+) -> tuple[gr.Textbox, gr.Textbox, gr.Markdown]:
+    """The composed prompts, problems and token chunks, recomputed on every field change (and
+    an empty box for each encoder's budget of the model on Generate, filled from there)."""
     first = compose_view(Recipe(), library, tokenizer())  # loads the tokenizer once, up front
     positive = gr.Textbox(
         label="Composed prompt",
@@ -275,6 +278,7 @@ def _live_view(
         elem_id="builder-tokens",
     )
     budget = gr.Markdown(first.budget.markdown, elem_id="builder-token-summary")
+    encoders = gr.Markdown("", elem_id="builder-encoders")
 
     def live(*values: Any) -> tuple[Any, ...]:
         view = compose_view(recipe_from_values(*values), library, tokenizer())
@@ -290,7 +294,7 @@ def _live_view(
         concurrency_limit=None,
         **QUIET,
     )
-    return positive, negative
+    return positive, negative, encoders
 
 
 # --- the panels under the live view -----------------------------------------------------------

@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 
 from engine.errors import EngineError
-from engine.schedulers import scheduler_names
 from gallery.errors import GalleryError
 from ui.cli.errors import CommandError
+from ui.cli.model_flags import add_model_flags, model_values
 from ui.forms import CompareForm, FormError
-from ui.settings import gallery_dir, resolve_data_dir
+from ui.settings import gallery_dir, models_dir, resolve_data_dir
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,11 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--axis", default="", help="a second axis: cfg=5,7,9 | steps= | scheduler= | size= | model="
     )
     parser.add_argument("--model", default="demo", help="hub id, folder, checkpoint or 'demo'")
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--guidance", type=float, default=7.0, help="CFG scale")
-    parser.add_argument("--width", type=int, default=512)
-    parser.add_argument("--height", type=int, default=512)
-    parser.add_argument("--scheduler", default="Euler a", choices=scheduler_names(), metavar="NAME")
+    add_model_flags(parser)
     parser.add_argument("--batch-size", type=int, default=8, help="images per pipeline call")
     parser.add_argument("--name", default="", help="experiment name (default: the labels)")
     parser.add_argument("--device", help="cuda, mps or cpu (default: best available)")
@@ -76,11 +72,7 @@ def read_form(args: argparse.Namespace) -> CompareForm:
         "random_seeds": args.random_seeds,
         "axis": args.axis,
         "model": args.model,
-        "steps": args.steps,
-        "guidance_scale": args.guidance,
-        "width": args.width,
-        "height": args.height,
-        "scheduler": args.scheduler,
+        **model_values(args, models_dir(resolve_data_dir(args.data_dir))),
         "name": args.name,
         "max_batch": args.batch_size,
     }

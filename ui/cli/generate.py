@@ -12,10 +12,10 @@ from pathlib import Path
 
 from engine.errors import EngineError
 from engine.result import GenerationResult, ProgressUpdate
-from engine.schedulers import scheduler_names
 from ui.cli.errors import CommandError
+from ui.cli.model_flags import add_model_flags, model_values
 from ui.forms import FormError, GenerateForm
-from ui.settings import resolve_data_dir
+from ui.settings import models_dir, resolve_data_dir
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,19 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="-1",
         help="seed of the first image, 0 to 18446744073709551615 (default -1: random, printed)",
     )
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--guidance", type=float, default=7.0, help="CFG scale")
-    parser.add_argument("--width", type=int, default=512)
-    parser.add_argument("--height", type=int, default=512)
+    add_model_flags(parser)
     parser.add_argument(
         "--batch", type=int, default=1, help="number of images (seeds seed, seed+1, ...)"
-    )
-    parser.add_argument(
-        "--scheduler",
-        default="Euler a",
-        choices=scheduler_names(),
-        metavar="NAME",
-        help=f"one of: {', '.join(scheduler_names())}",
     )
     parser.add_argument(
         "--clip-skip",
@@ -184,14 +174,10 @@ def read_form(args: argparse.Namespace) -> GenerateForm:
                 "prompt": args.prompt,
                 "negative_prompt": args.negative,
                 "seed": args.seed,
-                "steps": args.steps,
-                "guidance_scale": args.guidance,
-                "width": args.width,
-                "height": args.height,
                 "num_images": args.batch,
-                "scheduler": args.scheduler,
                 "model": args.model,
                 "clip_skip": args.clip_skip,
+                **model_values(args, models_dir(resolve_data_dir(args.data_dir))),
             }
         )
     except FormError as exc:

@@ -106,6 +106,7 @@ def generation_dict(record: GenerationRecord) -> dict[str, Any]:
         "height": record.height,
         "scheduler": record.scheduler,
         "model": record.model_id,
+        "kind": (record.provenance or {}).get("pipeline_kind"),
         "model_hash": record.model_hash,
         "recipe": record.recipe or None,
         "settings": record.settings,

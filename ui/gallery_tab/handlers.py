@@ -21,6 +21,7 @@ from typing import Any
 
 import gradio as gr
 
+from engine.model_kinds import KIND_LABELS
 from engine.schedulers import scheduler_names
 from gallery.errors import GalleryError
 from gallery.image_reader import TOOL_NAMES, read_image_metadata
@@ -272,16 +273,20 @@ def detail_view(store: OwnerGallery, generation_id: int | None) -> DetailView:
 
 
 def settings_markdown(record: GenerationRecord) -> str:
-    """The settings table: seed, steps, CFG, size, scheduler, model, hash, created."""
+    """The settings table: seed, steps, CFG (FLUX: distilled guidance), size, scheduler, model,
+    its kind, hash, SD3/FLUX's T5 length, true CFG and shift when set, created."""
     size = f"{record.width} × {record.height}" if record.width and record.height else None
+    kind = (record.provenance or {}).get("pipeline_kind")
     rows = (
         ("Seed", record.seed),
         ("Steps", record.steps),
-        ("CFG scale", record.guidance_scale),
+        ("Distilled guidance" if kind == "flux" else "CFG scale", record.guidance_scale),
         ("Size", size),
         ("Scheduler", record.scheduler),
         ("Model", record.model_id),
+        *((("Kind", KIND_LABELS.get(kind, kind)),) if isinstance(kind, str) and kind else ()),
         ("Model hash", record.model_hash),
+        *_flow_rows(record.settings or {}),
         ("Created", _when(record.created_at)),
         ("Source", record.source),
         ("Id", record.id),
@@ -291,6 +296,17 @@ def settings_markdown(record: GenerationRecord) -> str:
     for left, right in zip(rows[:half], (*rows[half:], ("", "")), strict=False):
         lines.append(f"| {left[0]} | {_cell(left[1])} | {right[0]} | {_cell(right[1])} |")
     return "\n".join(lines)
+
+
+def _flow_rows(settings: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """SD3/FLUX's settings the record carries: T5 length, true CFG (above 1), shift."""
+    true_cfg = settings.get("true_cfg_scale")
+    rows = (
+        ("T5 length", settings.get("max_sequence_length")),
+        ("True CFG", true_cfg if isinstance(true_cfg, (int, float)) and true_cfg > 1 else None),
+        ("Shift", settings.get("shift")),
+    )
+    return tuple(row for row in rows if row[1] is not None)
 
 
 def _when(moment: datetime) -> str:

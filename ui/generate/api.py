@@ -86,6 +86,10 @@ def register_generate_api(
             "scheduler": gr.Textbox(label="scheduler", value=DEFAULT_SCHEDULER),
             "model": gr.Textbox(label="model", value=default_model),
             "clip_skip": gr.Number(label="clip_skip", value=1),
+            # SD3 and FLUX: T5 tokens read and shift (0: the model's own), true CFG (1: off).
+            "max_sequence_length": gr.Number(label="max_sequence_length", value=0),
+            "true_cfg_scale": gr.Number(label="true_cfg_scale", value=1.0),
+            "shift": gr.Number(label="shift", value=0),
         }
         outputs = [gr.Gallery(label="images", format="png"), gr.JSON(label="summary")]
         trigger = gr.Button("generate")

@@ -1,5 +1,5 @@
 """The Generate tab's handlers as plain functions (tested without a browser): the Generate
-button's stream, Stop and Skip per browser session, the token count and the seed helpers.
+button's stream, Stop and Skip per browser session, and the seed helpers.
 
 A click reaches the engine in five calls: the tab's event → `generate_images` →
 `HostedEngine.stream_batch` → `ui.hosting.zerogpu.run_on_gpu` (one GPU entry for the batch,
@@ -20,8 +20,6 @@ from PIL import Image
 from engine.errors import EngineError
 from engine.result import GenerationResult
 from gallery.errors import DiskFullError, GalleryError, GalleryUnavailableError
-from prompts.token_budget import count_tokens
-from prompts.weighting import PromptSyntaxError
 from ui.forms import FormError, GenerateForm
 from ui.hosting.batch import BatchEvent, RunControl
 from ui.hosting.hosted_engine import HostedEngine
@@ -248,19 +246,6 @@ def upscale_preview(preview: Image.Image | None, size: tuple[int, int]) -> Image
     if preview is None:
         return None
     return preview.resize(size, Image.Resampling.NEAREST)
-
-
-def prompt_token_count(prompt: str | None, tokenizer: Any) -> str:
-    """ "N tokens · K chunks" for the prompt box (weighting syntax not counted)."""
-    if not (prompt or "").strip():
-        return "0 tokens"
-    try:
-        budget = count_tokens(prompt or "", tokenizer)
-    except PromptSyntaxError as exc:
-        return f"⚠ {exc}"
-    chunks = len(budget.chunks)
-    chunk_text = f" · {chunks} chunks of 75" if chunks > 1 else " of 75"
-    return f"{budget.token_count} tokens{chunk_text}"
 
 
 def seed_of_result(seeds: list[int] | None, event: gr.SelectData) -> Any:

@@ -1,5 +1,6 @@
-"""The Models panel on Generate: models at hand (Hugging Face cache, models folder), suggested
-hub models, LoRA files; "Use" puts a model in the Model box with the settings it starts with."""
+"""The Models panel on Generate: the built-in models and those at hand (Hugging Face cache,
+models folder) with their kind (SD1, SDXL, SD3, FLUX), suggested hub models, LoRA files; "Use"
+puts a model in the Model box with the settings it starts with (`ui.generate.model_events`)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import gradio as gr
 
 from engine.model_catalog import (
     ModelEntry,
+    builtin_models,
     cached_models,
     folder_models,
-    model_defaults,
     suggested_models,
 )
 from engine.sketch import sketch_model_available
@@ -23,14 +24,12 @@ QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
 
 
 def models_at_hand(models_dir: Path) -> list[ModelEntry]:
-    """The sketch and demo models, then cached and folder models, then the suggested hub
-    models."""
+    """The sketch model (when shipped) and the other built-in models, then cached and folder
+    models, then the suggested hub models."""
     found = []
     if sketch_model_available():
         found.append(ModelEntry("sketch", "SD1", "built in", "draws simple shapes, offline"))
-    demo_note = "random weights: noise, for trying controls"
-    found.append(ModelEntry("demo", "SD1", "built in", demo_note))
-    found += cached_models() + folder_models(models_dir)
+    found += builtin_models() + cached_models() + folder_models(models_dir)
     known = {entry.name for entry in found}
     return found + [entry for entry in suggested_models() if entry.name not in known]
 
@@ -51,20 +50,14 @@ def model_label(entry: ModelEntry) -> str:
     return f"{entry.name} · {entry.kind} · {where}"
 
 
-def use_model(name: str | None, entries: list[ModelEntry]) -> tuple[Any, ...]:
-    """(model, steps, CFG, width, height, scheduler) for the chosen model."""
+def use_model(name: str | None, entries: list[ModelEntry]) -> tuple[str, None]:
+    """ "Use": (the model for the Model box, no settings applied yet), so all of the model's own
+    settings follow it (`ui.model_fit.followed_values`); `gr.Error` without a listed model."""
     if not name:
         raise gr.Error("Choose a model first.", duration=None)
-    kind = next((entry.kind for entry in entries if entry.name == name), "other")
-    defaults = model_defaults(name, kind)
-    return (
-        name,
-        defaults.steps,
-        defaults.guidance_scale,
-        defaults.width,
-        defaults.height,
-        defaults.scheduler,
-    )
+    if name not in {entry.name for entry in entries}:
+        raise gr.Error("That model is no longer listed; press Rescan.", duration=None)
+    return name, None
 
 
 def panel_markdown(entries: list[ModelEntry], loras: list[str]) -> str:
@@ -94,15 +87,10 @@ class ModelsPanel:
 
 
 def build_models_panel(
-    models_dir: Path,
-    lora_names: Any,
-    outputs: list[Any],
-    applied: gr.State | None = None,
-    allowed: tuple[str, ...] = (),
+    models_dir: Path, lora_names: Any, allowed: tuple[str, ...] = ()
 ) -> ModelsPanel:
-    """Add the panel; "Use" fills `outputs` (model, steps, CFG, width, height, scheduler) and
-    `applied`, the defaults the settings follow (`ui.model_settings.follow_model`). With
-    `allowed` (a public app's allow-list) it lists those models only."""
+    """Add the panel (the tab wires "Use"). With `allowed` (a public app's allow-list) it lists
+    those models only."""
     entries = models_offered(models_dir, allowed)
     with gr.Accordion("Models and LoRAs", open=False, elem_id="gen-models"):
         with gr.Row(equal_height=True):
@@ -113,15 +101,9 @@ def build_models_panel(
                 scale=4,
                 elem_id="model-choice",
             )
-            use_button = gr.Button("Use", scale=1, min_width=80, elem_id="model-use")
+            use = gr.Button("Use", scale=1, min_width=80, elem_id="model-use")
         notes = gr.Markdown(panel_markdown(entries, lora_names()), elem_id="model-notes")
         rescan = gr.Button("Rescan", size="sm", elem_id="model-rescan")
-
-    def use(name: str | None) -> tuple[Any, ...]:
-        chosen = use_model(name, models_offered(models_dir, allowed))
-        return (*chosen, list(chosen[1:])) if applied is not None else chosen
-
-    use_button.click(use, choice, [*outputs, applied] if applied is not None else outputs, **QUIET)
 
     def scan() -> tuple[Any, str]:
         fresh = models_offered(models_dir, allowed)
@@ -129,4 +111,4 @@ def build_models_panel(
         return gr.Dropdown(choices=choices), panel_markdown(fresh, lora_names())
 
     rescan.click(scan, outputs=[choice, notes], **QUIET)
-    return ModelsPanel(choice, use_button)
+    return ModelsPanel(choice, use)

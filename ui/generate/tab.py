@@ -11,29 +11,40 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from engine.model_catalog import ModelDefaults
-from engine.schedulers import scheduler_names
+from engine.request import MAX_GUIDANCE, MAX_SEQUENCE_LENGTH
 from ui.clip_tokenizer import clip_tokenizer
 from ui.generate.handlers import (
     ResultCallback,
     RunRegistry,
     generate_images,
     linked_recipe,
-    prompt_token_count,
     read_form,
     reuse_seed,
     seed_of_result,
     session_of,
 )
-from ui.generate.models_panel import build_models_panel
+from ui.generate.model_events import ModelFitInputs, ModelWidgets, wire_model_fit
+from ui.generate.models_panel import ModelsPanel, build_models_panel
 from ui.hosting.hosted_engine import HostedEngine
 from ui.messages import error_line
-from ui.model_settings import follow_model, settings_for
+from ui.model_fit import (
+    FOLLOWED,
+    NEGATIVE_OFF,
+    ModelProfile,
+    applied_state,
+    guidance_label,
+    model_profile,
+    uses_negative,
+)
+from ui.model_fit import guidance_note as guidance_note_text
 
+# Start sizes for the built-in models: the sketch model's native size, a small demo size.
+START_SIZES = {"sketch": 128, "demo": 256}
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
 SHORTCUTS_HELP = """
@@ -63,6 +74,15 @@ class GenerateTab:
     model: gr.Textbox
     batch: gr.Slider
     clip_skip: gr.Slider
+    t5_length: gr.Slider
+    """SD3/FLUX: T5 tokens read (0: the model's own)."""
+    shift: gr.Slider
+    """SD3/FLUX: the flow schedule's shift (0: the model's own)."""
+    true_cfg: gr.Slider
+    """FLUX: real CFG with the negative prompt when above 1."""
+    applied: gr.State
+    """What the page last set for a model (`ui.model_fit.applied_state`): the settings still
+    at those values follow the next model."""
     recipe: gr.State
     """{"recipe": dict, "prompt": text}: the Builder recipe and the prompt it gave (see
     `linked_recipe`), or None."""
@@ -82,6 +102,9 @@ class GenerateTab:
             "scheduler": self.scheduler,
             "model": self.model,
             "clip_skip": self.clip_skip,
+            "max_sequence_length": self.t5_length,
+            "true_cfg_scale": self.true_cfg,
+            "shift": self.shift,
         }
 
 
@@ -90,6 +113,9 @@ class _Controls:
     """The widgets of the left column that only this tab uses."""
 
     tokens: gr.Markdown
+    guidance_note: gr.Markdown
+    flow_row: gr.Row
+    models_panel: ModelsPanel
     generate: gr.Button
     skip: gr.Button
     stop: gr.Button
@@ -115,20 +141,38 @@ def build_generate_tab(
     on_result: ResultCallback | None = None,
     tokenizer: Callable[[], Any] | None = None,
 ) -> GenerateTab:
-    """Add the Generate tab's widgets and events to the current Blocks."""
+    """Add the Generate tab's widgets and events to the current Blocks. `tokenizer` is the
+    built-in demo model's CLIP tokenizer (default: the real one)."""
     if tokenizer is None:
         tokenizer = clip_tokenizer
+    models_dir = Path(engine.models_dir)
+    profile = model_profile(default_model, models_dir, tokenizer)
     with gr.Row(equal_height=False, elem_id="gen-layout"):
         with gr.Column(scale=3, elem_id="gen-left"):
-            tab, controls = _left_column(engine, default_model)
+            tab, controls = _left_column(engine, default_model, profile)
         with gr.Column(scale=4, elem_id="gen-output"):
             output = _output_column()
-    _wire_helpers(tab, controls, output, tokenizer)
+    _wire_helpers(tab, controls, output)
+    widgets = ModelWidgets(
+        tab.model,
+        tab.prompt,
+        tab.negative,
+        tuple(getattr(tab, name) for name in FOLLOWED),
+        tab.applied,
+        controls.tokens,
+        controls.guidance_note,
+        controls.flow_row,
+        controls.models_panel,
+    )
+    wire_model_fit(widgets, ModelFitInputs(models_dir, tokenizer))
     _wire_run(tab, controls, output, engine, on_result)
     return tab
 
 
-def _left_column(engine: HostedEngine, default_model: str) -> tuple[GenerateTab, _Controls]:
+def _left_column(
+    engine: HostedEngine, default_model: str, profile: ModelProfile
+) -> tuple[GenerateTab, _Controls]:
+    negative_on = uses_negative(profile.kind, 1.0)
     with gr.Group(elem_id="gen-prompts"):
         prompt = gr.Textbox(
             label="Prompt",
@@ -139,7 +183,12 @@ def _left_column(engine: HostedEngine, default_model: str) -> tuple[GenerateTab,
         )
         tokens = gr.Markdown("0 tokens", elem_id="prompt-tokens")
         negative = gr.Textbox(
-            label="Negative prompt", lines=2, elem_id="negative", elem_classes=["prompt"]
+            label="Negative prompt",
+            lines=2,
+            interactive=negative_on,
+            info=None if negative_on else NEGATIVE_OFF,
+            elem_id="negative",
+            elem_classes=["prompt"],
         )
     with gr.Column(elem_id="gen-actions"):
         with gr.Row():
@@ -170,16 +219,13 @@ def _left_column(engine: HostedEngine, default_model: str) -> tuple[GenerateTab,
             used = gr.Textbox(
                 label="Last seed", interactive=False, scale=2, min_width=120, elem_id="seed-used"
             )
-        settings = _settings_widgets(settings_for(default_model))
+        start = _start_values(default_model, profile)
+        settings = _settings_widgets(start, profile)
+        guidance_note = gr.Markdown(guidance_note_text(profile.kind), elem_id="guidance-note")
+        flow_row, flow = _flow_widgets(start, profile)
         to_builder = gr.Button("← Open in Builder", size="sm", elem_id="gen-to-builder")
-    followed = [settings[n] for n in ("steps", "guidance", "width", "height", "scheduler")]
-    applied = follow_model(model, followed, default_model)
-    build_models_panel(
-        engine.models_dir,
-        engine.lora_folder.names,
-        [model, *followed],
-        applied,
-        engine.hosting.allowed_models,
+    panel = build_models_panel(
+        Path(engine.models_dir), engine.lora_folder.names, engine.hosting.allowed_models
     )
     with gr.Accordion("Keyboard shortcuts", open=False, elem_id="gen-help"):
         gr.Markdown(SHORTCUTS_HELP)
@@ -188,29 +234,59 @@ def _left_column(engine: HostedEngine, default_model: str) -> tuple[GenerateTab,
         negative=negative,
         seed=seed,
         model=model,
+        applied=gr.State(applied_state(profile.model, start)),
         recipe=gr.State(None),
         to_builder=to_builder,
         **settings,
+        **flow,
     )
-    return tab, _Controls(tokens, generate, skip, stop, dice, recycle, used)
+    controls = _Controls(
+        tokens, guidance_note, flow_row, panel, generate, skip, stop, dice, recycle, used
+    )
+    return tab, controls
 
 
-def _settings_widgets(start: ModelDefaults) -> dict[str, Any]:
-    """Images, clip skip, steps, CFG, size and scheduler (from the model's defaults), by their
-    `GenerateTab` names."""
+def _start_values(default_model: str, profile: ModelProfile) -> dict[str, Any]:
+    """The settings the page opens with: an SD3 or FLUX model's own, else 20 steps, CFG 7 and
+    the built-in models' start sizes."""
+    if profile.is_flow:
+        return profile.start_values()
+    size = START_SIZES.get(default_model, 512)
+    scheduler = "Euler a" if "Euler a" in profile.schedulers() else profile.defaults.scheduler
+    return {
+        "steps": 20,
+        "guidance": 7.0,
+        "width": size,
+        "height": size,
+        "scheduler": scheduler,
+        "t5_length": 0,
+        "shift": 0,
+        "true_cfg": 1.0,
+    }
+
+
+def _settings_widgets(start: dict[str, Any], profile: ModelProfile) -> dict[str, Any]:
+    """Images, clip skip, steps, CFG, size and scheduler, by their `GenerateTab` names."""
     with gr.Row():
         batch = gr.Slider(1, 8, value=1, step=1, label="Images", elem_id="batch")
         clip_skip = gr.Slider(1, 12, value=1, step=1, label="Clip skip", elem_id="clip-skip")
     with gr.Row():
-        steps = gr.Slider(1, 150, value=start.steps, step=1, label="Steps", elem_id="steps")
+        steps = gr.Slider(1, 150, value=start["steps"], step=1, label="Steps", elem_id="steps")
         guidance = gr.Slider(
-            0, 30, value=start.guidance_scale, step=0.5, label="CFG scale", elem_id="guidance"
+            0,
+            30,
+            value=start["guidance"],
+            step=0.5,
+            label=guidance_label(profile.kind),
+            elem_id="guidance",
         )
     with gr.Row():
-        width = gr.Slider(64, 2048, value=start.width, step=8, label="Width", elem_id="width")
-        height = gr.Slider(64, 2048, value=start.height, step=8, label="Height", elem_id="height")
+        width = gr.Slider(64, 2048, value=start["width"], step=8, label="Width", elem_id="width")
+        height = gr.Slider(
+            64, 2048, value=start["height"], step=8, label="Height", elem_id="height"
+        )
     scheduler = gr.Dropdown(
-        scheduler_names(), value=start.scheduler, label="Scheduler", elem_id="scheduler"
+        profile.schedulers(), value=start["scheduler"], label="Scheduler", elem_id="scheduler"
     )
     return {
         "batch": batch,
@@ -221,6 +297,37 @@ def _settings_widgets(start: ModelDefaults) -> dict[str, Any]:
         "height": height,
         "scheduler": scheduler,
     }
+
+
+def _flow_widgets(start: dict[str, Any], profile: ModelProfile) -> tuple[gr.Row, dict[str, Any]]:
+    """SD3/FLUX's T5 length, shift and true CFG (shown for those models only)."""
+    with gr.Row(visible=profile.is_flow, elem_id="flow-settings") as row:
+        t5_length = gr.Slider(
+            0,
+            MAX_SEQUENCE_LENGTH,
+            value=start["t5_length"],
+            step=8,
+            label="T5 length (tokens; 0 = the model's own)",
+            elem_id="t5-length",
+        )
+        shift = gr.Slider(
+            0,
+            10,
+            value=start["shift"],
+            step=0.05,
+            label="Shift (0 = the model's own)",
+            elem_id="shift",
+        )
+        true_cfg = gr.Slider(
+            1,
+            MAX_GUIDANCE,
+            value=start["true_cfg"],
+            step=0.5,
+            label="True CFG (1 = off; uses the negative prompt)",
+            visible=profile.kind == "flux",
+            elem_id="true-cfg",
+        )
+    return row, {"t5_length": t5_length, "shift": shift, "true_cfg": true_cfg}
 
 
 def _output_column() -> _Output:
@@ -247,18 +354,8 @@ def _output_column() -> _Output:
     return _Output(info, preview, strip, images, gr.State([]))
 
 
-def _wire_helpers(
-    tab: GenerateTab, controls: _Controls, output: _Output, tokenizer: Callable[[], Any]
-) -> None:
-    """The token count and the seed row."""
-    tab.prompt.change(
-        lambda text: prompt_token_count(text, tokenizer()),
-        inputs=tab.prompt,
-        outputs=controls.tokens,
-        trigger_mode="always_last",
-        concurrency_limit=None,
-        **QUIET,
-    )
+def _wire_helpers(tab: GenerateTab, controls: _Controls, output: _Output) -> None:
+    """The seed row (the token budget follows the model: `ui.generate.model_events`)."""
     controls.dice.click(lambda: "-1", outputs=tab.seed, **QUIET)
     controls.recycle.click(reuse_seed, inputs=controls.used, outputs=tab.seed, **QUIET)
     output.images.select(seed_of_result, inputs=output.result_seeds, outputs=tab.seed, **QUIET)

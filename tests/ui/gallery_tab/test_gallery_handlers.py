@@ -149,6 +149,26 @@ def test_filter_menus_list_models_and_tags_with_counts(store, three):
     assert tag_choices(store) == [(ANY, ANY), ("sea (1)", "sea")]
 
 
+def test_a_flux_record_shows_its_kind_distilled_guidance_and_t5_settings(store):
+    flux = generation(
+        "a red fox",
+        3,
+        model="demo-flux",
+        guidance_scale=3.5,
+        scheduler="Euler",
+        settings={"max_sequence_length": 128, "true_cfg_scale": 2.0, "shift": 1.5},
+        provenance={"pipeline_kind": "flux"},
+    )
+    plain = generation("a red fox", 4, colour="blue", provenance={"pipeline_kind": "sd1"})
+    flux_id, plain_id = store.record_generations([flux, plain])
+    shown = detail_view(store, flux_id).settings_markdown
+    for cell in ("| Distilled guidance | 3.5 |", "| Kind | FLUX |", "| T5 length | 128 |",
+                 "| True CFG | 2.0 |", "| Shift | 1.5 |"):  # fmt: skip
+        assert cell in shown, cell
+    other = detail_view(store, plain_id).settings_markdown
+    assert "| Kind | SD1/SD2 |" in other and "| CFG scale |" in other and "T5 length" not in other
+
+
 def test_pages_hold_24_and_prev_next_follow_the_page(store):
     store.record_generations([generation(f"cat number {n}", n) for n in range(PAGE_SIZE + 2)])
     first = search_gallery(store, *NO_FILTERS, page=1)
