@@ -225,7 +225,7 @@ def test_one_visitor_flooding_the_queue_leaves_others_served(server):
     url, _ = server
     other = client(url, 5)
     index = fn_index(url, api_name="generate")
-    slow = ["a fox", "", "1", 50, 7.0, 512, 512, 4, "Euler a", "demo", 1]
+    slow = ["a fox", "", "1", 50, 7.0, 512, 512, 4, "Euler a", "demo", 1, 0, 1.0, 0]
     codes = [
         join(url, index, slow, visitor(4, forged=f"203.0.113.{n}")).status_code for n in range(70)
     ]
