@@ -11,13 +11,17 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def kept(local_gallery):
-    """Three kept generations: one rated 4, one favourite, one plain."""
+    """Kept generations: one rated 4, one favourite, one plain, one with a long prompt."""
     rated, loved, plain = local_gallery.record_generations(
         [
             NewGeneration(prompt="a rated lighthouse", seed=11, model_id="demo", image=_image()),
             NewGeneration(prompt="a loved forest", seed=22, model_id="demo", image=_image()),
             NewGeneration(prompt="a plain meadow", seed=33, model_id="demo", image=_image()),
         ]
+    )
+    long = "a large red star on the left, golden hour, watercolor, soft paper grain"
+    local_gallery.record_generations(
+        [NewGeneration(prompt=long, seed=2, model_id="sketch", image=_image())]
     )
     local_gallery.set_rating(rated, 4)
     local_gallery.set_favourite(loved)
@@ -84,4 +88,23 @@ def test_first_search_enter_filters(server, kept, browser):
     grid = page.locator("#gallery-grid")
     expect(grid.get_by_text("11 · demo")).to_have_count(0)
     expect(grid.get_by_text("33 · demo")).to_be_visible()
+    page.close()
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_captions_are_shown_whole(server, kept, browser, tmp_path, width):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": width, "height": 1000})
+    page.goto(server[0])
+    page.get_by_role("tab", name="Gallery").click()
+    label = page.locator("#gallery-grid .caption-label").filter(has_text="2 · sketch")
+    expect(label).to_be_visible()
+    page.screenshot(path=str(tmp_path / f"captions-{width}.png"))
+    cut = page.eval_on_selector_all(
+        "#gallery-grid .caption-label",
+        "labels => labels.filter(l => l.scrollWidth > l.clientWidth + 1"
+        " || l.scrollHeight > l.clientHeight + 1).map(l => l.textContent)",
+    )
+    assert cut == []
     page.close()
