@@ -112,14 +112,24 @@ def compare_images(
     return ImageDifference(ssim(first, second), float(delta_e_map(first, second).mean()))
 
 
-def difference_heat_map(
-    first: Image.Image | np.ndarray, second: Image.Image | np.ndarray, full_scale: float = 50.0
-) -> Image.Image:
-    """A heat map of per-pixel ΔE: black (same) through red and yellow to white (ΔE ≥
-    `full_scale`)."""
-    level = np.clip(delta_e_map(first, second) / full_scale, 0.0, 1.0)
+HEAT_MAP_FULL_SCALE = 50.0  # the ΔE a heat map draws white
+
+
+def heat_colours(delta_e: np.ndarray, full_scale: float = HEAT_MAP_FULL_SCALE) -> np.ndarray:
+    """The heat map's uint8 RGB for each ΔE: black (0) through red and yellow to white
+    (≥ `full_scale`)."""
+    level = np.clip(np.asarray(delta_e, dtype=np.float64) / full_scale, 0.0, 1.0)
     red = np.clip(level * 3, 0, 1)
     green = np.clip(level * 3 - 1, 0, 1)
     blue = np.clip(level * 3 - 2, 0, 1)
-    pixels = (np.stack([red, green, blue], axis=-1) * 255).round().astype(np.uint8)
-    return Image.fromarray(pixels, "RGB")
+    return (np.stack([red, green, blue], axis=-1) * 255).round().astype(np.uint8)
+
+
+def difference_heat_map(
+    first: Image.Image | np.ndarray,
+    second: Image.Image | np.ndarray,
+    full_scale: float = HEAT_MAP_FULL_SCALE,
+) -> Image.Image:
+    """A heat map of per-pixel ΔE: black (same) through red and yellow to white (ΔE ≥
+    `full_scale`)."""
+    return Image.fromarray(heat_colours(delta_e_map(first, second), full_scale), "RGB")

@@ -62,6 +62,13 @@ def test_world_words_come_from_the_builder_vocabularies():
     assert sum(word in terms for word in IGNORED_WORDS) >= len(IGNORED_WORDS) - 1
 
 
+def test_every_lighting_word_the_model_knows_is_in_the_lighting_picker():
+    lighting = json.loads((ASSETS / "vocabularies" / "lighting.json").read_text())
+    picker = {term.lower() for group in lighting["groups"].values() for term in group}
+    known = {word for words in LIGHTING_WORDS.values() for word in words} | set(LIGHTING)
+    assert sorted(known - picker) == []
+
+
 def test_checker_reads_rendered_scenes_back():
     rng = random.Random(4242)
     hits, count = Counter(), 150

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import numpy as np
 from PIL import Image
 
 from engine.compare_plan import AXIS_LABELS
 from engine.compare_run import CompareProgress
 from engine.errors import EngineError
-from engine.image_metrics import difference_heat_map
+from engine.image_metrics import HEAT_MAP_FULL_SCALE, difference_heat_map, heat_colours
 from gallery.errors import GalleryError
 from gallery.experiment_state import FINISHED, INTERRUPTED, RUNNING, ExperimentState
 from gallery.views import OwnerGallery
@@ -335,6 +336,29 @@ def grid_label(view: ExperimentView) -> str:
     if _has_axis(view):
         return f"Rows: seed × {_axis_label(view)} · columns: variants (click two cells to compare)"
     return "Rows: seeds · columns: variants (click two cells to compare them)"
+
+
+def heat_legend_markup(full_scale: float = HEAT_MAP_FULL_SCALE) -> str:
+    """The heat map's colour scale (its own colours, sampled) with ΔE marks under it."""
+    marks = np.linspace(0.0, full_scale, 7)
+    stops = ", ".join(
+        f"rgb({r}, {g}, {b}) {100 * i / 6:.1f}%"
+        for i, (r, g, b) in enumerate(heat_colours(marks, full_scale).tolist())
+    )
+    return (
+        '<div class="heat-legend">'
+        f'<div class="heat-legend-bar" style="background: linear-gradient(to right, {stops})">'
+        "</div>"
+        '<div class="heat-legend-marks"><span>ΔE 0 · same</span>'
+        f"<span>{full_scale / 2:g}</span><span>≥ {full_scale:g} · very different</span></div>"
+        "<small>Per-pixel colour difference (CIE76 ΔE) against the first variant; about 2 is "
+        "the smallest difference an eye sees.</small></div>"
+    )
+
+
+def heat_legend(heat: bool) -> Any:
+    """The legend shows while the heat map does."""
+    return gr.HTML(visible=bool(heat))
 
 
 def grid_items(view: ExperimentView, heat: bool = False) -> list[tuple[Any, str]]:

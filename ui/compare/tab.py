@@ -105,6 +105,7 @@ class _Results:
     header: gr.HTML
     grid: gr.Gallery
     heat: gr.Checkbox
+    heat_legend: gr.HTML
     pick_info: gr.Markdown
     slider: gr.ImageSlider
     row_best: gr.Button
@@ -407,6 +408,7 @@ def _result_widgets() -> _Results:
         label="Show the per-pixel difference (ΔE heat map) against the first variant",
         elem_id="compare-heat",
     )
+    heat_legend = gr.HTML(h.heat_legend_markup(), visible=False, elem_id="compare-heat-legend")
     pick_info = gr.Markdown(elem_id="compare-pick")
     slider = gr.ImageSlider(
         label="Side by side", type="pil", format="png", elem_id="compare-slider"
@@ -446,9 +448,9 @@ def _result_widgets() -> _Results:
             elem_id="compare-ablation",
         )
     return _Results(
-        summary, header, grid, heat, pick_info, slider, row_best, winner, winner_button,
-        open_in_gallery, judged, blind_start, blind_text, left, right, vote_left, vote_right,
-        ranking, ablation_plot, ablation_table,
+        summary, header, grid, heat, heat_legend, pick_info, slider, row_best, winner,
+        winner_button, open_in_gallery, judged, blind_start, blind_text, left, right, vote_left,
+        vote_right, ranking, ablation_plot, ablation_table,
     )  # fmt: skip
 
 
@@ -498,6 +500,7 @@ def _wire_saved(
         lambda x: (x, None), saved.saved, [state.experiment_id, state.picked], **PRIVATE
     ).then(show, experiment, shown, **PRIVATE)
     results.heat.change(show, experiment, shown, **PRIVATE)
+    results.heat.change(h.heat_legend, results.heat, results.heat_legend, **PRIVATE)
     saved.delete_button.click(
         partial(h.delete_experiment, store),
         [state.experiment_id, saved.with_images],

@@ -44,6 +44,9 @@ from ui.gallery_tab.handlers import (
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
+# Searches, page turns and refreshes run one after another in the order they were asked for,
+# so a refresh still running when the artist filters cannot overwrite the filtered page.
+IN_TURN: dict[str, Any] = {**QUIET, "concurrency_id": "gallery-page", "concurrency_limit": 1}
 HINT = "*Select a thumbnail to see its image, prompt and settings.*"
 EXPORT_PAGE = "This page"
 EXPORT_SELECTED = "Selected image"
@@ -268,6 +271,7 @@ def _wire_pages(
             filters.text.submit,
             filters.model.input,
             filters.tag.input,
+            filters.min_rating.input,  # the number box too, not only the slider's handle
             filters.min_rating.release,
             filters.favourites.input,
             filters.seed.submit,
@@ -275,15 +279,16 @@ def _wire_pages(
         fn=search,
         inputs=filters.widgets(),
         outputs=page.outputs(),
-        **QUIET,
+        trigger_mode="always_last",
+        **IN_TURN,
     )
     turning = [page.number, *filters.widgets()]
-    page.previous.click(turn(-1), inputs=turning, outputs=page.outputs(), **QUIET)
-    page.following.click(turn(+1), inputs=turning, outputs=page.outputs(), **QUIET)
+    page.previous.click(turn(-1), inputs=turning, outputs=page.outputs(), **IN_TURN)
+    page.following.click(turn(+1), inputs=turning, outputs=page.outputs(), **IN_TURN)
     refresh_inputs = [filters.model, filters.tag, page.number, *filters.widgets()]
     refresh_outputs = [filters.model, filters.tag, *page.outputs()]
     for when in refreshers:
-        when(refresh, inputs=refresh_inputs, outputs=refresh_outputs, **QUIET)
+        when(refresh, inputs=refresh_inputs, outputs=refresh_outputs, **IN_TURN)
     _wire_bulk(store, bulk, refresh, refresh_inputs, refresh_outputs)
 
 

@@ -1,6 +1,7 @@
 // Keyboard shortcuts of the page, the way AUTOMATIC1111 users know them:
 //   Ctrl/Cmd+Enter  generate (Generate tab) or run the comparison (Compare tab)
 //   Esc             stop the running generation or comparison
+//   (and in a term picker, text typed but not taken with Enter is dropped on leaving the box)
 //   Ctrl/Cmd+Up/Down  raise/lower the weight of the word, selection or (group) under the
 //                   cursor in any prompt box, by 0.1 (0.05 inside <lora:...>), writing
 //                   A1111's (text:1.1) syntax and dropping the brackets again at 1.0.
@@ -147,4 +148,17 @@
     }
   }
   document.addEventListener("keydown", onKeyDown, true);
+
+  // Text typed into a picker only searches its list until Enter takes it: leaving the box
+  // (Esc, a click elsewhere) clears it before Gradio's own blur handler would add it as a term.
+  function dropHalfTyped(event) {
+    const target = event.target;
+    if (!(target instanceof HTMLInputElement) || target.getAttribute("role") !== "combobox") {
+      return;
+    }
+    if (!target.closest(".picker") || !target.value) return;
+    target.value = "";
+    target.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+  document.addEventListener("blur", dropHalfTyped, true);
 })();

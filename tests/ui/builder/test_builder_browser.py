@@ -67,3 +67,28 @@ def test_enter_in_a_picker_takes_the_suggestion(server, browser, tmp_path):
         "Rembrandt lighting, moonlit fog"
     )
     page.close()
+
+
+@pytest.mark.parametrize("leave", ["Escape", "click away"])
+def test_half_typed_filter_text_never_becomes_a_term(server, browser, tmp_path, leave):
+    from playwright.sync_api import expect
+
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url)
+    page.get_by_role("tab", name="Builder").click()
+    lighting = page.locator("#builder-lighting input")
+    lighting.click()
+    lighting.press_sequentially("golden", delay=30)  # searching the list, not choosing
+    expect(page.get_by_role("option", name="golden hour", exact=True)).to_be_visible()
+    if leave == "Escape":
+        lighting.press("Escape")
+    page.locator("#builder-subject textarea").click()
+    page.screenshot(path=str(tmp_path / f"picker-{leave.replace(' ', '-')}.png"))
+    expect(page.locator("#builder-lighting .token")).to_have_count(0)
+    expect(lighting).to_have_value("")
+    lighting.click()
+    lighting.press_sequentially("moonlit fog", delay=20)  # Enter still takes a typed term
+    lighting.press("Enter")
+    expect(page.locator("#builder-lighting .token > span")).to_have_text(["moonlit fog"])
+    page.close()

@@ -52,6 +52,18 @@ def test_a_two_by_two_comparison_slider_blind_votes_and_reopening(
     grid = page.locator("#compare-grid")
     expect(grid.locator("img")).to_have_count(4)
 
+    legend = page.locator("#compare-heat-legend")
+    expect(legend).to_be_hidden()
+    page.locator("#compare-heat input[type=checkbox]").check()
+    expect(legend).to_be_visible()
+    expect(legend).to_contain_text("ΔE 0 · same")
+    expect(grid).to_contain_text("ΔE heat map")
+    legend.scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "heat.png"))
+    shutil.copyfile(tmp_path / "heat.png", "/tmp/compare-heat.png")
+    page.locator("#compare-heat input[type=checkbox]").uncheck()
+    expect(legend).to_be_hidden()
+
     grid.locator("img").nth(0).click()
     expect(page.locator("#compare-pick")).to_contain_text("click a second cell")
     grid.locator("img").nth(1).click()

@@ -71,6 +71,22 @@ def test_heat_map_and_slider(hosted, store):
     assert h.cell_generation_id(store, None, 1) is None
 
 
+def test_heat_map_legend_draws_the_heat_maps_own_colours():
+    import re
+
+    from engine.image_metrics import difference_heat_map
+
+    markup = h.heat_legend_markup()
+    stops = [tuple(map(int, m)) for m in re.findall(r"rgb\((\d+), (\d+), (\d+)\)", markup)]
+    black, white = Image.new("RGB", (4, 4), "black"), Image.new("RGB", (4, 4), "white")
+    same = tuple(np.asarray(difference_heat_map(black, black))[0, 0])
+    apart = tuple(np.asarray(difference_heat_map(black, white))[0, 0])  # ΔE 100, past full scale
+    assert stops[0] == same == (0, 0, 0) and stops[-1] == apart == (255, 255, 255)
+    assert stops[2] == (255, 0, 0) and stops[4] == (255, 255, 0)  # red, then yellow
+    assert "ΔE 0" in markup and "≥ 50" in markup
+    assert h.heat_legend(True).visible is True and h.heat_legend(False).visible is False
+
+
 def test_blind_votes_rank_the_variants(hosted, store):
     experiment_id, _ = run(hosted, store, [["a", "a red fox"], ["b", "a blue fox"]], seeds="5, 6")
     rng = random.Random(0)
