@@ -5,7 +5,9 @@ PostgreSQL gallery (the tests' own server) and one S3-compatible store (moto's s
 
 One cluster for the whole module (starting Ray takes a while on a small machine); select these
 tests with `-m cluster`. The reference is the in-process engine: every image must equal its
-in-process generation within one level (CPU kernels are not batch-invariant).
+in-process generation within one level (CPU kernels are not batch-invariant). The fault tests
+come last: the front ends' PostgreSQL server (the module's own) is stopped and started again,
+and replicas are killed mid-request with `ray.kill` (Serve replaces them).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.errors import InvalidRequestError
+from engine.errors import GenerationFailedError, InvalidRequestError
 from engine.request import GenerationRequest, ImageSpec
 from tests.gallery.conftest import PostgresCluster, start_cluster
 from tests.object_store import MotoServer, free_port
@@ -335,38 +337,48 @@ def busy_replica(timeout_s: float) -> object | None:
     return None
 
 
-def test_a_replica_killed_mid_request_fails_in_one_sentence_and_records_nothing(two_front_ends):
+def test_a_single_image_whose_replica_is_killed_is_retried_and_recorded_once(two_front_ends):
     import ray
-    from gradio_client.exceptions import AppError
 
     clients, s3, bucket, database = two_front_ends
-    prompts_before = recorded_prompts(database)
     keys_before = set(s3.keys(bucket, f"{PREFIX}/images/"))
     prompt = "a fox whose replica died"
     # About ten seconds of pipeline on one torch thread: time to find its replica and kill it.
+    # The API asks for one image without progress: Serve's `generate_one`, which is retried.
     job = clients[0].submit(
         prompt=prompt, seed=51, steps=60, width=256, height=256, api_name="/generate"
     )
     victim = busy_replica(timeout_s=120)
     assert victim is not None, "no replica ever had the request"
     ray.kill(victim, no_restart=True)
-    try:
-        _, summary = job.result(timeout=300)
-    except AppError as exc:  # not retried: one sentence, nothing recorded, nothing stored
-        message = str(exc)
-        assert message.startswith("The engine cluster could not finish this generation")
-        assert "\n" not in message and "Traceback" not in message and ". " not in message
-        assert recorded_prompts(database) == prompts_before
-        assert set(s3.keys(bucket, f"{PREFIX}/images/")) == keys_before
-    else:  # retried on the other replica: recorded exactly once, with its object
-        assert len(summary["ids"]) == 1
-        assert recorded_prompts(database).count(prompt) == 1
-        assert len(set(s3.keys(bucket, f"{PREFIX}/images/")) - keys_before) == 1
-    # The front end carries on, on the replica that is left (or Serve's replacement).
-    _, summary = clients[0].predict(
-        prompt="a fox after the kill", seed=52, steps=2, width=64, height=64, api_name="/generate"
-    )
-    assert len(summary["ids"]) == 1
+    _, summary = job.result(timeout=300)
+    assert len(summary["ids"]) == 1 and summary["not_recorded"] is None
     prompts = recorded_prompts(database)
-    assert prompts.count("a fox after the kill") == 1
-    assert len(s3.keys(bucket, f"{PREFIX}/images/")) == len(prompts)
+    assert prompts.count(prompt) == 1  # recorded once, not twice
+    assert len(set(s3.keys(bucket, f"{PREFIX}/images/")) - keys_before) == 1
+    assert len(s3.keys(bucket, f"{PREFIX}/images/")) == len(prompts)  # an object per row
+
+
+def test_a_streamed_call_whose_replica_is_killed_fails_in_one_sentence(remote, engine):
+    import ray
+
+    killed = []
+
+    def kill_its_replica(_update) -> None:  # at the first progress report
+        if not killed:
+            victim = busy_replica(timeout_s=60)
+            assert victim is not None
+            ray.kill(victim, no_restart=True)
+            killed.append(victim)
+
+    request = GenerationRequest("a fox", seed=61, steps=60, width=256, height=256)
+    with pytest.raises(GenerationFailedError) as raised:
+        remote.generate(request, "demo", on_progress=kill_its_replica)
+    message = str(raised.value)
+    assert killed and message.startswith("The engine cluster could not finish this generation")
+    assert "\n" not in message and "Traceback" not in message and ". " not in message
+    # The cluster carries on, on the replica that is left (or Serve's replacement).
+    small = GenerationRequest("a fox", seed=62, **SMALL)
+    result = remote.generate(small, "demo")
+    reference = engine.generate(small, "demo")
+    assert np.abs(pixels(result.images[0]) - pixels(reference.images[0])).max() <= 1
