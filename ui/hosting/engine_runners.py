@@ -11,7 +11,9 @@ each call's result); closing the generator early is Stop. Two runners:
   files decide, as in-process). A single image asked for without progress (the API, the CLI)
   goes to `generate_one`, which Ray batches with other users' requests of the same settings;
   everything else streams its progress. Stop cancels the remote request, which stops the
-  pipeline at its next step. Replica failures become one sentence.
+  pipeline at its next step. A single image whose replica dies under it is asked again once
+  (Serve routes it to a live replica; it is recorded only when it comes back, so once);
+  a streamed call whose replica dies, and any other replica failure, ends in one sentence.
 
 The page, the API, the CLI, Compare, ablation and reproduce all reach a runner through
 `HostedEngine`, so none of them knows where the pipeline runs.
@@ -34,6 +36,8 @@ if TYPE_CHECKING:  # torch loads with the engine, not with the page
 
 ENGINE_ENV = "ATELIER_ENGINE"
 ENGINES = ("local", "ray")
+# A single image whose replica died is asked again (same seed, nothing recorded yet).
+REPLICA_LOST_RETRIES = 1
 
 
 class PipelineRunner(Protocol):
@@ -82,7 +86,8 @@ class RayRunner:
                 result = _remote(
                     lambda h=handle, s=settings, r=rows, c=call: h.generate_one.remote(
                         r[0], s, c.model
-                    ).result()
+                    ).result(),
+                    retries=REPLICA_LOST_RETRIES,
                 )
                 yield GpuEvent(index, result=replace(result, request=settings))
                 continue
@@ -99,11 +104,24 @@ class RayRunner:
                 stream.cancel()  # Stop, or done: a finished request ignores it
 
 
-def _remote(call: Any) -> Any:
-    try:
-        return call()
-    except Exception as exc:
-        raise _one_sentence(exc) from None
+def _remote(call: Any, retries: int = 0) -> Any:
+    """`call()`, run again up to `retries` times when its replica died under it."""
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            if attempt < retries and _replica_lost(exc):
+                attempt += 1  # Serve routes the next try to a live replica
+                continue
+            raise _one_sentence(exc) from None
+
+
+def _replica_lost(exc: BaseException) -> bool:
+    """Whether `exc` says the replica itself went away (killed, crashed, its node lost)."""
+    from ray.exceptions import RayActorError
+
+    return isinstance(exc, RayActorError)
 
 
 def _remote_iter(stream: Any) -> Generator[Any, None, None]:

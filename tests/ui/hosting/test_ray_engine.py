@@ -5,7 +5,9 @@ PostgreSQL gallery (the tests' own server) and one S3-compatible store (moto's s
 
 One cluster for the whole module (starting Ray takes a while on a small machine); select these
 tests with `-m cluster`. The reference is the in-process engine: every image must equal its
-in-process generation within one level (CPU kernels are not batch-invariant).
+in-process generation within one level (CPU kernels are not batch-invariant). The fault tests
+come last: the front ends' PostgreSQL server (the module's own) is stopped and started again,
+and replicas are killed mid-request with `ray.kill` (Serve replaces them).
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.errors import InvalidRequestError
+from engine.errors import GenerationFailedError, InvalidRequestError
 from engine.request import GenerationRequest, ImageSpec
-from tests.gallery.conftest import postgres_server  # noqa: F401  (the session's server)
+from tests.gallery.conftest import PostgresCluster, start_cluster
 from tests.object_store import MotoServer, free_port
 from ui.hosting.batch import RunControl
 from ui.hosting.engine_runners import RayRunner
@@ -37,6 +39,7 @@ SMALL = {"width": 64, "height": 64, "steps": 3}
 REPO_ROOT = Path(__file__).resolve().parents[3]
 START_TIMEOUT_S = 300
 PREFIX = "shared"
+OUTAGE_SENTENCE = "The gallery is unavailable; images are kept, not recorded until it is back."
 
 
 def pixels(image) -> np.ndarray:
@@ -60,6 +63,16 @@ def replicas(models_dir) -> Iterator[object]:
     finally:
         serve.shutdown()
         ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def gallery_server() -> Iterator[PostgresCluster]:
+    """The front ends' PostgreSQL server, of this module's own: the outage test restarts it."""
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.remove()
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +111,7 @@ def two_front_ends(
     tmp_path_factory,
     replicas,
     s3_server: MotoServer,
-    postgres_server,  # noqa: F811
+    gallery_server: PostgresCluster,
 ) -> Iterator[tuple[list[object], MotoServer, str, str]]:
     """Two `serve --engine ray` processes on the module's replicas, one database, one bucket."""
     import ray
@@ -106,7 +119,7 @@ def two_front_ends(
 
     root = tmp_path_factory.mktemp("fronts")
     bucket = s3_server.new_bucket()
-    database = postgres_server.create_database("fronts")
+    database = gallery_server.server.create_database("fronts")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
         **s3_server.aws_environment(),
@@ -239,3 +252,133 @@ def test_two_front_ends_on_two_replicas_share_one_gallery_and_one_store(two_fron
         rows.dispose()
     assert len(provenances) == 2
     assert all("replica" in row[0]["served"] for row in provenances)  # made on the replicas
+
+
+# Faults: these run last, on the same front ends and replicas (a killed replica is replaced by
+# Serve; the PostgreSQL server comes back on its port).
+
+
+def recorded_prompts(database: str) -> list[str]:
+    from sqlalchemy import create_engine, text
+
+    rows = create_engine(database)
+    try:
+        with rows.connect() as connection:
+            return [row[0] for row in connection.execute(text("SELECT prompt FROM generations"))]
+    finally:
+        rows.dispose()
+
+
+def wait_until(condition, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_postgres_restarting_under_running_front_ends_recovers_without_restarting_them(
+    two_front_ends, gallery_server: PostgresCluster
+):
+    clients, s3, bucket, database = two_front_ends
+    first, second = clients
+    gallery_server.stop()
+    try:
+        _, summary = first.predict(
+            prompt="a fox during the outage", seed=41, steps=2, width=64, height=64,
+            api_name="/generate",
+        )  # fmt: skip
+        # The image is made and kept; the one sentence says why it has no row yet.
+        assert summary["ids"] == [] and summary["not_recorded"] == OUTAGE_SENTENCE
+    finally:
+        gallery_server.start()
+    # The front end that kept it records it once the server is back (no restart), and the
+    # other front end, whose pooled connections died with the server, reads it.
+    assert wait_until(
+        lambda: "a fox during the outage" in recorded_prompts(database), timeout_s=120
+    ), "the waiting row was never recorded"
+    found = second.predict(query="during the outage", api_name="/search_gallery")
+    assert [item["prompt"] for item in found] == ["a fox during the outage"]
+    _, summary = second.predict(
+        prompt="a fox after the outage", seed=42, steps=2, width=64, height=64,
+        api_name="/generate",
+    )  # fmt: skip
+    assert len(summary["ids"]) == 1 and summary["not_recorded"] is None
+    prompts = recorded_prompts(database)
+    for prompt in ("a fox during the outage", "a fox after the outage"):
+        assert prompts.count(prompt) == 1  # recorded once, not twice
+    assert len(s3.keys(bucket, f"{PREFIX}/images/")) == len(prompts)  # an object per row
+
+
+def replica_actors() -> list[object]:
+    import ray
+
+    return [
+        ray.get_actor(named["name"], namespace=named["namespace"])
+        for named in ray.util.list_named_actors(all_namespaces=True)
+        if named["name"].startswith("SERVE_REPLICA::")
+    ]
+
+
+def busy_replica(timeout_s: float) -> object | None:
+    """The replica actor with a request in flight, once there is one."""
+    import ray
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for actor in replica_actors():
+            try:
+                if ray.get(actor.get_num_ongoing_requests.remote(), timeout=10) > 0:
+                    return actor
+            except Exception:  # a replica starting or stopping: look again
+                continue
+        time.sleep(0.1)
+    return None
+
+
+def test_a_single_image_whose_replica_is_killed_is_retried_and_recorded_once(two_front_ends):
+    import ray
+
+    clients, s3, bucket, database = two_front_ends
+    keys_before = set(s3.keys(bucket, f"{PREFIX}/images/"))
+    prompt = "a fox whose replica died"
+    # About ten seconds of pipeline on one torch thread: time to find its replica and kill it.
+    # The API asks for one image without progress: Serve's `generate_one`, which is retried.
+    job = clients[0].submit(
+        prompt=prompt, seed=51, steps=60, width=256, height=256, api_name="/generate"
+    )
+    victim = busy_replica(timeout_s=120)
+    assert victim is not None, "no replica ever had the request"
+    ray.kill(victim, no_restart=True)
+    _, summary = job.result(timeout=300)
+    assert len(summary["ids"]) == 1 and summary["not_recorded"] is None
+    prompts = recorded_prompts(database)
+    assert prompts.count(prompt) == 1  # recorded once, not twice
+    assert len(set(s3.keys(bucket, f"{PREFIX}/images/")) - keys_before) == 1
+    assert len(s3.keys(bucket, f"{PREFIX}/images/")) == len(prompts)  # an object per row
+
+
+def test_a_streamed_call_whose_replica_is_killed_fails_in_one_sentence(remote, engine):
+    import ray
+
+    killed = []
+
+    def kill_its_replica(_update) -> None:  # at the first progress report
+        if not killed:
+            victim = busy_replica(timeout_s=60)
+            assert victim is not None
+            ray.kill(victim, no_restart=True)
+            killed.append(victim)
+
+    request = GenerationRequest("a fox", seed=61, steps=60, width=256, height=256)
+    with pytest.raises(GenerationFailedError) as raised:
+        remote.generate(request, "demo", on_progress=kill_its_replica)
+    message = str(raised.value)
+    assert killed and message.startswith("The engine cluster could not finish this generation")
+    assert "\n" not in message and "Traceback" not in message and ". " not in message
+    # The cluster carries on, on the replica that is left (or Serve's replacement).
+    small = GenerationRequest("a fox", seed=62, **SMALL)
+    result = remote.generate(small, "demo")
+    reference = engine.generate(small, "demo")
+    assert np.abs(pixels(result.images[0]) - pixels(reference.images[0])).max() <= 1
