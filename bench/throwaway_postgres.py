@@ -1,5 +1,6 @@
 """A throwaway PostgreSQL server for a bench run, started as the tests start theirs.
 
+The tests' PostgreSQL fixture shares `server_binaries` and `free_port`.
 `throwaway_postgres()` finds `initdb` and `pg_ctl` (on PATH or in /usr/lib/postgresql/*/bin),
 makes a cluster in a temporary folder, starts it on a free 127.0.0.1 port (as root: as the
 `postgres` user, since initdb refuses root), yields a SQLAlchemy URL of a fresh database,
@@ -43,7 +44,8 @@ def server_binaries() -> Path | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -75,7 +77,7 @@ def throwaway_postgres(shared_buffers: str = "1GB") -> Iterator[str]:
     workdir = Path(tempfile.mkdtemp(prefix="atelier-bench-pg-"))
     if user is not None:
         shutil.chown(workdir, user)
-    data, port = workdir / "data", _free_port()
+    data, port = workdir / "data", free_port()
     started = False
     try:
         try:

@@ -12,11 +12,9 @@ PostgreSQL variants are skipped with a message saying why.
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -28,6 +26,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from bench.throwaway_postgres import free_port, server_binaries
 from gallery import LOCAL_OWNER, GalleryStore, NewGeneration, OwnerGallery
 
 POSTGRES_URL_ENV = "ATELIER_TEST_POSTGRES_URL"
@@ -65,28 +64,6 @@ class PostgresServer:
         return self.url(name)
 
 
-def _server_binaries() -> Path | None:
-    candidates = []
-    if found := shutil.which("initdb"):
-        candidates.append(Path(found).resolve().parent)
-    versions = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin"),
-        key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0,
-        reverse=True,
-    )
-    candidates.extend(Path(p) for p in versions)
-    for folder in candidates:
-        if (folder / "initdb").exists() and (folder / "pg_ctl").exists():
-            return folder
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _run_as(user: str | None, command: list[str], **kwargs: Any) -> None:
     if user is not None:
         command = ["runuser", "-u", user, "--", *command]
@@ -119,7 +96,7 @@ class PostgresCluster:
         self.workdir = Path(tempfile.mkdtemp(prefix="atelier-pg-"))
         if user is not None:
             shutil.chown(self.workdir, user)
-        self.data, self.port = self.workdir / "data", _free_port()
+        self.data, self.port = self.workdir / "data", free_port()
         self.server = PostgresServer(f"postgresql+psycopg://atelier@127.0.0.1:{self.port}")
 
     def init(self) -> None:
@@ -178,7 +155,7 @@ def start_cluster() -> PostgresCluster:
         import psycopg  # noqa: F401
     except ImportError:
         pytest.skip("psycopg is not installed: pip install 'psycopg[binary]' to test PostgreSQL.")
-    binaries = _server_binaries()
+    binaries = server_binaries()
     if binaries is None:
         pytest.skip(
             "PostgreSQL server binaries (initdb, pg_ctl) were not found; install Debian's "
