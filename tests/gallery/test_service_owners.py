@@ -134,6 +134,11 @@ CASES: dict[tuple[str, str], Case] = {
         expect=lambda r: len(r.imported) == 1 and r.duplicates == (),
     ),
     ("RecordService", "get"): Case("get", lambda w: one(w.gid)),
+    ("RecordService", "usage"): Case(
+        "usage",
+        lambda w: one(),
+        expect=lambda r: r[0] == 1,  # ada's one image, not grace's two
+    ),
     ("RecordService", "lineage"): Case("lineage", lambda w: one(w.child)),
     # SearchService
     ("SearchService", "search"): Case(
@@ -206,6 +211,11 @@ CASES: dict[tuple[str, str], Case] = {
         "save_user_style",
         lambda w: one(UserStyle("INK", "Ada's", "{prompt}, ada", "")),
         expect=lambda r: r is None,  # saved as ada's own: grace's "Ink" stays as it was
+    ),
+    ("StyleService", "save_many"): Case(
+        "save_user_styles",
+        lambda w: one([UserStyle("INK", "Ada's", "{prompt}, ada", "")]),
+        expect=lambda r: r is None,  # saved as ada's own, in one transaction
     ),
     ("StyleService", "delete"): Case("delete_user_style", lambda w: one("ink")),
 }
