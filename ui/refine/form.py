@@ -18,7 +18,7 @@ from ui.hosting.mode import Limits
 if TYPE_CHECKING:  # the engine's refinement loads torch: only when a form is read
     from engine.refine import RefineSpec
 
-TARGET_KINDS = ("image", "text")  # the artist's picks need the page's pause: not yet
+TARGET_KINDS = ("image", "text", "picks")  # picks: nothing scored, the artist picks
 REFINE_INPUTS = (
     "prompt",
     "recipe",
@@ -65,8 +65,8 @@ class RefineForm:
         """The form from loosely typed values (`REFINE_INPUTS`; a missing one takes
         `DEFAULTS`); `FormError` with one sentence naming the setting. The start is
         `recipe` (a Builder recipe as a dict) or else `prompt` as the subject. The target is
-        `target_image`, else `target_text`, unless `target_kind`
-        names one."""
+        `target_image`, else `target_text`, unless `target_kind` names one ("picks": the
+        artist's picks alone, no picture or words)."""
         from engine.refine import RefineSpec
 
         unknown = set(values) - set(REFINE_INPUTS)
@@ -105,7 +105,8 @@ class RefineForm:
             raise
         except (EngineError, RecipeError, ValueError) as exc:
             raise FormError(str(exc)) from None
-        return cls(spec, kind, text, target_image if kind == "image" else None,
+        return cls(spec, kind, text if kind == "text" else "",
+                   target_image if kind == "image" else None,
                    str(v.get("name") or "").strip())  # fmt: skip
 
     @property

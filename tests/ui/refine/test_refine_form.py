@@ -28,10 +28,16 @@ def test_the_defaults_make_a_text_target_run_from_the_prompt():
     assert made.images_per_round == 2 * 4 * 2
 
 
+def test_the_artists_picks_need_no_picture_nor_words():
+    made = RefineForm.read({"prompt": "a shape", "target_kind": "picks"}, Image.new("RGB", (8, 8)))
+    assert (made.target_kind, made.target_text, made.target_image) == ("picks", "", None)
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
         ({"prompt": ""}, "Give a start prompt"),
+        ({"target_kind": "score"}, "one of image, text, picks, not 'score'"),
         ({"target_text": ""}, "Describe the target in words"),
         ({"target_kind": "image"}, "Choose a target picture"),
         ({"rounds": "many"}, "Rounds must be a whole number"),
