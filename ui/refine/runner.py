@@ -111,6 +111,7 @@ class RefineRun:
             interrogator.facets,
             interrogator.library,
         )
+        self.saved: dict[int, int] = {}  # round index -> its experiment
 
     @property
     def last(self) -> RefineRound | None:
@@ -140,7 +141,8 @@ class RefineRun:
             self.recorder.record_pick(last)
         if round_ is None or not any(c.scores for c in round_.variants):
             return round_, None
-        return round_, self.recorder.record_round(round_).id
+        self.saved[round_.index] = self.recorder.record_round(round_).id
+        return round_, self.saved[round_.index]
 
     def outcome(self) -> RefineOutcome:
         last = self.last
