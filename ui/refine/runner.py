@@ -178,16 +178,17 @@ def play(
     on_round: Callable[[RefineRound, int], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> None:
-    """Rounds of `run` until it finishes or is stopped; the first goes on from `picks`.
-    With `pause`, it stops after the first round that proposed variants (the artist's turn)."""
+    """Rounds of `run` until it finishes or is stopped; the first goes on from `picks`, the
+    later ones from the form's replayed picks (if any). With `pause`, it stops after the first
+    round that proposed variants (the artist's turn)."""
     while True:
         round_, experiment_id = run.advance(picks, on_progress=on_progress, cancel=cancel)
-        picks = ()
         if round_ is None:
             return
         if experiment_id is not None and on_round is not None:
             on_round(round_, experiment_id)
-        if round_.cancelled or run.refiner.finished or (pause and round_.index > 0):
+        picks = run.form.picks_after(round_.index)
+        if round_.cancelled or (run.refiner.finished and not picks) or (pause and round_.index):
             return
 
 
