@@ -115,7 +115,8 @@ def grid_ids(round_: RefineRound) -> list[str]:
 
 def round_grid(round_: RefineRound) -> list[Caption]:
     """A round as the Compare grid shows it: rows = seeds, columns = parents then variants,
-    each captioned with its id, score, edits; ★ the best, ✋ a parent the artist picked."""
+    each captioned with its id, score, edits; ★ the best, "picked" a parent the artist
+    picked."""
     columns = _columns(round_)
     seeds = max((len(c.cells) for c in columns), default=0)
     return [
@@ -129,7 +130,7 @@ def round_grid(round_: RefineRound) -> list[Caption]:
 def _caption(candidate: Candidate, round_: RefineRound) -> str:
     mark = " ★" if round_.beam and candidate is round_.best else ""
     if candidate in round_.parents and candidate.picked:
-        mark += " ✋ picked"
+        mark += " · picked"
     return f"{candidate.id}{mark} · {candidate.score:.1f} · {candidate.describe()}"
 
 
@@ -184,7 +185,8 @@ def _shown(run: RefineRun, event: RefineEvent, progress: gr.Progress | None) -> 
         return progress_text(update), skip, skip, skip, skip, skip, skip, skip
     if event.round is not None:
         index = event.round.index
-        grid, log = round_grid(event.round), rounds_markdown(run)
+        grid = gr.Gallery(round_grid(event.round), selected_index=None)  # no pick yet
+        log = rounds_markdown(run)
         return f"Round {index} done.", grid, log, skip, skip, run, [], picked_line(run, [])
     path = run.refiner.lineage() if run.refiner.rounds else []
     return _status(run), skip, skip, lineage_strip(path), lineage_markdown(path), run, [], skip

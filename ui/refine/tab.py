@@ -152,7 +152,8 @@ def _refine_layout(most: tuple[int, int, int]) -> _RefineWidgets:
         status = gr.Markdown(elem_id="refine-status")
         grid = gr.Gallery(
             label="Latest round (rows: seeds; ★ the best). Click a picture to go on from it.",
-            columns=6, height=300, allow_preview=False, elem_id="refine-grid",
+            columns=6, height="auto", object_fit="contain", allow_preview=False,
+            elem_id="refine-grid",
         )  # fmt: skip
         picked = gr.Markdown(elem_id="refine-picked")
         rounds_md = gr.Markdown(elem_id="refine-rounds-log")

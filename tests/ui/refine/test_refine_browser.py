@@ -121,7 +121,7 @@ def test_the_artist_picks_a_variant_the_score_did_not_choose(
     expect(status).to_contain_text("Finished after 3 saved round(s)", timeout=300_000)
     expect(page.locator("#refine-rounds-log")).to_contain_text("Round 2 (experiment")
     expect(page.locator("#refine-rounds-log")).to_contain_text(f"from {pick} (picked)")
-    parent_column = re.compile(rf"{re.escape(pick)}( ★)? ✋ picked")  # ★ unless beaten
+    parent_column = re.compile(rf"{re.escape(pick)}( ★)? · picked")  # ★ unless beaten
     expect(cells.first).to_contain_text(parent_column)
     step = page.locator("#refine-lineage-table tr").filter(
         has=page.get_by_role("cell", name=pick, exact=True)
