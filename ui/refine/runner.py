@@ -14,6 +14,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from engine.errors import InvalidRequestError
 from engine.interrogate import Interrogation, Interrogator
 from engine.refine import RefineProgress, Refiner, RefineRound
 from engine.refine_targets import ImageTarget, PicksTarget, RefineTarget, TextTarget
@@ -112,6 +113,7 @@ class RefineRun:
             interrogator.library,
         )
         self.saved: dict[int, int] = {}  # round index -> its experiment
+        self.busy = threading.Lock()  # one `play` at a time (Refine and Next round)
 
     @property
     def last(self) -> RefineRound | None:
@@ -180,7 +182,24 @@ def play(
 ) -> None:
     """Rounds of `run` until it finishes or is stopped; the first goes on from `picks`, the
     later ones from the form's replayed picks (if any). With `pause`, it stops after the first
-    round that proposed variants (the artist's turn)."""
+    round that proposed variants (the artist's turn). InvalidRequestError while another
+    `play` of the same run is going."""
+    if not run.busy.acquire(blocking=False):
+        raise InvalidRequestError("This refinement is still running a round; wait or press Stop.")
+    try:
+        _play_rounds(run, picks, pause, on_progress, on_round, cancel)
+    finally:
+        run.busy.release()
+
+
+def _play_rounds(
+    run: RefineRun,
+    picks: Sequence[str],
+    pause: bool,
+    on_progress: Callable[[RefineProgress], None] | None,
+    on_round: Callable[[RefineRound, int], None] | None,
+    cancel: threading.Event | None,
+) -> None:
     while True:
         round_, experiment_id = run.advance(picks, on_progress=on_progress, cancel=cancel)
         if round_ is None:

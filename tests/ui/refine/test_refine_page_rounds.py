@@ -45,6 +45,13 @@ def test_a_click_picks_the_cells_variant_and_a_second_click_drops_it(paused):
         rounds.pick_cell(paused, [], 7)
 
 
+def test_next_round_is_refused_while_the_run_is_going(paused):
+    busy = pytest.raises(gr.Error, match="still running a round")
+    with paused.busy, busy:  # a round of this run is being made (the Refine button's)
+        next(rounds.next_round(paused, ["r1.2"]))
+    assert len(paused.refiner.rounds) == 2
+
+
 def test_next_round_waits_for_a_pick_then_goes_on_from_it(paused):
     with pytest.raises(gr.Error, match="Pick a variant first"):
         next(rounds.next_round(paused, []))
