@@ -10,11 +10,14 @@
    single generation of its seed and prompt) and are scored per seed.
 4. A variant is accepted when it beats its parent by more than the bootstrap interval of the
    paired per-seed differences (the interval's low end is above 0). The next beam is the best
-   B of the beam and the accepted variants, by mean score; the artist's picks, when given, go
-   first whatever their score.
-5. The run stops after N rounds, when no variant is accepted (and none is picked), or on Stop.
+   B of the beam and the accepted variants, by mean score. The artist may overrule the score:
+   the candidates picked from a finished round (`step(picks)`) lead the next round's parents
+   whatever their score, and are marked as the artist's choice (`Candidate.chosen_by`).
+   With the `PicksTarget` nothing is scored and only picks move the run.
+5. The run stops after N rounds, when no variant is accepted (and none is picked), or on Stop;
+   a pick after such a round goes on while rounds are left.
 
-Same start, target, seeds, settings and run seed -> the same rounds. Without picks the best
+Same start, target, seeds, settings, run seed and picks -> the same rounds. Without picks the best
 score never falls: the beam keeps its members unless better ones come.
 """
 
@@ -128,6 +131,16 @@ class Candidate:
     def images(self) -> list[Image.Image]:
         return [cell.image for cell in self.cells]
 
+    @property
+    def chosen_by(self) -> str | None:
+        """How it entered the lineage: "artist" (picked), "score" (beat its parent beyond the
+        interval), "start", or None (not chosen)."""
+        if self.picked:
+            return "artist"
+        if self.accepted:
+            return "score"
+        return "start" if self.parent is None else None
+
     def describe(self) -> str:
         return "; ".join(edit.describe() for edit in self.edits) or "start"
 
@@ -141,6 +154,7 @@ class RefineRound:
     variants: list[Candidate]
     beam: list[Candidate]
     cancelled: bool = False
+    picks: list[str] = field(default_factory=list)  # the artist's picks once it was shown
 
     @property
     def best(self) -> Candidate:
@@ -232,11 +246,11 @@ class Refiner:
         if not self.rounds:
             return self.start()
         last = self.rounds[-1]
+        if last.cancelled or len(self.rounds) > self.spec.rounds:
+            return None
         if picks:
             self._apply_picks(last, picks)
         elif self.finished:
-            return None
-        if last.cancelled or len(self.rounds) > self.spec.rounds:
             return None
         index = len(self.rounds)
         parents = list(last.beam)
@@ -276,6 +290,7 @@ class Refiner:
         chosen = [known[p] for p in dict.fromkeys(picks)]
         for candidate in chosen:
             candidate.picked = True
+        last.picks = [c.id for c in chosen]
         rest = [c for c in last.beam if c not in chosen]
         last.beam = (chosen + rest)[: max(self.spec.beam, len(chosen))]
 

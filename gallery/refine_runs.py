@@ -6,7 +6,9 @@ generation whose parent is the picture of its parent variant on the same seed, s
 gallery's lineage (`OwnerGallery.lineage`) walks from the best picture back to the start. The
 experiment's settings name the run, the round, the previous round's experiment and the target;
 each variant's recipe holds its prompt, Builder recipe, parent, edits, score and interval.
-The best of the round is its winner; the artist's picks are kept as votes.
+The best of the round is its winner; when the artist overrules the score, the round's winner
+becomes the pick, each pick is kept as a vote (`record_pick`, once the artist picked), and the
+next round's settings and its parents' recipes say the artist chose them ("chosen_by").
 
 The engine's rounds are read by their attributes (candidates with `id`, `recipe`, `prompt`,
 `cells`, `scores`, ...), so this module imports no engine; `to_generation(result, index)`
@@ -68,6 +70,8 @@ class RefineRecorder:
         self.metric = METRICS.get(str(target.get("kind")))
         self.generations: dict[str, list[int]] = {}  # candidate id -> generation id per seed
         self.experiments: list[int] = []
+        self._rounds: dict[int, tuple[int, dict[str, int]]] = {}  # index -> experiment, variants
+        self._votes: set[tuple[int, str]] = set()
 
     def record_round(self, round_: Any) -> ExperimentRecord:
         """Save one finished round as an experiment; returns it."""
@@ -86,6 +90,8 @@ class RefineRecorder:
                     "target": self.target,
                     "scorer": self.scorer,
                     "beam": [c.id for c in round_.beam],
+                    "picked": [c.id for c in round_.parents if c.picked],
+                    "parents_chosen_by": {c.id: c.chosen_by for c in round_.parents},
                 },
             },
             seeds=list(self.spec.get("seeds", [])),
@@ -115,11 +121,22 @@ class RefineRecorder:
             )
         if round_.beam:
             self.gallery.set_winner(experiment.id, variant_ids.get(round_.best.id))
-        for candidate in columns:
-            if candidate.picked:
-                self.gallery.add_vote(experiment.id, variant_ids[candidate.id])
         self.experiments.append(experiment.id)
+        self._rounds[round_.index] = (experiment.id, variant_ids)
+        self.record_pick(round_)
         return experiment
+
+    def record_pick(self, round_: Any) -> None:
+        """The artist's picks of a saved round (`round_.picks`): its winner becomes the first
+        pick and each pick is a vote (once)."""
+        if round_.index not in self._rounds or not round_.picks:
+            return
+        experiment_id, variant_ids = self._rounds[round_.index]
+        self.gallery.set_winner(experiment_id, variant_ids[round_.picks[0]])
+        for pick in round_.picks:
+            if (experiment_id, pick) not in self._votes:
+                self._votes.add((experiment_id, pick))
+                self.gallery.add_vote(experiment_id, variant_ids[pick])
 
     def _generation(self, candidate: Any, seed_index: int, cell: Any) -> NewGeneration:
         parent_ids = self.generations.get(candidate.parent or "", [])
@@ -149,4 +166,5 @@ def _variant_recipe(candidate: Any) -> dict[str, Any]:
         "versus_parent": dataclasses.asdict(interval) if interval is not None else None,
         "accepted": candidate.accepted,
         "picked": candidate.picked,
+        "chosen_by": candidate.chosen_by,
     }

@@ -193,6 +193,58 @@ def test_the_artists_picks_overrule_the_scores(engine, interrogator):
         refiner._apply_picks(rounds[-1], ["r9.9"])
 
 
+def test_a_pick_overrules_the_beam_and_the_lineage_says_so(engine, interrogator):
+    """Round 1 scores r1.1 50 and r1.2 30: the score would go on from r1.1, the artist picks
+    r1.2, so round 2's parent is r1.2 (its variants fall short and it stays the best)."""
+
+    def refine(picks):
+        target = Scripted([[10], [50, 30], [20, 10]])
+        refiner = Refiner(engine, spec(proposals=2, beam=1, rounds=2), target,
+                          interrogator.facets, interrogator.library)  # fmt: skip
+        refiner.start()
+        refiner.step()
+        refiner.step(picks)
+        return refiner
+
+    by_score, by_pick = refine([]), refine(["r1.2"])
+    assert [c.id for c in by_score.rounds[2].parents] == ["r1.1"]
+    assert [c.id for c in by_pick.rounds[2].parents] == ["r1.2"]
+    assert {v.parent for v in by_pick.rounds[2].variants} == {"r1.2"}
+    assert by_pick.rounds[1].picks == ["r1.2"] and by_score.rounds[1].picks == []
+    assert by_pick.best.id == "r1.2" and by_pick.best.score < by_pick.candidates["r1.1"].score
+    assert [(c.id, c.chosen_by) for c in by_pick.lineage()] == [("r0", "start"),
+                                                                ("r1.2", "artist")]  # fmt: skip
+    assert [(c.id, c.chosen_by) for c in by_score.lineage()] == [("r0", "start"),
+                                                                 ("r1.1", "score")]  # fmt: skip
+
+
+def test_a_picks_run_waits_for_the_artist_and_the_same_picks_give_the_same_rounds(
+    engine, interrogator
+):
+    def refine(choose):
+        refiner = Refiner(engine, spec(rounds=2, proposals=2, beam=1), PicksTarget(),
+                          interrogator.facets, interrogator.library)  # fmt: skip
+        refiner.start()
+        first = refiner.step()
+        assert refiner.finished and refiner.step() is None  # nothing scored: it waits
+        assert refiner.rounds[-1] is first
+        second = refiner.step([choose(first).id])
+        assert [c.id for c in second.parents] == [choose(first).id]
+        assert refiner.step([second.variants[0].id]) is None  # no round left: nothing changes
+        assert not second.variants[0].picked and second.picks == []
+        return refiner
+
+    once, again = refine(lambda r: r.variants[-1]), refine(lambda r: r.variants[-1])
+    assert summary(once) == summary(again)
+    assert [c.chosen_by for c in once.lineage(once.rounds[2].variants[0].id)] == [
+        "start",
+        "artist",
+        None,
+    ]
+    other = refine(lambda r: r.variants[0])
+    assert summary(other)[:2] == summary(once)[:2] and summary(other)[2] != summary(once)[2]
+
+
 def test_a_text_intent_is_scored_by_clip_and_guides_the_proposals(engine, interrogator):
     target = TextTarget("a red circle, night", interrogator.scorer, interrogator)
     guide = target.guide()

@@ -34,7 +34,14 @@ def refiner(engine, tmp_path_factory):
 
 
 def record(local, refiner) -> RefineRecorder:
-    recorder = RefineRecorder(
+    recorder = new_recorder(local, refiner)
+    for round_ in refiner.rounds:
+        recorder.record_round(round_)
+    return recorder
+
+
+def new_recorder(local, refiner) -> RefineRecorder:
+    return RefineRecorder(
         local,
         new_generation,
         name="Toward a blue star",
@@ -43,9 +50,6 @@ def record(local, refiner) -> RefineRecorder:
         scorer=refiner.target.scorer.name,
         meaningful=True,
     )
-    for round_ in refiner.rounds:
-        recorder.record_round(round_)
-    return recorder
 
 
 def test_each_round_is_a_refine_experiment_with_its_grid(local, refiner):
@@ -100,3 +104,30 @@ def test_the_lineage_walks_from_the_best_back_to_the_start_on_each_seed(local, r
         assert record_.recipe == best.recipe.to_dict()
         scores = local.scores_of([generation_id], "clip_image")
         assert scores[generation_id].value == pytest.approx(best.scores[seed_index], abs=1e-4)
+
+
+def test_a_pick_made_after_a_round_was_saved_is_recorded_as_the_artists(local, refiner, engine):
+    """The page's order: round 1 is saved, then the artist picks a variant the score did not
+    rank first, then round 2 runs from it and is saved."""
+    from engine.refine import Refiner
+
+    run = Refiner(engine, refiner.spec, refiner.target, refiner.facets, refiner.library)
+    recorder = new_recorder(local, run)
+    for round_ in (run.start(), run.step()):
+        recorder.record_round(round_)
+    first = run.rounds[1]
+    pick = next(c for c in first.variants if c is not first.best)
+    second = run.step([pick.id])
+    recorder.record_pick(first)
+    recorder.record_pick(first)  # once only
+    recorder.record_round(second)
+    saved_first, saved_second = (local.get_experiment(i) for i in recorder.experiments[1:])
+    assert saved_first.winner.name == pick.id
+    assert [v.winner_variant_id for v in local.votes(saved_first.id)] == [
+        next(v.id for v in saved_first.variants if v.name == pick.id)
+    ]
+    story = saved_second.settings["refine"]
+    assert story["picked"] == [pick.id] and story["parents_chosen_by"][pick.id] == "artist"
+    parent = next(v for v in saved_second.variants if v.name == pick.id)
+    assert parent.recipe["picked"] is True and parent.recipe["chosen_by"] == "artist"
+    assert local.votes(saved_second.id) == []

@@ -1,7 +1,8 @@
 """`python app.py refine --target IMAGE | --target-text TEXT --prompt TEXT --rounds N`: climb
 from a start prompt toward a target picture (CLIP image–image) or intent (CLIP text–image) on
-shared seeds, each round saved in the gallery as a "refine" experiment with its lineage; print
-each round's best and the path from the start to the best."""
+shared seeds (`--picks "r1.2; r2.1"` replays the artist's picks, with a target or alone),
+each round saved in the gallery as a "refine" experiment with its lineage; print each round's
+best and the path from the start to the best."""
 
 from __future__ import annotations
 
@@ -26,9 +27,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "same seeds, scores them with CLIP and keeps the best; stops after N rounds or when "
         "no variant beats its parent beyond the bootstrap interval.",
     )
-    target = parser.add_mutually_exclusive_group(required=True)
+    target = parser.add_mutually_exclusive_group()
     target.add_argument("--target", metavar="IMAGE", help="a target picture (PNG, JPEG, WebP)")
     target.add_argument("--target-text", metavar="TEXT", help="the target in words")
+    parser.add_argument(
+        "--picks",
+        default="",
+        help="the artist's picks to replay: after round 1; after round 2 (e.g. 'r1.2; r2.1'); "
+        "alone, they are the target",
+    )
     parser.add_argument("--prompt", required=True, help="the start prompt, e.g. 'a shape'")
     parser.add_argument("--rounds", type=int, default=DEFAULTS["rounds"])
     parser.add_argument("--beam", type=int, default=DEFAULTS["beam"], help="recipes kept")
@@ -50,6 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def read_form(args: argparse.Namespace) -> RefineForm:
     """The flags as the form the page and the API read too; `CommandError` on bad input."""
+    if not (args.target or args.target_text or args.picks.strip()):
+        raise CommandError("Give a target: --target IMAGE, --target-text TEXT or --picks.")
     picture = read_picture(args.target) if args.target else None
     values = {
         "prompt": args.prompt,
@@ -65,6 +74,7 @@ def read_form(args: argparse.Namespace) -> RefineForm:
         "proposals": args.proposals,
         "run_seed": args.run_seed,
         "name": args.name,
+        "picks": args.picks,
     }
     try:
         return RefineForm.read(values, picture)
@@ -89,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"round {round_.index}: experiment {experiment_id}", file=sys.stderr)
         for candidate in round_.variants:
             print(f"  {candidate_line(candidate)}", file=sys.stderr)
+        for parent in (p for p in round_.parents if p.picked):
+            print(f"  went on from {parent.id} (picked)", file=sys.stderr)
         print(f"  best {round_.best.id} {round_.best.score:.2f}", file=sys.stderr)
 
     try:

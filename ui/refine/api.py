@@ -1,8 +1,9 @@
 """Named endpoints for `gradio_client`: `interrogate_image` (a picture in, the recipe as
 Builder fields with each term's score out) and `refine` (a start prompt and a target picture
-or text in; the rounds, their saved experiments and the lineage out). Both take the picture
-on a hidden upload component, which accepts images only; the run acts for the caller's own
-gallery and, in public mode, within the hosting limits."""
+or text in, and the artist's picks to replay, "r1.2; r2.1"; the rounds, their saved
+experiments and the lineage out). Both take the picture on a hidden upload component, which
+accepts images only; the run acts for the caller's own gallery and, in public mode, within
+the hosting limits."""
 
 from __future__ import annotations
 
@@ -56,6 +57,8 @@ def refine(
             {
                 "index": r.index,
                 "best": r.best.id,
+                "parents": [c.id for c in r.parents],
+                "picks": list(r.picks),
                 "variants": [_candidate(c) for c in r.variants if c.scores],
             }
             for r in outcome.refiner.rounds
@@ -76,13 +79,16 @@ def _candidate(c: Candidate) -> dict[str, Any]:
         "scores": list(c.scores),
         "versus_parent": None if interval is None else [interval.mean, interval.low, interval.high],
         "accepted": c.accepted,
+        "picked": c.picked,
+        "chosen_by": c.chosen_by,
     }
 
 
-REFINE_FIELDS = ("prompt", "target_text", "seeds", "model", *NUMBERS)
+TEXTS = ("prompt", "target_text", "seeds", "model", "picks")
+REFINE_FIELDS = (*TEXTS, *NUMBERS)
 REFINE_PARAMS = (
     Param("target_image", str | None, None),
-    *(Param(name, str, str(DEFAULTS.get(name, ""))) for name in REFINE_FIELDS[:4]),
+    *(Param(name, str, str(DEFAULTS.get(name, ""))) for name in TEXTS),
     *(Param(name, int, DEFAULTS[name]) for name in NUMBERS),
 )
 
@@ -97,7 +103,7 @@ def register_refine_api(
         read_trigger = gr.Button("interrogate_image")
         target = gr.File(label="target_image", type="filepath", file_types=IMAGE_TYPES)
         inputs = [gr.Textbox(label=name, value=str(DEFAULTS.get(name, ""))) for name in
-                  REFINE_FIELDS[:4]]  # fmt: skip
+                  TEXTS]  # fmt: skip
         inputs += [gr.Number(label=name, value=DEFAULTS[name]) for name in NUMBERS]
         ran = gr.JSON(label="refinement")
         refine_trigger = gr.Button("refine")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,8 @@ from ui.hosting.mode import Limits
 if TYPE_CHECKING:  # the engine's refinement loads torch: only when a form is read
     from engine.refine import RefineSpec
 
-TARGET_KINDS = ("image", "text")  # the artist's picks need the page's pause: not yet
+TARGET_KINDS = ("image", "text", "picks")  # picks: nothing scored, the artist picks
+PICK_ID = re.compile(r"r\d{1,3}(\.\d{1,4})?")
 REFINE_INPUTS = (
     "prompt",
     "recipe",
@@ -35,6 +37,7 @@ REFINE_INPUTS = (
     "proposals",
     "run_seed",
     "name",
+    "picks",
 )
 DEFAULTS: dict[str, Any] = {
     "seeds": "101, 202",
@@ -59,14 +62,20 @@ class RefineForm:
     target_text: str = ""
     target_image: Image.Image | None = None
     name: str = ""
+    picks: tuple[tuple[str, ...], ...] = ()  # the artist's picks after round 1, 2, ... (replay)
+
+    def picks_after(self, index: int) -> tuple[str, ...]:
+        """The picks given for after round `index` (none for the start, round 0)."""
+        return self.picks[index - 1] if 1 <= index <= len(self.picks) else ()
 
     @classmethod
     def read(cls, values: Mapping[str, Any], target_image: Image.Image | None = None) -> RefineForm:
         """The form from loosely typed values (`REFINE_INPUTS`; a missing one takes
         `DEFAULTS`); `FormError` with one sentence naming the setting. The start is
         `recipe` (a Builder recipe as a dict) or else `prompt` as the subject. The target is
-        `target_image`, else `target_text`, unless `target_kind`
-        names one."""
+        `target_image`, else `target_text`, else the artist's `picks` alone, unless
+        `target_kind` names one. `picks` replays the artist's picks: "r1.2; r2.1" (after round
+        1, after round 2; commas between picks of one round; empty: the score decides)."""
         from engine.refine import RefineSpec
 
         unknown = set(values) - set(REFINE_INPUTS)
@@ -75,7 +84,9 @@ class RefineForm:
         v = {**DEFAULTS, **{k: x for k, x in values.items() if x is not None and x != ""}}
         text = str(v.get("target_text") or "").strip()
         kind = str(v.get("target_kind") or "").strip().lower()
-        kind = kind or ("image" if target_image is not None else "text")
+        picks = parse_picks(str(v.get("picks") or ""))
+        if not kind:
+            kind = "image" if target_image is not None else "text" if text or not picks else "picks"
         if kind not in TARGET_KINDS:
             raise FormError(f"The target is one of {', '.join(TARGET_KINDS)}, not {kind!r}.")
         if kind == "image" and target_image is None:
@@ -105,8 +116,9 @@ class RefineForm:
             raise
         except (EngineError, RecipeError, ValueError) as exc:
             raise FormError(str(exc)) from None
-        return cls(spec, kind, text, target_image if kind == "image" else None,
-                   str(v.get("name") or "").strip())  # fmt: skip
+        return cls(spec, kind, text if kind == "text" else "",
+                   target_image if kind == "image" else None,
+                   str(v.get("name") or "").strip(), picks)  # fmt: skip
 
     @property
     def images_per_round(self) -> int:
@@ -125,6 +137,20 @@ class RefineForm:
         ):
             if value > most:
                 raise FormError(f"At most {most} {what} are allowed here.")
+
+
+def parse_picks(text: str) -> tuple[tuple[str, ...], ...]:
+    """ "r1.2; r2.1, r2.3" -> (("r1.2",), ("r2.1", "r2.3")); `FormError` for a word that is
+    not a variant id."""
+    if not text.strip():
+        return ()
+    rounds = tuple(
+        tuple(p.strip() for p in part.split(",") if p.strip()) for part in text.split(";")
+    )
+    for pick in (p for round_ in rounds for p in round_):
+        if not PICK_ID.fullmatch(pick):
+            raise FormError(f"A pick is a variant's id such as r1.2, not {pick[:40]!r}.")
+    return rounds
 
 
 def _start(v: Mapping[str, Any]) -> Recipe:

@@ -51,23 +51,35 @@ def summary_markdown(interrogation: Interrogation) -> str:
     return "\n".join(rows)
 
 
+CHOSEN_BY = {"artist": "picked", "score": "score", "start": "start"}
+
+
+def chosen_by(candidate: Candidate) -> str:
+    """How a step of the lineage was chosen: "picked" (the artist), "score", "start"."""
+    return CHOSEN_BY.get(candidate.chosen_by or "", "—")
+
+
 def candidate_line(candidate: Candidate) -> str:
-    """`r2.3  61.20  (+1.40 [0.20, 2.60]) accepted  red -> blue` for one candidate."""
+    """`r2.3  61.20  (+1.40 [0.20, 2.60]) accepted  red -> blue` for one candidate
+    (`picked` when the artist picked it)."""
     text = f"{candidate.id:<6} {candidate.score:6.2f}"
     interval = candidate.versus_parent
     if interval is not None:
         text += f"  ({interval.mean:+.2f} [{interval.low:+.2f}, {interval.high:+.2f}])"
-    if candidate.accepted:
+    if candidate.picked:
+        text += " picked"
+    elif candidate.accepted:
         text += " accepted"
     return f"{text}  {candidate.describe()}"
 
 
 def lineage_markdown(path: Sequence[Candidate]) -> str:
-    """The path from the start to the best: each step's edits, score and gain."""
-    rows = ["| Step | Edits | Score | Prompt |", "|---|---|---:|---|"]
+    """The path from the start to the best: each step's edits, score, how it was chosen
+    (the artist's pick or the score) and its prompt."""
+    rows = ["| Step | Edits | Score | Chosen by | Prompt |", "|---|---|---:|---|---|"]
     for candidate in path:
         rows.append(
             f"| {candidate.id} | {md_text(candidate.describe())} | {candidate.score:.2f} "
-            f"| {md_text(candidate.prompt)} |"
+            f"| {chosen_by(candidate)} | {md_text(candidate.prompt)} |"
         )
     return "\n".join(rows)

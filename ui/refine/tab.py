@@ -1,7 +1,8 @@
 """The page's interrogation and refinement: a picture upload on the Builder that fills its
 parts, "What prompt would give this?" under the Gallery's detail and the Compare grid, and
 the Compare tab's Refine mode (target, rounds, beam, proposals; each round's grid as it
-finishes; Stop keeps the finished rounds; the lineage from the start to the best)."""
+finishes; a click on a picture picks its variant to go on from, "Next round" goes on; Stop
+keeps the finished rounds; the lineage from the start to the best)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from gallery.views import OwnerGallery
 from ui.builder.tab import BuilderTab
 from ui.hosting.hosted_engine import HostedEngine
 from ui.refine import handlers as h
+from ui.refine import page_rounds as rounds
 from ui.refine.form import DEFAULTS
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
@@ -94,14 +96,21 @@ def connect_compare_with(
         panel.compare.click(hand_over, inputs=panel.rows, outputs=[variants, tabs], **PRIVATE)
 
 
-def build_refine_panel(
-    engine: HostedEngine, store: OwnerGallery, interrogator: Reader, builder_prompt: gr.Textbox
-) -> None:
-    """The Compare tab's Refine mode."""
-    limits = engine.hosting.limits
-    most = (20, 8, 16) if limits is None else (
-        limits.max_refine_rounds, limits.max_refine_beam, limits.max_refine_proposals
-    )  # fmt: skip
+@dataclass(frozen=True)
+class _RefineWidgets:
+    """The Refine mode's inputs (in the order `go` reads them) and outputs."""
+
+    inputs: list[Any]
+    outputs: list[Any]  # status, grid, log, lineage, table, run, picks, picked line
+    start: gr.Textbox
+    use_builder: gr.Button
+    pause: gr.Checkbox
+    run: gr.Button
+    next: gr.Button
+    stop: gr.Button
+
+
+def _refine_layout(most: tuple[int, int, int]) -> _RefineWidgets:
     with gr.Accordion("Refine toward a target", open=False, elem_id="refine"):
         with gr.Row():
             with gr.Column():
@@ -111,6 +120,10 @@ def build_refine_panel(
                     label="Target in words (used when no picture is given)",
                     elem_id="refine-target-text",
                 )
+                kind = gr.Radio(
+                    [("the picture, else the words", "auto"), ("my picks only", "picks")],
+                    value="auto", label="Climb toward", elem_id="refine-target-kind",
+                )  # fmt: skip
             target = gr.Image(
                 label="Target picture", type="filepath", sources=["upload"], height=200,
                 elem_id="refine-target-image",
@@ -132,34 +145,69 @@ def build_refine_panel(
             size = gr.Number(label="Size (px)", value=DEFAULTS["width"], precision=0,
                              elem_id="refine-size")  # fmt: skip
         with gr.Row():
+            pause = gr.Checkbox(label="Pause after each round for my pick", elem_id="refine-pause")
             run = gr.Button("Refine", variant="primary", elem_id="refine-run")
+            following = gr.Button("Next round", elem_id="refine-next")
             stop = gr.Button("Stop", variant="stop", elem_id="refine-stop")
         status = gr.Markdown(elem_id="refine-status")
-        grid = gr.Gallery(label="Latest round (rows: seeds; ★ the best)", columns=6, height=300,
-                          elem_id="refine-grid")  # fmt: skip
+        grid = gr.Gallery(
+            label="Latest round (rows: seeds; ★ the best). Click a picture to go on from it.",
+            columns=6, height="auto", object_fit="contain", allow_preview=False,
+            elem_id="refine-grid",
+        )  # fmt: skip
+        picked = gr.Markdown(elem_id="refine-picked")
         rounds_md = gr.Markdown(elem_id="refine-rounds-log")
         lineage = gr.Gallery(label="Lineage: from the start to the best (first seed)",
                              columns=6, height=200, elem_id="refine-lineage")  # fmt: skip
         lineage_md = gr.Markdown(elem_id="refine-lineage-table")
+    return _RefineWidgets(
+        [kind, pause, target, target_text, start, rounds, beam, proposals, seeds, model, steps,
+         size],
+        [status, grid, rounds_md, lineage, lineage_md, gr.State(None), gr.State([]), picked],
+        start, use_builder, pause, run, following, stop,
+    )  # fmt: skip
+
+
+def build_refine_panel(
+    engine: HostedEngine, store: OwnerGallery, interrogator: Reader, builder_prompt: gr.Textbox
+) -> None:
+    """The Compare tab's Refine mode: run, pick a picture of the latest round, next round."""
+    limits = engine.hosting.limits
+    most = (20, 8, 16) if limits is None else (
+        limits.max_refine_rounds, limits.max_refine_beam, limits.max_refine_proposals
+    )  # fmt: skip
+    w = _refine_layout(most)
+    run_state, picks, picked = w.outputs[5:]
+    grid = w.outputs[1]
 
     def go(
+        kind: str,
+        pause: bool,
         target_path: Any,
-        text: str,
-        start_prompt: str,
-        *numbers: Any,
+        *texts_and_numbers: Any,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects it here)
     ) -> Any:
-        names = ("rounds", "beam", "proposals", "seeds", "model", "steps", "width")
-        values = dict(zip(names, numbers, strict=True))
-        values |= {"prompt": start_prompt, "target_text": text, "height": values["width"]}
+        names = ("target_text", "prompt", "rounds", "beam", "proposals", "seeds", "model",
+                 "steps", "width")  # fmt: skip
+        values = dict(zip(names, texts_and_numbers, strict=True))
+        values |= {"height": values["width"], "target_kind": "" if kind == "auto" else kind}
         form = h.read_form(values, target_path)
-        yield from h.run_refine(engine, store, interrogator(), form, progress)
+        yield from rounds.start_refine(engine, store, interrogator(), form, pause, progress)
 
-    event = run.click(
-        go,
-        inputs=[target, target_text, start, rounds, beam, proposals, seeds, model, steps, size],
-        outputs=[status, grid, rounds_md, lineage, lineage_md],
-        **PRIVATE,
-    )
-    stop.click(None, cancels=[event], **PRIVATE)
-    use_builder.click(lambda prompt: prompt, inputs=builder_prompt, outputs=start, **PRIVATE)
+    def go_on(
+        run: Any,
+        chosen: Any,
+        pause: bool,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects it here)
+    ) -> Any:
+        yield from rounds.next_round(run, chosen, pause, progress)
+
+    def pick(run: Any, chosen: Any, evt: gr.SelectData) -> tuple[list[str], str]:
+        return rounds.pick_cell(run, chosen, evt.index)
+
+    started = w.run.click(go, inputs=w.inputs, outputs=w.outputs, **PRIVATE)
+    went_on = w.next.click(go_on, inputs=[run_state, picks, w.pause], outputs=w.outputs,
+                           **PRIVATE)  # fmt: skip
+    grid.select(pick, inputs=[run_state, picks], outputs=[picks, picked], **PRIVATE)
+    w.stop.click(None, cancels=[started, went_on], **PRIVATE)
+    w.use_builder.click(lambda prompt: prompt, inputs=builder_prompt, outputs=w.start, **PRIVATE)

@@ -78,6 +78,38 @@ def test_refine_climbs_and_saves_each_round_with_its_lineage(client, target_png,
 
 
 @pytest.mark.slow
+def test_refine_replays_the_artists_picks_and_the_same_picks_give_the_same_rounds(
+    client, target_png
+):
+    def refine(**values):
+        return client.predict(
+            target_image=handle_file(str(target_png)), prompt="a shape", seeds="1", rounds=2,
+            beam=1, proposals=2, steps=4, width=64, height=64, api_name="/refine", **values,
+        )  # fmt: skip
+
+    def story(ran):
+        return [[(v["id"], v["prompt"], v["scores"]) for v in r["variants"]] for r in ran["rounds"]]
+
+    by_score = refine()
+    first = by_score["rounds"][1]
+    pick = next(v["id"] for v in first["variants"] if v["id"] != first["best"])
+    picked, again = refine(picks=pick), refine(picks=pick)
+    assert story(picked) == story(again)
+    assert story(picked)[:2] == story(by_score)[:2]
+    assert picked["rounds"][1]["picks"] == [pick] and by_score["rounds"][1]["picks"] == []
+    assert picked["rounds"][2]["parents"] == [pick] != by_score["rounds"][2]["parents"]
+    steps = {step["id"]: step for step in picked["lineage"]}
+    assert steps[pick]["picked"] and steps[pick]["chosen_by"] == "artist"
+    alone = client.predict(
+        prompt="a shape", picks="r1.1", seeds="1", rounds=2, beam=1, proposals=2, steps=4,
+        width=64, height=64, api_name="/refine",
+    )  # fmt: skip
+    assert alone["rounds"][2]["parents"] == ["r1.1"]
+    with pytest.raises(Exception, match=r"There is no variant 'r1\.9' in the last round"):
+        refine(picks="r1.9")
+
+
+@pytest.mark.slow
 def test_refine_says_what_is_wrong_in_one_sentence(client, target_png):
     with pytest.raises(Exception, match="Give a start prompt"):
         client.predict(target_image=handle_file(str(target_png)), prompt=" ", api_name="/refine")

@@ -28,10 +28,21 @@ def test_the_defaults_make_a_text_target_run_from_the_prompt():
     assert made.images_per_round == 2 * 4 * 2
 
 
+def test_the_artists_picks_need_no_picture_nor_words():
+    made = RefineForm.read({"prompt": "a shape", "target_kind": "picks"}, Image.new("RGB", (8, 8)))
+    assert (made.target_kind, made.target_text, made.target_image) == ("picks", "", None)
+    alone = RefineForm.read({"prompt": "a shape", "picks": "r1.2; ; r3.1, r2.4"})
+    assert alone.target_kind == "picks" and alone.picks == (("r1.2",), (), ("r3.1", "r2.4"))
+    assert [alone.picks_after(i) for i in range(5)] == [(), ("r1.2",), (), ("r3.1", "r2.4"), ()]
+    assert form(picks="r1.1").target_kind == "text"  # picks replayed on a scored run
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
         ({"prompt": ""}, "Give a start prompt"),
+        ({"target_kind": "score"}, "one of image, text, picks, not 'score'"),
+        ({"picks": "r1.2; the red one"}, "such as r1.2, not 'the red one'"),
         ({"target_text": ""}, "Describe the target in words"),
         ({"target_kind": "image"}, "Choose a target picture"),
         ({"rounds": "many"}, "Rounds must be a whole number"),

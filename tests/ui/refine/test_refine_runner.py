@@ -45,3 +45,21 @@ def test_stop_keeps_the_finished_rounds(hosted, local_gallery, interrogator):
     again = run_refinement(hosted, local_gallery, form(rounds=1), interrogator)
     first = [[c.prompt for c in r.variants] for r in outcome.refiner.rounds[:2]]
     assert [[c.prompt for c in r.variants] for r in again.refiner.rounds] == first
+
+
+@pytest.mark.slow
+def test_a_paused_run_waits_for_the_artists_pick(hosted, local_gallery, interrogator):
+    from ui.refine.runner import RefineRun, play
+
+    run = RefineRun(hosted, local_gallery, form(target_kind="picks", rounds=3), interrogator)
+    play(run, pause=True)
+    assert [r.index for r in run.refiner.rounds] == [0, 1] and len(run.recorder.experiments) == 2
+    play(run)  # nothing scored and nothing picked: no round follows
+    assert len(run.refiner.rounds) == 2 and not run.over
+    pick = run.refiner.rounds[1].variants[-1].id
+    play(run, [pick], pause=True)
+    assert [r.index for r in run.refiner.rounds] == [0, 1, 2]
+    assert [c.id for c in run.refiner.rounds[2].parents] == [pick]
+    saved = local_gallery.get_experiment(run.recorder.experiments[-1])
+    assert saved.settings["refine"]["picked"] == [pick]
+    assert saved.settings["refine"]["target"] == {"kind": "picks", "metric": None}
