@@ -1,5 +1,5 @@
-"""The page's own CSS and JavaScript (keyboard shortcuts, the results' sizes), passed to
-`launch()`."""
+"""The page's own CSS and JavaScript (keyboard shortcuts, the results' sizes, the chosen
+gallery cards), passed to `launch()`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 STATIC = Path(__file__).parent / "static"
-SCRIPTS = ("shortcuts.js", "results.js")
+SCRIPTS = ("shortcuts.js", "results.js", "picks.js")
 
 
 @cache
