@@ -63,7 +63,7 @@ def main() -> None:
     def run_page() -> float:
         started = time.perf_counter()
         outputs = list(generate_images(hosted, form))
-        assert len(outputs[-1][5]) == args.batch
+        assert len(outputs[-1].seeds) == args.batch
         return time.perf_counter() - started
 
     def engine_calls() -> None:

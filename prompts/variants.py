@@ -5,7 +5,9 @@
 - `prompt_matrix`: A1111's prompt matrix — `base | opt1 | opt2` gives every subset of the
   optional parts, joined to the base with `, `.
 - `style_sweep`: one subject through several styles.
-- `ablation_variants`: the full prompt, then one variant per term with that term removed.
+- `ablation_variants`: the full prompt, then one variant per term with that term removed (the
+  terms of `prompts.ablation_terms`: comma phrases, or the words and phrases of a comma-free
+  prompt).
 
 Labels default to a short form of the prompt (`default_label`).
 """
@@ -17,6 +19,7 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from prompts.ablation_terms import split_for_ablation
 from prompts.compose import split_terms
 from prompts.styles import Style
 
@@ -136,27 +139,24 @@ def prompt_terms(prompt: str) -> list[str]:
     return [t.strip() for t in split_terms(prompt) if t.strip() and t.strip() != "BREAK"]
 
 
-def without_term(prompt: str, index: int) -> str:
-    """The prompt with term `index` (of `prompt_terms`) left out, joined with `, `."""
-    terms = prompt_terms(prompt)
-    return ", ".join(term for position, term in enumerate(terms) if position != index)
-
-
 def ablation_variants(
     prompt: str, negative_prompt: str = "", max_terms: int = 16
 ) -> list[PromptVariant]:
     """The full prompt first, then one variant per term with that term removed."""
-    terms = prompt_terms(prompt)
+    split = split_for_ablation(prompt)
+    terms = split.terms
     if len(terms) < 2:
-        raise VariantError("Ablation needs a prompt of at least two comma-separated terms.")
+        raise VariantError(
+            "Ablation needs a prompt of at least two terms (words or comma-separated phrases)."
+        )
     if len(terms) > max_terms:
         raise VariantError(
             f"The prompt has {len(terms)} terms; ablation takes at most {max_terms}."
         )
     labels = unique_labels(["full prompt", *(f"− {term}" for term in terms)])
-    variants = [PromptVariant(labels[0], ", ".join(terms), negative_prompt)]
+    variants = [PromptVariant(labels[0], split.full(), negative_prompt)]
     for index, term in enumerate(terms):
         variants.append(
-            PromptVariant(labels[index + 1], without_term(prompt, index), negative_prompt, term)
+            PromptVariant(labels[index + 1], split.without(index), negative_prompt, term)
         )
     return variants

@@ -241,7 +241,7 @@ def connect_recall(
 
 
 def connect_compare_these(
-    chosen: gr.CheckboxGroup,
+    chosen: gr.State,
     compare_these: gr.Button,
     store: OwnerGallery,
     compare: CompareTab | None,

@@ -23,6 +23,7 @@ from ui.compare.api import register_compare_api
 from ui.forms import NO_AXIS
 from ui.generate.handlers import RunRegistry, session_of
 from ui.hosting.hosted_engine import HostedEngine
+from ui.messages import error_line
 from ui.model_settings import follow_model, settings_for
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
@@ -136,6 +137,17 @@ class _Results:
         ]
 
 
+NO_PICKS = (None, "", "", None, None, None, None, None, "")
+"""`_picks` cleared: a new run or an opened experiment starts with nothing clicked."""
+JUDGING: dict[str, Any] = {
+    **PRIVATE,
+    "concurrency_id": "compare-judging",
+    "concurrency_limit": 1,
+}
+"""Clicks on cells and the judging buttons run one after another, in the order made: "Best of
+its row" right after two clicks sees the second."""
+
+
 @dataclass(frozen=True)
 class _State:
     """What the tab remembers per browser session."""
@@ -193,13 +205,16 @@ def build_compare_tab(
     shared = {**settings.inputs(), "negative_prompt": negative, "name": name}
     without_axis = {k: v for k, v in shared.items() if k not in ("axis_name", "axis_values")}
     runs = _Runs(engine, store, [status, preview, state.experiment_id])
-    running = _started(run, stop).then(
+    picks = _picks(results, state)
+    running = _started(run, stop, picks).then(
         runs.run, inputs_kwargs={**shared, "variants": variants}, **runs.options
     )
-    ablating = _started(ablate, stop).then(
+    ablating = _started(ablate, stop, picks).then(
         runs.run, inputs_kwargs={**without_axis, "ablate": maker.base_prompt}, **runs.options
     )
-    missing = _started(saved.missing_button, stop).then(runs.missing, saved.saved, **runs.options)
+    missing = _started(saved.missing_button, stop, picks).then(
+        runs.missing, saved.saved, **runs.options
+    )
     for event in (running, ablating, missing):
         event.then(lambda: gr.Button(interactive=False), None, stop, **QUIET)
     # Its own concurrency group, unlimited: it must run while the run holds its slot.
@@ -283,9 +298,28 @@ class _Runs:
         return gr.skip()
 
 
-def _started(button: gr.Button, stop: gr.Button) -> Any:
-    """A run's first, instant step: Stop becomes usable."""
-    return button.click(lambda: gr.Button(interactive=True), None, stop, queue=False, **QUIET)
+def _started(button: gr.Button, stop: gr.Button, picks: list[Any]) -> Any:
+    """A run's first, instant step: Stop becomes usable, the last experiment's picks go."""
+    return button.click(
+        lambda: (gr.Button(interactive=True), *NO_PICKS), None, [stop, *picks], queue=False,
+        **QUIET,
+    )  # fmt: skip
+
+
+def _picks(results: _Results, state: _State) -> list[Any]:
+    """What judging one experiment leaves behind, in the order of `NO_PICKS`: the slider and
+    its caption, the row-best line, the clicked cells, the blind pair."""
+    return [
+        results.slider,
+        results.pick_info,
+        results.judged,
+        state.picked,
+        state.last_cell,
+        results.left,
+        results.right,
+        state.blind_pair,
+        results.blind_text,
+    ]
 
 
 @dataclass(frozen=True)
@@ -496,8 +530,9 @@ def _wire_saved(
         event.success(show, experiment, shown, **PRIVATE).then(
             refresh, state.experiment_id, saved.saved, **PRIVATE
         )
+    cleared = _picks(results, state)
     saved.open_button.click(
-        lambda x: (x, None), saved.saved, [state.experiment_id, state.picked], **PRIVATE
+        lambda x: (x, *NO_PICKS), saved.saved, [state.experiment_id, *cleared], **PRIVATE
     ).then(show, experiment, shown, **PRIVATE)
     results.heat.change(show, experiment, shown, **PRIVATE)
     results.heat.change(h.heat_legend, results.heat, results.heat_legend, **PRIVATE)
@@ -506,7 +541,7 @@ def _wire_saved(
         [state.experiment_id, saved.with_images],
         runs.status,
         **PRIVATE,
-    ).success(lambda: None, None, state.experiment_id, **PRIVATE).then(
+    ).success(lambda: (None, *NO_PICKS), None, [state.experiment_id, *cleared], **PRIVATE).then(
         show, experiment, shown, **PRIVATE
     ).then(refresh, None, saved.saved, **PRIVATE)
     saved.export_button.click(
@@ -520,26 +555,39 @@ def _wire_judging(results: _Results, state: _State, store: h.Store) -> None:
     show = partial(h.show_experiment, store)
     experiment = [state.experiment_id, results.heat]
 
-    def pick(eid: Any, first: Any, evt: gr.SelectData) -> tuple[Any, Any, str]:
-        return h.pick_cell(store, eid, first, evt.index)
+    def pick(eid: Any, first: Any, evt: gr.SelectData) -> tuple[Any, Any, str, int | None]:
+        """One event per click: the slider's pair and the last cell are set together."""
+        try:
+            slider, picked, info = h.pick_cell(store, eid, first, evt.index)
+        except gr.Error as exc:
+            return gr.skip(), gr.skip(), _said(exc), gr.skip()
+        return slider, picked, info, h.cell_generation_id(store, eid, evt.index)
 
-    def remember(eid: Any, evt: gr.SelectData) -> int | None:
-        return h.cell_generation_id(store, eid, evt.index)
+    def judge(mark: Callable[..., str]) -> Callable[..., str]:
+        """A judging button's handler whose refusal is a sentence on the line (no bare
+        "Error" pill), also in a message that stays until dismissed."""
+
+        def judged(*values: Any) -> str:
+            try:
+                return mark(store, *values)
+            except gr.Error as exc:
+                return _said(exc)
+
+        return judged
 
     results.grid.select(
         pick,
         [state.experiment_id, state.picked],
-        [results.slider, state.picked, results.pick_info],
-        **PRIVATE,
+        [results.slider, state.picked, results.pick_info, state.last_cell],
+        **JUDGING,
     )
-    results.grid.select(remember, state.experiment_id, state.last_cell, **PRIVATE)
     results.row_best.click(
-        partial(h.mark_row_best, store), [state.experiment_id, state.last_cell], results.judged,
-        **PRIVATE,
+        judge(h.mark_row_best), [state.experiment_id, state.last_cell], results.judged,
+        **JUDGING,
     ).then(show, experiment, shown, **PRIVATE)  # fmt: skip
     results.winner_button.click(
-        partial(h.mark_winner, store), [state.experiment_id, results.winner], results.judged,
-        **PRIVATE,
+        judge(h.mark_winner), [state.experiment_id, results.winner], results.judged,
+        **JUDGING,
     ).then(show, experiment, shown, **PRIVATE)  # fmt: skip
     blind = [results.left, results.right, state.blind_pair, results.blind_text]
     results.blind_start.click(
@@ -552,6 +600,12 @@ def _wire_judging(results: _Results, state: _State, store: h.Store) -> None:
             [*blind, results.ranking],
             **PRIVATE,
         )
+
+
+def _said(refusal: gr.Error) -> str:
+    """A handler's refusal as a message that stays and the status line's sentence."""
+    gr.Warning(refusal.message, duration=None)
+    return error_line(refusal.message)
 
 
 def _refresh_saved(store: h.Store, selected: Any = None) -> gr.Dropdown:

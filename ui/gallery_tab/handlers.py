@@ -167,9 +167,35 @@ def caption(item: GenerationSummary) -> str:
     return f"{marks}{seed} · {model}" + (f" · {prompt}" if prompt else "")
 
 
-def selection_choices(view: GalleryPageView) -> list[tuple[str, int]]:
-    """The multi-select list of a page: (`#id caption`, id) per card."""
-    return [(f"#{gid} {text}", gid) for (_, text), gid in zip(view.items, view.ids, strict=True)]
+PICKED = "✓ "
+"""How a chosen card's caption starts in "Select several" (`ui/static/picks.js` frames it)."""
+
+
+def toggle_choice(ids: Sequence[int], chosen: Sequence[int] | None, index: int | None) -> list[int]:
+    """The chosen ids after a click on card `index` of the page: added, or taken out again."""
+    chosen = list(chosen or ())
+    if index is None or not 0 <= int(index) < len(ids):
+        return chosen
+    clicked = ids[int(index)]
+    return [gid for gid in chosen if gid != clicked] if clicked in chosen else [*chosen, clicked]
+
+
+def picker_view(
+    items: Sequence[tuple[str, str]], ids: Sequence[int], chosen: Sequence[int] | None
+) -> tuple[gr.Gallery, list[int], str]:
+    """ "Select several" for one page: each card as a thumbnail whose caption says `#id` and
+    starts with ✓ when chosen (no card left selected, so a second click on one is a click
+    again), the chosen ids still on the page, and a line counting them."""
+    kept = [gid for gid in chosen or () if gid in ids]
+    cards = [
+        (path, f"{PICKED if gid in kept else ''}#{gid} {text}")
+        for (path, text), gid in zip(items, ids, strict=True)
+    ]
+    shown = gr.Gallery(value=cards, selected_index=None)
+    if not kept:
+        return shown, kept, "Click the images to act on; a second click takes one out again."
+    noun = "image" if len(kept) == 1 else "images"
+    return shown, kept, f"{len(kept)} {noun} chosen: " + ", ".join(f"#{gid}" for gid in kept)
 
 
 def tag_generations(store: OwnerGallery, ids: Sequence[int] | None, tag: str | None) -> str:
@@ -202,7 +228,7 @@ def compare_rows(store: OwnerGallery, ids: Sequence[int] | None) -> list[list[st
 def _chosen(ids: Sequence[int] | None) -> list[int]:
     chosen = [int(generation_id) for generation_id in ids or ()]
     if not chosen:
-        raise gr.Error("Tick one or more images first.", duration=None)
+        raise gr.Error("Choose one or more images first (click them).", duration=None)
     return chosen
 
 

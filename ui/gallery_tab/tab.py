@@ -30,16 +30,17 @@ from ui.gallery_tab.handlers import (
     export_generations,
     import_pngs,
     model_choices,
+    picker_view,
     remove_tag,
     save_notes,
     search_gallery,
     selected_id,
-    selection_choices,
     set_favourite,
     set_rating,
     set_tags,
     tag_choices,
     tag_generations,
+    toggle_choice,
 )
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
@@ -47,6 +48,8 @@ QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
 # Searches, page turns and refreshes run one after another in the order they were asked for,
 # so a refresh still running when the artist filters cannot overwrite the filtered page.
 IN_TURN: dict[str, Any] = {**QUIET, "concurrency_id": "gallery-page", "concurrency_limit": 1}
+PICKING: dict[str, Any] = {**QUIET, "concurrency_id": "gallery-pick", "concurrency_limit": 1}
+"""Clicks in "Select several" are taken one after another, in the order made."""
 HINT = "*Select a thumbnail to see its image, prompt and settings.*"
 EXPORT_PAGE = "This page"
 EXPORT_SELECTED = "Selected image"
@@ -60,8 +63,8 @@ class GalleryTab:
     recall_builder: gr.Button
     selected: gr.State
     """The id of the generation in the detail panel (None when none is)."""
-    chosen: gr.CheckboxGroup
-    """The ids ticked in "Select several"."""
+    chosen: gr.State
+    """The ids chosen in "Select several" (clicked thumbnails)."""
     compare_these: gr.Button
     regenerate: gr.Button
     """"Regenerate from record" (the app connects it to the engine:
@@ -132,7 +135,8 @@ class _Page:
     previous: gr.Button
     following: gr.Button
     status: gr.Markdown
-    chosen: gr.CheckboxGroup
+    items: gr.State
+    """The page's cards, (thumbnail, caption) each, which "Select several" shows."""
 
     def outputs(self) -> list[Any]:
         """What `page_values` fills, in its order."""
@@ -143,7 +147,7 @@ class _Page:
             self.previous,
             self.following,
             self.status,
-            self.chosen,
+            self.items,
         ]
 
 
@@ -156,7 +160,7 @@ def page_values(view: GalleryPageView) -> tuple[Any, ...]:
         gr.Button(interactive=view.has_previous),
         gr.Button(interactive=view.has_next),
         view.status,
-        gr.CheckboxGroup(choices=selection_choices(view), value=[]),
+        list(view.items),
     )
 
 
@@ -202,7 +206,7 @@ def build_gallery_tab(store: OwnerGallery, tab: gr.Tab) -> GalleryTab:
         with gr.Column(scale=2, min_width=360):
             message = gr.Markdown(HINT, elem_id="gallery-message")
             detail = _detail_widgets()
-    page = _Page(thumbnails, gr.State([]), gr.State(1), previous, following, status, bulk.chosen)
+    page = _Page(thumbnails, gr.State([]), gr.State(1), previous, following, status, gr.State([]))
     selected = gr.State(None)
     imported = _files_panel(store, page.ids, selected)
     _wire_pages(store, filters, page, bulk, [tab.select, imported.then])
@@ -289,7 +293,7 @@ def _wire_pages(
     refresh_outputs = [filters.model, filters.tag, *page.outputs()]
     for when in refreshers:
         when(refresh, inputs=refresh_inputs, outputs=refresh_outputs, **IN_TURN)
-    _wire_bulk(store, bulk, refresh, refresh_inputs, refresh_outputs)
+    _wire_bulk(store, bulk, page, refresh, (refresh_inputs, refresh_outputs))
 
 
 def _wire_curation(
@@ -393,7 +397,9 @@ def _wire_delete(
 
 @dataclass(frozen=True)
 class _Bulk:
-    chosen: gr.CheckboxGroup
+    picker: gr.Gallery
+    chosen: gr.State
+    line: gr.Markdown
     tag: gr.Textbox
     add_tag: gr.Button
     export: gr.Button
@@ -406,13 +412,19 @@ class _Bulk:
 
 def _bulk_widgets() -> _Bulk:
     with gr.Accordion("Select several", open=False, elem_id="gallery-bulk"):
-        chosen = gr.CheckboxGroup(
-            [], value=[], label="Tick the images to act on", elem_id="gallery-chosen"
+        picker = gr.Gallery(
+            label="Click images to choose them (✓)",
+            columns=6,
+            height="auto",
+            object_fit="cover",
+            allow_preview=False,
+            elem_id="gallery-pick",
         )
+        line = gr.Markdown(elem_id="gallery-chosen")
         with gr.Row(equal_height=True):
             tag = gr.Textbox(
                 show_label=False,
-                placeholder="a tag for every ticked image",
+                placeholder="a tag for every chosen image",
                 scale=3,
                 elem_id="gallery-bulk-tag",
             )
@@ -429,13 +441,29 @@ def _bulk_widgets() -> _Bulk:
             )
         file = gr.File(label="Zip", interactive=False, elem_id="gallery-bulk-file")
         status = gr.Markdown(elem_id="gallery-bulk-status")
-    return _Bulk(chosen, tag, add, export, compare, delete, confirm, file, status)
+    return _Bulk(
+        picker, gr.State([]), line, tag, add, export, compare, delete, confirm, file, status
+    )
 
 
 def _wire_bulk(
-    store: OwnerGallery, bulk: _Bulk, refresh: Any, inputs: list[Any], outputs: list[Any]
+    store: OwnerGallery,
+    bulk: _Bulk,
+    page: _Page,
+    refresh: Any,
+    refreshing: tuple[list[Any], list[Any]],
 ) -> None:
-    """Tag, export or delete every ticked image; the page refreshes after a change."""
+    """Choose images by clicking their thumbnails (a second click takes one out); tag, export
+    or delete every chosen image; the page refreshes after a change, and what was chosen stays
+    chosen while it is on the page."""
+    inputs, outputs = refreshing
+    shown = [bulk.picker, bulk.chosen, bulk.line]
+
+    def toggle(ids: list[int], items: list[Any], chosen: list[int], event: gr.SelectData) -> Any:
+        return picker_view(items, ids, toggle_choice(ids, chosen, event.index))
+
+    page.items.change(picker_view, [page.items, page.ids, bulk.chosen], shown, **QUIET)
+    bulk.picker.select(toggle, [page.ids, page.items, bulk.chosen], shown, **PICKING)
     tagged = bulk.add_tag.click(
         lambda chosen, tag: (tag_generations(store, chosen, tag), ""),
         inputs=[bulk.chosen, bulk.tag],

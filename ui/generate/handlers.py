@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from typing import Any
+from typing import Any, NamedTuple
 
 import gradio as gr
 from PIL import Image
@@ -81,7 +81,23 @@ def read_form(values: dict[str, Any]) -> GenerateForm:
         raise gr.Error(shown(exc), duration=None) from None
 
 
+RESULT_FORMAT = "png"
+"""The results' file format on the page: the image's own pixels (WebP would smear them)."""
 MODEL_LOADING = "Waiting for the model to load (torch, diffusers, the weights)…"
+
+
+class GenerateOutputs(NamedTuple):
+    """What the Generate button's stream updates, in the order of the event's outputs."""
+
+    preview: Any
+    """The live preview: shown only while an image is being made."""
+    results: Any
+    """The finished images, each once, as they finish."""
+    info: Any
+    used: Any
+    """The first seed of the run (the "Last seed" box)."""
+    seeds: Any
+    """The seed of each result, for a click on a result."""
 
 
 def generate_images(
@@ -93,8 +109,10 @@ def generate_images(
     progress: gr.Progress | None = None,
     on_result: ResultCallback | None = None,
     runs: RunRegistry | None = None,
-) -> Iterator[tuple[Any, ...]]:
-    """Yield (preview, strip, results, info, used seed, result seeds) as the batch runs.
+) -> Iterator[GenerateOutputs]:
+    """Yield the page's outputs as the batch runs: the live preview while an image is made,
+    each finished image into the results (the previous run's stay dimmed until then), and at
+    the end the results alone, the preview hidden.
 
     `recipe` is the Builder recipe the prompt came from (see `linked_recipe`), recorded with
     the images. gr.Error on bad input; a stopped run ends with what finished and says so.
@@ -103,15 +121,14 @@ def generate_images(
     runs = runs or RunRegistry()
     session = session_of(request)
     control = runs.start(session)
-    shown_so_far = Strip((settings.width, settings.height))
+    live = LiveBatch((settings.width, settings.height))
     last: BatchEvent | None = None
     try:
         if not engine.ready:  # `serve` answered its page before torch and the model loaded
-            yield (None, [], gr.skip(), MODEL_LOADING, gr.skip(), gr.skip())
+            yield GenerateOutputs(gr.skip(), gr.skip(), MODEL_LOADING, gr.skip(), gr.skip())
             engine.wait_ready()
-        yield (
-            None,
-            [],
+        yield GenerateOutputs(
+            gr.Image(value=None, visible=True),
             gr.Gallery(elem_classes=["stale-results"]),
             f"Starting… (seed {settings.seed})",
             gr.skip(),
@@ -122,7 +139,7 @@ def generate_images(
                 if event.done:
                     last = event
                 else:
-                    yield shown_so_far.update(event, progress)
+                    yield live.update(event, progress)
     except EngineError as exc:
         raise gr.Error(shown(exc), duration=None) from None
     finally:
@@ -130,47 +147,53 @@ def generate_images(
     yield final_outputs(last, recipe, on_result)
 
 
-class Strip:
-    """The strip of the batch as it forms: the finished images, then the current preview."""
+class LiveBatch:
+    """The batch as it forms: the preview of the image being made, the finished ones."""
 
     def __init__(self, size: tuple[int, int]) -> None:
         self.size = size
-        self.finished: list[tuple[Any, str]] = []
 
-    def update(self, event: BatchEvent, progress: gr.Progress | None) -> tuple[Any, ...]:
+    def update(self, event: BatchEvent, progress: gr.Progress | None) -> GenerateOutputs:
         """The outputs for one progress or finished-image event."""
         label = f"image {event.index + 1} of {event.total}"
         if event.finished is not None:
-            self.finished = captions(event.finished)
-            image = event.finished.images[-1]
-            return image, self.finished, gr.skip(), f"Finished {label}", gr.skip(), gr.skip()
+            return GenerateOutputs(
+                gr.skip(),
+                results_gallery(event.finished),
+                f"Finished {label}",
+                gr.skip(),
+                list(event.finished.seeds),
+            )
         update = event.progress
         assert update is not None
         if progress is not None:
             progress((update.step, update.total), desc=f"Denoising {label}", unit="steps")
         preview = upscale_preview(update.preview, self.size)
-        live = self.finished + ([(preview, f"{label} · step {update.step}")] if preview else [])
         info = f"Step {update.step} of {update.total} · {label}"
-        return preview, live, gr.skip(), info, gr.skip(), gr.skip()
+        shown_preview = gr.skip() if preview is None else preview
+        return GenerateOutputs(shown_preview, gr.skip(), info, gr.skip(), gr.skip())
+
+
+def results_gallery(result: GenerationResult) -> gr.Gallery:
+    """The results gallery showing `result`'s images with their seeds, no longer dimmed."""
+    return gr.Gallery(
+        value=captions(result), elem_classes=[], selected_index=None, format=RESULT_FORMAT
+    )
 
 
 def final_outputs(
     last: BatchEvent | None,
     recipe: dict[str, Any] | None,
     on_result: ResultCallback | None,
-) -> tuple[Any, ...]:
-    """The outputs once the batch ended: every kept image, what happened, the seeds; the
-    result is recorded (a failure is a warning, the images stay)."""
+) -> GenerateOutputs:
+    """The outputs once the batch ended: the preview hidden, every kept image in the results,
+    what happened, the seeds; the result is recorded (a failure is a warning, the images
+    stay)."""
+    hidden = gr.Image(value=None, visible=False)
     finished = last.finished if last is not None else None
     if last is None or finished is None:
-        return (
-            gr.skip(),
-            [],
-            gr.Gallery(elem_classes=[]),
-            "**Stopped** before any image finished; nothing was kept.",
-            gr.skip(),
-            gr.skip(),
-        )
+        stopped = "**Stopped** before any image finished; nothing was kept."
+        return GenerateOutputs(hidden, gr.Gallery(elem_classes=[]), stopped, gr.skip(), gr.skip())
     message = describe_result(finished)
     kept = f"kept {len(finished.images)} of {last.total} images"
     if last.stopped:
@@ -183,11 +206,9 @@ def final_outputs(
         except Exception as exc:  # the images are shown all the same
             log.warning("recording a generation failed", exc_info=True)
             gr.Warning(shown(recording_warning(exc)))
-    shown_captions = captions(finished)
-    return (
-        finished.images[0],
-        shown_captions,
-        gr.Gallery(value=shown_captions, elem_classes=[], selected_index=None),
+    return GenerateOutputs(
+        hidden,
+        results_gallery(finished),
         message,
         str(finished.seeds[0]),
         list(finished.seeds),
@@ -242,7 +263,7 @@ def describe_result(result: GenerationResult) -> str:
 
 
 def upscale_preview(preview: Image.Image | None, size: tuple[int, int]) -> Image.Image | None:
-    """Latent previews are 1/8 size; show them at the output size."""
+    """Latent previews are 1/8 size; show them at the output size, with square pixels."""
     if preview is None:
         return None
     return preview.resize(size, Image.Resampling.NEAREST)

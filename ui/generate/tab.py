@@ -1,5 +1,7 @@
 """The Generate tab: prompt with its token count, seed row (⚄ ♻), Generate/Skip/Stop, progress
-with a live preview and a strip of the batch, results with clickable per-image seeds.
+with a live preview (shown only while an image is made), and the results, each image once at
+its own size (a small one enlarged with crisp pixels, `ui/static/results.js`), with clickable
+per-image seeds.
 
 Widgets and wiring only; what each event computes lives in `ui.generate.handlers`. A batch runs
 image by image (`HostedEngine.stream_batch`), so Stop keeps the finished images and says
@@ -19,6 +21,8 @@ import gradio as gr
 from engine.request import MAX_GUIDANCE, MAX_SEQUENCE_LENGTH
 from ui.clip_tokenizer import clip_tokenizer
 from ui.generate.handlers import (
+    RESULT_FORMAT,
+    GenerateOutputs,
     ResultCallback,
     RunRegistry,
     generate_images,
@@ -130,7 +134,6 @@ class _Output:
 
     info: gr.Markdown
     preview: gr.Image
-    strip: gr.Gallery
     images: gr.Gallery
     result_seeds: gr.State
 
@@ -333,25 +336,23 @@ def _flow_widgets(start: dict[str, Any], profile: ModelProfile) -> tuple[gr.Row,
 def _output_column() -> _Output:
     info = gr.Markdown(elem_id="info")
     preview = gr.Image(
-        label="Preview", type="pil", interactive=False, height=320, elem_id="preview"
-    )
-    strip = gr.Gallery(
-        label="This batch",
-        columns=8,
-        height=110,
-        object_fit="cover",
-        fit_columns=False,
-        allow_preview=False,
-        elem_id="batch-strip",
+        label="Preview",
+        type="pil",
+        interactive=False,
+        visible=False,
+        height=320,
+        elem_id="preview",
     )
     images = gr.Gallery(
         label="Results (click one to use its seed)",
         columns=4,
         height="auto",
         object_fit="contain",
+        format=RESULT_FORMAT,
+        allow_preview=False,  # no second, enlarged copy: each result is shown once
         elem_id="results",
     )
-    return _Output(info, preview, strip, images, gr.State([]))
+    return _Output(info, preview, images, gr.State([]))
 
 
 def _wire_helpers(tab: GenerateTab, controls: _Controls, output: _Output) -> None:
@@ -380,7 +381,7 @@ def _wire_run(
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects it here)
         recipe_link: dict[str, Any] | None = None,
         **values: Any,
-    ) -> Iterator[tuple[Any, ...]]:
+    ) -> Iterator[GenerateOutputs]:
         try:
             form = read_form(values)
             yield from generate_images(
@@ -394,15 +395,20 @@ def _wire_run(
             )
         except gr.Error as exc:  # kept on the page; the finished images stay, Stop goes grey
             gr.Warning(exc.message, duration=None, title="Nothing was generated")
-            yield gr.skip(), gr.skip(), gr.skip(), error_line(exc.message), gr.skip(), gr.skip()
+            yield GenerateOutputs(
+                gr.Image(value=None, visible=False),
+                gr.Gallery(elem_classes=[]),
+                error_line(exc.message),
+                gr.skip(),
+                gr.skip(),
+            )
 
     started = controls.generate.click(buttons(True), outputs=running, queue=False, **QUIET)
     started.then(
         fn=run,
         inputs_kwargs={**tab.form_inputs(), "recipe_link": tab.recipe},
-        outputs=[
+        outputs=[  # in the order of `GenerateOutputs`
             output.preview,
-            output.strip,
             output.images,
             output.info,
             controls.used,

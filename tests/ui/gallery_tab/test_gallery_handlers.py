@@ -31,6 +31,7 @@ from ui.gallery_tab.handlers import (
     export_generations,
     import_pngs,
     model_choices,
+    picker_view,
     recall_values,
     remove_tag,
     save_notes,
@@ -41,6 +42,7 @@ from ui.gallery_tab.handlers import (
     set_tags,
     tag_choices,
     tag_generations,
+    toggle_choice,
 )
 
 NO_FILTERS = ("", ANY, ANY, 0, False, "")
@@ -119,7 +121,7 @@ def test_bulk_tag_delete_and_compare_rows(store, three):
     ]
     with pytest.raises(gr.Error, match="2 to 8"):
         compare_rows(store, three[:1])
-    with pytest.raises(gr.Error, match="Tick one or more"):
+    with pytest.raises(gr.Error, match="Choose one or more images"):
         delete_generations(store, [])
     assert delete_generations(store, three[1:]) == "Deleted 2 generations."
     assert search_gallery(store, *NO_FILTERS).ids == [three[0]]
@@ -387,3 +389,18 @@ def test_reading_a_png_names_its_writer_and_settings(tmp_path):
         warnings.simplefilter("always")
         assert describe_png(str(broken)).startswith("⚠")
     assert caught
+
+
+def test_select_several_toggles_thumbnails_and_marks_the_chosen():
+    ids = [7, 8, 9]
+    chosen = toggle_choice(ids, [], 1)
+    chosen = toggle_choice(ids, chosen, 2)
+    assert chosen == [8, 9]
+    assert toggle_choice(ids, chosen, 1) == [9]  # a second click takes it out
+    assert toggle_choice(ids, chosen, 5) == [8, 9] and toggle_choice(ids, None, None) == []
+    items = [("a.png", "701 · demo"), ("b.png", "702 · demo"), ("c.png", "703 · demo")]
+    gallery, kept, line = picker_view(items, ids, [9, 42])  # 42 is no longer on the page
+    captions = [item["caption"] for item in gallery.value]
+    assert captions == ["#7 701 · demo", "#8 702 · demo", "✓ #9 703 · demo"]
+    assert kept == [9] and line == "1 image chosen: #9"
+    assert "Click the images" in picker_view(items, ids, [])[2]

@@ -5,6 +5,7 @@ import threading
 import gradio as gr
 import numpy as np
 import pytest
+from PIL import Image
 
 from engine.request import GenerationRequest
 from ui.generate.handlers import (
@@ -46,15 +47,22 @@ def test_closing_the_stream_early_cancels_the_worker(engine):
 
 def test_the_tab_handler_streams_previews_and_ends_with_the_gallery(hosted):
     outputs = list(generate_images(hosted, form(seed=9, steps=3, num_images=2)))
-    preview, strip, results, _info, used, seeds = outputs[-1]
-    assert [item["caption"] for item in results.value] == ["seed 9", "seed 10"]
-    assert [caption for _, caption in strip] == ["seed 9", "seed 10"]
-    assert results.elem_classes == []  # no longer dimmed
-    assert outputs[0][2].elem_classes == ["stale-results"]  # dimmed while it runs
-    assert preview.size == (64, 64)
-    assert used == "9" and seeds == [9, 10]
-    assert any("Step 1 of 3 · image 1 of 2" in out[3] for out in outputs)
-    assert any("image 2 of 2" in out[3] for out in outputs)
+    last = outputs[-1]
+    assert [item["caption"] for item in last.results.value] == ["seed 9", "seed 10"]
+    assert all(item["image"]["path"].endswith(".png") for item in last.results.value)
+    assert last.results.elem_classes == []  # no longer dimmed
+    assert outputs[0].results.elem_classes == ["stale-results"]  # dimmed while it runs
+    assert outputs[0].preview.visible is True  # the preview shows while it runs...
+    previews = [out.preview for out in outputs if isinstance(out.preview, Image.Image)]
+    assert previews and all(p.size == (64, 64) for p in previews)
+    assert last.preview.visible is False  # ...and goes once it ended: each image shown once
+    assert last.used == "9" and last.seeds == [9, 10]
+    assert any("Step 1 of 3 · image 1 of 2" in out.info for out in outputs)
+    assert any("image 2 of 2" in out.info for out in outputs)
+    # Each image joins the results as it finishes, with its seed ready for a click.
+    first = next(out for out in outputs if out.info == "Finished image 1 of 2")
+    assert [item["caption"] for item in first.results.value] == ["seed 9"]
+    assert first.seeds == [9]
 
 
 def test_the_tab_handler_turns_engine_errors_into_gr_error(hosted):
@@ -130,9 +138,9 @@ def test_a_stopped_run_says_so_and_records_what_finished(hosted):
         runs=runs,
     ):
         outputs.append(out)
-        if "Finished image 1" in str(out[3]):
+        if "Finished image 1" in str(out.info):
             assert runs.stop("local")
-    _preview, _strip, results, info, _used, seeds = outputs[-1]
+    _preview, results, info, _used, seeds = outputs[-1]
     assert info.startswith("**Stopped**: kept 1 of 3 images")
     assert "Error" not in info
     assert seeds == [7] and len(results.value) == 1
@@ -157,7 +165,7 @@ def test_a_gallery_failure_keeps_the_images_and_becomes_a_warning(hosted):
         outputs = list(generate_images(hosted, form(seed=3, steps=2), on_result=broken_gallery))
     finally:
         gr.Warning = original
-    assert outputs[-1][5] == [3] and len(outputs[-1][2].value) == 1  # the image is shown
+    assert outputs[-1].seeds == [3] and len(outputs[-1].results.value) == 1  # it is shown
     assert warnings == [
         "The images were not recorded in the gallery (The database is locked.); "
         "download them from the results."
@@ -206,7 +214,7 @@ def test_the_tab_shows_the_images_when_recording_fails(hosted, monkeypatch):
         raise OSError(28, "No space left on device", "/srv/gallery/x.png")
 
     outputs = list(generate_images(hosted, form(seed="5", steps=2), on_result=broken_gallery))
-    _preview, _strip, results, _info, _used, seeds = outputs[-1]
+    _preview, results, _info, _used, seeds = outputs[-1]
     assert seeds == [5] and len(results.value) == 1
     assert len(shown) == 1 and "No space left on device" in shown[0] and "/srv" not in shown[0]
 
@@ -229,6 +237,6 @@ def test_bad_seeds_are_one_sentence(hosted, seed):
 
 def test_the_largest_seed_and_clip_skip_from_the_tab(hosted):
     outputs = list(generate_images(hosted, form(seed="18446744073709551615", steps=2, clip_skip=2)))
-    _preview, _strip, _results, info, used, seeds = outputs[-1]
+    _preview, _results, info, used, seeds = outputs[-1]
     assert seeds == [18446744073709551615] and used == "18446744073709551615"
     assert "Clip skip** 2" in info

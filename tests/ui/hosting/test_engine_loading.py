@@ -12,6 +12,7 @@ import urllib.request
 
 import pytest
 from gradio_client import Client
+from PIL import Image
 
 from engine.default_model import DefaultModelChoice
 from engine.errors import EngineError, ModelLoadError
@@ -52,13 +53,14 @@ def test_a_generate_batch_says_it_waits_then_runs_once_the_engine_is_there(
     form = read_form({"prompt": "a red circle", "seed": "7", **SMALL})
     steps = generate_images(hosted, form)
     first = next(steps)
-    assert first[3] == MODEL_LOADING
+    assert first.info == MODEL_LOADING
     threading.Timer(0.5, release.set).start()
     *_, last = steps  # waits for the engine, then runs the batch
     assert hosted.ready and hosted.loading_status() == ""
-    assert last[4] == "7"
+    assert last.used == "7"
     bare = engine.generate(GenerationRequest("a red circle", seed=7, **_settings()), "demo")
-    assert list(last[0].getdata()) == list(bare.images[0].getdata())
+    with Image.open(last.results.value[0]["image"]["path"]) as shown:
+        assert list(shown.convert("RGB").getdata()) == list(bare.images[0].getdata())
 
 
 def _settings() -> dict:

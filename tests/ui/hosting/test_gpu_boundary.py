@@ -53,8 +53,8 @@ def test_a_generate_batch_of_three_is_one_gpu_entry_with_one_worker(hosted, entr
     for out in generate_images(hosted, read_form({"prompt": "a fox", "num_images": 3, **SMALL})):
         outputs.append(out)
         workers.add(len([t for t in threading.enumerate() if t.name == "pipeline"]))
-    assert outputs[-1][5] == [outputs[-1][5][0] + k for k in range(3)]  # three images kept
-    assert sum("image 3 of 3" in str(out[3]) for out in outputs) > 0  # streamed per image
+    assert outputs[-1].seeds == [outputs[-1].seeds[0] + k for k in range(3)]  # three kept
+    assert sum("image 3 of 3" in str(out.info) for out in outputs) > 0  # streamed per image
     assert entries == [(3, 3)]  # one entry, one pipeline call per image
     assert workers <= {0, 1}  # one thread and queue between the page and the engine
 
@@ -65,9 +65,9 @@ def test_skip_and_stop_act_inside_the_one_entry(hosted, entries):
     outputs = []
     for out in generate_images(hosted, form, runs=runs):
         outputs.append(out)
-        if "Step 1 of 3 · image 2" in str(out[3]):
+        if "Step 1 of 3 · image 2" in str(out.info):
             assert runs.skip("local")
-    assert outputs[-1][5] == [4, 5] and outputs[-1][3].startswith("**Skipped** the rest")
+    assert outputs[-1].seeds == [4, 5] and outputs[-1].info.startswith("**Skipped** the rest")
     assert entries == [(3, 3)]
 
 

@@ -296,7 +296,7 @@ def test_a_read_only_gallery_keeps_the_images_on_the_page_with_one_line(hosted):
                 on_result=read_only,
             )
         )  # fmt: skip
-    assert shown[-1][1]  # the finished images are on the page
+    assert shown[-1].results.value  # the finished images are on the page
     messages = [str(w.message) for w in warned if "gallery" in str(w.message)]
     assert len(messages) == 1 and "not recorded in the gallery (Permission denied)" in messages[0]
     assert "/srv" not in messages[0]
