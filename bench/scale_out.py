@@ -55,7 +55,7 @@ def short_temp_dir() -> str:
 def deploy(name: str, replicas: int, models_dir: Path, cpus: float) -> object:
     options = replica_options(replicas)
     options["ray_actor_options"]["num_cpus"] = cpus
-    app = EngineReplica.options(**options).bind(str(models_dir), 1)
+    app = EngineReplica.options(**options).bind(str(models_dir), 1, preload=["demo"])
     return serve.run(app, name=name, route_prefix=None)
 
 
@@ -119,7 +119,7 @@ def main() -> None:
             )
             for k in range(args.requests)
         ]  # fmt: skip
-        for hosted, stream in setups.values():  # warm up: load the model on every replica
+        for hosted, stream in setups.values():  # warm up (each replica loaded the model at start)
             run_all(hosted, requests[:4], stream)
         times: dict[str, list[float]] = {name: [] for name in setups}
         used: dict[str, set[str]] = {name: set() for name in setups}

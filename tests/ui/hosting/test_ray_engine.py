@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,7 +49,8 @@ def pixels(image) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def replicas(models_dir) -> Iterator[object]:
-    """A local Ray cluster with two engine replicas (one CPU and one torch thread each)."""
+    """A local Ray cluster with two engine replicas (one CPU and one torch thread each), each
+    with the demo model loaded at start."""
     ray = pytest.importorskip("ray")
     from ray import serve
 
@@ -57,7 +59,7 @@ def replicas(models_dir) -> Iterator[object]:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         app = EngineReplica.options(num_replicas=2, ray_actor_options={"num_cpus": 1}).bind(
-            str(models_dir), 1
+            str(models_dir), 1, preload=["demo"]
         )
         yield serve.run(app, name=APP_NAME, route_prefix=None)
     finally:
@@ -144,6 +146,27 @@ def two_front_ends(
                 process.kill()
                 process.wait(timeout=30)
             log.close()
+
+
+def test_concurrent_requests_for_one_model_are_served_by_both_replicas(remote):
+    # Serve sends a model's requests only to replicas that have it loaded while one has a free
+    # slot: had only the replica that served this first request loaded the model, it would get
+    # all eight below. Each replica loads it at start, so they spread.
+    first = remote.generate(GenerationRequest("a fox", seed=1, **SMALL), "demo")
+    results: list = [None] * 8
+
+    def ask(index: int) -> None:
+        request = GenerationRequest(f"a fox {index}", seed=200 + index, **SMALL)
+        results[index] = remote.generate(request, "demo", on_progress=lambda _update: None)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(results))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+    served = Counter(result.provenance["served"]["replica"] for result in results)
+    assert first.provenance["served"]["replica"] in served
+    assert len(served) == 2, f"one replica served them all: {served}"
 
 
 def test_a_batch_streams_progress_and_equals_the_in_process_engine(engine, remote):
