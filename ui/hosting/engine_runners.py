@@ -169,16 +169,21 @@ def connect_ray(engine: Engine | EngineLoading) -> RayRunner:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise EngineError(
             f"No engine replicas at Ray address {address!r} ({reason}); start them with "
-            "`serve run deploy/serve_config.yaml`."
+            "`serve deploy deploy/serve_local.yaml` (README 'Scaling out')."
         ) from None
     return RayRunner(engine, handle)
 
 
+def engine_choice(choice: str | None = None) -> str:
+    """'local' or 'ray': `choice`, else `ATELIER_ENGINE`, else 'local'."""
+    choice = (choice or os.environ.get(ENGINE_ENV) or "local").strip().lower()
+    if choice not in ENGINES:
+        raise EngineError(f"The engine is 'local' or 'ray', not {choice!r}.")
+    return choice
+
+
 def runner_for(engine: Engine | EngineLoading, choice: str | None = None) -> PipelineRunner:
     """The runner `choice` names (default: `ATELIER_ENGINE`, else in-process)."""
-    choice = (choice or os.environ.get(ENGINE_ENV) or "local").strip().lower()
-    if choice == "local":
-        return InProcessRunner(engine)
-    if choice == "ray":
+    if engine_choice(choice) == "ray":
         return connect_ray(engine)
-    raise EngineError(f"The engine is 'local' or 'ray', not {choice!r}.")
+    return InProcessRunner(engine)

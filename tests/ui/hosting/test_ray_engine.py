@@ -31,6 +31,7 @@ from engine.request import GenerationRequest, ImageSpec
 from tests.gallery.conftest import PostgresCluster, start_cluster
 from tests.object_store import MotoServer, free_port
 from ui.hosting.batch import RunControl
+from ui.hosting.engine_loading import READY_LINE
 from ui.hosting.engine_runners import RayRunner
 from ui.hosting.hosted_engine import HostedEngine
 
@@ -109,8 +110,14 @@ def wait_for(port: int, process: subprocess.Popen, log_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
+def fronts_root(tmp_path_factory) -> Path:
+    """The front ends' data folders and logs."""
+    return tmp_path_factory.mktemp("fronts")
+
+
+@pytest.fixture(scope="module")
 def two_front_ends(
-    tmp_path_factory,
+    fronts_root: Path,
     replicas,
     s3_server: MotoServer,
     gallery_server: PostgresCluster,
@@ -119,7 +126,7 @@ def two_front_ends(
     import ray
     from gradio_client import Client
 
-    root = tmp_path_factory.mktemp("fronts")
+    root = fronts_root
     bucket = s3_server.new_bucket()
     database = gallery_server.server.create_database("fronts")
     env = {
@@ -275,6 +282,16 @@ def test_two_front_ends_on_two_replicas_share_one_gallery_and_one_store(two_fron
         rows.dispose()
     assert len(provenances) == 2
     assert all("replica" in row[0]["served"] for row in provenances)  # made on the replicas
+
+
+def test_front_ends_on_ray_load_no_model_themselves(two_front_ends, fronts_root: Path):
+    # The replicas hold the models: a front end (here `--model demo`, which it would otherwise
+    # build into its data folder's models/ and load behind the page) only resolves wildcards.
+    for name in ("front-a", "front-b"):
+        log = fronts_root / f"{name}.log"
+        assert wait_until(lambda log=log: READY_LINE in log.read_text(errors="replace"), 300)
+        models = fronts_root / name / "models"
+        assert not models.exists() or not any(models.iterdir()), f"{name} built a model"
 
 
 # Faults: these run last, on the same front ends and replicas (a killed replica is replaced by
