@@ -217,7 +217,7 @@ def build_app(args: dict[str, Any]) -> Any:
         raise ValueError("Set models_dir (or ATELIER_MODELS_DIR): the folder of the models.")
     threads = args.get("torch_threads")
     return EngineReplica.options(**replica_options()).bind(
-        str(models_dir),
+        str(Path(str(models_dir)).expanduser()),
         int(threads) if threads else None,
         args.get("device"),
         args.get("dtype"),
