@@ -362,14 +362,16 @@ def replica_actors() -> list[object]:
 
 
 def busy_replica(timeout_s: float) -> object | None:
-    """The replica actor with a request in flight, once there is one."""
+    """The replica actor with a request in flight, once there is one. A replica still in its
+    constructor (Serve's replacement of a killed one, loading its model) answers only when
+    that ends: it is asked with a short timeout, so it cannot hide the busy one meanwhile."""
     import ray
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         for actor in replica_actors():
             try:
-                if ray.get(actor.get_num_ongoing_requests.remote(), timeout=10) > 0:
+                if ray.get(actor.get_num_ongoing_requests.remote(), timeout=1) > 0:
                     return actor
             except Exception:  # a replica starting or stopping: look again
                 continue
@@ -377,10 +379,25 @@ def busy_replica(timeout_s: float) -> object | None:
     return None
 
 
+def replicas_running(count: int, timeout_s: float) -> bool:
+    """Whether Serve has `count` engine replicas running (a killed one replaced) in time."""
+    from ray import serve
+
+    from engine.ray_replica import APP_NAME, DEPLOYMENT_NAME
+
+    def running() -> bool:
+        app = serve.status().applications.get(APP_NAME)
+        deployment = app.deployments.get(DEPLOYMENT_NAME) if app else None
+        return deployment is not None and deployment.replica_states.get("RUNNING", 0) == count
+
+    return wait_until(running, timeout_s)
+
+
 def test_a_single_image_whose_replica_is_killed_is_retried_and_recorded_once(two_front_ends):
     import ray
 
     clients, s3, bucket, database = two_front_ends
+    assert replicas_running(2, timeout_s=300)
     keys_before = set(s3.keys(bucket, f"{PREFIX}/images/"))
     prompt = "a fox whose replica died"
     # About ten seconds of pipeline on one torch thread: time to find its replica and kill it.
@@ -412,6 +429,7 @@ def test_a_streamed_call_whose_replica_is_killed_fails_in_one_sentence(remote, e
             killed.append(victim)
 
     request = GenerationRequest("a fox", seed=61, steps=60, width=256, height=256)
+    assert replicas_running(2, timeout_s=300)  # the last test's killed replica was replaced
     with pytest.raises(GenerationFailedError) as raised:
         remote.generate(request, "demo", on_progress=kill_its_replica)
     message = str(raised.value)
