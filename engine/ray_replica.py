@@ -20,8 +20,8 @@ keep every request on that one replica, the others idle. Preloaded everywhere, t
 requests spread over all replicas (each to the one with the shorter queue).
 
 `build_app({"models_dir": ..., "torch_threads": 1, "preload": ["demo"]})` is the application
-builder that
-`serve run` / `serve deploy` name in `deploy/serve_config.yaml`. This module needs Ray
+builder that `serve run` / `serve deploy` name in `deploy/serve_config.yaml` (GPUs) and
+`deploy/serve_local.yaml` (the README's local cluster). This module needs Ray
 (`pip install 'prompt-atelier[cluster]'`); nothing else in `engine/` imports it.
 """
 
