@@ -139,6 +139,7 @@ def main() -> None:
         ray.shutdown()
         if ray_dir is not None:
             shutil.rmtree(ray_dir, ignore_errors=True)
+        shutil.rmtree(models_dir, ignore_errors=True)
     median = {name: statistics.median(values) for name, values in times.items()}
     print(
         f"{args.requests} single-image requests, demo model {args.size}x{args.size}, "
