@@ -8,8 +8,10 @@
   pipeline call).
 
 The three set-ups are deployed side by side and measured in interleaved rounds, so all see the
-same load; medians are printed, and the ratios. On a shared machine (other work on the same
-cores) the replica ratio is noisy and lower than on an idle one: say so with the figures.
+same load; medians are printed, and the ratios, and how many requests each replica served over
+all rounds (from each result's `served` provenance; counts, so they hold under any load: 16/0
+for two replicas is a routing fault, not a speed one). On a shared machine (other work on the
+same cores) the replica ratio is noisy and lower than on an idle one: say so with the figures.
 Last line `ratio: X` = one replica's time / two replicas' time.
 
     .venv/bin/python bench/scale_out.py [--smoke] [--rounds 3] [--size 128] [--steps 8]
@@ -26,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -55,15 +58,15 @@ def short_temp_dir() -> str:
 def deploy(name: str, replicas: int, models_dir: Path, cpus: float) -> object:
     options = replica_options(replicas)
     options["ray_actor_options"]["num_cpus"] = cpus
-    app = EngineReplica.options(**options).bind(str(models_dir), 1)
+    app = EngineReplica.options(**options).bind(str(models_dir), 1, preload=["demo"])
     return serve.run(app, name=name, route_prefix=None)
 
 
 def run_all(
     hosted: HostedEngine, requests: list[GenerationRequest], stream: bool
-) -> tuple[float, set[str]]:
+) -> tuple[float, Counter[str]]:
     """Send every request at once (a thread each); return the wall time until all are done
-    and the replicas that served them."""
+    and how many requests each replica served."""
     results: list[object] = [None] * len(requests)
 
     def one(index: int) -> None:
@@ -79,7 +82,7 @@ def run_all(
     elapsed = time.perf_counter() - started
     if any(r is None for r in results):
         raise SystemExit("some requests failed; see the log above")
-    return elapsed, {r.provenance["served"]["replica"] for r in results}  # type: ignore[union-attr]
+    return elapsed, Counter(r.provenance["served"]["replica"] for r in results)  # type: ignore[union-attr]
 
 
 def main() -> None:
@@ -119,23 +122,24 @@ def main() -> None:
             )
             for k in range(args.requests)
         ]  # fmt: skip
-        for hosted, stream in setups.values():  # warm up: load the model on every replica
+        for hosted, stream in setups.values():  # warm up (each replica loaded the model at start)
             run_all(hosted, requests[:4], stream)
         times: dict[str, list[float]] = {name: [] for name in setups}
-        used: dict[str, set[str]] = {name: set() for name in setups}
+        used: dict[str, Counter[str]] = {name: Counter() for name in setups}
         for round_index in range(args.rounds):
             names = list(setups) if round_index % 2 == 0 else list(reversed(setups))
             for name in names:
                 hosted, stream = setups[name]
                 elapsed, replicas = run_all(hosted, requests, stream)
                 times[name].append(elapsed)
-                used[name] |= replicas
+                used[name] += replicas
             print(", ".join(f"{n} {times[n][-1]:.2f}s" for n in setups), flush=True)
     finally:
         serve.shutdown()
         ray.shutdown()
         if ray_dir is not None:
             shutil.rmtree(ray_dir, ignore_errors=True)
+        shutil.rmtree(models_dir, ignore_errors=True)
     median = {name: statistics.median(values) for name, values in times.items()}
     print(
         f"{args.requests} single-image requests, demo model {args.size}x{args.size}, "
@@ -145,7 +149,7 @@ def main() -> None:
     for name, value in median.items():
         print(
             f"{name}: {value:.2f}s ({args.requests / value:.2f} images/s, "
-            f"{len(used[name])} replica(s) used)"
+            f"requests per replica {'/'.join(str(n) for n in sorted(used[name].values()))})"
         )
     print(f"batch ratio: {median['two replicas'] / median['two replicas, batched']:.2f}")
     print(f"ratio: {median['one replica'] / median['two replicas']:.2f}")

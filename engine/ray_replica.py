@@ -13,8 +13,15 @@ a model goes to a replica that has it) and runs one pipeline call per request:
 
 Every result's provenance says which replica made it and in which batch (`served`).
 
-`build_app({"models_dir": ..., "torch_threads": 1})` is the application builder that
-`serve run` / `serve deploy` name in `deploy/serve_config.yaml`. This module needs Ray
+Each replica loads the models named in `preload` before it takes requests. Serve routes a model's
+requests only to replicas that have it loaded, for as long as one of them has a free slot (up
+to `max_ongoing_requests`): a model that only the first replica to be asked had loaded would
+keep every request on that one replica, the others idle. Preloaded everywhere, the model's
+requests spread over all replicas (each to the one with the shorter queue).
+
+`build_app({"models_dir": ..., "torch_threads": 1, "preload": ["demo"]})` is the application
+builder that `serve run` / `serve deploy` name in `deploy/serve_config.yaml` (GPUs) and
+`deploy/serve_local.yaml` (the README's local cluster). This module needs Ray
 (`pip install 'prompt-atelier[cluster]'`); nothing else in `engine/` imports it.
 """
 
@@ -85,13 +92,16 @@ def split_result(result: GenerationResult, index: int) -> GenerationResult:
 class EngineReplica:
     """One engine replica (see the module docstring)."""
 
-    def __init__(
+    async def __init__(  # type: ignore[misc]  # Serve awaits an async constructor
         self,
         models_dir: str,
         torch_threads: int | None = None,
         device: str | None = None,
         dtype: str | None = None,
+        preload: Sequence[str] = (),
     ) -> None:
+        """`preload`: models loaded before the replica takes requests (see the module
+        docstring); at most the replica's few, the last ones kept."""
         if torch_threads:
             import torch
 
@@ -100,6 +110,8 @@ class EngineReplica:
         self._device = device
         self._dtype = dtype
         self.replica_id = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        for model_id in preload:
+            await self.engine_for(model_id)
 
     @serve.multiplexed(max_num_models_per_replica=MODELS_PER_REPLICA)
     async def engine_for(self, model_id: str) -> Engine:
@@ -205,8 +217,18 @@ def build_app(args: dict[str, Any]) -> Any:
         raise ValueError("Set models_dir (or ATELIER_MODELS_DIR): the folder of the models.")
     threads = args.get("torch_threads")
     return EngineReplica.options(**replica_options()).bind(
-        str(models_dir),
+        str(Path(str(models_dir)).expanduser()),
         int(threads) if threads else None,
         args.get("device"),
         args.get("dtype"),
+        preload_list(args.get("preload")),
     )
+
+
+def preload_list(value: Any) -> list[str]:
+    """`preload` as the config gives it: a list, or one comma-separated string (`serve run
+    ... preload=demo,sketch`); none when empty."""
+    if not value:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [str(item).strip() for item in items if str(item).strip()]

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     from ui.clip_tokenizer import clip_tokenizer
     from ui.hosting.auth import HostingError
     from ui.hosting.engine_loading import EngineLoading
-    from ui.hosting.engine_runners import runner_for
+    from ui.hosting.engine_runners import engine_choice, runner_for
     from ui.hosting.mode import hosting_from, with_browser_secret
     from ui.hosting.served import launch_options
     from ui.page_assets import launch_assets
@@ -111,6 +111,12 @@ def run(args: argparse.Namespace) -> int:
         clip_tokenizer().load()  # the page's token counts first: transformers, not torch
         return build_engine(data_dir, device, dtype)
 
+    try:
+        # On Ray the replicas hold the models; this front end loads none (it resolves
+        # wildcards and checks requests only).
+        on_ray = engine_choice(getattr(args, "engine", None)) == "ray"
+    except EngineError as exc:
+        raise CommandError(str(exc)) from None
     engine: Engine | EngineLoading
     if zero_gpu:
         engine = build_engine(data_dir, device, dtype)
@@ -119,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
             build,
             models_dir(data_dir),
             data_dir / "loras",
-            warm_model=default.model,
+            warm_model=None if on_ray else default.model,
         )
     try:
         hosting = hosting_from(

@@ -22,6 +22,7 @@ The page, the API, the CLI, Compare, ablation and reproduce all reach a runner t
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Generator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,6 +39,8 @@ ENGINE_ENV = "ATELIER_ENGINE"
 ENGINES = ("local", "ray")
 # A single image whose replica died is asked again (same seed, nothing recorded yet).
 REPLICA_LOST_RETRIES = 1
+# How long a front end waits for an engine application that Serve is still deploying.
+DEPLOYING_WAIT_S = 300.0
 
 
 class PipelineRunner(Protocol):
@@ -148,9 +151,13 @@ def _one_sentence(exc: BaseException) -> BaseException:
     )
 
 
-def connect_ray(engine: Engine | EngineLoading) -> RayRunner:
+def connect_ray(
+    engine: Engine | EngineLoading, deploying_wait_s: float = DEPLOYING_WAIT_S
+) -> RayRunner:
     """A `RayRunner` on the cluster at `RAY_ADDRESS` (else the local one `ray start` made),
-    whose `engine.ray_replica` application must be running (`serve run deploy/...`)."""
+    whose `engine.ray_replica` application must be deployed (`serve deploy deploy/...`). An
+    application still being deployed (`serve deploy` returns before it exists) is waited
+    for, up to `deploying_wait_s`."""
     try:
         import ray
         from ray import serve
@@ -164,21 +171,51 @@ def connect_ray(engine: Engine | EngineLoading) -> RayRunner:
     try:
         if not ray.is_initialized():
             ray.init(address=address, log_to_driver=False, logging_level="warning")
-        handle = serve.get_app_handle(APP_NAME)
+        handle = _app_handle(serve, APP_NAME, deploying_wait_s)
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise EngineError(
             f"No engine replicas at Ray address {address!r} ({reason}); start them with "
-            "`serve run deploy/serve_config.yaml`."
+            "`serve deploy deploy/serve_local.yaml` (README 'Scaling out')."
         ) from None
     return RayRunner(engine, handle)
 
 
+def _app_handle(serve: Any, name: str, deploying_wait_s: float) -> Any:
+    """The application's handle; while Serve still deploys it, asked again once a second."""
+    deadline = time.monotonic() + deploying_wait_s
+    said = False
+    while True:
+        try:
+            return serve.get_app_handle(name)
+        except Exception:
+            if time.monotonic() > deadline or not _deploying(serve, name):
+                raise
+        if not said:
+            print(f"Waiting for Ray Serve to deploy {name!r}…", flush=True)
+            said = True
+        time.sleep(1)
+
+
+def _deploying(serve: Any, name: str) -> bool:
+    """Whether Serve has application `name` in hand but not yet made (deploying)."""
+    try:
+        app = serve.status().applications.get(name)
+    except Exception:
+        return False
+    return app is not None and app.status in ("NOT_STARTED", "DEPLOYING")  # a str enum
+
+
+def engine_choice(choice: str | None = None) -> str:
+    """'local' or 'ray': `choice`, else `ATELIER_ENGINE`, else 'local'."""
+    choice = (choice or os.environ.get(ENGINE_ENV) or "local").strip().lower()
+    if choice not in ENGINES:
+        raise EngineError(f"The engine is 'local' or 'ray', not {choice!r}.")
+    return choice
+
+
 def runner_for(engine: Engine | EngineLoading, choice: str | None = None) -> PipelineRunner:
     """The runner `choice` names (default: `ATELIER_ENGINE`, else in-process)."""
-    choice = (choice or os.environ.get(ENGINE_ENV) or "local").strip().lower()
-    if choice == "local":
-        return InProcessRunner(engine)
-    if choice == "ray":
+    if engine_choice(choice) == "ray":
         return connect_ray(engine)
-    raise EngineError(f"The engine is 'local' or 'ray', not {choice!r}.")
+    return InProcessRunner(engine)

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from engine.request import GenerationRequest, ImageSpec
 from tests.gallery.conftest import PostgresCluster, start_cluster
 from tests.object_store import MotoServer, free_port
 from ui.hosting.batch import RunControl
+from ui.hosting.engine_loading import READY_LINE
 from ui.hosting.engine_runners import RayRunner
 from ui.hosting.hosted_engine import HostedEngine
 
@@ -48,7 +50,8 @@ def pixels(image) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def replicas(models_dir) -> Iterator[object]:
-    """A local Ray cluster with two engine replicas (one CPU and one torch thread each)."""
+    """A local Ray cluster with two engine replicas (one CPU and one torch thread each), each
+    with the demo model loaded at start."""
     ray = pytest.importorskip("ray")
     from ray import serve
 
@@ -57,7 +60,7 @@ def replicas(models_dir) -> Iterator[object]:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         app = EngineReplica.options(num_replicas=2, ray_actor_options={"num_cpus": 1}).bind(
-            str(models_dir), 1
+            str(models_dir), 1, preload=["demo"]
         )
         yield serve.run(app, name=APP_NAME, route_prefix=None)
     finally:
@@ -107,8 +110,14 @@ def wait_for(port: int, process: subprocess.Popen, log_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
+def fronts_root(tmp_path_factory) -> Path:
+    """The front ends' data folders and logs."""
+    return tmp_path_factory.mktemp("fronts")
+
+
+@pytest.fixture(scope="module")
 def two_front_ends(
-    tmp_path_factory,
+    fronts_root: Path,
     replicas,
     s3_server: MotoServer,
     gallery_server: PostgresCluster,
@@ -117,7 +126,7 @@ def two_front_ends(
     import ray
     from gradio_client import Client
 
-    root = tmp_path_factory.mktemp("fronts")
+    root = fronts_root
     bucket = s3_server.new_bucket()
     database = gallery_server.server.create_database("fronts")
     env = {
@@ -144,6 +153,27 @@ def two_front_ends(
                 process.kill()
                 process.wait(timeout=30)
             log.close()
+
+
+def test_concurrent_requests_for_one_model_are_served_by_both_replicas(remote):
+    # Serve sends a model's requests only to replicas that have it loaded while one has a free
+    # slot: had only the replica that served this first request loaded the model, it would get
+    # all eight below. Each replica loads it at start, so they spread.
+    first = remote.generate(GenerationRequest("a fox", seed=1, **SMALL), "demo")
+    results: list = [None] * 8
+
+    def ask(index: int) -> None:
+        request = GenerationRequest(f"a fox {index}", seed=200 + index, **SMALL)
+        results[index] = remote.generate(request, "demo", on_progress=lambda _update: None)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(results))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+    served = Counter(result.provenance["served"]["replica"] for result in results)
+    assert first.provenance["served"]["replica"] in served
+    assert len(served) == 2, f"one replica served them all: {served}"
 
 
 def test_a_batch_streams_progress_and_equals_the_in_process_engine(engine, remote):
@@ -254,6 +284,16 @@ def test_two_front_ends_on_two_replicas_share_one_gallery_and_one_store(two_fron
     assert all("replica" in row[0]["served"] for row in provenances)  # made on the replicas
 
 
+def test_front_ends_on_ray_load_no_model_themselves(two_front_ends, fronts_root: Path):
+    # The replicas hold the models: a front end (here `--model demo`, which it would otherwise
+    # build into its data folder's models/ and load behind the page) only resolves wildcards.
+    for name in ("front-a", "front-b"):
+        log = fronts_root / f"{name}.log"
+        assert wait_until(lambda log=log: READY_LINE in log.read_text(errors="replace"), 300)
+        models = fronts_root / name / "models"
+        assert not models.exists() or not any(models.iterdir()), f"{name} built a model"
+
+
 # Faults: these run last, on the same front ends and replicas (a killed replica is replaced by
 # Serve; the PostgreSQL server comes back on its port).
 
@@ -322,14 +362,16 @@ def replica_actors() -> list[object]:
 
 
 def busy_replica(timeout_s: float) -> object | None:
-    """The replica actor with a request in flight, once there is one."""
+    """The replica actor with a request in flight, once there is one. A replica still in its
+    constructor (Serve's replacement of a killed one, loading its model) answers only when
+    that ends: it is asked with a short timeout, so it cannot hide the busy one meanwhile."""
     import ray
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         for actor in replica_actors():
             try:
-                if ray.get(actor.get_num_ongoing_requests.remote(), timeout=10) > 0:
+                if ray.get(actor.get_num_ongoing_requests.remote(), timeout=1) > 0:
                     return actor
             except Exception:  # a replica starting or stopping: look again
                 continue
@@ -337,10 +379,25 @@ def busy_replica(timeout_s: float) -> object | None:
     return None
 
 
+def replicas_running(count: int, timeout_s: float) -> bool:
+    """Whether Serve has `count` engine replicas running (a killed one replaced) in time."""
+    from ray import serve
+
+    from engine.ray_replica import APP_NAME, DEPLOYMENT_NAME
+
+    def running() -> bool:
+        app = serve.status().applications.get(APP_NAME)
+        deployment = app.deployments.get(DEPLOYMENT_NAME) if app else None
+        return deployment is not None and deployment.replica_states.get("RUNNING", 0) == count
+
+    return wait_until(running, timeout_s)
+
+
 def test_a_single_image_whose_replica_is_killed_is_retried_and_recorded_once(two_front_ends):
     import ray
 
     clients, s3, bucket, database = two_front_ends
+    assert replicas_running(2, timeout_s=300)
     keys_before = set(s3.keys(bucket, f"{PREFIX}/images/"))
     prompt = "a fox whose replica died"
     # About ten seconds of pipeline on one torch thread: time to find its replica and kill it.
@@ -372,6 +429,7 @@ def test_a_streamed_call_whose_replica_is_killed_fails_in_one_sentence(remote, e
             killed.append(victim)
 
     request = GenerationRequest("a fox", seed=61, steps=60, width=256, height=256)
+    assert replicas_running(2, timeout_s=300)  # the last test's killed replica was replaced
     with pytest.raises(GenerationFailedError) as raised:
         remote.generate(request, "demo", on_progress=kill_its_replica)
     message = str(raised.value)
