@@ -153,7 +153,12 @@ def run(args: argparse.Namespace) -> int:
         prevent_thread_lock=True,
     )
     if isinstance(engine, EngineLoading):
-        print("Loading torch, diffusers and the model behind the page…", flush=True)
+        loading = (
+            "Loading torch and diffusers behind the page (the models load on the Ray replicas)…"
+            if on_ray
+            else "Loading torch, diffusers and the model behind the page…"
+        )
+        print(loading, flush=True)
         engine.start()
     app.block_thread()
     return 0
