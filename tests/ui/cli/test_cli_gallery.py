@@ -55,3 +55,18 @@ def test_import_of_a_file_that_is_no_picture_is_one_line(tmp_path):
     assert missing.stderr.splitlines() == [
         f"error: There is no folder or file at {tmp_path / 'nowhere'}."
     ]
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
+    """`app.py ... | head`: the pipe closes before the command prints; no traceback."""
+    compose = ["compose", "--subject", "a lighthouse", "--lighting", "golden hour"]
+    command = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--data-dir", str(tmp_path), *compose],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    command.stdout.close()  # the reader is gone before the first line
+    _, err = command.communicate(timeout=120)
+    assert command.returncode == 141
+    assert err == b""
