@@ -42,7 +42,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="SUB-COMMAND")
     for module in COMMAND_MODULES:
         module.register(sub)
+    _data_dir_after_the_sub_command(parser, set())
     return parser
+
+
+def _data_dir_after_the_sub_command(parser: argparse.ArgumentParser, seen: set[int]) -> None:
+    """`--data-dir` is read after any sub-command too (`generate ... --data-dir DIR`), where it
+    wins over one given before; its help stays on the top-level parser."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for child in action.choices.values():
+            if id(child) in seen:  # an alias names the same parser
+                continue
+            seen.add(id(child))
+            child.add_argument("--data-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+            _data_dir_after_the_sub_command(child, seen)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

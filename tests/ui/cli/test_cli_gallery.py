@@ -70,3 +70,23 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
     _, err = command.communicate(timeout=120)
     assert command.returncode == 141
     assert err == b""
+
+
+def test_data_dir_may_follow_the_sub_command(tmp_path):
+    """`gallery import X --data-dir D` as an artist types it; it wins over one given first."""
+    data = tmp_path / "data"
+    one = picture(tmp_path / "in" / "one.png", (200, 10, 10))
+    typed = ["gallery", "import", str(one), "--data-dir", str(data)]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), *typed],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    listed = run_app("gallery", "list", "--data-dir", str(data), data_dir=tmp_path / "other")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith("#1 ")
+    assert run_app("gallery", "list", data_dir=data).stdout == listed.stdout
+    assert not (tmp_path / "other").exists()
