@@ -233,3 +233,13 @@ def test_a_hub_id_that_cannot_be_had_is_the_only_line_on_stderr(data_dir, tmp_pa
         "error: Model 'nobody/no-such-model' is not in the local cache and could not be "
         "fetched from the Hugging Face hub (OSError)."
     ]
+
+
+def test_a_device_torch_does_not_know_is_one_line(data_dir, tmp_path):
+    done = run_app(
+        "generate", "a fox", "--device", "banana", "--out", str(tmp_path), data_dir=data_dir
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "error: Unknown device 'banana'; choose cuda, mps or cpu (or cuda:N)."
+    ]
