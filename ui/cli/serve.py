@@ -170,9 +170,11 @@ def run(args: argparse.Namespace) -> int:
             server_port=port,
             **launch_options(store, hosting),
             prevent_thread_lock=True,
+            quiet=True,  # Gradio's lines tell the user to pass share=True to launch()
         )
     except OSError as exc:
         raise CommandError(launch_failure(exc, host, port)) from None
+    print(f"Running on {app.local_url}", flush=True)
     if isinstance(engine, EngineLoading):
         print("Loading torch, diffusers and the model behind the page…", flush=True)
         engine.start()

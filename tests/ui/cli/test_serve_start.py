@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,29 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path):
     assert done.stderr.splitlines() == [
         f"error: Port {port} is in use on 127.0.0.1; choose another with --port."
     ]
+
+
+@pytest.mark.slow
+def test_serve_on_a_port_says_where_and_answers_there(tmp_path):
+    """`app.py serve --port N` as the README has it: one line with the address (none of
+    Gradio's advice to edit launch()), and the page answers there."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, str(ROOT / "app.py"), "--data-dir", str(tmp_path), "serve"]
+    server = subprocess.Popen(
+        [*command, "--port", str(port), "--model", "demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    try:
+        said = [server.stdout.readline().rstrip("\n") for _ in range(2)]
+        assert said == ["Using demo.", f"Running on http://127.0.0.1:{port}/"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60) as page:
+            assert page.status == 200 and b"Prompt Atelier" in page.read()
+    finally:
+        server.terminate()
+        rest, _ = server.communicate(timeout=60)
+    assert "launch()" not in rest and "Traceback" not in rest
