@@ -10,7 +10,12 @@ _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 def choose_device(preferred: str | None = None) -> torch.device:
     """The requested device, or the best available one."""
     if preferred and preferred != "auto":
-        device = torch.device(preferred)
+        try:
+            device = torch.device(preferred)
+        except RuntimeError:  # torch's text lists twenty device types nobody runs on
+            raise ValueError(
+                f"Unknown device {preferred!r}; choose cuda, mps or cpu (or cuda:N)."
+            ) from None
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError("CUDA was requested but no CUDA device is available.")
         if device.type == "mps" and not torch.backends.mps.is_available():

@@ -8,7 +8,9 @@ progress the user asked for, and nothing in it can be acted on.
 `DIFFUSERS_VERBOSITY`, `HF_HUB_DISABLE_PROGRESS_BARS`) unless the environment already sets
 them, before those libraries are imported, so `TRANSFORMERS_VERBOSITY=info` brings their
 output back, and ignores their FutureWarnings and DeprecationWarnings unless Python's own
-`-W`/`PYTHONWARNINGS` asks for warnings; `follow_hub_progress_setting` gives diffusers' bars
+`-W`/`PYTHONWARNINGS` asks for warnings, nor the UserWarnings in `NOTICES_TO_IGNORE`
+(deprecations the hub words as UserWarnings, Gradio's "not yet implemented" for limits
+the page states anyway); `follow_hub_progress_setting` gives diffusers' bars
 the same switch once diffusers is loaded. Our own progress (the CLI's step bar, the page's)
 is not affected.
 """
@@ -20,6 +22,11 @@ import sys
 import warnings
 
 THIRD_PARTY_MODULES = r"(transformers|diffusers|huggingface_hub)(\.|$)"
+# (message pattern, module): UserWarnings a user of the app or the CLI cannot act on.
+NOTICES_TO_IGNORE = (
+    (r"The `local_dir_use_symlinks` argument is deprecated", r"huggingface_hub(\.|$)"),
+    (r"The `(row|column)_limits` parameter is not yet implemented", r"gradio(\.|$)"),
+)
 QUIET_DEFAULTS = {
     "TRANSFORMERS_VERBOSITY": "error",
     "DIFFUSERS_VERBOSITY": "error",
@@ -34,6 +41,8 @@ def quiet_third_party_output() -> None:
     if not sys.warnoptions:
         for category in (FutureWarning, DeprecationWarning):
             warnings.filterwarnings("ignore", category=category, module=THIRD_PARTY_MODULES)
+        for message, module in NOTICES_TO_IGNORE:
+            warnings.filterwarnings("ignore", message, UserWarning, module)
     if "transformers" in sys.modules:  # imported already: its switches were read at import
         from transformers.utils import logging as transformers_logging
 

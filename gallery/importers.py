@@ -146,10 +146,17 @@ def import_folder(
     user_id: str | None = None,
     time_limit_s: float | None = None,
 ) -> ImportReport:
-    """Import every PNG, JPEG and WebP under `folder`; `GalleryError` if there is no folder."""
+    """Import every PNG, JPEG and WebP under `folder` (or the one image file it names);
+    `GalleryError` if there is no such folder or file."""
     root = Path(folder)
-    if not root.is_dir():
-        raise GalleryError(f"There is no folder at {root}.")
+    if root.is_file():
+        if root.suffix.lower() not in IMAGE_EXTENSIONS:
+            raise GalleryError(f"{root.name} is not a PNG, JPEG or WebP file.")
+        paths: Iterator[Path] = iter([root])
+    elif root.is_dir():
+        paths = image_files(root, recursive=recursive)
+    else:
+        raise GalleryError(f"There is no folder or file at {root}.")
     imported: list[int] = []
     duplicates: list[Path] = []
     without_metadata: list[Path] = []
@@ -157,7 +164,7 @@ def import_folder(
     found: list[tuple[Path, str]] = []
     notes: list[tuple[Path, str]] = []
     formats: Counter[str] = Counter()
-    for path in image_files(root, recursive=recursive):
+    for path in paths:
         deadline = Deadline(time_limit_s) if time_limit_s is not None else Deadline()
         try:
             new_id, reading = import_file(store, path, user_id=user_id, deadline=deadline)

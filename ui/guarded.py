@@ -3,7 +3,8 @@
 
 The app's own errors (`EngineError`, `GalleryError`, `FormError`) are sentences written for
 the visitor and are shown as they are (HTML escaped); anything else is logged with its
-traceback on the server and shown as `UNEXPECTED`.
+traceback on the server and shown as `UNEXPECTED`. A visitor's bad input leaves no traceback
+on the server's console.
 """
 
 from __future__ import annotations
@@ -28,13 +29,16 @@ MEANT_FOR_VISITORS = (EngineError, GalleryError, FormError)
 
 
 def visitor_error(error: Exception) -> AppError:
-    """The one sentence a visitor sees for `error` (a `gr.Error` stays as it is)."""
+    """The one sentence a visitor sees for `error` (a `gr.Error` keeps its text). None prints
+    Gradio's traceback on the server's console: a sentence for the visitor is no server fault,
+    and an unexpected error is logged here, with its traceback, once."""
     if isinstance(error, AppError):
+        error.print_exception = False
         return error
     if isinstance(error, MEANT_FOR_VISITORS):
-        return gr.Error(shown(error))
+        return gr.Error(shown(error), print_exception=False)
     LOG.error("Unexpected error in a handler", exc_info=error)
-    return gr.Error(UNEXPECTED)
+    return gr.Error(UNEXPECTED, print_exception=False)
 
 
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:

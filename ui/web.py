@@ -194,7 +194,7 @@ def _header(
     gr.Markdown(f"# {TITLE}\nCraft prompts, generate, compare, keep everything.")
     gr.Markdown(**banner(default_model))
     if not engine.ready:
-        _loading_line(engine)
+        _loading_line(app, engine)
     hint = gr.Markdown(FIRST_RUN_HINT, visible=False, elem_id="first-run")
     if hosting.limits is not None:
         models = ", ".join(f"`{m}`" for m in hosting.allowed_models)
@@ -232,10 +232,12 @@ def _queue(app: gr.Blocks, hosting: Hosting, visitors: Visitors | None) -> None:
     guard_handlers(app)
 
 
-def _loading_line(engine: HostedEngine) -> gr.Markdown:
+def _loading_line(app: gr.Blocks, engine: HostedEngine) -> gr.Markdown:
     """A line that shows while the engine (torch, diffusers, the first model) loads behind the
-    page, polled each second until it is ready; it stays to show a failure."""
-    line = gr.Markdown(engine.loading_status, elem_id="model-loading")  # read at each page load
+    page, read at each page load and polled each second until it is ready; it stays to show a
+    failure. Private: a callable value would be a public `/loading_status` endpoint."""
+    line = gr.Markdown(engine.loading_status(), elem_id="model-loading")
+    app.load(engine.loading_status, outputs=line, **QUIET)
     timer = gr.Timer(LOADING_POLL_SECONDS)
 
     def poll() -> tuple[Any, Any]:

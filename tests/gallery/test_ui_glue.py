@@ -226,7 +226,7 @@ def test_cli_errors_are_one_line(data_dir, capsys):
     assert cli(data_dir, "show", "999") == 2
     assert capsys.readouterr().err.strip() == "error: There is no generation 999."
     assert cli(data_dir, "import", str(data_dir / "missing")) == 2
-    assert "error: There is no folder at" in capsys.readouterr().err
+    assert "error: There is no folder or file at" in capsys.readouterr().err
     assert cli(data_dir, "export", "1", "--out", str(data_dir / "x.txt")) == 2
     assert "must end in .zip" in capsys.readouterr().err
 

@@ -110,6 +110,15 @@ def test_unknown_style_is_a_one_line_error_with_exit_2(capsys, tmp_path):
     assert err.count("\n") == 1
 
 
+@pytest.mark.parametrize("flags", [(), ("--subject", "  ")])
+def test_nothing_to_compose_is_a_one_line_error(capsys, tmp_path, flags):
+    code, out, err = compose(capsys, tmp_path, *flags)
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: Nothing to compose: give a --subject, a --style or some terms (see --help).\n"
+    )
+
+
 def test_list_styles_filters_by_name_or_category(capsys, tmp_path):
     code, out, _ = compose(capsys, tmp_path, "--list-styles", "oil")
     assert code == 0

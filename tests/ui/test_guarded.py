@@ -79,3 +79,18 @@ def test_gr_error_passes_and_the_signature_is_kept():
     assert list(inspect.signature(guarded(overflow)).parameters) == ["page", "request"]
     once = guarded(overflow)
     assert guarded(once) is once
+
+
+@pytest.mark.parametrize(
+    "error", [gr.Error("Choose a model first."), FormError("Steps must be 1."), KeyError("x")]
+)
+def test_no_error_prints_gradios_traceback_on_the_console(error):
+    """A visitor's bad input is a sentence on the page, not 35 lines in the server's terminal;
+    an unexpected error is logged once, by the guard."""
+
+    def fail():
+        raise error
+
+    with pytest.raises(gr.Error) as raised:
+        guarded(fail)()
+    assert raised.value.print_exception is False

@@ -135,6 +135,7 @@ def _recipe_widgets(
         lines=2,
         placeholder="a lighthouse on a rocky cliff, (stormy sea:1.2)",
         elem_id="builder-subject",
+        elem_classes=["prompt"],  # Ctrl+Up/Down weight a word here too
     )
     with gr.Group():
         with gr.Row():
@@ -189,6 +190,7 @@ def _recipe_widgets(
         lines=2,
         placeholder="anything else, added after the picks and before quality terms",
         elem_id="builder-free-text",
+        elem_classes=["prompt"],  # Ctrl+Up/Down weight a word here too
     )
     negative_sets.select(
         lambda group, current: (add_term_group(vocabularies, "negative", group, current), None),

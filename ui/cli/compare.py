@@ -10,13 +10,18 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.errors import EngineError
 from gallery.errors import GalleryError
 from ui.cli.errors import CommandError
 from ui.cli.model_flags import add_model_flags, model_values
+from ui.cli.paths import out_folder
 from ui.forms import CompareForm, FormError
 from ui.settings import gallery_dir, models_dir, resolve_data_dir
+
+if TYPE_CHECKING:
+    from ui.compare.view import ExperimentView
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,7 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--name", default="", help="experiment name (default: the labels)")
     parser.add_argument("--device", help="cuda, mps or cpu (default: best available)")
     parser.add_argument("--dtype", choices=["fp32", "fp16", "bf16"])
-    parser.add_argument("--out", default="outputs", help="folder for the contact sheet and PNGs")
+    parser.add_argument(
+        "--out", type=out_folder, default="outputs", help="folder for the contact sheet and PNGs"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -86,12 +93,25 @@ def read_form(args: argparse.Namespace) -> CompareForm:
         raise CommandError(str(exc)) from None
 
 
+def write_files(view: ExperimentView, out: Path) -> None:
+    """The contact sheet and one PNG per cell (a copy of the gallery's file) under `out`."""
+    from gallery.experiment_export import cell_file_name
+    from ui.compare.contact_sheet import contact_sheet_png
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "contact_sheet.png").write_bytes(contact_sheet_png(view))
+    for (row, _column), cell in sorted(view.cells.items()):
+        if cell.image_path is not None:
+            name = cell_file_name(row, cell.variant_index, cell.axis_index, cell.generation.seed)
+            target = out / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(cell.image_path, target)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the experiment, write the files, print the experiment id."""
-    from gallery.experiment_export import cell_file_name
     from gallery.owners import LOCAL_OWNER
     from gallery.store import GalleryStore
-    from ui.compare.contact_sheet import contact_sheet_png
     from ui.compare.runner import run_experiment
     from ui.compare.view import load_view
     from ui.hosting.hosted_engine import HostedEngine
@@ -106,16 +126,13 @@ def run(args: argparse.Namespace) -> int:
             store = opened.for_owner(LOCAL_OWNER)
             outcome = run_experiment(engine, store, form)
             view = load_view(store, outcome.experiment.id)
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "contact_sheet.png").write_bytes(contact_sheet_png(view))
-            for (row, _column), cell in sorted(view.cells.items()):
-                if cell.image_path is not None:
-                    name = cell_file_name(
-                        row, cell.variant_index, cell.axis_index, cell.generation.seed
-                    )
-                    target = out / name
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(cell.image_path, target)
+            try:
+                write_files(view, out)
+            except OSError as exc:
+                raise CommandError(
+                    f"Cannot write to {out}: {exc.strerror or type(exc).__name__}; "
+                    f"the experiment is kept in the gallery as {outcome.experiment.id}."
+                ) from None
     except (EngineError, GalleryError) as exc:
         raise CommandError(str(exc)) from None
     except ValueError as exc:  # device or dtype flags

@@ -99,6 +99,10 @@ def _compose(args: argparse.Namespace, library: StyleLibrary, data_dir: Path) ->
             return _list_styles(library, args.list_styles, args.category, as_json=args.json)
         recipe = build_recipe(args)
         composed = compose_prompt(recipe, library)
+        if not (composed.positive.strip() or composed.negative.strip()):
+            raise CommandError(
+                "Nothing to compose: give a --subject, a --style or some terms (see --help)."
+            )
         choices: tuple[WildcardChoice, ...] | None = None
         if args.seed is not None:
             composed, choices = _resolve_wildcards(composed, args.seed, data_dir)

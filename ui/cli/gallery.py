@@ -53,7 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     actions = parser.add_subparsers(dest="gallery_action", metavar="ACTION", required=True)
 
-    search = actions.add_parser("search", help="list generations, newest first")
+    search = actions.add_parser(
+        "search", aliases=["list"], help="list generations, newest first (also: list)"
+    )
     search.add_argument("text", nargs="?", default="", help="words that must be in the prompt")
     search.add_argument("--model", help="only this model id")
     search.add_argument("--tag", help="only generations with this tag")
@@ -72,9 +74,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     import_ = actions.add_parser(
         "import",
-        help="import a folder of PNG, JPEG and WebP images (A1111, Fooocus, ComfyUI, ...)",
+        help="import a folder of PNG, JPEG and WebP images, or one image (A1111, Fooocus, "
+        "ComfyUI, ...)",
     )
-    import_.add_argument("folder", help="folder to read PNG, JPEG and WebP files from")
+    import_.add_argument(
+        "folder", help="folder to read PNG, JPEG and WebP files from, or one such file"
+    )
     import_.add_argument("--no-recursive", action="store_true", help="skip sub-folders")
 
     export = actions.add_parser("export", help="write images and their settings to a zip")
@@ -124,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
     folder = gallery_dir(resolve_data_dir(args.data_dir))
     action = {
         "search": _search,
+        "list": _search,
         "show": _show,
         "import": _import,
         "export": _export,

@@ -14,6 +14,7 @@ from engine.errors import EngineError
 from engine.result import GenerationResult, ProgressUpdate
 from ui.cli.errors import CommandError
 from ui.cli.model_flags import add_model_flags, model_values
+from ui.cli.paths import out_folder
 from ui.forms import FormError, GenerateForm
 from ui.settings import models_dir, resolve_data_dir
 
@@ -50,7 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--dtype", choices=["fp32", "fp16", "bf16"], help="default: fp16 on GPU, fp32 on CPU"
     )
-    parser.add_argument("--out", default="outputs", help="folder for the PNGs (default: ./outputs)")
+    parser.add_argument(
+        "--out", type=out_folder, default="outputs", help="folder for the PNGs (default: ./outputs)"
+    )
     parser.add_argument(
         "--no-gallery", action="store_true", help="do not record the images in the gallery"
     )

@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def read_picture(path: str) -> Image.Image:
     """The picture at `path`; `CommandError` with one line when it is missing or not one."""
+    if Path(path).is_dir():
+        raise CommandError(f"{path!r} is a folder; give one PNG, JPEG or WebP picture.")
     if not Path(path).is_file():
         raise CommandError(f"There is no file {path!r}.")
     try:

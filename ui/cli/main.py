@@ -7,6 +7,7 @@ parser and sets `handler` to a function taking the parsed args and returning an 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -41,7 +42,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="SUB-COMMAND")
     for module in COMMAND_MODULES:
         module.register(sub)
+    _data_dir_after_the_sub_command(parser, set())
     return parser
+
+
+def _data_dir_after_the_sub_command(parser: argparse.ArgumentParser, seen: set[int]) -> None:
+    """`--data-dir` is read after any sub-command too (`generate ... --data-dir DIR`), where it
+    wins over one given before; its help stays on the top-level parser."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for child in action.choices.values():
+            if id(child) in seen:  # an alias names the same parser
+                continue
+            seen.add(id(child))
+            child.add_argument("--data-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+            _data_dir_after_the_sub_command(child, seen)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,3 +77,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `... | head` stopped reading: stop quietly, as `ls | head` does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
+        return 141

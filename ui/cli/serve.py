@@ -39,7 +39,10 @@ def add_serve_flags(parser: argparse.ArgumentParser) -> None:
     """Flags of the web app."""
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument(
-        "--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
+        "--port",
+        type=port_number,
+        default=os.environ.get("GRADIO_SERVER_PORT", "7860"),
+        help="port to listen on, 1-65535 (default: GRADIO_SERVER_PORT, else 7860)",
     )
     parser.add_argument(
         "--model",
@@ -78,6 +81,26 @@ def add_serve_flags(parser: argparse.ArgumentParser) -> None:
         help="keep images in an S3-compatible store (endpoint and keys from the AWS_* "
         "variables; default: ATELIER_IMAGES, else the gallery folder)",
     )
+
+
+def port_number(text: str) -> int:
+    """A TCP port as typed: a whole number from 1 to 65535 (argparse's `type`)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"the port must be a whole number from 1 to 65535, not {text!r}"
+        )
+    return port
+
+
+def launch_failure(exc: OSError, host: str, port: int) -> str:
+    """One sentence for a page that could not start listening (Gradio's says `launch()`)."""
+    if "empty port" in str(exc):
+        return f"Port {port} is in use on {host}; choose another with --port."
+    return f"Cannot listen on {host}:{port} ({exc.strerror or type(exc).__name__})."
 
 
 def run(args: argparse.Namespace) -> int:
@@ -145,13 +168,19 @@ def run(args: argparse.Namespace) -> int:
     except (HostingError, GalleryError, EngineError) as exc:
         raise CommandError(str(exc)) from None
     app = build_served_app(engine, default, store, hosting, data_dir, runner)
-    app.launch(
-        **launch_assets(),
-        server_name=getattr(args, "host", "127.0.0.1"),
-        server_port=getattr(args, "port", 7860),
-        **launch_options(store, hosting),
-        prevent_thread_lock=True,
-    )
+    host, port = getattr(args, "host", "127.0.0.1"), getattr(args, "port", 7860)
+    try:
+        app.launch(
+            **launch_assets(),
+            server_name=host,
+            server_port=port,
+            **launch_options(store, hosting),
+            prevent_thread_lock=True,
+            quiet=True,  # Gradio's lines tell the user to pass share=True to launch()
+        )
+    except OSError as exc:
+        raise CommandError(launch_failure(exc, host, port)) from None
+    print(f"Running on {app.local_url}", flush=True)
     if isinstance(engine, EngineLoading):
         loading = (
             "Loading torch and diffusers behind the page (the models load on the Ray replicas)…"

@@ -185,7 +185,9 @@ def build_compare_tab(
                 elem_id="compare-variants",
             )
             negative = gr.Textbox(
-                label="Negative prompt (all variants)", elem_id="compare-negative"
+                label="Negative prompt (all variants)",
+                elem_id="compare-negative",
+                elem_classes=["prompt"],  # Ctrl+Up/Down weight a word here too
             )
             maker = _maker_widgets(library)
             settings = _settings_widgets(default_model)
@@ -339,6 +341,7 @@ def _maker_widgets(library: StyleLibrary | None) -> _Maker:
             label="Base prompt",
             placeholder="a red fox in the snow  |  for a matrix: a fox | snow | night",
             elem_id="compare-base",
+            elem_classes=["prompt"],
         )
         mode = gr.Radio(
             list(h.GENERATORS), value="Prompt S/R", label="Generator", elem_id="compare-mode"

@@ -92,3 +92,27 @@ def test_half_typed_filter_text_never_becomes_a_term(server, browser, tmp_path, 
     lighting.press("Enter")
     expect(page.locator("#builder-lighting .token > span")).to_have_text(["moonlit fog"])
     page.close()
+
+
+@pytest.mark.parametrize(
+    ("tab", "box"),
+    [
+        ("Builder", "#builder-subject"),
+        ("Builder", "#builder-free-text"),
+        ("Compare", "#compare-negative"),
+        ("Compare", "#compare-base"),
+    ],
+)
+def test_ctrl_up_weights_the_word_in_every_prompt_box(server, browser, tab, box):
+    """README: Ctrl+Up/Down weight the word at the cursor "in any prompt box", not only
+    Generate's two."""
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url)
+    page.get_by_role("tab", name=tab).click()
+    text = page.locator(f"{box} textarea")
+    text.fill("a red fox")
+    text.evaluate("(el) => el.setSelectionRange(4, 4)")
+    text.press("Control+ArrowUp")
+    assert text.input_value() == "a (red:1.1) fox"
+    page.close()

@@ -124,3 +124,32 @@ def test_gallery_experiments_says_which_are_interrupted(tmp_path, capsys):
     code, out, err = run_in_process(capsys, "gallery", "experiments", "--json", data_dir=tmp_path)
     [entry] = json.loads(out)
     assert (entry["state"], entry["images"], entry["cells_expected"]) == ("interrupted", 0, 4)
+
+
+@pytest.mark.parametrize("command", ["compare", "generate"])
+def test_an_out_that_is_a_file_is_refused_before_anything_runs(data_dir, tmp_path, command):
+    taken = tmp_path / "picture.png"
+    taken.write_bytes(b"not a folder")
+    prompts = ["--variant", "a", "--variant", "b"] if command == "compare" else ["a fox"]
+    done = run_app(command, *prompts, *SMALL, "--out", str(taken), data_dir=data_dir)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == (
+        f"python app.py {command}: error: argument --out: {taken} is a file; --out takes a folder"
+    )
+    assert "Traceback" not in done.stderr and taken.read_bytes() == b"not a folder"
+
+
+@pytest.mark.slow
+def test_an_out_that_cannot_be_written_is_one_line_and_the_experiment_is_kept(data_dir, tmp_path):
+    (tmp_path / "file").write_bytes(b"")
+    out = tmp_path / "file" / "sheet"  # a folder inside a file: mkdir fails after the run
+    done = run_app(
+        "compare", "--variant", "a", "--variant", "b", "--seeds", "1", *SMALL, "--out", str(out),
+        data_dir=data_dir,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"error: Cannot write to {out}: Not a directory; the experiment is ")
+    kept = line.rsplit(" ", 1)[-1].rstrip(".")
+    listed = run_app("gallery", "experiments", data_dir=data_dir)
+    assert f"#{kept} " in listed.stdout

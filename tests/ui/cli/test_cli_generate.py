@@ -220,3 +220,26 @@ def test_quiet_prints_only_our_own_lines(tmp_path):
     assert "] 2/2" in loud.stderr  # the progress the user asked for
     for noise in THIRD_PARTY_NOISE:
         assert noise not in quiet.stderr and noise not in loud.stderr, noise
+
+
+def test_a_hub_id_that_cannot_be_had_is_the_only_line_on_stderr(data_dir, tmp_path):
+    """Offline, an unknown hub id: one sentence; no library warning with a path of ours."""
+    done = run_app(
+        "generate", "a fox", "--model", "nobody/no-such-model", "--out", str(tmp_path),
+        data_dir=data_dir,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "error: Model 'nobody/no-such-model' is not in the local cache and could not be "
+        "fetched from the Hugging Face hub (OSError)."
+    ]
+
+
+def test_a_device_torch_does_not_know_is_one_line(data_dir, tmp_path):
+    done = run_app(
+        "generate", "a fox", "--device", "banana", "--out", str(tmp_path), data_dir=data_dir
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "error: Unknown device 'banana'; choose cuda, mps or cpu (or cuda:N)."
+    ]

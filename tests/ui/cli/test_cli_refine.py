@@ -75,6 +75,8 @@ def test_refine_runs_rounds_saves_them_and_prints_the_lineage(data_dir, target):
     ("args", "message"),
     [
         (("interrogate", "missing.png"), "There is no file"),
+        (("interrogate", "."), "'.' is a folder; give one PNG, JPEG or WebP picture."),
+        (("refine", "--target", ".", "--prompt", "x"), "'.' is a folder"),
         (("refine", "--prompt", "x"), "Give a target: --target IMAGE"),
         (("refine", "--prompt", "x", "--picks", "r1.2; best"), "not 'best'"),
         (("refine", "--target-text", "a red circle", "--prompt", "x", "--rounds", "0"), "rounds"),

@@ -27,6 +27,20 @@ from ui.hosting.hosted_engine import HostedEngine
 from ui.hosting.mode import Hosting
 from ui.hosting.served import launch_options
 
+# "The running app has nine named endpoints" (README, API).
+README_ENDPOINTS = sorted(
+    [
+        "/generate",
+        "/search_gallery",
+        "/get_generation",
+        "/compose_prompt",
+        "/import_image",
+        "/compare",
+        "/ablate",
+        "/interrogate_image",
+        "/refine",
+    ]
+)
 SMALL = {"model": "demo", "steps": 2, "width": 64, "height": 64}
 
 
@@ -111,6 +125,8 @@ def test_the_served_page_answers_before_the_engine_and_the_api_waits_for_it(
         ]
         assert shown and "Loading torch and diffusers" in shown[0]
         client = Client(url, verbose=False)
+        named = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+        assert sorted(named) == README_ENDPOINTS  # the page's own events stay private
         job = client.submit(
             prompt="a fox", seed=3, steps=2, width=64, height=64, api_name="/generate"
         )
