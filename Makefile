@@ -3,10 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# PyPI's Linux torch is the CUDA build (gigabytes of NVIDIA libraries); the CPU build comes from
-# PyTorch's own index (an extra one: the configured index stays, and pip prefers 2.13.0+cpu
-# to 2.13.0). macOS wheels on PyPI are already CPU/MPS builds.
-TORCH_INDEX ?= $(if $(filter Linux,$(shell uname -s)),--extra-index-url https://download.pytorch.org/whl/cpu)
 
 .PHONY: run test lint install clean
 
@@ -14,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# A CPU build of torch on machines without a GPU; on a GPU box install your CUDA torch first.
-	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==2.13.0 $(TORCH_INDEX)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet torch==2.13.0
 	# The cluster extra too: the scaling tests (Ray, S3, PostgreSQL) run for real on every CI run.
 	$(PY) -m pip install --quiet -e '.[dev,cluster]'
 	touch $(STAMP)
