@@ -498,7 +498,7 @@ def tag_chips(tags: tuple[str, ...] | list[str]) -> gr.Dropdown:
 
 
 def _filter_widgets(store: OwnerGallery) -> _Filters:
-    with gr.Row(equal_height=True):
+    with gr.Row(equal_height=True, elem_id="gallery-filters"):
         text = gr.Textbox(
             label="Search prompts",
             placeholder="lighthouse storm… (Enter to search)",
