@@ -4,10 +4,16 @@ and on a 390 px phone. Debian's Chromium; screenshots looked at."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
-from tests.ui.compare.test_compare_artist_browser import set_number, shot
-from tests.ui.compare.test_compare_picks_browser import patient_expect, run_comparison
+from tests.ui.compare.test_compare_artist_browser import SHOTS, shot
+from tests.ui.compare.test_compare_picks_browser import (
+    one_step,
+    patient_expect,
+    run_comparison,
+)
 
 pytestmark = pytest.mark.browser
 __all__ = ["patient_expect"]
@@ -19,6 +25,7 @@ DRAWN = """(selector) => [...document.querySelectorAll(selector)]
         return {
             natural: img.naturalWidth, width: box.width, height: box.height,
             left: box.left, top: box.top, rendering: getComputedStyle(img).imageRendering,
+            fit: getComputedStyle(img).objectFit,
         };
     })"""
 
@@ -47,6 +54,7 @@ def assert_whole_and_crisp(images: list[dict], room: float) -> None:
         assert abs(factor - round(factor)) < 0.01 and round(factor) >= 1, image
         assert image["width"] == pytest.approx(image["height"], abs=1), image
         assert image["width"] <= room, image
+        assert image["fit"] in ("contain", "fill"), image  # the picture fills its box
         if round(factor) > 1:
             assert image["rendering"] == "pixelated", image
 
@@ -60,8 +68,7 @@ def test_grid_slider_and_heat_map_are_whole_multiples(server, browser, tmp_path)
     page.get_by_role("tab", name="Compare").click()
     page.get_by_text("Shared settings").click()
     expect(page.locator("#compare-width input[type=number]")).to_have_value("128")
-    set_number(page, "compare-steps", 1)
-    expect(page.locator("#compare-steps input[type=number]")).to_have_value("1")
+    one_step(page)
     run_comparison(page, "a red circle", "red, blue", 1)
 
     cells = drawn(page, "#compare-grid img", 4)
@@ -86,6 +93,16 @@ def test_grid_slider_and_heat_map_are_whole_multiples(server, browser, tmp_path)
     heat = drawn(page, "#compare-grid img", 4)
     assert_whole_and_crisp(heat, 512)
     shot(page, tmp_path, "crisp-heat-1440")
+
+    page.locator("#compare-blind").get_by_text("Blind mode").click()
+    page.locator("#compare-blind-start").click()
+    blind = drawn(page, "#blind-left img, #blind-right img", 2)
+    assert_whole_and_crisp(blind, 512)
+    assert all(round(image["width"] / 128) >= 2 for image in blind), blind  # enlarged
+    page.locator("#compare-blind").scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "crisp-blind-1440.png"))  # the viewport, not resized
+    if SHOTS is not None:
+        shutil.copyfile(tmp_path / "crisp-blind-1440.png", SHOTS / "crisp-blind-1440.png")
 
     page.set_viewport_size({"width": 390, "height": 900})
     page.wait_for_timeout(500)  # the resize reaches the page's script
