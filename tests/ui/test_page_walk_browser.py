@@ -45,6 +45,16 @@ def whole_page(page, width: int, tab: str) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= width, tab
 
 
+def every_panel_open(page, tab: str) -> None:
+    """Open each closed accordion of `tab`, so that every control row is on the page."""
+    labels = page.locator(f"#tab-{tab.lower()} button.label-wrap:visible").all()
+    assert labels, tab  # each tab has some
+    for label in labels:
+        if "open" not in (label.get_attribute("class") or "").split():
+            label.click()
+    page.wait_for_timeout(500)
+
+
 def said(page, sentence: str) -> None:
     """`sentence` in a message on the page, and no status pill that says only "Error"."""
     from playwright.sync_api import expect
@@ -74,7 +84,8 @@ def test_a_walk_through_the_four_tabs(server, local_gallery, browser, tmp_path, 
     page.locator("#builder-expand-panel").get_by_text("Expand with LLM").first.click()
     page.locator("#builder-expand").click()
     said(page, "Fill in a subject or pick some terms before expanding.")
-    whole_page(page, width, "Builder, expansion open")
+    every_panel_open(page, "Builder")
+    whole_page(page, width, "Builder, every panel open")
     shot(page, tmp_path, f"walk-builder-{width}")
 
     # Generate: a model that is not there, a seed that is not a number, then a picture.
@@ -99,7 +110,8 @@ def test_a_walk_through_the_four_tabs(server, local_gallery, browser, tmp_path, 
     steps.press("Tab")
     page.locator("#generate").click()
     expect(page.locator("#info")).to_contain_text("Seeds", timeout=180_000)
-    whole_page(page, width, "Generate, with a result")
+    every_panel_open(page, "Generate")
+    whole_page(page, width, "Generate, every panel open")
     shot(page, tmp_path, f"walk-generate-{width}")
 
     # Compare: seeds that are not numbers, then a 2 × 2.
@@ -117,7 +129,8 @@ def test_a_walk_through_the_four_tabs(server, local_gallery, browser, tmp_path, 
     one_step(page)
     run_comparison(page, "a red circle", "red, blue", len(local_gallery.list_experiments()) + 1)
     expect(page.locator("#compare-grid img")).to_have_count(4)
-    whole_page(page, width, "Compare, with a grid")
+    every_panel_open(page, "Compare")
+    whole_page(page, width, "Compare, every panel open")
     shot(page, tmp_path, f"walk-compare-{width}")
 
     # Gallery: a seed filter that is not a seed, then the pictures.
@@ -130,6 +143,7 @@ def test_a_walk_through_the_four_tabs(server, local_gallery, browser, tmp_path, 
     seed.fill("")
     seed.press("Enter")
     expect(page.locator("#gallery-grid img").first).to_be_visible()
-    whole_page(page, width, "Gallery, with pictures")
+    every_panel_open(page, "Gallery")
+    whole_page(page, width, "Gallery, every panel open")
     shot(page, tmp_path, f"walk-gallery-{width}")
     page.close()
