@@ -25,7 +25,7 @@ from ui.builder.handlers import prompts_for_generate, recipe_from_values
 from ui.builder.handlers import recipe_values as widget_values
 from ui.builder.tab import BuilderTab
 from ui.compare.handlers import record_settings
-from ui.compare.tab import CompareTab
+from ui.compare.tab import JUDGING, CompareTab
 from ui.gallery_tab.handlers import compare_rows, recall_values
 from ui.generate.handlers import linked_recipe
 from ui.generate.tab import GenerateTab
@@ -282,4 +282,5 @@ def connect_open_in_gallery(
     def open_it(generation_id: Any) -> tuple[Any, ...]:
         return (*open_record(generation_id), gr.Tabs(selected=gallery_tab_id))
 
-    button.click(open_it, inputs=last_cell, outputs=[*record_outputs, tabs], **PRIVATE)
+    # In Compare's judging queue: after the cell clicks made before it, so it opens the last.
+    button.click(open_it, inputs=last_cell, outputs=[*record_outputs, tabs], **JUDGING)

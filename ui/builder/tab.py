@@ -44,7 +44,7 @@ from ui.builder.handlers import (
     vocabulary_choices,
 )
 from ui.clip_tokenizer import clip_tokenizer
-from ui.messages import md_text, shown
+from ui.messages import error_line, md_text, shown
 
 Component = gr.components.Component
 
@@ -332,7 +332,11 @@ def _expansion_panel(
     def run(data: dict[Any, Any], progress=gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         recipe = recipe_from_values(*(data[widget] for widget in fields))
         report = lambda fraction, desc: progress(fraction, desc=desc)  # noqa: E731
-        view = expand_recipe(recipe, library, data[seed], model, report)
+        try:
+            view = expand_recipe(recipe, library, data[seed], model, report)
+        except gr.Error as exc:  # a sentence on the note line and a message that stays
+            gr.Warning(exc.message, duration=None)
+            return gr.skip(), error_line(exc.message), gr.skip(), gr.skip()
         return view.highlighted, view.note, view.final, view.added_terms
 
     gr.on(

@@ -42,6 +42,7 @@ from ui.gallery_tab.handlers import (
     tag_generations,
     toggle_choice,
 )
+from ui.messages import error_line
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
@@ -249,15 +250,36 @@ def _wire_pages(
     of `refreshers` fires (opening the tab, an import)."""
 
     def search(*values: Any) -> tuple[Any, ...]:
-        return page_values(search_gallery(store, *values, page=1))
+        try:
+            return page_values(search_gallery(store, *values, page=1))
+        except gr.Error as exc:
+            return refused(exc)
 
     def turn(step: int) -> Callable[..., tuple[Any, ...]]:
         def go(current: int, *values: Any) -> tuple[Any, ...]:
-            return page_values(search_gallery(store, *values, page=max(1, current + step)))
+            try:
+                return page_values(search_gallery(store, *values, page=max(1, current + step)))
+            except gr.Error as exc:
+                return refused(exc)
 
         return go
 
+    def refused(exc: gr.Error) -> tuple[Any, ...]:
+        """A bad filter (a seed that is not one): its sentence on the status line and in a
+        message that stays, the pictures as they were (no bare "Error" pills)."""
+        gr.Warning(exc.message, duration=None)
+        outputs = page.outputs()
+        return tuple(
+            error_line(exc.message) if output is page.status else gr.skip() for output in outputs
+        )
+
     def refresh(model: str, tag: str, current: int, *values: Any) -> tuple[Any, ...]:
+        try:
+            return refreshed(model, tag, current, *values)
+        except gr.Error as exc:
+            return (gr.skip(), gr.skip(), *refused(exc))
+
+    def refreshed(model: str, tag: str, current: int, *values: Any) -> tuple[Any, ...]:
         models, tags = model_choices(store), tag_choices(store)
         model = model if model in models else ANY
         tag = tag if tag in [value for _, value in tags] else ANY
@@ -498,7 +520,7 @@ def tag_chips(tags: tuple[str, ...] | list[str]) -> gr.Dropdown:
 
 
 def _filter_widgets(store: OwnerGallery) -> _Filters:
-    with gr.Row(equal_height=True):
+    with gr.Row(equal_height=True, elem_id="gallery-filters"):
         text = gr.Textbox(
             label="Search prompts",
             placeholder="lighthouse storm… (Enter to search)",

@@ -88,3 +88,54 @@ def test_picks_start_afresh_with_each_experiment(server, local_gallery, browser,
     bests = [v for v in local_gallery.votes(first.id) if v.loser_variant_id is None]
     assert [(v.winner_variant_id, v.seed_index) for v in bests] == [(first.variants[1].id, 0)]
     page.close()
+
+
+def one_step(page) -> None:
+    """Steps set to 1, again if the page's model defaults arrive after the first try."""
+    from playwright.sync_api import expect
+
+    steps = page.locator("#compare-steps input[type=number]")
+    for _ in range(3):
+        set_number(page, "compare-steps", 1)
+        page.wait_for_timeout(1_000)
+        if steps.input_value() == "1":
+            break
+    expect(steps).to_have_value("1")
+
+
+def test_open_in_the_gallery_waits_for_the_clicks_before_it(server, local_gallery, browser):
+    """ "Open the last cell clicked in the Gallery" is in the judging queue: pressed at once
+    after two clicks, it opens the second cell, not the first or nothing."""
+    from playwright.sync_api import expect
+
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.goto(url)
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("#compare-seeds textarea").fill("3, 4")
+    page.get_by_text("Shared settings").click()
+    expect(page.locator("#compare-width input[type=number]")).to_have_value("128")
+    one_step(page)
+    run_comparison(page, "a pink heart", "pink, teal", len(local_gallery.list_experiments()) + 1)
+    experiment = local_gallery.list_experiments()[0]
+    teal = experiment.variants[1].id
+    cell = next(c for c in experiment.cells if c.seed_index == 1 and c.variant_id == teal)
+    grid = page.locator("#compare-grid img")
+    expect(grid).to_have_count(4)
+    expect(grid.nth(3)).to_be_visible()
+    grid.nth(0).click()  # seed 3, pink
+    expect(page.locator("#compare-pick")).to_contain_text("click a second cell")
+    # Then seed 4, teal, and Open 20 ms later: Open must not overtake that click's event.
+    page.evaluate(
+        """async () => {
+            document.querySelectorAll('#compare-grid .thumbnail-item')[3].click();
+            await new Promise((done) => setTimeout(done, 20));
+            document.querySelector('#compare-open-gallery').click();
+        }"""
+    )
+    expect(page.get_by_role("tab", name="Gallery")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#gallery-prompt textarea")).to_have_value("a teal heart")
+    texts = page.locator("#gallery-settings td").all_inner_texts()
+    settings = dict(zip(texts[0::2], texts[1::2], strict=True))
+    assert settings["Seed"] == "4" and settings["Id"] == str(cell.generation_id)
+    page.close()
