@@ -1,4 +1,4 @@
-""""Which words matter?" on a prompt without commas (issue 23): "a large red star on the left"
+""" "Which words matter?" on a prompt without commas (issue 23): "a large red star on the left"
 is four terms, not one. Debian's Chromium at 1440 px."""
 
 from __future__ import annotations
