@@ -21,6 +21,14 @@ from ui.refine import page_rounds as rounds
 from ui.refine.form import DEFAULTS
 
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
+
+
+def _with_stop(button: gr.Button, stop: gr.Button) -> Any:
+    """A run's first, instant step: Stop becomes usable (it is greyed while nothing runs)."""
+    return button.click(lambda: gr.Button(interactive=True), None, stop, queue=False, **QUIET)
+
+
 Reader = Callable[[], Interrogator]
 
 
@@ -148,7 +156,7 @@ def _refine_layout(most: tuple[int, int, int]) -> _RefineWidgets:
             pause = gr.Checkbox(label="Pause after each round for my pick", elem_id="refine-pause")
             run = gr.Button("Refine", variant="primary", elem_id="refine-run")
             following = gr.Button("Next round", elem_id="refine-next")
-            stop = gr.Button("Stop", variant="stop", elem_id="refine-stop")
+            stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="refine-stop")
         status = gr.Markdown(elem_id="refine-status")
         grid = gr.Gallery(
             label="Latest round (rows: seeds; ★ the best). Click a picture to go on from it.",
@@ -205,9 +213,12 @@ def build_refine_panel(
     def pick(run: Any, chosen: Any, evt: gr.SelectData) -> tuple[list[str], str]:
         return rounds.pick_cell(run, chosen, evt.index)
 
-    started = w.run.click(go, inputs=w.inputs, outputs=w.outputs, **PRIVATE)
-    went_on = w.next.click(go_on, inputs=[run_state, picks, w.pause], outputs=w.outputs,
-                           **PRIVATE)  # fmt: skip
+    started = _with_stop(w.run, w.stop).then(go, inputs=w.inputs, outputs=w.outputs, **PRIVATE)
+    went_on = _with_stop(w.next, w.stop).then(
+        go_on, inputs=[run_state, picks, w.pause], outputs=w.outputs, **PRIVATE
+    )
+    for event in (started, went_on):
+        event.then(lambda: gr.Button(interactive=False), None, w.stop, **QUIET)
     grid.select(pick, inputs=[run_state, picks], outputs=[picks, picked], **PRIVATE)
     w.stop.click(None, cancels=[started, went_on], **PRIVATE)
     w.use_builder.click(lambda prompt: prompt, inputs=builder_prompt, outputs=w.start, **PRIVATE)

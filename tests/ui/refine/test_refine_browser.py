@@ -68,9 +68,13 @@ def test_a_one_round_refinement_on_the_page(server, browser, target, local_galle
                            ("refine-steps", 4), ("refine-size", 64)):  # fmt: skip
         set_number(page, elem_id, value)
     page.locator("#refine-seeds textarea").fill("1")
+    stop = page.locator("#refine-stop")
+    expect(stop).to_be_disabled()  # greyed while nothing runs, as Compare's Stop
     page.locator("#refine-run").click()
+    expect(stop).to_be_enabled(timeout=10_000)
     status = page.locator("#refine-status")
     expect(status).to_contain_text("Finished after 2 saved round(s)", timeout=300_000)
+    expect(stop).to_be_disabled(timeout=10_000)
     expect(page.locator("#refine-grid img")).to_have_count(3)  # the start and 2 variants
     expect(page.locator("#refine-rounds-log")).to_contain_text("Round 1")
     lineage = page.locator("#refine-lineage-table")
