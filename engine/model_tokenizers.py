@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +30,7 @@ from engine.model_kinds import (
 )
 from engine.model_ref import resolve_model_ref
 from prompts.encoder_budgets import EncoderSpec
+from prompts.token_budget import HFTokenizerAdapter, Token
 
 log = logging.getLogger(__name__)
 
@@ -87,15 +89,43 @@ def _model_folder(model: str, models_dir: Path) -> Path | None:
     return None  # a single-file checkpoint carries no tokenizer files
 
 
+class LazyTokenizer:
+    """A model folder's tokenizer, loaded (transformers with it, which imports torch) when it
+    first counts or is asked for an attribute: the page is built without it."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._adapter: HFTokenizerAdapter | None = None
+
+    def load(self) -> HFTokenizerAdapter:
+        """The tokenizer's adapter, made once."""
+        with self._lock:
+            if self._adapter is None:
+                from transformers import AutoTokenizer
+
+                self._adapter = HFTokenizerAdapter(AutoTokenizer.from_pretrained(self._path))
+            return self._adapter
+
+    def tokenize_with_spans(self, text: str) -> list[Token]:
+        """Tokens of `text` with their spans (`prompts.token_budget.PromptTokenizer`)."""
+        return self.load().tokenize_with_spans(text)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.load().tokenizer, name)
+
+
 @lru_cache(maxsize=8)
 def _folder_encoders(folder: str) -> tuple[str, tuple[EncoderSpec, ...]]:
-    from transformers import AutoTokenizer
-
     root = Path(folder)
     kind = _KINDS.get(pipeline_kind(root), "other")
 
     def tokenizer(name: str) -> Any:
-        return AutoTokenizer.from_pretrained(root / name)
+        if not (root / name).is_dir():
+            raise ModelLoadError(f"{root.name} has no {name} folder.")
+        return LazyTokenizer(root / name)
 
     if kind == "sd1":
         return kind, (EncoderSpec("CLIP", tokenizer("tokenizer"), "chunks"),)

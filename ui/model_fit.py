@@ -175,6 +175,9 @@ def budget_markdown(prompt: str | None, profile: ModelProfile, t5_length: Any = 
         budgets = encoder_budgets(prompt or "", specs)
     except PromptSyntaxError as exc:
         return f"⚠ {md_text(exc)}"
+    except Exception:  # tokenizer files that load only when first counted, and are broken
+        log.warning("counting with the tokenizers of %r failed", profile.model, exc_info=True)
+        return "Tokens cannot be counted: this model's tokenizer files cannot be read."
     if len(budgets) == 1 and budgets[0].clip is not None:
         clip = budgets[0].clip
         chunks = len(clip.chunks)

@@ -185,3 +185,21 @@ def test_a_recalled_comfyui_flux_image_keeps_guidance_steps_and_sampler(
     # Without the recall's marker (the page's earlier model applied) they would have moved:
     stale = model_changed(profile, "", applied_state("demo", demo_page()), values)
     assert stale[0] == 28
+
+
+def test_tokenizer_files_that_fail_when_first_counted_give_a_sentence(tmp_path):
+    """A model's tokenizers load when first counting (the page is built without them): broken
+    files then give one sentence in the budget, not an error on every keystroke."""
+    from engine.model_catalog import model_defaults
+    from engine.model_tokenizers import LazyTokenizer, ModelEncoders
+    from prompts.encoder_budgets import EncoderSpec
+    from ui.model_fit import ModelProfile, budget_markdown
+
+    folder = tmp_path / "tokenizer"
+    folder.mkdir()
+    (folder / "tokenizer_config.json").write_text("{not json", encoding="utf-8")
+    spec = EncoderSpec("CLIP", LazyTokenizer(folder), "chunks")
+    profile = ModelProfile("x", "sd1", model_defaults("x", "SD1"), ModelEncoders("sd1", (spec,)))
+    assert budget_markdown("a fox", profile) == (
+        "Tokens cannot be counted: this model's tokenizer files cannot be read."
+    )
