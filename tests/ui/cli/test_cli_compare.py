@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from gallery.image_reader import read_metadata
+from tests.ui.cli.app_runner import run_app
 
-ROOT = Path(__file__).resolve().parents[3]
 SMALL = ("--steps", "1", "--width", "64", "--height", "64")
-
-
-def run_app(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "app.py"), "--data-dir", str(data_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"},
-    )
 
 
 @pytest.fixture(scope="module")

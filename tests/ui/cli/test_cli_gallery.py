@@ -10,17 +10,7 @@ from pathlib import Path
 
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def run_app(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "app.py"), "--data-dir", str(data_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
+from tests.ui.cli.app_runner import ROOT, run_app
 
 
 def picture(path: Path, colour: tuple[int, int, int]) -> Path:

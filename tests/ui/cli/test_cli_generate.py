@@ -2,24 +2,12 @@
 
 import errno
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def run_app(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "app.py"), "--data-dir", str(data_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"},
-    )
+from tests.ui.cli.app_runner import run_app
 
 
 @pytest.fixture(scope="module")

@@ -4,27 +4,12 @@ would call them: the recipe as JSON, a refinement saved round by round, one-line
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from engine.sketch.world import Scene, render_scene
-
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def run_app(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "app.py"), "--data-dir", str(data_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
+from tests.ui.cli.app_runner import run_app
 
 
 @pytest.fixture(scope="module")
