@@ -10,7 +10,10 @@ plan that fits (`gallery.search.Plan`). No single plan serves a rare and a commo
   matches on its own, and compares what each plan visits: the index reads every word's row
   list and then each match's row (`HEAP_VISIT` times a walked row), the walk reads
   page × owner's rows / matches rows. A rare conjunction of common words (`samurai rain`)
-  walks; a rare word or a medium one (0.3 %) goes through the index.
+  walks; a rare word or a medium one (0.3 %) goes through the index. Words that come together
+  (`steam locomotive`) fool the planner, which takes them as independent: several words' matches
+  are also counted in a fixed 0.5 % sample of the table's pages (1-3 ms), and the larger count
+  decides.
 - SQLite's FTS5 gives its matches newest first and stops after a page, but a word's start
   (`"masterpi"*`) makes it merge every matching word's rows first; each start is spelled out
   as the words the index holds (`gallery.fts_terms`), and a word no prompt has ends the
@@ -34,6 +37,9 @@ TAG_CAP = 2_000
 # What a match visited through the GIN index costs against a row the walk checks: a random
 # heap page against the next row of an index walk (measured at a million rows: 6-8 times).
 HEAP_VISIT = 8.0
+# Several words: their matches also counted in a sample of the table (see `_sampled_matches`).
+SAMPLE_PERCENT = 0.5
+SAMPLE_HITS = 5
 
 
 def plan_search(
@@ -83,6 +89,8 @@ def _index_pays(connection: Connection, words: list[str], user_id: str | None, w
     """PostgreSQL: whether reading the text's matches through the GIN index visits fewer rows
     than walking the owner's newest rows until a page is full (estimates: see the module)."""
     owned, rows, matches, *word_rows = _estimates(connection, words, user_id)
+    if len(words) > 1:
+        matches = max(matches, _sampled_matches(connection, words, user_id, rows))
     matches = max(matches, 1.0)
     through_index = sum(word_rows) + HEAP_VISIT * matches
     walking = wanted * min(owned, rows) / matches
@@ -106,6 +114,30 @@ def _estimates(connection: Connection, words: list[str], user_id: str | None) ->
     explain = text("EXPLAIN (FORMAT JSON) " + " UNION ALL ".join(parts))
     (plan,) = connection.execute(explain, params).scalar_one()
     return [float(child["Plan Rows"]) for child in plan["Plan"]["Plans"]]
+
+
+def _sampled_matches(
+    connection: Connection,
+    words: list[str],
+    user_id: str | None,
+    rows: float,
+    percent: float = SAMPLE_PERCENT,
+) -> float:
+    """The owner's rows matching every word, counted in a fixed 0.5 % sample of the table's
+    pages and scaled up; 0 when fewer than `SAMPLE_HITS` sampled rows match. The planner takes
+    words as independent, so words that come together (`steam locomotive`) looked 30 times
+    rarer than they are and sent a 3,600-match search through the index (80 ms, not 10)."""
+    owner = "user_id = :user_id AND " if user_id is not None else ""
+    sample = text(
+        "SELECT count(*), count(*) FILTER (WHERE "
+        f"{owner}prompt_tsv @@ to_tsquery('simple'::regconfig, :every_word)) "
+        f"FROM generations TABLESAMPLE SYSTEM ({float(percent)}) REPEATABLE (7)"
+    )
+    params = {"user_id": user_id, "every_word": tsquery_expression(words)}
+    seen, hits = connection.execute(sample, params).one()
+    if not seen or hits < SAMPLE_HITS:
+        return 0.0
+    return float(hits) * rows / float(seen)
 
 
 def _tag_id(connection: Connection, tag: str) -> int | None:
