@@ -362,3 +362,53 @@ def _copy_batch(connection: Any, batch: _Batch) -> None:
             for row in rows:
                 copy.write_row(row)
     cursor.close()
+
+
+def _main() -> None:
+    """Bulk fill against the app's own recording, side by side, on a throwaway SQLite gallery."""
+    import argparse
+    import shutil
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from PIL import Image
+
+    from gallery import GalleryStore, NewGeneration
+
+    parser = argparse.ArgumentParser(description=_main.__doc__)
+    parser.add_argument("--count", type=int, default=100_000, help="rows to fill")
+    parser.add_argument("--smoke", action="store_true", help="2,000 rows: a check that it runs")
+    args = parser.parse_args()
+    count, recorded = (2_000, 20) if args.smoke else (args.count, 200)
+    folder = Path(tempfile.mkdtemp(prefix="atelier-fill-"))
+    try:
+        with GalleryStore.open(folder) as store:
+            local = store.for_owner(MAIN_OWNER)
+            start = time.perf_counter()
+            ids = [
+                local.record_generation(
+                    NewGeneration(f"recorded {n}", seed=n, image=Image.new("RGB", (64, 64)))
+                )
+                for n in range(recorded)
+            ]
+            per_recording = (time.perf_counter() - start) / recorded
+            image = local.get(ids[0]).image
+            assert image is not None
+            stored = (
+                image.path.relative_to(store.root).as_posix(),
+                image.thumbnail_path.relative_to(store.root).as_posix(),
+                image.content_hash,
+                image.size_bytes,
+            )
+            filled = fill_gallery(store.engine, count, stored, first_id=10_000)
+        per_row = filled.seconds / filled.total
+        print(f"recording one by one: {1 / per_recording:,.0f} rows/s ({recorded} rows)")
+        print(f"bulk fill: {1 / per_row:,.0f} rows/s ({filled.total:,} rows)")
+        print(f"ratio: {per_recording / per_row:.1f}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    _main()

@@ -74,7 +74,9 @@ def throwaway_postgres(shared_buffers: str = "1GB") -> Iterator[str]:
     if binaries is None:
         raise NoPostgres("initdb and pg_ctl were not found (install Debian's postgresql).")
     user = _server_user()
-    workdir = Path(tempfile.mkdtemp(prefix="atelier-bench-pg-"))
+    # The server's own user must reach its folder: not under a private TMPDIR (as pytest's).
+    base = "/tmp" if user is not None and os.path.isdir("/tmp") else None
+    workdir = Path(tempfile.mkdtemp(prefix="atelier-bench-pg-", dir=base))
     if user is not None:
         shutil.chown(workdir, user)
     data, port = workdir / "data", free_port()
@@ -117,3 +119,32 @@ def throwaway_postgres(shared_buffers: str = "1GB") -> Iterator[str]:
             with contextlib.suppress(subprocess.SubprocessError, OSError):
                 _run(user, [str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"])
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _main() -> None:
+    """Start a throwaway server, ask it one query, stop it: how long it takes to be ready."""
+    import argparse
+    import time
+
+    from sqlalchemy import create_engine, text
+
+    parser = argparse.ArgumentParser(description=_main.__doc__)
+    parser.add_argument("--smoke", action="store_true", help="a small shared_buffers")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    try:
+        with throwaway_postgres("128MB" if args.smoke else "1GB") as url:
+            ready = time.perf_counter() - start
+            engine = create_engine(url)
+            with engine.connect() as connection:
+                version = connection.execute(text("SHOW server_version")).scalar_one()
+            engine.dispose()
+    except NoPostgres as exc:
+        raise SystemExit(str(exc)) from None
+    stopped = time.perf_counter() - start - ready
+    print(f"PostgreSQL {version} ready in {ready:.1f} s, stopped in {stopped:.1f} s")
+    print(f"ratio: {ready / 60:.3f}")  # of pg_ctl's 60 s start limit
+
+
+if __name__ == "__main__":
+    _main()

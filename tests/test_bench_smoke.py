@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# A bench is a script (helpers such as gallery_fill.py or throwaway_postgres.py are imported).
+# A bench is a script with a `__main__` block (modules without one are helpers it imports).
 BENCHES = sorted(
     path
     for path in (REPO_ROOT / "bench").glob("*.py")
