@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 from engine.errors import EngineError
+from engine.request import validate_request
 from engine.result import GenerationResult, ProgressUpdate
 from ui.cli.errors import CommandError
 from ui.cli.model_flags import add_model_flags, model_values
@@ -195,6 +196,8 @@ def run(args: argparse.Namespace) -> int:
     data_dir = resolve_data_dir(args.data_dir)
     form = read_form(args)
     try:
+        # Bad flags (size, steps, seed, clip skip) are answered before torch is imported.
+        validate_request(form.request)
         engine = HostedEngine(build_engine(data_dir, args.device, args.dtype))
         result = engine.generate(
             form.request,
