@@ -30,12 +30,19 @@ def generate(data_dir: Path, out: Path, seed: int) -> Path:
 
 
 @pytest.mark.slow
-def test_same_command_same_seed_writes_byte_identical_pngs(data_dir, tmp_path):
-    first = generate(data_dir, tmp_path / "a", 7)
-    second = generate(data_dir, tmp_path / "b", 7)
-    other = generate(data_dir, tmp_path / "c", 8)
-    assert first.read_bytes() == second.read_bytes()
-    assert first.read_bytes() != other.read_bytes()
+def test_same_command_twice_writes_byte_identical_pngs_and_never_overwrites(data_dir, tmp_path):
+    """The same command twice into one --out: the second PNG takes the next free name, has
+    the first's exact bytes, and the first (edited by the artist meanwhile) is left alone."""
+    first = generate(data_dir, tmp_path / "out", 7)
+    made = first.read_bytes()
+    first.write_bytes(made + b"edited by the artist")
+    edited = first.read_bytes()
+    second = generate(data_dir, tmp_path / "out", 7)
+    other = generate(data_dir, tmp_path / "other", 8)
+    assert second != first and second.name == f"{first.stem}-2.png"
+    assert second.read_bytes() == made
+    assert first.read_bytes() == edited
+    assert other.read_bytes() != made
 
 
 @pytest.mark.slow
@@ -132,16 +139,6 @@ def test_gallery_reproduce_says_identical_for_a_demo_record(data_dir, tmp_path):
     again = run_app("gallery", "reproduce", generation_id, data_dir=data_dir)
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip() == f"#{generation_id}: identical (largest difference 0)."
-
-
-@pytest.mark.slow
-def test_out_never_overwrites_an_earlier_file(data_dir, tmp_path):
-    first = generate(data_dir, tmp_path / "out", 7)
-    first.write_bytes(first.read_bytes() + b"edited by the artist")
-    edited = first.read_bytes()
-    second = generate(data_dir, tmp_path / "out", 7)
-    assert second != first and second.name == f"{first.stem}-2.png"
-    assert first.read_bytes() == edited
 
 
 def test_write_new_file_takes_the_next_free_name(tmp_path):
