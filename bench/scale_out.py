@@ -55,11 +55,16 @@ def short_temp_dir() -> str:
     return tempfile.mkdtemp(prefix="atelier-ray-", dir=base)
 
 
-def deploy(name: str, replicas: int, models_dir: Path, cpus: float) -> object:
-    options = replica_options(replicas)
-    options["ray_actor_options"]["num_cpus"] = cpus
-    app = EngineReplica.options(**options).bind(str(models_dir), 1, preload=["demo"])
-    return serve.run(app, name=name, route_prefix=None)
+def deploy(apps: dict[str, int], models_dir: Path, cpus: float) -> list[object]:
+    """Deploy an application of `replicas` engine replicas for each `name: replicas`, all at
+    once (their replicas start side by side); their handles, in order."""
+    targets = []
+    for name, replicas in apps.items():
+        options = replica_options(replicas)
+        options["ray_actor_options"]["num_cpus"] = cpus
+        app = EngineReplica.options(**options).bind(str(models_dir), 1, preload=["demo"])
+        targets.append(serve.RunTarget(app, name=name, route_prefix=None))
+    return serve.run_many(targets)
 
 
 def run_all(
@@ -107,8 +112,7 @@ def main() -> None:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=ray_dir)
     cpus = float(ray.cluster_resources().get("CPU", 2)) / 3  # all three fit side by side
     try:
-        one = deploy("bench-one", 1, models_dir, cpus)
-        two = deploy("bench-two", 2, models_dir, cpus)
+        one, two = deploy({"bench-one": 1, "bench-two": 2}, models_dir, cpus)
         local = Engine(ModelManager(models_dir))  # resolves wildcards only; loads nothing
         setups = {
             "one replica": (HostedEngine(local, runner=RayRunner(local, one)), True),
