@@ -1,5 +1,13 @@
 """Shared fixtures. The Hugging Face hub cannot be reached from here or CI, so every test runs
-with HF_HUB_OFFLINE=1; the demo model is built once per session into a temporary folder."""
+with HF_HUB_OFFLINE=1; the demo model is built once per session into a temporary folder.
+
+Torch runs on one thread (OMP_NUM_THREADS=1, unless set), in this process and the ones it
+starts (the CLI, the benches, the front ends): the demo model's tiny tensors gain nothing from
+a second thread, and on a 2-core machine that also runs a server, Chromium or other work,
+torch's OpenMP threads wait on each other for a core. On a loaded 2-core machine
+tests/engine/test_generate.py and test_compare_run.py took 170 s with two threads, 5.6 s
+with one.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,7 @@ from pathlib import Path
 import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # read when torch is first imported: after this
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
