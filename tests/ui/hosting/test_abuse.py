@@ -226,8 +226,8 @@ def test_one_visitor_flooding_the_queue_leaves_others_served(server):
     other = client(url, 5)
     index = fn_index(url, api_name="generate")
     # One 512 x 512 image of 50 steps (four made visitor 5 wait twice as long): it still
-    # outlasts the 70 joins many times over (4 s of joins, over 60 s of pipeline on a loaded
-    # 2-core machine); should it end early, `refused` below is admitted and the test fails.
+    # outlasts the 70 joins many times over (3.5 s of joins, 28 s of pipeline on one torch
+    # thread of a loaded 2-core machine); should it end early, `refused` is admitted: a fail.
     slow = ["a fox", "", "1", 50, 7.0, 512, 512, 1, "Euler a", "demo", 1, 0, 1.0, 0]
     codes = [
         join(url, index, slow, visitor(4, forged=f"203.0.113.{n}")).status_code for n in range(70)
