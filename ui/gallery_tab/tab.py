@@ -49,8 +49,15 @@ QUIET: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
 # Searches, page turns and refreshes run one after another in the order they were asked for,
 # so a refresh still running when the artist filters cannot overwrite the filtered page.
 IN_TURN: dict[str, Any] = {**QUIET, "concurrency_id": "gallery-page", "concurrency_limit": 1}
-PICKING: dict[str, Any] = {**QUIET, "concurrency_id": "gallery-pick", "concurrency_limit": 1}
-"""Clicks in "Select several" are taken one after another, in the order made."""
+PICKING: dict[str, Any] = {
+    **QUIET,
+    "concurrency_id": "gallery-pick",
+    "concurrency_limit": 1,
+    "trigger_mode": "multiple",
+}
+"""Clicks in "Select several" are taken one after another, in the order made: every one of
+them (Gradio's default for a click, "once", drops a click made while the last one is still
+being answered, which on a busy server is a quick second click)."""
 HINT = "*Select a thumbnail to see its image, prompt and settings.*"
 EXPORT_PAGE = "This page"
 EXPORT_SELECTED = "Selected image"

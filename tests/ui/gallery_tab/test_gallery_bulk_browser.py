@@ -5,6 +5,7 @@ exported or handed to Compare."""
 import os
 import re
 import shutil
+import time
 import zipfile
 from pathlib import Path
 
@@ -26,6 +27,17 @@ def patient_expect():
     expect.set_options(timeout=30_000)
     yield
     expect.set_options(timeout=5_000)
+
+
+def wait_until(page, condition, timeout_s: float = 30.0) -> bool:
+    """Whether `condition()` (something outside the page: the database) holds within
+    `timeout_s`; the page keeps running meanwhile."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        page.wait_for_timeout(100)
+    return True
 
 
 def test_cards_chips_and_multi_select_export(server, local_gallery, browser, tmp_path):
@@ -62,8 +74,8 @@ def test_cards_chips_and_multi_select_export(server, local_gallery, browser, tmp
     expect(tags.locator(".token")).to_have_count(2)
     tags.locator(".token").filter(has_text="street").locator(".token-remove").click()
     expect(tags.locator(".token")).to_have_count(1)
-    page.wait_for_timeout(1500)
-    assert local_gallery.get(first).tags == ("night",)
+    saved = wait_until(page, lambda: local_gallery.get(first).tags == ("night",))
+    assert saved, local_gallery.get(first).tags
 
     # Choose two images by clicking their thumbnails: tag them, export them.
     page.locator("#gallery-bulk").get_by_text("Select several").click()
@@ -163,4 +175,50 @@ def test_choosing_thumbnails_on_a_phone(server, local_gallery, browser, tmp_path
     page.screenshot(path=str(tmp_path / "phone-picked.png"), full_page=True)
     if SHOTS is not None:
         shutil.copyfile(tmp_path / "phone-picked.png", SHOTS / "gallery-phone-picked.png")
+    page.close()
+
+
+def test_a_thumbnail_clicked_while_the_last_click_is_answered_is_chosen_too(
+    server, local_gallery, browser
+):
+    """On a busy server a quick second click arrives while the first is still being answered;
+    it must count. Here the first click's request to the server is held back (as a slow server
+    would) until the second click was made."""
+    from playwright.sync_api import expect
+
+    ids = local_gallery.record_generations(
+        [
+            NewGeneration(
+                prompt=f"a heron in the reeds number {n}",
+                seed=900 + n,
+                model_id="demo",
+                image=Image.new("RGB", (64, 64), colour),
+            )
+            for n, colour in ((1, "grey"), (2, "teal"))
+        ]
+    )
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(url)
+    page.get_by_role("tab", name="Gallery").click()
+    search = page.locator("#gallery-search textarea, #gallery-search input").first
+    search.fill("heron")
+    search.press("Enter")
+    page.locator("#gallery-bulk").get_by_text("Select several").click()
+    cards = page.locator("#gallery-pick .thumbnail-item")
+    expect(cards).to_have_count(2)
+    held = []  # the page's requests to run an event, not let through yet
+    page.route("**/queue/join*", lambda route: held.append(route))
+    cards.filter(has_text=f"#{ids[0]} ").click()
+    assert wait_until(page, lambda: len(held) == 1, timeout_s=10)
+    cards.filter(has_text=f"#{ids[1]} ").click()  # while the first is still being answered
+    sent = wait_until(page, lambda: len(held) == 2, timeout_s=10)
+    line = page.locator("#gallery-chosen")
+    held[0].continue_()
+    expect(line).to_contain_text(f"1 image chosen: #{ids[0]}")
+    for route in held[1:]:
+        route.continue_()
+    page.unroute("**/queue/join*")
+    assert sent, "the second click was dropped: the page never sent it"
+    expect(line).to_contain_text(f"2 images chosen: #{ids[0]}, #{ids[1]}")
     page.close()
