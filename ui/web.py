@@ -115,7 +115,7 @@ def build_app(
     reader = partial(shared_interrogator, data_dir)  # loads its CLIP when first asked
     # Gradio's copies of served files (export zips, results) are cleared after an hour.
     with gr.Blocks(title=TITLE, delete_cache=(600, 3600)) as app:
-        hint = _header(app, engine, default_model, hosting, visitors, gallery)
+        hint, identified = _header(app, engine, default_model, hosting, visitors, gallery)
         with gr.Tabs(selected=BUILDER_TAB) as tabs:
             with gr.Tab("Builder", id=BUILDER_TAB, elem_id="tab-builder"):
                 builder = build_builder_tab(library, models_dir, user_wildcards_dir(data_dir))
@@ -124,7 +124,7 @@ def build_app(
                 generate = build_generate_tab(engine, default_model.model, on_result)
             if gallery is not None:
                 with gr.Tab("Gallery", id=GALLERY_TAB, elem_id="tab-gallery") as gallery_tab:
-                    kept = build_gallery_tab(gallery, gallery_tab)
+                    kept = build_gallery_tab(gallery, gallery_tab, identified)
                     read_kept = build_image_reader(gallery, reader, kept.selected, builder, tabs,
                                                    BUILDER_TAB, "gallery")  # fmt: skip
                 connect_recall(
@@ -171,7 +171,8 @@ def build_app(
         connect_builder_to_generate(builder, generate, tabs, GENERATE_TAB)
         connect_generate_to_builder(builder, generate, tabs, BUILDER_TAB)
         if gallery is not None:  # the hint shows until the gallery holds a first image
-            app.load(lambda: gr.Markdown(visible=gallery.count() == 0), outputs=hint, **QUIET)
+            counted = identified.then if identified is not None else app.load
+            counted(lambda: gr.Markdown(visible=gallery.count() == 0), outputs=hint, **QUIET)
         register_generate_api(engine, default_model.model, on_result)
         register_compose_api(library, clip_tokenizer)
         if gallery is not None:
@@ -188,9 +189,11 @@ def _header(
     hosting: Hosting,
     visitors: Visitors | None,
     gallery: OwnerGallery | None,
-) -> gr.Markdown:
+) -> tuple[gr.Markdown, Any]:
     """The title, the model banner, the loading line, the limits and who the visitor is; returns
-    the first-run hint (hidden until the page knows the gallery is empty)."""
+    the first-run hint (hidden until the page knows the gallery is empty) and, with visitors,
+    the page load's event that ties the page to its visitor (None without): what reads the
+    visitor's gallery at load runs after it."""
     gr.Markdown(f"# {TITLE}\nCraft prompts, generate, compare, keep everything.")
     gr.Markdown(**banner(default_model))
     if not engine.ready:
@@ -203,16 +206,17 @@ def _header(
             "shows on the result while you wait.",
             elem_id="hosting-limits",
         )
+    identified = None
     if visitors is not None and hosting.per_user:
         token, who, identify = _visitor_row(hosting, visitors, gallery)
-        app.load(
+        identified = app.load(
             identify,
             inputs=token,
             outputs=[token, who],
             api_visibility="private",
             show_progress="hidden",
         )
-    return hint
+    return hint, identified
 
 
 def _queue(app: gr.Blocks, hosting: Hosting, visitors: Visitors | None) -> None:

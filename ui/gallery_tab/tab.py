@@ -189,9 +189,11 @@ def detail_values(view: DetailView | None) -> tuple[Any, ...]:
     )
 
 
-def build_gallery_tab(store: OwnerGallery, tab: gr.Tab) -> GalleryTab:
+def build_gallery_tab(store: OwnerGallery, tab: gr.Tab, identified: Any = None) -> GalleryTab:
     """Add the Gallery tab's widgets and events to the current Blocks; `tab` is the gr.Tab it
-    sits in (opening it refreshes the page)."""
+    sits in (opening it refreshes the page). `identified`, the page load's event that ties a
+    shared app's page to its visitor, refreshes it too: a tab opened before that was done (a
+    quick click after a reload on a busy server) read the gallery of nobody yet."""
     filters = _filter_widgets(store)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=420):
@@ -217,7 +219,10 @@ def build_gallery_tab(store: OwnerGallery, tab: gr.Tab) -> GalleryTab:
     page = _Page(thumbnails, gr.State([]), gr.State(1), previous, following, status, gr.State([]))
     selected = gr.State(None)
     imported = _files_panel(store, page.ids, selected)
-    _wire_pages(store, filters, page, bulk, [tab.select, imported.then])
+    refreshers = [tab.select, imported.then]
+    if identified is not None:
+        refreshers.append(identified.then)
+    _wire_pages(store, filters, page, bulk, refreshers)
     record_outputs = [selected, message, *detail.outputs()]
 
     def select(current_ids: list[int], event: gr.SelectData) -> tuple[Any, ...]:
