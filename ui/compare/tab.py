@@ -143,9 +143,12 @@ JUDGING: dict[str, Any] = {
     **PRIVATE,
     "concurrency_id": "compare-judging",
     "concurrency_limit": 1,
+    "trigger_mode": "multiple",
 }
 """Clicks on cells and the judging buttons run one after another, in the order made: "Best of
-its row" right after two clicks sees the second."""
+its row" right after two clicks sees the second. Every click counts: Gradio's default for a
+click ("once") drops one made while the last is still being answered, so on a busy server a
+quick second cell never opened the slider."""
 
 
 @dataclass(frozen=True)

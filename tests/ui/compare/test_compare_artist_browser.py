@@ -92,8 +92,27 @@ def no_bare_error(page) -> None:
     expect(page.locator(".wrap span.error:visible")).to_have_count(0)
 
 
-def grid_images(page):
-    return page.locator("#compare-grid img").all()
+GRID_TOPS = """() => {
+    const images = [...document.querySelectorAll('#compare-grid img')];
+    if (!images.every(img => img.complete && img.naturalWidth > 0)) return null;
+    return images.map(img => Math.round(img.getBoundingClientRect().top));
+}"""
+"""The grid images' tops on the page, or null while one is still loading."""
+
+
+def settled_grid_tops(page, timeout_s: float = 30.0) -> list[int] | None:
+    """The grid images' tops once all have loaded and two looks 0.25 s apart agree (a cell
+    that is still loading sits a few pixels off its row)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while True:
+        tops = page.evaluate(GRID_TOPS)
+        if (tops is not None and tops == last) or time.monotonic() > deadline:
+            return tops
+        last = tops
+        page.wait_for_timeout(250)
 
 
 def test_errors_stay_stop_keeps_what_finished_and_votes_change(
@@ -154,8 +173,8 @@ def test_errors_stay_stop_keeps_what_finished_and_votes_change(
     expect(header.locator(".compare-column")).to_have_count(2)
     expect(header.locator(".compare-rows")).to_contain_text("Rows: each seed × Steps (1, 150)")
     expect(page.locator("#compare-grid")).to_contain_text("Rows: seed × Steps")
-    tops = [box["y"] for box in (img.bounding_box() for img in grid_images(page))]
-    assert len({round(y) for y in tops}) == 4  # 8 cells in 4 rows of 2
+    tops = settled_grid_tops(page)
+    assert tops is not None and len(tops) == 8 and len(set(tops)) == 4, tops  # 4 rows of 2
     no_bare_error(page)
     shot(page, tmp_path, "compare-stopped")
 
@@ -177,6 +196,7 @@ def test_errors_stay_stop_keeps_what_finished_and_votes_change(
     page.locator("#compare-blind").get_by_text("Blind mode").click()
     page.locator("#compare-blind-start").click()
     text = page.locator("#compare-blind-text")
+    expect(text).to_contain_text("1 vote(s) so far")  # the pair is shown: vote on it
     for count in (2, 3, 3, 3):  # the row best, then two pairs (seeds 1, 2); then changes
         page.locator("#blind-vote-left").click()
         expect(text).to_contain_text(f"{count} vote(s) so far")
