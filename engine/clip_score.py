@@ -2,8 +2,8 @@
 
 Which CLIP, looked up at call time (`find_clip`):
 1. a real CLIP (`openai/clip-vit-base-patch32`) when it is in the local Hugging Face cache;
-2. else the project's trained sketch CLIP: the whole `CLIPModel` saved in the sketch model's
-   `text_encoder/` folder (`engine.sketch.clip_path()`; `assets/models/sketch/clip` also counts);
+2. else the project's trained sketch CLIP: the scoring CLIP in `assets/models/sketch/clip`
+   (`engine.sketch.clip_path()`), else the whole `CLIPModel` in the model's `text_encoder/`;
 3. else a tiny CLIP built from a config with seeded random weights, so the code path runs —
    its scores are marked not meaningful and the page says so.
 
@@ -24,15 +24,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from engine.sketch import clip_path
+from engine.sketch import SKETCH_DIR, text_encoder_clip_path
 from prompts.weighting import PromptSyntaxError, strip_weights
 
 REAL_CLIP_ID = "openai/clip-vit-base-patch32"
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SKETCH_CLIP_FOLDERS = (
-    clip_path(),
-    REPO_ROOT / "assets" / "models" / "sketch" / "clip",
-)
+SKETCH_CLIP_FOLDERS = (SKETCH_DIR / "clip", text_encoder_clip_path())
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 TINY_CLIP = "tiny random CLIP"
@@ -63,31 +60,52 @@ def find_clip(sketch_folders: Sequence[Path] = SKETCH_CLIP_FOLDERS) -> ClipChoic
     return ClipChoice(None, TINY_CLIP, False)
 
 
-def is_clip_folder(folder: Path) -> bool:
-    """Whether `folder` holds a `CLIPModel` saved with `save_pretrained`."""
+CLIP_MODEL_TYPES = ("clip", "vision-text-dual-encoder")  # the second: the sketch scoring CLIP
+
+
+def clip_model_type(folder: Path) -> str | None:
+    """The `model_type` of the model saved in `folder`, or None without a readable config."""
     config = folder / "config.json"
     if not config.is_file():
-        return False
+        return None
     try:
         import json
 
-        return json.loads(config.read_text()).get("model_type") == "clip"
-    except (OSError, ValueError):
-        return False
+        return json.loads(config.read_text()).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def is_clip_folder(folder: Path) -> bool:
+    """Whether `folder` holds a `CLIPModel` (or the sketch scoring CLIP) saved with
+    `save_pretrained`."""
+    return clip_model_type(folder) in CLIP_MODEL_TYPES
+
+
+def load_clip_model(folder: Path):
+    """The CLIP in `folder`, in fp32: a `CLIPModel`, or the sketch scoring CLIP (a
+    `VisionTextDualEncoderModel` with a ResNet image tower)."""
+    if clip_model_type(folder) == "vision-text-dual-encoder":
+        from engine.sketch.scorer_model import load_scoring_clip
+
+        return load_scoring_clip(folder)
+    from transformers import CLIPModel
+
+    return CLIPModel.from_pretrained(folder, dtype=torch.float32)
 
 
 class ClipScorer:
     """Scores images against texts with one CLIP model (thread-safe)."""
 
     def __init__(self, choice: ClipChoice) -> None:
-        from transformers import CLIPModel, CLIPTokenizer
+        from transformers import CLIPTokenizer
 
         self.choice = choice
         if choice.folder is None:
             self.model = _tiny_clip()
             tokenizer_folder = None
         else:
-            self.model = CLIPModel.from_pretrained(choice.folder, dtype=torch.float32)
+            self.model = load_clip_model(choice.folder)
             tokenizer_folder = choice.folder if (choice.folder / "vocab.json").exists() else None
         if tokenizer_folder is not None:
             self.tokenizer = CLIPTokenizer.from_pretrained(tokenizer_folder)
@@ -167,14 +185,16 @@ class ClipScorer:
     ) -> list[float]:
         """CLIP image–image similarity of each image to `reference`, 100 × the mean of two
         cosines: of the image embeddings (what is shown) and, patch by patch, of the image
-        tower's last hidden states (where it is)."""
+        tower's last hidden states (where it is: a ViT's patch tokens, a ResNet's grid)."""
         if not images:
             return []
         with self._lock, torch.inference_mode():
             out = self.model.vision_model(pixel_values=self.pixels([*images, reference]))
             pooled = self.model.visual_projection(out.pooler_output)
         pooled = pooled / pooled.norm(dim=-1, keepdim=True)
-        patches = out.last_hidden_state[:, 1:, :]
+        hidden = out.last_hidden_state  # a ResNet's (batch, channels, height, width) grid,
+        # or a ViT's class token and then one token per patch
+        patches = hidden.flatten(2).transpose(1, 2) if hidden.dim() == 4 else hidden[:, 1:, :]
         patches = patches / patches.norm(dim=-1, keepdim=True)
         whole = pooled[:-1] @ pooled[-1]
         local = (patches[:-1] * patches[-1:]).sum(dim=-1).mean(dim=-1)

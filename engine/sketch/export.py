@@ -24,9 +24,8 @@ from engine.sketch.checkpoints import load_trained_parts
 from engine.tokenizer import clip_vocab_and_merges, load_clip_tokenizer
 
 
-def clip_image_processor() -> CLIPImageProcessor:
-    """Resize and normalise pictures the way the sketch CLIP saw them in training."""
-    size = SKETCH_CLIP_VISION["image_size"]
+def clip_image_processor(size: int = SKETCH_CLIP_VISION["image_size"]) -> CLIPImageProcessor:
+    """Resize and normalise pictures the way a sketch CLIP saw them in training."""
     return CLIPImageProcessor(
         size={"shortest_edge": size},
         crop_size={"height": size, "width": size},

@@ -11,7 +11,7 @@ import torch
 from safetensors import safe_open
 from transformers import CLIPModel, CLIPTextModel, CLIPTokenizer, CLIPTokenizerFast
 
-from engine.sketch import clip_path, sketch_model_dir
+from engine.sketch import sketch_model_dir, text_encoder_clip_path
 from engine.tokenizer import load_clip_tokenizer
 
 # sha256 over the names, dtypes and bytes of every tensor of `text_encoder/model.safetensors`
@@ -34,7 +34,7 @@ def weights_digest(files) -> str:
 
 
 def test_the_clip_shards_hold_the_released_weights():
-    folder = clip_path()
+    folder = text_encoder_clip_path()
     index = json.loads((folder / "model.safetensors.index.json").read_text())
     shards = sorted(set(index["weight_map"].values()))
     assert len(shards) == 2 and not (folder / "model.safetensors").exists()
@@ -42,9 +42,10 @@ def test_the_clip_shards_hold_the_released_weights():
 
 
 def test_the_sharded_clip_loads_whole_and_as_the_text_encoder():
-    clip = CLIPModel.from_pretrained(clip_path(), dtype=torch.float16)
-    text = CLIPTextModel.from_pretrained(clip_path(), dtype=torch.float16)
-    with safe_open(clip_path() / "model-00001-of-00002.safetensors", "pt") as handle:
+    folder = text_encoder_clip_path()
+    clip = CLIPModel.from_pretrained(folder, dtype=torch.float16)
+    text = CLIPTextModel.from_pretrained(folder, dtype=torch.float16)
+    with safe_open(folder / "model-00001-of-00002.safetensors", "pt") as handle:
         table = handle.get_tensor("text_model.embeddings.token_embedding.weight")
     assert torch.equal(clip.text_model.embeddings.token_embedding.weight, table)
     assert torch.equal(text.get_input_embeddings().weight, table)

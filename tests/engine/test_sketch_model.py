@@ -24,7 +24,8 @@ def test_the_shipped_files_are_fp16_safetensors_under_25_mb():
     files = [p for p in sketch_model_dir().rglob("*") if p.is_file()]
     assert sum(p.stat().st_size for p in files) < 25 * 1024 * 1024
     weights = [p for p in files if p.suffix == ".safetensors"]
-    assert {p.parent.name for p in weights} == {"unet", "vae", "text_encoder"}  # the whole CLIP
+    # the text encoder's whole CLIP, and the scoring CLIP
+    assert {p.parent.name for p in weights} == {"unet", "vae", "text_encoder", "clip"}
     for path in weights:
         with safe_open(path, "pt") as f:
             dtypes = {f.get_tensor(k).dtype for k in f.keys()}  # noqa: SIM118 (not a dict)
@@ -116,7 +117,7 @@ def test_the_text_tower_tells_position_and_shape_words_apart():
 
 def test_the_sketch_clip_prefers_the_right_caption():
     model, processor, tokenizer = load_sketch_clip()
-    assert clip_path().name == "text_encoder"
+    assert clip_path().name == "clip"  # the scoring CLIP
     scene = Scene("star", "yellow", "large", "centre", "night", "flat")
     captions = [
         full_caption(scene),

@@ -7,9 +7,15 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from transformers import CLIPModel
 
-from engine.clip_score import SKETCH_CLIP, TINY_CLIP, ClipChoice, ClipScorer, clip_scorer
+from engine.clip_score import (
+    SKETCH_CLIP,
+    TINY_CLIP,
+    ClipChoice,
+    ClipScorer,
+    clip_scorer,
+    load_clip_model,
+)
 from engine.sketch import clip_path
 from engine.text_embedding_cache import TextEmbeddingCache, clip_fingerprint
 
@@ -75,7 +81,7 @@ def test_a_retrained_copy_of_a_clip_has_another_fingerprint_and_misses(tmp_path,
     shutil.copytree(clip_path(), copy)
     same = ClipChoice(copy, SKETCH_CLIP, True)
     assert clip_fingerprint(same) == clip_fingerprint(sketch.choice)  # same bytes, same CLIP
-    model = CLIPModel.from_pretrained(copy, dtype=torch.float32)
+    model = load_clip_model(copy)
     with torch.no_grad():
         model.text_projection.weight.mul_(1.01)
     model.save_pretrained(copy)
