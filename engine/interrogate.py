@@ -20,6 +20,7 @@ with scores (100 × cosine) and probabilities, and how sure it is overall.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,6 +39,7 @@ from prompts.styles import StyleLibrary
 if TYPE_CHECKING:  # CLIP (torch) loads with the first reading, not with the page
     from engine.clip_score import ClipScorer
 
+_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 TOP_TERMS = 5  # reported per facet
 CONTEXT_CANDIDATES = 6  # a facet's leading terms tried in the whole prompt
 CHAIN_PASSES = 2
@@ -259,15 +261,31 @@ class Interrogator:
         leading candidates are scored as the whole prompt with each of them (and, unless CLIP
         clearly sees the facet on its own, without any); the best stays. Two passes, so the
         first choices are judged again with the later ones around them. `sure` is the softmax
-        (CLIP's logit scale) of the chosen option among the options."""
+        (CLIP's logit scale) of the chosen option among the options.
+
+        Nothing is said twice (CLIP Interrogator leaves out a medium its caption starts
+        with): outside the subject, a term the rest of the prompt already says is no
+        candidate, and when it is the facet's best the facet is left out, as said already
+        (the Line Art style's "clean line art of ..." needs no medium "line art" beside it,
+        and a runner-up such as "vector illustration" would contradict it)."""
         chosen: dict[str, str] = {}
         sure: dict[str, float] = {}
         order = [name for name in CHAIN_ORDER if name in rankings]
         order += [name for name in rankings if name not in order]
         scale = self.scorer.logit_scale
+        slots = {f.name for f in self.facets if f.slot is not None}
         for _ in range(CHAIN_PASSES):
             for name in order:
-                candidates = [t.term for t in rankings[name][:CONTEXT_CANDIDATES]]
+                ranked = [t.term for t in rankings[name]]
+                if name not in slots:  # a style template may already say what this facet would
+                    others = self.compose(self.recipe_of({k: v for k, v in chosen.items()
+                                                          if k != name}))  # fmt: skip
+                    if _says(others, ranked[0]):
+                        chosen.pop(name, None)
+                        sure.pop(name, None)
+                        continue
+                    ranked = [term for term in ranked if not _says(others, term)]
+                candidates = ranked[:CONTEXT_CANDIDATES]
                 options: list[str | None] = [*candidates]
                 if name != THING and not self._sure_alone(rankings[name]):
                     options.append(None)  # the facet may be left out
@@ -321,6 +339,12 @@ def known_terms_of(scorer: ClipScorer) -> Callable[[str], bool]:
 
         return knows
     return lambda text: True
+
+
+def _says(prompt: str, term: str) -> bool:
+    """Whether `prompt` has `term`'s words, in order, as words of its own."""
+    words = " ".join(_WORD.findall(term.casefold()))
+    return bool(words) and f" {words} " in f" {' '.join(_WORD.findall(prompt.casefold()))} "
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

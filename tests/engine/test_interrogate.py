@@ -73,18 +73,58 @@ def test_the_sketch_clip_reads_colour_lighting_and_position(readings):
         assert reading.clip_name == "sketch CLIP" and reading.meaningful
 
 
-def test_the_sketch_clip_names_shapes_better_than_chance(interrogator):
-    """Its 64 px image tower sees shape poorly (see the README), yet far above 1 in 11."""
+def test_the_sketch_clip_names_every_shape_and_style(interrogator):
+    """The scoring CLIP's 128 px ResNet sees shape and style (the text encoder's 64 px tower
+    named 8 of these 22 shapes)."""
     scenes = [
         Scene(shape, "yellow", "large", "centre", lighting, "flat")
         for lighting in ("night", "golden hour")
         for shape in SHAPES
     ]
+    scenes += [
+        Scene(shape, colour, "large", "left", "overcast", style)
+        for style in STYLE_WORDS
+        for shape, colour in (("star", "red"), ("house", "blue"), ("heart", "green"))
+    ]
     out = interrogator.interrogate_many([Image.fromarray(render_scene(s, 3)) for s in scenes])
-    right = sum(
-        o.reading("subject.thing").chosen == s.shape for s, o in zip(scenes, out, strict=True)
-    )
-    assert right >= 8  # chance: 2 of 22
+    pairs = list(zip(scenes, out, strict=True))
+    shapes = sum(o.reading("subject.thing").chosen == s.shape for s, o in pairs)
+    assert shapes >= len(scenes) - 2, shapes
+    styles = sum(style_named(o) == s.style for s, o in pairs[22:])
+    assert styles >= 10, styles  # of 12
+
+
+def style_named(reading) -> str | None:
+    """The world's style a reading names: its medium, else its Builder style."""
+    words = {w: k for k, ws in STYLE_WORDS.items() for w in (k, *ws, "vector illustration")}
+    builder = {"Flat Vector": "flat", "Pixel Art": "pixel art", "Watercolor": "watercolor",
+               "Line Art": "line art"}  # fmt: skip
+    medium = next((words.get(t) for t in reading.recipe.medium if t in words), None)
+    return medium or next((builder[s] for s in reading.recipe.styles if s in builder), None)
+
+
+def test_nothing_outside_the_subject_is_said_twice(interrogator, readings):
+    """A style template that says "line art" gets no medium "line art" (nor a runner-up
+    beside it): each chosen term outside the subject is one the rest of the prompt lacks."""
+    from engine.interrogate import _says
+
+    for reading in readings:
+        chosen = {r.facet: r.chosen for r in reading.readings if r.chosen is not None}
+        for facet, term in chosen.items():
+            if facet.startswith("subject."):
+                continue
+            rest = interrogator.compose(
+                interrogator.recipe_of({k: v for k, v in chosen.items() if k != facet})
+            )
+            assert not _says(rest, term), (facet, term, reading.prompt)
+
+
+def test_says_matches_whole_words_in_order():
+    from engine.interrogate import _says
+
+    assert _says("clean line art of a red star, uniform black outlines", "Line Art")
+    assert not _says("clean line art of a red star", "art line")
+    assert not _says("a starry night", "star") and not _says("anything", "")
 
 
 def test_the_sketch_clip_keeps_to_words_it_was_trained_on(readings):
