@@ -45,7 +45,7 @@ from engine.sketch.export import clip_image_processor
 from engine.sketch.scorer_model import SCORER_IMAGE_SIZE, SketchClipModel, build_scoring_clip
 from engine.sketch.scorer_vocabulary import reduced_vocabulary
 from engine.sketch.train import Stage, _ema_update, run_stage
-from engine.sketch.training_data import clip_pixels, to_tensor, tokenize
+from engine.sketch.training_data import clip_pixels, hard_negative_group, to_tensor, tokenize
 from engine.sketch.world import (
     COLOURS,
     LIGHTING,
@@ -75,12 +75,7 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
 
 def contrast_group(rng: random.Random) -> list[Scene]:
     """A scene and one variant per attribute, each differing from it in that one only."""
-    base = sample_scene(rng)
-    group = [base]
-    for attribute, values in ATTRIBUTES.items():
-        other = rng.choice([v for v in values if v != getattr(base, attribute)])
-        group.append(Scene(**{**base.__dict__, attribute: other}))
-    return group
+    return hard_negative_group(rng, ATTRIBUTES)
 
 
 class AttributeReadout(torch.nn.Module):

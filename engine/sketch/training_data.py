@@ -58,13 +58,13 @@ def tokenize(tokenizer, captions: list[str], length: int) -> torch.Tensor:
 HARD_ATTRIBUTES = {"position": POSITIONS, "shape": SHAPES, "size": SIZES, "colour": COLOURS}
 
 
-def hard_negative_group(rng: random.Random) -> list:
-    """A scene and one variant per attribute in `HARD_ATTRIBUTES`, each differing from it in
-    that attribute only: in one batch, CLIP must tell "left" from "right" and a star from a
+def hard_negative_group(rng: random.Random, attributes: dict = HARD_ATTRIBUTES) -> list:
+    """A scene and one variant per attribute in `attributes`, each differing from it in that
+    attribute only: in one batch, CLIP must tell "left" from "right" and a star from a
     circle, not only red from blue."""
     base = sample_scene(rng)
     group = [base]
-    for attribute, values in HARD_ATTRIBUTES.items():
+    for attribute, values in attributes.items():
         other = rng.choice([v for v in values if v != getattr(base, attribute)])
         group.append(Scene(**{**base.__dict__, attribute: other}))
     return group

@@ -139,31 +139,42 @@ def test_cards_chips_and_multi_select_export(server, local_gallery, browser, tmp
     page.close()
 
 
-def test_choosing_thumbnails_on_a_phone(server, local_gallery, browser, tmp_path):
+def two_pictures_to_choose_from(server, gallery, browser, prompt, seed, colours, width):
+    """Two pictures of `prompt` recorded, found by its last word and shown as the Select
+    several thumbnails on a page `width` px wide: (their ids, the page, the thumbnails)."""
     from playwright.sync_api import expect
 
-    ids = local_gallery.record_generations(
+    ids = gallery.record_generations(
         [
             NewGeneration(
-                prompt=f"a quokka portrait number {n}",
-                seed=800 + n,
+                prompt=f"{prompt} number {n}",
+                seed=seed + n,
                 model_id="demo",
                 image=Image.new("RGB", (64, 64), colour),
             )
-            for n, colour in ((1, "orange"), (2, "purple"))
+            for n, colour in enumerate(colours, 1)
         ]
     )
     url, _ = server
-    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page = browser.new_page(viewport={"width": width, "height": 844 if width < 600 else 1100})
     page.goto(url)
     page.get_by_role("tab", name="Gallery").click()
     search = page.locator("#gallery-search textarea, #gallery-search input").first
-    search.fill("quokka")
+    search.fill(prompt.split()[-1])
     search.press("Enter")
     expect(page.locator("#gallery-grid img")).to_have_count(2)
     page.locator("#gallery-bulk").get_by_text("Select several").click()
     cards = page.locator("#gallery-pick .thumbnail-item")
     expect(cards).to_have_count(2)
+    return ids, page, cards
+
+
+def test_choosing_thumbnails_on_a_phone(server, local_gallery, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    ids, page, cards = two_pictures_to_choose_from(
+        server, local_gallery, browser, "a quokka portrait", 800, ("orange", "purple"), 390
+    )
     cards.filter(has_text=f"#{ids[1]} ").click()
     expect(page.locator("#gallery-chosen")).to_contain_text(f"1 image chosen: #{ids[1]}")
     expect(cards.filter(has_text=f"#{ids[1]} ")).to_have_class(re.compile(r"\bpicked\b"))
@@ -186,27 +197,9 @@ def test_a_thumbnail_clicked_while_the_last_click_is_answered_is_chosen_too(
     would) until the second click was made."""
     from playwright.sync_api import expect
 
-    ids = local_gallery.record_generations(
-        [
-            NewGeneration(
-                prompt=f"a heron in the reeds number {n}",
-                seed=900 + n,
-                model_id="demo",
-                image=Image.new("RGB", (64, 64), colour),
-            )
-            for n, colour in ((1, "grey"), (2, "teal"))
-        ]
+    ids, page, cards = two_pictures_to_choose_from(
+        server, local_gallery, browser, "a heron in the reeds", 900, ("grey", "teal"), 1400
     )
-    url, _ = server
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    page.goto(url)
-    page.get_by_role("tab", name="Gallery").click()
-    search = page.locator("#gallery-search textarea, #gallery-search input").first
-    search.fill("heron")
-    search.press("Enter")
-    page.locator("#gallery-bulk").get_by_text("Select several").click()
-    cards = page.locator("#gallery-pick .thumbnail-item")
-    expect(cards).to_have_count(2)
     held = []  # the page's requests to run an event, not let through yet
     page.route("**/queue/join*", lambda route: held.append(route))
     cards.filter(has_text=f"#{ids[0]} ").click()
