@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # CLIP (torch) loads with the first reading, not with the pag
 
 _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 TOP_TERMS = 5  # reported per facet
+CHOSEN_LEAD = 1.5  # a chosen term's proposal weight over all its facet's others together
 CONTEXT_CANDIDATES = 6  # a facet's leading terms tried in the whole prompt
 CHAIN_PASSES = 2
 CLEAR_MARGIN = 3.0
@@ -115,8 +116,9 @@ class Interrogation:
 
     def guide(self, floor: float = 0.02) -> Guide:
         """Proposal weights for refinement toward this picture: each term by its probability
-        (never below `floor`), the term chosen in context at least as likely as all the
-        others together; every facet this CLIP can read alike, terms it cannot read never."""
+        (never below `floor`), the term chosen in context likelier than all the others
+        together (so the guide is sure of it, `prompts.recipe_operators.SURE_SHARE`); every
+        facet this CLIP can read alike, terms it cannot read never."""
         terms = {
             facet: {term: max(p, floor) for term, p in probs.items()}
             for facet, probs in self.probabilities.items()
@@ -125,7 +127,7 @@ class Interrogation:
             if reading.chosen is not None:
                 weights = terms[reading.facet]
                 others = sum(w for t, w in weights.items() if t != reading.chosen)
-                weights[reading.chosen] = max(weights[reading.chosen], others)
+                weights[reading.chosen] = max(weights[reading.chosen], CHOSEN_LEAD * others)
         facets = {r.facet: 1.0 for r in self.readings}
         return Guide(terms=terms, facets=facets, default_term=0.0, default_facet=0.0)
 

@@ -36,6 +36,7 @@ OPERATION_WEIGHTS: dict[str, float] = {
     "reweight": 0.4,
 }
 MAX_TRIES_PER_VARIANT = 40
+SURE_SHARE = 0.5  # a guide whose favourite holds more of a facet's weight than this is sure of it
 
 
 @dataclass(frozen=True)
@@ -146,9 +147,11 @@ def propose_variants(
 def guided_variant(
     parent: Recipe, facets: Sequence[Facet], guide: Guide, max_edits: int
 ) -> Variant | None:
-    """The parent moved toward the guide's favourite terms: in the `max_edits` facets where
-    the guide is surest (its favourite's share of the facet's weight) and the parent holds
-    another term, that favourite is put in. None when the parent holds them all already."""
+    """The parent moved toward the guide's favourite terms, in the facets where the parent
+    holds another term: in every facet where the guide is sure (its favourite holds more than
+    half the facet's weight; an interrogated picture's guide is sure of each term it chose,
+    so the first proposal toward a picture is its whole reading), else in the `max_edits`
+    facets where it is surest. None when the parent holds them all already."""
     picks: list[tuple[float, Facet, str]] = []
     for facet in facets:
         if guide.facet_weight(facet.name) <= 0:
@@ -161,8 +164,9 @@ def guided_variant(
             continue
         picks.append((weights[favourite] / total, facet, favourite))
     picks.sort(key=lambda pick: -pick[0])
+    sure = [pick for pick in picks if pick[0] > SURE_SHARE]
     recipe, edits = parent, []
-    for _, facet, term in picks[: max(1, max_edits)]:
+    for _, facet, term in sure if len(sure) > max_edits else picks[: max(1, max_edits)]:
         found = find_term(recipe, facet)
         weight = found.weight if found is not None else 1.0
         operation: Operation = (

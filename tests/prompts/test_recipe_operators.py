@@ -187,3 +187,20 @@ def test_the_guides_best_guess_comes_first_where_it_is_surest():
     whole = guided_variant(parent, FACETS, guide, max_edits=3)
     assert whole.recipe.subject == "a blue circle"  # the tie goes to the vocabulary's order
     assert guided_variant(whole.recipe, FACETS, guide, max_edits=3) is None
+
+
+def test_where_the_guide_is_sure_of_more_facets_than_the_edit_limit_it_moves_them_all():
+    guide = Guide(
+        terms={
+            "subject.thing": {"star": 0.8, "circle": 0.2},
+            "subject.colour": {"blue": 0.9, "red": 0.1},
+            "lighting": {"night": 0.95, "moonlight": 0.05},
+            "composition": {"rule of thirds": 0.5, "centered composition": 0.5},  # unsure
+        },
+        facets=dict.fromkeys(("subject.thing", "subject.colour", "lighting", "composition"), 1.0),
+        default_term=0.0,
+        default_facet=0.0,
+    )
+    guess = guided_variant(Recipe(subject="a shape"), FACETS, guide, max_edits=2)
+    assert guess.recipe == Recipe(subject="a blue star", lighting=("night",))
+    assert len(guess.edits) == 3  # every sure facet, past the limit of 2; the unsure one left
