@@ -200,6 +200,19 @@ def _rows(
     return batch
 
 
+def stored_image(store: Any, record: Any) -> tuple[str, str, str, int]:
+    """`fill_gallery`'s `image` from a generation `store` recorded: its picture's path and
+    thumbnail path (relative to the store's root), content hash and bytes."""
+    image = record.image
+    assert image is not None
+    return (
+        image.path.relative_to(store.root).as_posix(),
+        image.thumbnail_path.relative_to(store.root).as_posix(),
+        image.content_hash,
+        image.size_bytes,
+    )
+
+
 def fill_gallery(
     engine: Engine,
     count: int,
@@ -393,14 +406,7 @@ def _main() -> None:
                 for n in range(recorded)
             ]
             per_recording = (time.perf_counter() - start) / recorded
-            image = local.get(ids[0]).image
-            assert image is not None
-            stored = (
-                image.path.relative_to(store.root).as_posix(),
-                image.thumbnail_path.relative_to(store.root).as_posix(),
-                image.content_hash,
-                image.size_bytes,
-            )
+            stored = stored_image(store, local.get(ids[0]))
             filled = fill_gallery(store.engine, count, stored, first_id=10_000)
         per_row = filled.seconds / filled.total
         print(f"recording one by one: {1 / per_recording:,.0f} rows/s ({recorded} rows)")

@@ -45,7 +45,7 @@ import httpx  # noqa: E402
 from gradio_client import Client  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from bench.gallery_fill import fill_gallery  # noqa: E402
+from bench.gallery_fill import fill_gallery, stored_image  # noqa: E402
 from engine.default_model import DefaultModelChoice  # noqa: E402
 from gallery.owners import LOCAL_OWNER  # noqa: E402
 from gallery.records import NewGeneration  # noqa: E402
@@ -72,15 +72,7 @@ def filled_store(folder: Path, count: int) -> GalleryStore:
     seed_id = local.record_generation(
         NewGeneration(prompt="seed image", seed=0, image=Image.new("RGB", (64, 64)))
     )
-    shared = local.get(seed_id).image
-    assert shared is not None
-    image = (
-        shared.path.relative_to(store.root).as_posix(),
-        shared.thumbnail_path.relative_to(store.root).as_posix(),
-        shared.content_hash,
-        shared.size_bytes,
-    )
-    fill_gallery(store.engine, count, image)
+    fill_gallery(store.engine, count, stored_image(store, local.get(seed_id)))
     store.admin().optimize()
     return store
 

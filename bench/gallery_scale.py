@@ -73,6 +73,7 @@ from bench.gallery_fill import (
     RARE_WORDS,
     fill_gallery,
     make_prompt,
+    stored_image,
 )
 from bench.throwaway_postgres import NoPostgres, server_binaries, throwaway_postgres
 from gallery import LOCAL_OWNER, GalleryQuery, GalleryStore, NewGeneration
@@ -277,15 +278,7 @@ def run_one(name: str, args: argparse.Namespace) -> Measured | None:
                 seed_id = local.record_generation(
                     NewGeneration(prompt="seed image", seed=0, image=Image.new("RGB", (64, 64)))
                 )
-                shared = local.get(seed_id).image
-                assert shared is not None
-                image = (
-                    shared.path.relative_to(store.root).as_posix(),
-                    str(shared.thumbnail_path.relative_to(store.root).as_posix()),
-                    shared.content_hash,
-                    shared.size_bytes,
-                )
-                filled = fill_gallery(engine, args.count, image)
+                filled = fill_gallery(engine, args.count, stored_image(store, local.get(seed_id)))
                 start = time.perf_counter()
                 store.admin().optimize()
                 if engine.dialect.name == "postgresql":

@@ -8,6 +8,7 @@ one token per merge, then the two special tokens: 49,408 in all.
 from __future__ import annotations
 
 import gzip
+import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -54,8 +55,26 @@ def load_clip_tokenizer(pad_token: str = "<|endoftext|>") -> CLIPTokenizer:
 
     `pad_token="!"` gives the padding of SD 2.x (OpenCLIP) and SDXL's second tokenizer.
     """
-    vocab, merges = clip_vocab_and_merges()
+    return clip_tokenizer_of(*clip_vocab_and_merges(), pad_token=pad_token)
+
+
+def clip_tokenizer_of(
+    vocab: dict[str, int], merges: list[str], pad_token: str = "<|endoftext|>"
+) -> CLIPTokenizer:
+    """A CLIP BPE tokenizer from a vocabulary and its merge list ("a b", in rank order)."""
     pairs = [tuple(merge.split()) for merge in merges]
     return CLIPTokenizer(
         vocab=vocab, merges=pairs, model_max_length=MODEL_MAX_LENGTH, pad_token=pad_token
     )
+
+
+def save_clip_tokenizer(folder: Path, vocab: dict[str, int], merges: list[str]) -> None:
+    """The tokenizer as SD 1.x models ship it: `vocab.json` and `merges.txt` (loaded by
+    transformers 4 and 5 alike) with its config, and no `tokenizer.json`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    clip_tokenizer_of(vocab, merges).save_pretrained(folder)
+    (folder / "tokenizer.json").unlink(missing_ok=True)
+    vocab_json = json.dumps(vocab, ensure_ascii=False, separators=(",", ":"))
+    (folder / "vocab.json").write_text(vocab_json, encoding="utf-8")
+    # the header line is CLIP's own; transformers 4 skips the first line, tokenizers any "#version"
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", "utf-8")

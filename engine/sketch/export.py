@@ -11,7 +11,6 @@ Hugging Face Space without Git LFS (the Hub's limit is 10 MiB): the CLIP is writ
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,7 +20,7 @@ from transformers import CLIPImageProcessor, CLIPModel, CLIPTextModel
 
 from engine.pipeline_configs import SKETCH, SKETCH_CLIP_VISION, assemble_pipeline
 from engine.sketch.checkpoints import load_trained_parts
-from engine.tokenizer import clip_vocab_and_merges, load_clip_tokenizer
+from engine.tokenizer import clip_vocab_and_merges, save_clip_tokenizer
 
 
 def clip_image_processor(size: int = SKETCH_CLIP_VISION["image_size"]) -> CLIPImageProcessor:
@@ -47,16 +46,9 @@ def save_clip(clip: CLIPModel, folder: Path) -> None:
 
 
 def save_tokenizer(folder: Path) -> None:
-    """The CLIP tokenizer as SD 1.x models ship it, `vocab.json` and `merges.txt` (1.4 MB,
-    loaded by transformers 4 and 5 alike) with its config, and no `tokenizer.json` (1.7 MB)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    load_clip_tokenizer().save_pretrained(folder)
-    (folder / "tokenizer.json").unlink(missing_ok=True)
-    vocab, merges = clip_vocab_and_merges()
-    vocab_json = json.dumps(vocab, ensure_ascii=False, separators=(",", ":"))
-    (folder / "vocab.json").write_text(vocab_json, encoding="utf-8")
-    # the header line is CLIP's own; transformers 4 skips the first line, tokenizers any "#version"
-    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", "utf-8")
+    """The CLIP tokenizer as SD 1.x models ship it, `vocab.json` and `merges.txt` (1.4 MB) with
+    its config, and no `tokenizer.json` (1.7 MB)."""
+    save_clip_tokenizer(folder, *clip_vocab_and_merges())
 
 
 def export_model(workdir: Path, out: Path, raw_unet: bool = False) -> Path:

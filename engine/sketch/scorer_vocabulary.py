@@ -13,7 +13,6 @@ pieces the vocabulary has, at worst single bytes, and means as little as it did 
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,7 +20,7 @@ from pathlib import Path
 
 from engine.sketch.vocabulary import caption_words
 from engine.sketch.world import IGNORED_WORDS, STYLE_PREFIXES, builder_style_templates
-from engine.tokenizer import MODEL_MAX_LENGTH, _bytes_to_unicode, clip_vocab_and_merges
+from engine.tokenizer import _bytes_to_unicode, clip_vocab_and_merges, save_clip_tokenizer
 
 SPECIALS = ("<|startoftext|>", "<|endoftext|>")
 
@@ -40,24 +39,7 @@ class ReducedVocabulary:
 
     def save_tokenizer(self, folder: Path) -> None:
         """`vocab.json`, `merges.txt` and `tokenizer_config.json`, as the SD 1.x layout."""
-        from transformers import CLIPTokenizer
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        vocab_json = json.dumps(self.vocab, ensure_ascii=False, separators=(",", ":"))
-        (folder / "vocab.json").write_text(vocab_json, encoding="utf-8")
-        merges = "#version: 0.2\n" + "\n".join(self.merges) + "\n"
-        (folder / "merges.txt").write_text(merges, encoding="utf-8")
-        tokenizer = CLIPTokenizer(
-            vocab=self.vocab,
-            merges=[tuple(m.split()) for m in self.merges],
-            model_max_length=MODEL_MAX_LENGTH,
-            pad_token=SPECIALS[1],
-        )
-        tokenizer.save_pretrained(folder)
-        (folder / "tokenizer.json").unlink(missing_ok=True)
-        (folder / "vocab.json").write_text(vocab_json, encoding="utf-8")
-        (folder / "merges.txt").write_text(merges, encoding="utf-8")
+        save_clip_tokenizer(Path(folder), self.vocab, list(self.merges))
 
 
 def world_texts() -> list[str]:
