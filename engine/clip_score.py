@@ -28,7 +28,6 @@ from engine.sketch import SKETCH_DIR, text_encoder_clip_path
 from prompts.weighting import PromptSyntaxError, strip_weights
 
 REAL_CLIP_ID = "openai/clip-vit-base-patch32"
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SKETCH_CLIP_FOLDERS = (SKETCH_DIR / "clip", text_encoder_clip_path())
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
