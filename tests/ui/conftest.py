@@ -97,10 +97,9 @@ def server(engine, gallery_store, local_gallery, hosting):
         app.close()
 
 
-@pytest.fixture(scope="session")
-def chromium():
-    """Debian's Chromium driven by Playwright (never a downloaded browser), launched once for
-    the session; skips without it."""
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright (never a downloaded browser); skips without it."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
@@ -111,19 +110,6 @@ def chromium():
             yield launched
         finally:
             launched.close()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium):
-    """The session's Chromium for one test module: the pages and contexts the module opened
-    are closed at its end (before its server stops), so no module sees another's."""
-    before = set(chromium.contexts)
-    try:
-        yield chromium
-    finally:
-        for context in chromium.contexts:
-            if context not in before:
-                context.close()
 
 
 @pytest.fixture(scope="session")
