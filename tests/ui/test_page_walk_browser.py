@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from tests.ui.compare.test_compare_artist_browser import no_bare_error, shot
-from tests.ui.compare.test_compare_picks_browser import one_step, patient_expect, run_comparison
+from tests.ui.compare.test_compare_picks_browser import patient_expect, run_comparison
+from tests.ui.number_boxes import set_number
 
 pytestmark = pytest.mark.browser
 __all__ = ["patient_expect"]
@@ -126,7 +127,7 @@ def test_a_walk_through_the_four_tabs(server, local_gallery, browser, tmp_path, 
     said(page, "seed")
     page.locator("#compare-seeds textarea").fill("1, 2")
     page.get_by_text("Shared settings").click()
-    one_step(page)
+    set_number(page, "compare-steps", 1)
     run_comparison(page, "a red circle", "red, blue", len(local_gallery.list_experiments()) + 1)
     expect(page.locator("#compare-grid img")).to_have_count(4)
     every_panel_open(page, "Compare")

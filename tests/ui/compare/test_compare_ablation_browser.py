@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ui.compare.test_compare_artist_browser import set_number, shot
+from tests.ui.compare.test_compare_artist_browser import shot
+from tests.ui.number_boxes import set_number
 
 pytestmark = pytest.mark.browser
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ui.number_boxes import set_number
+
 pytestmark = pytest.mark.browser
 
 SHOTS = Path(os.environ.get("ATELIER_SHOTS", "")) if os.environ.get("ATELIER_SHOTS") else None
@@ -35,12 +37,6 @@ def shot(page, tmp_path: Path, name: str) -> None:
 
 def number(page, elem_id: str):
     return page.locator(f"#{elem_id} input[type=number]")
-
-
-def set_number(page, elem_id: str, value: float) -> None:
-    box = number(page, elem_id)
-    box.fill(str(value))
-    box.press("Enter")
 
 
 def test_settings_follow_the_model_on_compare_and_generate(server, browser, tmp_path):

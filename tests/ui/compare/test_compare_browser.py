@@ -7,13 +7,9 @@ import shutil
 
 import pytest
 
+from tests.ui.number_boxes import set_number
+
 pytestmark = pytest.mark.browser
-
-
-def set_number(page, elem_id: str, value: int) -> None:
-    box = page.locator(f"#{elem_id} input[type=number]")
-    box.fill(str(value))
-    box.press("Enter")
 
 
 def test_a_two_by_two_comparison_slider_blind_votes_and_reopening(

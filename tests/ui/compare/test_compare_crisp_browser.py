@@ -10,10 +10,10 @@ import pytest
 
 from tests.ui.compare.test_compare_artist_browser import SHOTS, shot
 from tests.ui.compare.test_compare_picks_browser import (
-    one_step,
     patient_expect,
     run_comparison,
 )
+from tests.ui.number_boxes import set_number
 
 pytestmark = pytest.mark.browser
 __all__ = ["patient_expect"]
@@ -68,7 +68,7 @@ def test_grid_slider_and_heat_map_are_whole_multiples(server, browser, tmp_path)
     page.get_by_role("tab", name="Compare").click()
     page.get_by_text("Shared settings").click()
     expect(page.locator("#compare-width input[type=number]")).to_have_value("128")
-    one_step(page)
+    set_number(page, "compare-steps", 1)
     run_comparison(page, "a red circle", "red, blue", 1)
 
     cells = drawn(page, "#compare-grid img", 4)

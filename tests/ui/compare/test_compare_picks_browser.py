@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ui.compare.test_compare_artist_browser import set_number, shot
+from tests.ui.compare.test_compare_artist_browser import shot
+from tests.ui.number_boxes import set_number
 
 pytestmark = pytest.mark.browser
 
@@ -49,7 +50,6 @@ def test_picks_start_afresh_with_each_experiment(server, local_gallery, browser,
     page.get_by_text("Shared settings").click()
     expect(page.locator("#compare-width input[type=number]")).to_have_value("128")
     set_number(page, "compare-steps", 1)
-    expect(page.locator("#compare-steps input[type=number]")).to_have_value("1")
     pick = page.locator("#compare-pick")
     judged = page.locator("#compare-judged")
     grid = page.locator("#compare-grid img")
@@ -90,19 +90,6 @@ def test_picks_start_afresh_with_each_experiment(server, local_gallery, browser,
     page.close()
 
 
-def one_step(page) -> None:
-    """Steps set to 1, again if the page's model defaults arrive after the first try."""
-    from playwright.sync_api import expect
-
-    steps = page.locator("#compare-steps input[type=number]")
-    for _ in range(3):
-        set_number(page, "compare-steps", 1)
-        page.wait_for_timeout(1_000)
-        if steps.input_value() == "1":
-            break
-    expect(steps).to_have_value("1")
-
-
 def test_open_in_the_gallery_waits_for_the_clicks_before_it(server, local_gallery, browser):
     """ "Open the last cell clicked in the Gallery" is in the judging queue: pressed at once
     after two clicks, it opens the second cell, not the first or nothing."""
@@ -115,7 +102,7 @@ def test_open_in_the_gallery_waits_for_the_clicks_before_it(server, local_galler
     page.locator("#compare-seeds textarea").fill("3, 4")
     page.get_by_text("Shared settings").click()
     expect(page.locator("#compare-width input[type=number]")).to_have_value("128")
-    one_step(page)
+    set_number(page, "compare-steps", 1)
     run_comparison(page, "a pink heart", "pink, teal", len(local_gallery.list_experiments()) + 1)
     experiment = local_gallery.list_experiments()[0]
     teal = experiment.variants[1].id

@@ -3,6 +3,8 @@ Esc/Stop keeping finished images, Ctrl+↑/↓ weighting, and a 390 px phone."""
 
 import pytest
 
+from tests.ui.number_boxes import set_number
+
 pytestmark = pytest.mark.browser
 
 
@@ -26,21 +28,15 @@ def open_generate(browser, url, width=1400, height=1000):
     return page
 
 
-def set_number(page, selector, value):
-    box = page.locator(selector)
-    box.fill(str(value))
-    box.press("Tab")
-
-
 def test_ctrl_enter_generates_and_the_seed_row_works(server, browser, tmp_path):
     from playwright.sync_api import expect
 
     url, recorded = server
     before = len(recorded)
     page = open_generate(browser, url)
-    set_number(page, "#steps input[type=number]", 2)
-    set_number(page, "#width input[type=number]", 64)
-    set_number(page, "#height input[type=number]", 64)
+    set_number(page, "steps", 2)
+    set_number(page, "width", 64)
+    set_number(page, "height", 64)
     expect(page.locator("#stop")).to_be_disabled()
     prompt = page.locator("#prompt textarea")
     prompt.fill("a red fox in the snow")
@@ -70,11 +66,11 @@ def test_escape_stops_and_keeps_the_finished_images(server, browser, tmp_path):
     before = len(recorded)
     page = open_generate(browser, url)
     # Long enough per image (about 9 s quiet, a minute loaded) that Esc lands during image 2.
-    set_number(page, "#steps input[type=number]", 60)
-    set_number(page, "#width input[type=number]", 128)
-    set_number(page, "#height input[type=number]", 128)
-    set_number(page, "#batch input[type=number]", 4)
-    set_number(page, "#seed input", 300)
+    set_number(page, "steps", 60)
+    set_number(page, "width", 128)
+    set_number(page, "height", 128)
+    set_number(page, "batch", 4)
+    page.locator("#seed input").fill("300")
     page.locator("#prompt textarea").fill("a lighthouse")
     page.locator("#generate").click()
     expect(page.locator("#stop")).to_be_enabled(timeout=10_000)
@@ -135,9 +131,9 @@ def test_a_phone_keeps_results_near_the_generate_button(server, browser, tmp_pat
 
     url, _ = server
     page = open_generate(browser, url, width=390, height=844)
-    set_number(page, "#steps input[type=number]", 2)
-    set_number(page, "#width input[type=number]", 64)
-    set_number(page, "#height input[type=number]", 64)
+    set_number(page, "steps", 2)
+    set_number(page, "width", 64)
+    set_number(page, "height", 64)
     page.locator("#prompt textarea").fill("a small boat")
     page.locator("#generate").click()
     expect(page.locator("#results img").first).to_be_visible(timeout=60_000)

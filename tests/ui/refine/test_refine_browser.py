@@ -11,15 +11,10 @@ import pytest
 from PIL import Image
 
 from engine.sketch.world import Scene, render_scene
+from tests.ui.number_boxes import set_number
 
 pytestmark = pytest.mark.browser
 SHOTS = "/tmp"
-
-
-def set_number(page, elem_id: str, value: int) -> None:
-    box = page.locator(f"#{elem_id} input[type=number]")
-    box.fill(str(value))
-    box.press("Enter")
 
 
 @pytest.fixture(scope="module")
