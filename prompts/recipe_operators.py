@@ -154,15 +154,12 @@ def guided_variant(
     facets where it is surest. None when the parent holds them all already."""
     picks: list[tuple[float, Facet, str]] = []
     for facet in facets:
-        if guide.facet_weight(facet.name) <= 0:
+        if guide.facet_weight(facet.name) <= 0 or (best := favourite(guide, facet)) is None:
             continue
-        weights = {term: guide.term_weight(facet.name, term) for term in facet.terms}
-        total = sum(weights.values())
-        favourite = max(weights, key=lambda term: (weights[term], -facet.terms.index(term)))
+        term, share = best
         found = find_term(parent, facet)
-        if total <= 0 or (found is not None and found.term == favourite):
-            continue
-        picks.append((weights[favourite] / total, facet, favourite))
+        if found is None or found.term != term:
+            picks.append((share, facet, term))
     picks.sort(key=lambda pick: -pick[0])
     sure = [pick for pick in picks if pick[0] > SURE_SHARE]
     recipe, edits = parent, []
@@ -176,6 +173,23 @@ def guided_variant(
         edits.append(Edit(operation, facet.name, found.term if found else None, term, weight,
                           weight))  # fmt: skip
     return Variant(recipe, tuple(edits)) if edits else None
+
+
+def favourite(guide: Guide, facet: Facet) -> tuple[str, float] | None:
+    """The guide's likeliest term of `facet` (the first listed on a tie) and its share of the
+    facet's weight; None when the guide gives the facet's terms no weight."""
+    weights = {term: guide.term_weight(facet.name, term) for term in facet.terms}
+    total = sum(weights.values())
+    if total <= 0:
+        return None
+    term = max(weights, key=lambda t: (weights[t], -facet.terms.index(t)))
+    return term, weights[term] / total
+
+
+def is_sure_of(guide: Guide, facet: Facet, term: str) -> bool:
+    """Whether `term` is the guide's favourite of `facet` with over `SURE_SHARE` of its weight."""
+    best = favourite(guide, facet)
+    return best is not None and best[0] == term and best[1] > SURE_SHARE
 
 
 def apply_random_edit(
@@ -214,7 +228,9 @@ def apply_random_edit(
 def available_moves(
     recipe: Recipe, facets: Sequence[Facet], guide: Guide
 ) -> list[tuple[Operation, Facet, FoundTerm | None, float]]:
-    """Every (operation, facet, term it acts on, weight) that applies to `recipe`."""
+    """Every (operation, facet, term it acts on, weight) that applies to `recipe`. A term the
+    guide is sure of is neither replaced nor dropped, only re-weighted: a random move away
+    from a confident reading of the target is noise the seeds' scores cannot tell apart."""
     moves: list[tuple[Operation, Facet, FoundTerm | None, float]] = []
     for facet in facets:
         touch = guide.facet_weight(facet.name)
@@ -225,9 +241,10 @@ def available_moves(
         if found is None:
             moves.append(("add", facet, None, OPERATION_WEIGHTS["add"] * touch))
             continue
-        if len(facet.terms) > 1:
+        kept = is_sure_of(guide, facet, found.term)  # a term the guide is sure of stays
+        if len(facet.terms) > 1 and not kept:
             moves.append((change, facet, found, OPERATION_WEIGHTS[change] * touch))
-        if facet.slot != "thing":  # a subject keeps its thing
+        if facet.slot != "thing" and not kept:  # a subject keeps its thing
             moves.append(("drop", facet, found, OPERATION_WEIGHTS["drop"]))
         if facet.field != "styles":
             moves.append(("reweight", facet, found, OPERATION_WEIGHTS["reweight"] * touch))

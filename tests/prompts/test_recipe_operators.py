@@ -204,3 +204,35 @@ def test_where_the_guide_is_sure_of_more_facets_than_the_edit_limit_it_moves_the
     guess = guided_variant(Recipe(subject="a shape"), FACETS, guide, max_edits=2)
     assert guess.recipe == Recipe(subject="a blue star", lighting=("night",))
     assert len(guess.edits) == 3  # every sure facet, past the limit of 2; the unsure one left
+
+
+def test_random_moves_keep_the_terms_the_guide_is_sure_of_and_may_reweight_them():
+    guide = Guide(
+        terms={
+            "subject.colour": {"purple": 0.9, "pink": 0.1},  # sure
+            "lighting": {"night": 0.5, "moonlight": 0.5},  # unsure
+        },
+        facets={"subject.colour": 1.0, "lighting": 1.0},
+        default_term=0.0,
+        default_facet=0.0,
+    )
+    parent = Recipe(subject="a purple star", lighting=("night",))
+    colour, lighting = facet("subject.colour"), facet("lighting")
+    colour_moves, lighting_moves = set(), set()
+    for seed in range(60):
+        for variant in propose_variants(parent, FACETS, random.Random(seed), 4, guide=guide):
+            assert find_term(variant.recipe, colour).term == "purple"
+            for edit in variant.edits:
+                {"subject.colour": colour_moves, "lighting": lighting_moves}[edit.facet].add(
+                    edit.operation
+                )
+    assert colour_moves == {"reweight"}
+    assert lighting_moves >= {"replace", "drop"}
+    unsure = Recipe(subject="a pink star")  # the parent holds a term the guide is not sure of
+    replaced = {
+        find_term(v.recipe, colour).term
+        for seed in range(20)
+        for v in propose_variants(unsure, FACETS, random.Random(seed), 2, guide=guide)
+        if find_term(v.recipe, colour) is not None
+    }
+    assert "purple" in replaced
