@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.generate.test_generate_browser import open_generate, set_number
+from tests.ui.generate.test_generate_browser import open_generate
+from tests.ui.number_boxes import set_number
 
 pytestmark = pytest.mark.browser
 
@@ -51,10 +52,10 @@ def test_each_result_is_shown_once_sharp_at_its_own_size(server, browser, tmp_pa
     url, _ = server
     page = open_generate(browser, url, width=width, height=900)
     expect(page.locator("#preview")).to_be_hidden()  # nothing runs: no empty preview box
-    set_number(page, "#steps input[type=number]", 12)
-    set_number(page, "#width input[type=number]", 128)
-    set_number(page, "#height input[type=number]", 128)
-    set_number(page, "#batch input[type=number]", 2)
+    set_number(page, "steps", 12)
+    set_number(page, "width", 128)
+    set_number(page, "height", 128)
+    set_number(page, "batch", 2)
     page.locator("#prompt textarea").fill("a red star")
     page.locator("#generate").click()
     expect(page.locator("#preview img")).to_be_visible(timeout=120_000)  # while it draws
