@@ -4,12 +4,16 @@
 2. Round 0 renders the start on the seeds and scores it against the target.
 3. Each later round: every recipe of the beam proposes K variants (`prompts.recipe_operators`,
    seeded by the run's seed, the round and the parent, guided by the target: with a guide,
-   the first is its best guess, the others are drawn from it); all variants of
+   the first is its best guess, the others hold the terms it is sure of and draw the rest
+   from it, and a term it is sure of is re-weighted, never replaced); all variants of
    the round render as ONE comparison (`engine.compare_plan` + `engine.compare_run`: batched
    pipeline calls, one prompt row and one seeded generator per image, so a cell equals a
    single generation of its seed and prompt) and are scored per seed.
-4. A variant is accepted when it beats its parent by more than the bootstrap interval of the
-   paired per-seed differences (the interval's low end is above 0). The next beam is the best
+4. A variant is accepted when it beats its parent beyond a t interval of its paired per-seed
+   differences whose spread is pooled over the round's variants (`pooled_intervals`: the
+   interval's low end is above 0); on two seeds a bootstrap of a variant's own differences
+   would accept any variant that wins on both, which a quarter of do-nothing variants do.
+   The next beam is the best
    B of the beam and the accepted variants, by mean score. The artist may overrule the score:
    the candidates picked from a finished round (`step(picks)`) lead the next round's parents
    whatever their score, and are marked as the artist's choice (`Candidate.chosen_by`).
@@ -31,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
+from scipy import stats
 
 from engine.compare_plan import MAX_CELLS, ComparePlan, CompareVariant
 from engine.compare_run import CellImage, CompareProgress, run_plan
@@ -48,7 +53,6 @@ if TYPE_CHECKING:  # torch loads with the engine, not with the page
 MAX_BEAM = 8
 MAX_PROPOSALS = 16
 MAX_ROUNDS = 20
-BOOTSTRAP_ROUNDS = 2000
 CONFIDENCE = 0.95
 
 
@@ -99,7 +103,7 @@ class RefineSpec:
 
 @dataclass(frozen=True)
 class Interval:
-    """Mean paired difference to the parent with its bootstrap interval."""
+    """Mean paired difference to the parent with its interval (`pooled_intervals`)."""
 
     mean: float
     low: float
@@ -261,10 +265,10 @@ class Refiner:
             return round_
         cancelled = not self._render(index, variants)
         done = [v for v in variants if len(v.scores) == len(self.spec.seeds)]
-        for variant in done:
-            parent = self.candidates[variant.parent or ""]
-            variant.versus_parent = paired_interval(variant.scores, parent.scores)
-            variant.accepted = self.target.scored and variant.versus_parent.low > 0
+        differences = [np.subtract(v.scores, self.candidates[v.parent or ""].scores) for v in done]
+        for variant, interval in zip(done, pooled_intervals(differences), strict=True):
+            variant.versus_parent = interval
+            variant.accepted = self.target.scored and interval.low > 0
         pool = parents + [v for v in done if v.accepted]
         beam = sorted(pool, key=lambda c: (-c.score, c.id))[: self.spec.beam]
         round_ = RefineRound(index, parents, variants, beam, cancelled)
@@ -347,26 +351,21 @@ class Refiner:
         return not run.cancelled
 
 
-def paired_interval(
-    values: Sequence[float],
-    reference: Sequence[float],
-    rounds: int = BOOTSTRAP_ROUNDS,
-    seed: int = 0,
-) -> Interval:
-    """Mean of the paired differences with a percentile bootstrap interval over the pairs: the
-    computation of `gallery.rankings.paired_difference` (the engine cannot import the gallery;
-    a test holds the two equal)."""
-    if len(values) != len(reference):
-        raise ValueError("Paired values need the same number of items.")
-    differences = np.asarray(values, dtype=float) - np.asarray(reference, dtype=float)
-    if differences.size == 0:
-        return Interval(float("nan"), float("nan"), float("nan"))
-    mean = float(differences.mean())
-    if differences.size == 1:
-        return Interval(mean, mean, mean)
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, differences.size, (rounds, differences.size))
-    means = differences[draws].mean(axis=1)
-    tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return Interval(mean, float(low), float(high))
+def pooled_intervals(differences: Sequence[np.ndarray]) -> list[Interval]:
+    """For each variant's per-seed differences to its parent, the mean with a t interval
+    whose spread is pooled over the whole round: a variant scored on a few seeds cannot say
+    how noisy its own difference is, the round's variants together can. With one seed (no
+    spread to pool) the interval is the mean itself."""
+    pairs = [np.asarray(d, dtype=float) for d in differences]
+    freedom = sum(d.size - 1 for d in pairs if d.size > 1)
+    if freedom == 0:
+        return [Interval(*(float(d.mean()) if d.size else float("nan"),) * 3) for d in pairs]
+    squares = sum(float(((d - d.mean()) ** 2).sum()) for d in pairs if d.size > 1)
+    spread = (squares / freedom) ** 0.5
+    quantile = float(stats.t.ppf(1 - (1 - CONFIDENCE) / 2, freedom))
+    intervals = []
+    for d in pairs:
+        mean = float(d.mean()) if d.size else float("nan")
+        half = quantile * spread / d.size**0.5 if d.size else float("nan")
+        intervals.append(Interval(mean, mean - half, mean + half))
+    return intervals

@@ -11,11 +11,10 @@ from PIL import Image
 
 from engine.errors import InvalidRequestError
 from engine.interrogate import Interrogator
-from engine.refine import Refiner, RefineSpec, paired_interval
+from engine.refine import Interval, Refiner, RefineSpec, pooled_intervals
 from engine.refine_targets import ImageTarget, PicksTarget, TextTarget
 from engine.request import GenerationRequest
 from engine.sketch.world import Scene, render_scene
-from gallery.rankings import paired_difference
 from prompts.recipe import Recipe
 
 SETTINGS = GenerationRequest("", steps=4, width=64, height=64)
@@ -256,13 +255,29 @@ def test_a_text_intent_is_scored_by_clip_and_guides_the_proposals(engine, interr
     assert best.scores == expected
 
 
-def test_the_interval_is_the_gallerys_paired_bootstrap():
+def test_one_variants_interval_is_the_textbook_paired_t_interval():
+    """With one variant the pooled spread is its own: scipy's one-sample t interval."""
+    from scipy import stats
+
     rng = np.random.default_rng(0)
-    for size in (1, 2, 3, 8):
-        values, reference = rng.normal(size=size), rng.normal(size=size)
-        ours = paired_interval(values, reference)
-        theirs = paired_difference(values, reference)
-        assert (ours.mean, ours.low, ours.high) == (theirs.mean, theirs.low, theirs.high)
+    for size in (2, 3, 8):
+        differences = rng.normal(0.5, 2.0, size=size)
+        (ours,) = pooled_intervals([differences])
+        low, high = stats.t.interval(0.95, size - 1, differences.mean(), stats.sem(differences))
+        assert ours.mean == pytest.approx(differences.mean())
+        assert (ours.low, ours.high) == (pytest.approx(low), pytest.approx(high))
+    (single,) = pooled_intervals([np.array([1.5])])
+    assert single == Interval(1.5, 1.5, 1.5)  # one seed: no spread to pool
+
+
+def test_winning_on_both_seeds_by_less_than_the_rounds_noise_is_not_enough():
+    """A variant that beats its parent on both of two seeds by a little is not accepted when
+    the round's variants show that two seeds disagree by much more (a bootstrap over its own
+    two differences would accept it: its low end is its smaller difference)."""
+    round_ = [np.array(d) for d in ([0.8, 0.6], [9.0, -7.0], [-6.0, 5.0], [20.0, 14.0])]
+    small, _, _, large = pooled_intervals(round_)
+    assert min(round_[0]) > 0 and small.low < 0  # not accepted
+    assert large.low > 0  # a real gain still is
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="refine a prompt toward a target picture or text, round by round",
         description="Each round proposes variants of the best recipes, renders them on the "
         "same seeds, scores them with CLIP and keeps the best; stops after N rounds or when "
-        "no variant beats its parent beyond the bootstrap interval.",
+        "no variant beats its parent beyond the round's confidence interval.",
     )
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--target", metavar="IMAGE", help="a target picture (PNG, JPEG, WebP)")
