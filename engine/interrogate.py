@@ -20,7 +20,6 @@ with scores (100 × cosine) and probabilities, and how sure it is overall.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,12 +33,12 @@ from prompts.compose import compose_prompt
 from prompts.facets import Facet, compose_subject, load_facets
 from prompts.recipe import Recipe
 from prompts.recipe_operators import Guide
+from prompts.recipe_terms import says
 from prompts.styles import StyleLibrary
 
 if TYPE_CHECKING:  # CLIP (torch) loads with the first reading, not with the page
     from engine.clip_score import ClipScorer
 
-_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 TOP_TERMS = 5  # reported per facet
 CHOSEN_LEAD = 1.5  # a chosen term's proposal weight over all its facet's others together
 CONTEXT_CANDIDATES = 6  # a facet's leading terms tried in the whole prompt
@@ -117,17 +116,22 @@ class Interrogation:
     def guide(self, floor: float = 0.02) -> Guide:
         """Proposal weights for refinement toward this picture: each term by its probability
         (never below `floor`), the term chosen in context likelier than all the others
-        together (so the guide is sure of it, `prompts.recipe_operators.SURE_SHARE`); every
-        facet this CLIP can read alike, terms it cannot read never."""
+        together (so the guide is sure of it, `prompts.recipe_operators.SURE_SHARE`), and in a
+        facet left out none likelier than the others together (sure only of what it says);
+        every facet this CLIP can read alike, terms it cannot read never."""
         terms = {
             facet: {term: max(p, floor) for term, p in probs.items()}
             for facet, probs in self.probabilities.items()
         }
         for reading in self.readings:
+            weights = terms[reading.facet]
             if reading.chosen is not None:
-                weights = terms[reading.facet]
                 others = sum(w for t, w in weights.items() if t != reading.chosen)
                 weights[reading.chosen] = max(weights[reading.chosen], CHOSEN_LEAD * others)
+            elif weights:  # left out: the guide is sure of no term of it
+                top = max(weights, key=weights.__getitem__)
+                others = sum(w for t, w in weights.items() if t != top)
+                weights[top] = min(weights[top], others)
         facets = {r.facet: 1.0 for r in self.readings}
         return Guide(terms=terms, facets=facets, default_term=0.0, default_facet=0.0)
 
@@ -282,11 +286,11 @@ class Interrogator:
                 if name not in slots:  # a style template may already say what this facet would
                     others = self.compose(self.recipe_of({k: v for k, v in chosen.items()
                                                           if k != name}))  # fmt: skip
-                    if _says(others, ranked[0]):
+                    if says(others, ranked[0]):
                         chosen.pop(name, None)
                         sure.pop(name, None)
                         continue
-                    ranked = [term for term in ranked if not _says(others, term)]
+                    ranked = [term for term in ranked if not says(others, term)]
                 candidates = ranked[:CONTEXT_CANDIDATES]
                 options: list[str | None] = [*candidates]
                 if name != THING and not self._sure_alone(rankings[name]):
@@ -341,12 +345,6 @@ def known_terms_of(scorer: ClipScorer) -> Callable[[str], bool]:
 
         return knows
     return lambda text: True
-
-
-def _says(prompt: str, term: str) -> bool:
-    """Whether `prompt` has `term`'s words, in order, as words of its own."""
-    words = " ".join(_WORD.findall(term.casefold()))
-    return bool(words) and f" {words} " in f" {' '.join(_WORD.findall(prompt.casefold()))} "
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

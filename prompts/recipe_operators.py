@@ -4,8 +4,10 @@ re-weight a term by ±0.1 to ±0.3, swap a style.
 Pure and reproducible: the same recipe, facets, guide and random generator give the same
 variants. A `Guide` says where to look first: how likely each term of a facet is (for an image
 target, its interrogation) and how often to touch each facet; without one every term and facet
-is equally likely. A variant is one to `max_edits` edits of its parent, each on another facet,
-never the parent itself nor a recipe seen before.
+is equally likely. A term the guide is sure of (its favourite, over `SURE_SHARE` of the
+facet's weight) is only re-weighted, never replaced or dropped. A variant is one to
+`max_edits` edits of its parent, each on another facet, never the parent itself nor a recipe
+seen before; toward a target (`greedy`), the edits that set the guide's sure terms come on top.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from prompts.compose import POSITIVE_FIELD_ORDER
 from prompts.facets import Facet
 from prompts.recipe import Recipe
 from prompts.recipe_terms import (
@@ -23,6 +26,7 @@ from prompts.recipe_terms import (
     drop_term,
     find_term,
     reweight_term,
+    says,
     set_term,
 )
 
@@ -117,28 +121,32 @@ def propose_variants(
     greedy: bool = False,
 ) -> list[Variant]:
     """Up to `count` distinct variants of `parent` (fewer when the moves run out). With
-    `greedy`, the first is the guide's best guess (`guided_variant`), the rest are drawn."""
+    `greedy`, the first is the guide's best guess (`guided_variant`), and the others are drawn
+    on top of the terms the guide is sure of (`settled`): what a confident reading of the
+    target says is in every proposal, and the drawn edits explore the rest."""
     guide = guide or Guide()
     taken = {recipe_key(parent), *seen}
     variants: list[Variant] = []
+    base = Variant(parent, ())
     if greedy and count > 0:
         best_guess = guided_variant(parent, facets, guide, max_edits)
         if best_guess is not None and recipe_key(best_guess.recipe) not in taken:
             taken.add(recipe_key(best_guess.recipe))
             variants.append(best_guess)
+        base = settled(parent, facets, guide)
     tries = 0
     while len(variants) < count and tries < count * MAX_TRIES_PER_VARIANT:
         tries += 1
-        recipe, edits = parent, []
+        recipe, edits = base.recipe, list(base.edits)
         for _ in range(rng.randint(1, max(1, max_edits))):
-            touched = {edit.facet for edit in edits}
+            touched = {edit.facet for edit in edits[len(base.edits) :]}
             step = apply_random_edit(recipe, facets, rng, guide, skip=touched)
             if step is None:
                 break
             recipe, edit = step
             edits.append(edit)
         key = recipe_key(recipe)
-        if edits and key not in taken:
+        if len(edits) > len(base.edits) and key not in taken:
             taken.add(key)
             variants.append(Variant(recipe, tuple(edits)))
     return variants
@@ -158,12 +166,41 @@ def guided_variant(
             continue
         term, share = best
         found = find_term(parent, facet)
-        if found is None or found.term != term:
+        if (found is None or found.term != term) and not said_elsewhere(parent, facet, term):
             picks.append((share, facet, term))
     picks.sort(key=lambda pick: -pick[0])
     sure = [pick for pick in picks if pick[0] > SURE_SHARE]
+    chosen = sure if len(sure) > max_edits else picks[: max(1, max_edits)]
+    moved = _set_terms(parent, facets, [(facet, term) for _, facet, term in chosen])
+    return moved if moved.edits else None
+
+
+def settled(parent: Recipe, facets: Sequence[Facet], guide: Guide) -> Variant:
+    """`parent` holding every term the guide is sure of (its favourite holds more than
+    `SURE_SHARE` of the facet's weight), with the edits that took it there (none when it
+    holds them all)."""
+    moves = []
+    for facet in facets:
+        if guide.facet_weight(facet.name) <= 0 or (best := favourite(guide, facet)) is None:
+            continue
+        term, share = best
+        found = find_term(parent, facet)
+        if share <= SURE_SHARE or (found is not None and found.term == term):
+            continue
+        if not said_elsewhere(parent, facet, term):
+            moves.append((facet, term))
+    return _set_terms(parent, facets, moves)
+
+
+def _set_terms(
+    parent: Recipe, facets: Sequence[Facet], moves: Sequence[tuple[Facet, str]]
+) -> Variant:
+    """`parent` with each (facet, term) of `moves` set in turn, keeping the weight a replaced
+    term had; a term that what was set before it already says is left out."""
     recipe, edits = parent, []
-    for _, facet, term in sure if len(sure) > max_edits else picks[: max(1, max_edits)]:
+    for facet, term in moves:
+        if said_elsewhere(recipe, facet, term):
+            continue
         found = find_term(recipe, facet)
         weight = found.weight if found is not None else 1.0
         operation: Operation = (
@@ -172,7 +209,7 @@ def guided_variant(
         recipe = set_term(recipe, facet, term, weight, facets)
         edits.append(Edit(operation, facet.name, found.term if found else None, term, weight,
                           weight))  # fmt: skip
-    return Variant(recipe, tuple(edits)) if edits else None
+    return Variant(recipe, tuple(edits))
 
 
 def favourite(guide: Guide, facet: Facet) -> tuple[str, float] | None:
@@ -217,7 +254,8 @@ def apply_random_edit(
             return None
         new = reweight_term(recipe, facet, found, weight)
         return new, Edit("reweight", facet.name, found.term, found.term, found.weight, weight)
-    term = draw_term(facet, rng, guide, exclude=found.term if found else None)
+    rest = None if facet.slot is not None else _rest_of(recipe, facet, found)
+    term = draw_term(facet, rng, guide, exclude=found.term if found else None, said_in=rest)
     if term is None:
         return None
     weight = found.weight if found is not None else 1.0
@@ -252,11 +290,41 @@ def available_moves(
 
 
 def draw_term(
-    facet: Facet, rng: random.Random, guide: Guide, exclude: str | None = None
+    facet: Facet,
+    rng: random.Random,
+    guide: Guide,
+    exclude: str | None = None,
+    said_in: str | None = None,
 ) -> str | None:
-    """A term of `facet` drawn by the guide's weights (never `exclude`)."""
-    terms = [t for t in facet.terms if exclude is None or t.casefold() != exclude.casefold()]
+    """A term of `facet` drawn by the guide's weights (never `exclude`, nor a term whose words
+    `said_in` has already: "Watercolor" on a recipe whose medium is "watercolor")."""
+    terms = [
+        t
+        for t in facet.terms
+        if (exclude is None or t.casefold() != exclude.casefold())
+        and (said_in is None or not says(said_in, t))
+    ]
     weights = [guide.term_weight(facet.name, t) for t in terms]
     if not terms or sum(weights) <= 0:
         return None
     return rng.choices(terms, weights=weights)[0]
+
+
+def own_words(recipe: Recipe) -> str:
+    """The recipe's own words: its positive fields and its styles' names (not their
+    templates, which are the library's)."""
+    parts: list[str] = []
+    for name in POSITIVE_FIELD_ORDER:
+        value = getattr(recipe, name)
+        parts.extend([value] if isinstance(value, str) else value)
+    return ", ".join([*parts, *recipe.styles])
+
+
+def said_elsewhere(recipe: Recipe, facet: Facet, term: str) -> bool:
+    """Whether, outside the subject, the rest of `recipe` (all but `facet`'s term) already says
+    `term`: no move adds it then, as interrogation does not."""
+    return facet.slot is None and says(_rest_of(recipe, facet, find_term(recipe, facet)), term)
+
+
+def _rest_of(recipe: Recipe, facet: Facet, found: FoundTerm | None) -> str:
+    return own_words(drop_term(recipe, facet, found) if found is not None else recipe)

@@ -21,6 +21,7 @@ MIN_WEIGHT = 0.2
 MAX_WEIGHT = 2.0
 _ARTICLE = re.compile(r"^(a|an)\s+", re.IGNORECASE)
 _ESCAPE = re.compile(r"([\\()\[\]:])")
+_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,12 @@ class FoundTerm:
     weight: float
     index: int  # a list field's item index, or the start of the span in the subject
     end: int = 0  # the end of the span in the subject
+
+
+def says(prompt: str, term: str) -> bool:
+    """Whether `prompt` has `term`'s words, in order, as words of its own (any case)."""
+    words = " ".join(_WORD.findall(term.casefold()))
+    return bool(words) and f" {words} " in f" {' '.join(_WORD.findall(prompt.casefold()))} "
 
 
 def clamp_weight(weight: float) -> float:

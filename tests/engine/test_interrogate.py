@@ -106,7 +106,7 @@ def style_named(reading) -> str | None:
 def test_nothing_outside_the_subject_is_said_twice(interrogator, readings):
     """A style template that says "line art" gets no medium "line art" (nor a runner-up
     beside it): each chosen term outside the subject is one the rest of the prompt lacks."""
-    from engine.interrogate import _says
+    from prompts.recipe_terms import says
 
     for reading in readings:
         chosen = {r.facet: r.chosen for r in reading.readings if r.chosen is not None}
@@ -116,15 +116,15 @@ def test_nothing_outside_the_subject_is_said_twice(interrogator, readings):
             rest = interrogator.compose(
                 interrogator.recipe_of({k: v for k, v in chosen.items() if k != facet})
             )
-            assert not _says(rest, term), (facet, term, reading.prompt)
+            assert not says(rest, term), (facet, term, reading.prompt)
 
 
 def test_says_matches_whole_words_in_order():
-    from engine.interrogate import _says
+    from prompts.recipe_terms import says
 
-    assert _says("clean line art of a red star, uniform black outlines", "Line Art")
-    assert not _says("clean line art of a red star", "art line")
-    assert not _says("a starry night", "star") and not _says("anything", "")
+    assert says("clean line art of a red star, uniform black outlines", "Line Art")
+    assert not says("clean line art of a red star", "art line")
+    assert not says("a starry night", "star") and not says("anything", "")
 
 
 def test_the_sketch_clip_keeps_to_words_it_was_trained_on(readings):
@@ -153,6 +153,25 @@ def test_the_guide_favours_what_the_picture_shows_and_skips_unknown_words(readin
     )
     assert guide.term_weight("lighting", "hard shadows") == 0.0  # not a sketch-world word
     assert guide.facet_weight("mood") == 0.0
+
+
+def test_the_guide_is_sure_of_exactly_the_terms_the_reading_chose(interrogator, readings):
+    """Refinement keeps what the guide is sure of: that must be the reading, not a term of a
+    facet the reading left out (a "Watercolor" style beside the medium "watercolor")."""
+    from prompts.recipe_operators import favourite, is_sure_of
+
+    left_out = 0
+    for reading in readings:
+        guide = reading.guide()
+        for field in reading.readings:
+            facet = next(f for f in interrogator.facets if f.name == field.facet)
+            best = favourite(guide, facet)
+            if field.chosen is not None:
+                assert is_sure_of(guide, facet, field.chosen), (field.facet, field.chosen)
+            elif best is not None:
+                left_out += 1
+                assert not is_sure_of(guide, facet, best[0]), (field.facet, best)
+    assert left_out  # the readings did leave facets out
 
 
 def test_without_a_trained_clip_the_reading_says_it_means_nothing(tmp_path):

@@ -217,7 +217,7 @@ def test_random_moves_keep_the_terms_the_guide_is_sure_of_and_may_reweight_them(
         default_facet=0.0,
     )
     parent = Recipe(subject="a purple star", lighting=("night",))
-    colour, lighting = facet("subject.colour"), facet("lighting")
+    colour = facet("subject.colour")
     colour_moves, lighting_moves = set(), set()
     for seed in range(60):
         for variant in propose_variants(parent, FACETS, random.Random(seed), 4, guide=guide):
@@ -236,3 +236,60 @@ def test_random_moves_keep_the_terms_the_guide_is_sure_of_and_may_reweight_them(
         if find_term(v.recipe, colour) is not None
     }
     assert "purple" in replaced
+
+
+def test_toward_a_sure_guide_every_proposal_holds_its_sure_terms():
+    guide = Guide(
+        terms={
+            "subject.thing": {"ring": 0.8, "square": 0.2},  # sure
+            "subject.colour": {"green": 0.9, "red": 0.1},  # sure
+            "lighting": {"night": 0.5, "moonlight": 0.5},  # unsure
+            "composition": {"at the top": 0.5, "at the bottom": 0.5},  # unsure
+        },
+        facets=dict.fromkeys(("subject.thing", "subject.colour", "lighting", "composition"), 1.0),
+        default_term=0.0,
+        default_facet=0.0,
+    )
+    thing, colour = facet("subject.thing"), facet("subject.colour")
+    explored = set()
+    for seed in range(20):
+        variants = propose_variants(Recipe(subject="a shape"), FACETS, random.Random(seed), 4,
+                                    guide=guide, greedy=True)  # fmt: skip
+        assert len(variants) == 4
+        for variant in variants:
+            assert find_term(variant.recipe, thing).term == "ring"
+            assert find_term(variant.recipe, colour).term == "green"
+            explored |= {edit.facet for edit in variant.edits}
+    assert {"lighting", "composition"} <= explored  # the unsure facets are still explored
+    drawn = propose_variants(Recipe(subject="a shape"), FACETS, random.Random(0), 4, guide=guide)
+    assert any(find_term(v.recipe, colour) is None for v in drawn)  # not greedy: drawn freely
+
+
+def test_a_move_never_adds_what_the_rest_of_the_recipe_already_says():
+    """The interrogation's rule for refinement too: no style "Watercolor" on a watercolor
+    medium, no medium "pixel art" under the style "Pixel Art"; the subject is exempt."""
+    styles, medium = facet("styles"), facet("medium")
+    assert {"Watercolor", "Pixel Art"} <= set(styles.terms)
+    assert {"watercolor", "pixel art"} <= set(medium.terms)
+    guide = Guide(
+        terms={"styles": {"Watercolor": 0.6, "Line Art": 0.4}, "medium": {"pixel art": 1.0}},
+        facets={"styles": 1.0, "medium": 1.0},
+        default_term=0.0,
+        default_facet=0.0,
+    )
+    recipe = Recipe(subject="a red circle", medium=("watercolor",), styles=("Pixel Art",))
+    swapped = set()
+    for seed in range(40):
+        for variant in propose_variants(recipe, FACETS, random.Random(seed), 3, guide=guide):
+            for style, term in (("Watercolor", "watercolor"), ("Pixel Art", "pixel art")):
+                assert not (style in variant.recipe.styles and term in variant.recipe.medium)
+            swapped |= set(variant.recipe.styles)
+    assert "Line Art" in swapped  # what the recipe does not say is still proposed
+    sure = Guide(terms={"styles": {"Watercolor": 0.9, "Line Art": 0.1}}, facets={"styles": 1.0},
+                 default_term=0.0, default_facet=0.0)  # fmt: skip
+    watercolor = Recipe(subject="a red circle", medium=("watercolor",))
+    assert guided_variant(watercolor, FACETS, sure, max_edits=2) is None  # sure, yet said
+    for seed in range(10):
+        for variant in propose_variants(watercolor, FACETS, random.Random(seed), 3, guide=sure,
+                                        greedy=True):  # fmt: skip
+            assert "Watercolor" not in variant.recipe.styles or not variant.recipe.medium
