@@ -29,22 +29,23 @@ def test_stop_keeps_the_finished_rounds(hosted, local_gallery, interrogator):
     cancel = threading.Event()
     before = local_gallery.count()
 
-    def stop_after_round_one(round_, _experiment_id):
-        if round_.index == 1:
+    def stop_after_the_start(round_, _experiment_id):
+        if round_.index == 0:
             cancel.set()
 
     outcome = run_refinement(hosted, local_gallery, form(rounds=3), interrogator,
-                             on_round=stop_after_round_one, cancel=cancel)  # fmt: skip
-    assert outcome.cancelled and len(outcome.experiments) == 2
-    assert [r.index for r in outcome.refiner.rounds] == [0, 1, 2]
-    assert outcome.refiner.rounds[2].cancelled
-    assert local_gallery.count() - before == 1 + 2  # the start and round 1's two variants
+                             on_round=stop_after_the_start, cancel=cancel)  # fmt: skip
+    assert outcome.cancelled and len(outcome.experiments) == 1
+    assert [r.index for r in outcome.refiner.rounds] == [0, 1]
+    assert outcome.refiner.rounds[1].cancelled
+    assert local_gallery.count() - before == 1  # the start; nothing of the stopped round
     saved = [local_gallery.get_experiment(i) for i in outcome.experiments]
     assert all(len(e.cells) for e in saved)
 
     again = run_refinement(hosted, local_gallery, form(rounds=1), interrogator)
-    first = [[c.prompt for c in r.variants] for r in outcome.refiner.rounds[:2]]
+    first = [[c.prompt for c in r.variants] for r in outcome.refiner.rounds]
     assert [[c.prompt for c in r.variants] for r in again.refiner.rounds] == first
+    assert len(again.experiments) == 2 and not again.cancelled
 
 
 @pytest.mark.slow
