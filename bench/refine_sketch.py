@@ -20,7 +20,7 @@ lighting, >= 75 % shape and position; every round's best >= its parent's. The la
 `ratio: X`, the mean attainment over these goals (each measured value over its goal, at most
 1), so 1.000 means every goal is met.
 
-    .venv/bin/python bench/refine_sketch.py            # 40 targets, 3 rounds (~1 h on one core)
+    .venv/bin/python bench/refine_sketch.py            # 40 targets, 3 rounds (~10 min on one core)
     .venv/bin/python bench/refine_sketch.py --smoke    # 3 targets, 1 round, fewer steps
 """
 
