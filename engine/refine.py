@@ -13,10 +13,10 @@
    differences whose spread is pooled over the round's variants (`pooled_intervals`: the
    interval's low end is above 0); on two seeds a bootstrap of a variant's own differences
    would accept any variant that wins on both, which a quarter of do-nothing variants do.
-   The next beam is the best
-   B of the beam and the accepted variants, by mean score. The artist may overrule the score:
-   the candidates picked from a finished round (`step(picks)`) lead the next round's parents
-   whatever their score, and are marked as the artist's choice (`Candidate.chosen_by`).
+   The next beam is the best B of the beam and the accepted variants, by mean score. The
+   artist may overrule the score: the candidates picked from a finished round (`step(picks)`)
+   lead the next round's parents whatever their score, and are marked as the artist's choice
+   (`Candidate.chosen_by`).
    With the `PicksTarget` nothing is scored and only picks move the run.
 5. The run stops after N rounds, when no variant is accepted (and none is picked), or on Stop;
    a pick after such a round goes on while rounds are left.
