@@ -357,12 +357,12 @@ def pooled_intervals(differences: Sequence[np.ndarray]) -> list[Interval]:
     how noisy its own difference is, the round's variants together can. With one seed (no
     spread to pool) the interval is the mean itself."""
     pairs = [np.asarray(d, dtype=float) for d in differences]
-    freedom = sum(d.size - 1 for d in pairs if d.size > 1)
-    if freedom == 0:
-        return [Interval(*(float(d.mean()) if d.size else float("nan"),) * 3) for d in pairs]
-    squares = sum(float(((d - d.mean()) ** 2).sum()) for d in pairs if d.size > 1)
-    spread = (squares / freedom) ** 0.5
-    quantile = float(stats.t.ppf(1 - (1 - CONFIDENCE) / 2, freedom))
+    freedom = sum(max(d.size - 1, 0) for d in pairs)
+    spread = quantile = 0.0
+    if freedom > 0:
+        squares = sum(float(((d - d.mean()) ** 2).sum()) for d in pairs if d.size)
+        spread = (squares / freedom) ** 0.5
+        quantile = float(stats.t.ppf(1 - (1 - CONFIDENCE) / 2, freedom))
     intervals = []
     for d in pairs:
         mean = float(d.mean()) if d.size else float("nan")

@@ -160,15 +160,7 @@ def guided_variant(
     half the facet's weight; an interrogated picture's guide is sure of each term it chose,
     so the first proposal toward a picture is its whole reading), else in the `max_edits`
     facets where it is surest. None when the parent holds them all already."""
-    picks: list[tuple[float, Facet, str]] = []
-    for facet in facets:
-        if guide.facet_weight(facet.name) <= 0 or (best := favourite(guide, facet)) is None:
-            continue
-        term, share = best
-        found = find_term(parent, facet)
-        if (found is None or found.term != term) and not said_elsewhere(parent, facet, term):
-            picks.append((share, facet, term))
-    picks.sort(key=lambda pick: -pick[0])
+    picks = sorted(_toward(parent, facets, guide), key=lambda pick: -pick[0])
     sure = [pick for pick in picks if pick[0] > SURE_SHARE]
     chosen = sure if len(sure) > max_edits else picks[: max(1, max_edits)]
     moved = _set_terms(parent, facets, [(facet, term) for _, facet, term in chosen])
@@ -179,17 +171,25 @@ def settled(parent: Recipe, facets: Sequence[Facet], guide: Guide) -> Variant:
     """`parent` holding every term the guide is sure of (its favourite holds more than
     `SURE_SHARE` of the facet's weight), with the edits that took it there (none when it
     holds them all)."""
-    moves = []
+    moves = [(facet, term) for share, facet, term in _toward(parent, facets, guide)
+             if share > SURE_SHARE]  # fmt: skip
+    return _set_terms(parent, facets, moves)
+
+
+def _toward(
+    parent: Recipe, facets: Sequence[Facet], guide: Guide
+) -> list[tuple[float, Facet, str]]:
+    """(share, facet, favourite) for each facet whose favourite `parent` does not hold and
+    the rest of it does not say already, in the facets' order."""
+    picks = []
     for facet in facets:
         if guide.facet_weight(facet.name) <= 0 or (best := favourite(guide, facet)) is None:
             continue
         term, share = best
         found = find_term(parent, facet)
-        if share <= SURE_SHARE or (found is not None and found.term == term):
-            continue
-        if not said_elsewhere(parent, facet, term):
-            moves.append((facet, term))
-    return _set_terms(parent, facets, moves)
+        if (found is None or found.term != term) and not said_elsewhere(parent, facet, term):
+            picks.append((share, facet, term))
+    return picks
 
 
 def _set_terms(
